@@ -1,0 +1,60 @@
+/* Applies an object's CO-RE relocations (.BTF.ext core_relo) to its code sections, against the
+ * running kernel's BTF or the one opts.btf_path names. */
+#include <errno.h>
+
+#include "btf_internal.h"
+#include "core_reloc.h"
+#include "error.h"
+#include "internal.h"
+
+int lbpf_core_relocate_object(lbpf_object *obj);
+
+static int relocate_code(lbpf_object *obj, struct lbpf_core_cand_cache *cache,
+			 const lbpf_btf *target, struct lbpf_code *code)
+{
+	const struct lbpf_btf_ext *ext = obj->btf_ext;
+	const struct lbpf_btf_ext_sec *sec = lbpf_btf_ext_find(&ext->core_relo, code->name);
+
+	for (uint32_t i = 0; sec && i < sec->count; i++) {
+		const struct bpf_core_relo *rec =
+			(const void *)((const char *)sec->recs + (size_t)i * sec->rec_size);
+		int func = -1;
+
+		for (size_t f = 0; f < obj->nfuncs && func < 0; f++) {
+			const struct lbpf_func *fn = &obj->funcs[f];
+			size_t insn = rec->insn_off / LBPF_INSN_SIZE;
+
+			if (fn->code_idx == (size_t)(code - obj->code) && insn >= fn->insn_off &&
+			    insn < fn->insn_off + fn->insn_cnt)
+				func = (int)f;
+		}
+		int ret = lbpf_core_apply(cache, obj->btf, &target, 1, rec, code->insns,
+					  code->insn_cnt, func >= 0 ? obj->funcs[func].name : code->name);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int lbpf_core_relocate_object(lbpf_object *obj)
+{
+	const struct lbpf_btf_ext *ext = obj->btf_ext;
+	struct lbpf_core_cand_cache *cache;
+	int ret = 0;
+
+	if (!ext || !ext->core_relo.count)
+		return 0;
+	if (!obj->target_btf) {
+		ret = obj->btf_path ? lbpf_btf_open_file(obj->btf_path, &obj->target_btf)
+				    : lbpf_btf_open_kernel(&obj->target_btf);
+		if (ret)
+			return lbpf_err_prefix(ret, "CO-RE needs the target BTF: ");
+	}
+	cache = lbpf_core_cache_new();
+	if (!cache)
+		return lbpf_err(ENOMEM, "out of memory");
+	for (size_t i = 0; !ret && i < obj->ncode; i++)
+		ret = relocate_code(obj, cache, obj->target_btf, &obj->code[i]);
+	lbpf_core_cache_free(cache);
+	return ret;
+}

@@ -1,0 +1,374 @@
+/* Maps: creation from a definition, element operations, pinning, and standalone maps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "btf_internal.h"
+#include "error.h"
+#include "internal.h"
+#include "sys.h"
+
+/* ---- getters --------------------------------------------------------------------------------- */
+
+const char *lbpf_map_name(const lbpf_map *map) { return map->name; }
+int lbpf_map_fd(const lbpf_map *map) { return map->fd >= 0 ? map->fd : -EBADF; }
+enum bpf_map_type lbpf_map_type(const lbpf_map *map) { return map->def.type; }
+uint32_t lbpf_map_key_size(const lbpf_map *map) { return map->def.key_size; }
+uint32_t lbpf_map_value_size(const lbpf_map *map) { return map->def.value_size; }
+uint32_t lbpf_map_max_entries(const lbpf_map *map) { return map->def.max_entries; }
+uint32_t lbpf_map_flags(const lbpf_map *map) { return map->def.map_flags; }
+const lbpf_btf *lbpf_map_btf(const lbpf_map *map) { return map->btf; }
+uint32_t lbpf_map_btf_key_type_id(const lbpf_map *map) { return map->btf_key_type_id; }
+uint32_t lbpf_map_btf_value_type_id(const lbpf_map *map) { return map->btf_value_type_id; }
+
+bool lbpf_map_is_percpu(const lbpf_map *map)
+{
+	switch (map->def.type) {
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int lbpf_num_possible_cpus(void)
+{
+	static int cached;
+	char buf[128];
+	int fd, n = 0, lo, hi;
+	ssize_t len;
+	char *p;
+
+	if (cached > 0)
+		return cached;
+	/* "0-3" or "0,2-5": the highest id + 1 is what per-CPU values are sized by. */
+	fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cached = 1;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	for (p = buf; *p;) {
+		if (sscanf(p, "%d-%d", &lo, &hi) == 2 || (sscanf(p, "%d", &lo) == 1 && (hi = lo, 1)))
+			n = hi + 1 > n ? hi + 1 : n;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		p++;
+	}
+	return cached = n > 0 ? n : 1;
+}
+
+size_t lbpf_map_lookup_value_size(const lbpf_map *map)
+{
+	if (lbpf_map_is_percpu(map))
+		return (((size_t)map->def.value_size + 7) & ~(size_t)7) * (size_t)lbpf_num_possible_cpus();
+	return map->def.value_size;
+}
+
+int lbpf_map_set_max_entries(lbpf_map *map, uint32_t max_entries)
+{
+	if (map->fd >= 0)
+		return lbpf_err(EBUSY, "map '%s' already exists in the kernel", map->name);
+	if (map->origin != LBPF_MAP_USER)
+		return lbpf_err(EINVAL, "map '%s' holds global data: its size is fixed", map->name);
+	map->def.max_entries = max_entries;
+	return 0;
+}
+
+/* ---- element operations ---------------------------------------------------------------------- */
+
+static int elem_op(const lbpf_map *map, enum bpf_cmd cmd, const void *key, void *value,
+		   uint64_t flags, const char *what)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (map->fd < 0)
+		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)map->fd;
+	attr.key = lbpf_ptr(key);
+	attr.value = lbpf_ptr(value);
+	attr.flags = flags;
+	ret = lbpf_sys_bpf(cmd, &attr, sizeof(attr));
+	if (ret < 0)
+		return lbpf_err(ret, "%s on map '%s' failed: %s", what, map->name, strerror(-ret));
+	return ret;
+}
+
+int lbpf_map_lookup(const lbpf_map *map, const void *key, void *value, uint64_t flags)
+{
+	return elem_op(map, BPF_MAP_LOOKUP_ELEM, key, value, flags, "lookup");
+}
+
+int lbpf_map_update(const lbpf_map *map, const void *key, const void *value, uint64_t flags)
+{
+	return elem_op(map, BPF_MAP_UPDATE_ELEM, key, (void *)value, flags, "update");
+}
+
+int lbpf_map_delete(const lbpf_map *map, const void *key)
+{
+	return elem_op(map, BPF_MAP_DELETE_ELEM, key, NULL, 0, "delete");
+}
+
+int lbpf_map_next_key(const lbpf_map *map, const void *key, void *next_key)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (map->fd < 0)
+		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)map->fd;
+	attr.key = lbpf_ptr(key);
+	attr.next_key = lbpf_ptr(next_key);
+	ret = lbpf_sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr, sizeof(attr));
+	if (ret < 0 && ret != -ENOENT)
+		return lbpf_err(ret, "next key of map '%s' failed: %s", map->name, strerror(-ret));
+	return ret;
+}
+
+int lbpf_map_lookup_batch(const lbpf_map *map, void *in_batch, void *out_batch, void *keys,
+			  void *values, uint32_t *count)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (map->fd < 0)
+		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.batch.map_fd = (uint32_t)map->fd;
+	attr.batch.in_batch = lbpf_ptr(in_batch);
+	attr.batch.out_batch = lbpf_ptr(out_batch);
+	attr.batch.keys = lbpf_ptr(keys);
+	attr.batch.values = lbpf_ptr(values);
+	attr.batch.count = *count;
+	ret = lbpf_sys_bpf(BPF_MAP_LOOKUP_BATCH, &attr, sizeof(attr));
+	*count = attr.batch.count;
+	if (ret < 0 && ret != -ENOENT)
+		return lbpf_err(ret, "batch lookup on map '%s' failed: %s", map->name,
+				strerror(-ret));
+	return ret;
+}
+
+int lbpf_map_freeze(const lbpf_map *map)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (map->fd < 0)
+		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = (uint32_t)map->fd;
+	ret = lbpf_sys_bpf(BPF_MAP_FREEZE, &attr, sizeof(attr));
+	if (ret < 0)
+		return lbpf_err(ret, "freezing map '%s' failed: %s", map->name, strerror(-ret));
+	return 0;
+}
+
+/* ---- pinning --------------------------------------------------------------------------------- */
+
+int lbpf_map_pin(lbpf_map *map, const char *path)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (map->fd < 0)
+		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = lbpf_ptr(path);
+	attr.bpf_fd = (uint32_t)map->fd;
+	ret = lbpf_sys_bpf(BPF_OBJ_PIN, &attr, sizeof(attr));
+	if (ret < 0)
+		return lbpf_err(ret, "pinning map '%s' at %s failed: %s", map->name, path,
+				strerror(-ret));
+	free(map->pin_path);
+	map->pin_path = strdup(path);
+	return 0;
+}
+
+int lbpf_map_unpin(lbpf_map *map)
+{
+	if (!map->pin_path)
+		return lbpf_err(ENOENT, "map '%s' is not pinned", map->name);
+	if (unlink(map->pin_path) < 0)
+		return lbpf_err(errno, "unpinning map '%s' from %s failed: %s", map->name,
+				map->pin_path, strerror(errno));
+	free(map->pin_path);
+	map->pin_path = NULL;
+	return 0;
+}
+
+/* ---- creation -------------------------------------------------------------------------------- */
+
+/* Kernel object names: at most 15 characters of [A-Za-z0-9_.]. */
+void lbpf_kernel_name(char dst[BPF_OBJ_NAME_LEN], const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i < BPF_OBJ_NAME_LEN - 1; i++) {
+		char c = src[i];
+
+		dst[i] = (c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+			  (c >= 'A' && c <= 'Z')) ? c : '_';
+	}
+	dst[i] = '\0';
+}
+
+static void data_map_kernel_name(const lbpf_map *map, char name[BPF_OBJ_NAME_LEN])
+{
+	char full[64];
+	size_t sec_len = strlen(map->name);
+	int prefix = sec_len < BPF_OBJ_NAME_LEN - 1 ? (int)(BPF_OBJ_NAME_LEN - 1 - sec_len) : 0;
+
+	/* Like other loaders: "objname.bss", the object name shortened so the section fits. */
+	if (prefix > 8)
+		prefix = 8;
+	snprintf(full, sizeof(full), "%.*s%s", prefix, map->obj ? map->obj->name : "", map->name);
+	lbpf_kernel_name(name, full);
+}
+
+static int create_fd(lbpf_map *map, int inner_fd)
+{
+	union bpf_attr attr;
+	int btf_fd = map->btf ? lbpf_btf_fd(map->btf) : -1;
+	int ret;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_type = map->def.type;
+	attr.key_size = map->def.key_size;
+	attr.value_size = map->def.value_size;
+	attr.max_entries = map->def.max_entries;
+	attr.map_flags = map->def.map_flags;
+	attr.numa_node = map->def.numa_node;
+	attr.map_extra = map->def.map_extra;
+	attr.inner_map_fd = inner_fd > 0 ? (uint32_t)inner_fd : 0;
+	if (map->origin == LBPF_MAP_DATA)
+		data_map_kernel_name(map, attr.map_name);
+	else
+		lbpf_kernel_name(attr.map_name, map->name);
+	if (btf_fd >= 0 && (map->btf_key_type_id || map->btf_value_type_id)) {
+		attr.btf_fd = (uint32_t)btf_fd;
+		attr.btf_key_type_id = map->btf_key_type_id;
+		attr.btf_value_type_id = map->btf_value_type_id;
+		ret = lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
+		if (ret >= 0)
+			return ret;
+		/* The kernel may refuse the types for some map kinds: BTF is a nicety here. */
+		attr.btf_fd = attr.btf_key_type_id = attr.btf_value_type_id = 0;
+	}
+	return lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
+}
+
+static int fill_data_map(lbpf_map *map)
+{
+	uint32_t zero = 0;
+	int ret;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int prot = map->readonly ? PROT_READ : PROT_READ | PROT_WRITE;
+
+	ret = lbpf_map_update(map, &zero, map->image, BPF_ANY);
+	if (ret)
+		return ret;
+	if (map->readonly && (ret = lbpf_map_freeze(map)))
+		return ret;
+	map->mmap_size = ((size_t)map->def.value_size + page - 1) & ~(page - 1);
+	map->mmaped = mmap(NULL, map->mmap_size, prot, MAP_SHARED, map->fd, 0);
+	if (map->mmaped == MAP_FAILED) {
+		map->mmaped = NULL;
+		return lbpf_err(errno, "mapping global data '%s' into memory failed: %s", map->name,
+				strerror(errno));
+	}
+	return 0;
+}
+
+int lbpf_map_create(lbpf_map *map)
+{
+	int inner_fd = -1, ret;
+
+	if (map->inner) {
+		inner_fd = create_fd(map->inner, -1);
+		if (inner_fd < 0)
+			return lbpf_err(inner_fd, "creating the inner map template of '%s' failed: %s",
+					map->name, strerror(-inner_fd));
+	}
+	ret = create_fd(map, inner_fd);
+	if (inner_fd >= 0)
+		close(inner_fd);
+	if (ret < 0)
+		return lbpf_err(ret, "creating map '%s' (%s, key %u, value %u, max_entries %u) "
+				"failed: %s", map->name, lbpf_map_type_name(map->def.type),
+				map->def.key_size, map->def.value_size, map->def.max_entries,
+				strerror(-ret));
+	map->fd = ret;
+	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
+		return fill_data_map(map);
+	return 0;
+}
+
+void lbpf_map_release(lbpf_map *map)
+{
+	if (map->mmaped)
+		munmap(map->mmaped, map->mmap_size);
+	if (map->fd >= 0)
+		close(map->fd);
+	if (map->inner) {
+		lbpf_map_release(map->inner);
+		free(map->inner);
+	}
+	lbpf_btf_free(map->owned_btf);
+	free(map->image);
+	free(map->name);
+	free(map->pin_path);
+	memset(map, 0, sizeof(*map));
+	map->fd = -1;
+}
+
+/* ---- standalone maps -------------------------------------------------------------------------- */
+
+int lbpf_map_from_fd(int fd, lbpf_map **out)
+{
+	struct bpf_map_info info;
+	union bpf_attr attr;
+	lbpf_map *map;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)fd;
+	attr.info.info_len = sizeof(info);
+	attr.info.info = lbpf_ptr(&info);
+	ret = lbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+	if (ret < 0)
+		return lbpf_err(ret, "fd %d is not a BPF map: %s", fd, strerror(-ret));
+	map = calloc(1, sizeof(*map));
+	if (!map)
+		return lbpf_err(ENOMEM, "out of memory");
+	map->name = strdup(info.name);
+	map->fd = fd;
+	map->def.type = info.type;
+	map->def.key_size = info.key_size;
+	map->def.value_size = info.value_size;
+	map->def.max_entries = info.max_entries;
+	map->def.map_flags = info.map_flags;
+	map->btf_key_type_id = info.btf_key_type_id;
+	map->btf_value_type_id = info.btf_value_type_id;
+	*out = map;
+	return 0;
+}
+
+void lbpf_map_free(lbpf_map *map)
+{
+	if (!map || map->obj)
+		return; /* an object's maps die with their object */
+	lbpf_map_release(map);
+	free(map);
+}

@@ -1,0 +1,206 @@
+/* Programs: loading into the kernel (with the verifier's reasons on failure) and test runs. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "btf_internal.h"
+#include "error.h"
+#include "internal.h"
+#include "sys.h"
+
+#define LOG_BUF_SIZE (4u << 20)   /* kernels ≥ 6.4 keep the log's tail when it overflows */
+#define LOG_TAIL_LINES 24
+
+const char *lbpf_program_name(const lbpf_program *prog) { return prog->name; }
+const char *lbpf_program_section(const lbpf_program *prog) { return prog->sec_name; }
+lbpf_object *lbpf_program_object(const lbpf_program *prog) { return prog->obj; }
+int lbpf_program_fd(const lbpf_program *prog) { return prog->fd >= 0 ? prog->fd : -EBADF; }
+enum bpf_prog_type lbpf_program_type(const lbpf_program *prog) { return prog->type; }
+bool lbpf_program_autoload(const lbpf_program *prog) { return prog->autoload; }
+size_t lbpf_program_insn_count(const lbpf_program *prog) { return prog->insn_cnt; }
+
+enum bpf_attach_type lbpf_program_expected_attach_type(const lbpf_program *prog)
+{
+	return prog->expected_attach_type;
+}
+
+static int check_not_loaded(const lbpf_program *prog)
+{
+	if (prog->obj && prog->obj->loaded)
+		return lbpf_err(EBUSY, "program '%s' is already loaded", prog->name);
+	return 0;
+}
+
+int lbpf_program_set_autoload(lbpf_program *prog, bool autoload)
+{
+	int ret = check_not_loaded(prog);
+
+	if (!ret)
+		prog->autoload = autoload;
+	return ret;
+}
+
+int lbpf_program_set_type(lbpf_program *prog, enum bpf_prog_type type)
+{
+	int ret = check_not_loaded(prog);
+
+	if (!ret)
+		prog->type = type;
+	return ret;
+}
+
+int lbpf_program_set_expected_attach_type(lbpf_program *prog, enum bpf_attach_type type)
+{
+	int ret = check_not_loaded(prog);
+
+	if (!ret)
+		prog->expected_attach_type = type;
+	return ret;
+}
+
+void lbpf_kernel_name(char dst[BPF_OBJ_NAME_LEN], const char *src);
+
+/* The last lines of the verifier log: where it stopped, and why. */
+static const char *log_tail(const char *log, int lines)
+{
+	const char *end = log + strlen(log), *p = end;
+
+	while (p > log && (p[-1] == '\n' || p[-1] == ' '))
+		p--;
+	while (p > log && lines > 0) {
+		p--;
+		if (*p == '\n')
+			lines--;
+	}
+	return (p > log) ? p + 1 : log;
+}
+
+static void fill_load_attr(const lbpf_program *prog, union bpf_attr *attr)
+{
+	const lbpf_object *obj = prog->obj;
+	int btf_fd = obj->btf ? lbpf_btf_fd(obj->btf) : -1;
+
+	memset(attr, 0, sizeof(*attr));
+	attr->prog_type = prog->type;
+	attr->expected_attach_type = prog->expected_attach_type;
+	attr->insns = lbpf_ptr(prog->insns);
+	attr->insn_cnt = (uint32_t)prog->insn_cnt;
+	attr->license = lbpf_ptr(obj->license);
+	attr->kern_version = obj->kversion;
+	attr->prog_flags = prog->prog_flags;
+	attr->attach_btf_id = prog->attach_btf_id;
+	lbpf_kernel_name(attr->prog_name, prog->name);
+	if (btf_fd >= 0) {
+		attr->prog_btf_fd = (uint32_t)btf_fd;
+		if (prog->func_info_cnt) {
+			attr->func_info = lbpf_ptr(prog->func_info);
+			attr->func_info_cnt = prog->func_info_cnt;
+			attr->func_info_rec_size = prog->func_info_rec_size;
+		}
+		if (prog->line_info_cnt) {
+			attr->line_info = lbpf_ptr(prog->line_info);
+			attr->line_info_cnt = prog->line_info_cnt;
+			attr->line_info_rec_size = prog->line_info_rec_size;
+		}
+	}
+}
+
+static int explain_refusal(lbpf_program *prog, int err, const char *log)
+{
+	const char *why = strerror(-err);
+
+	if (prog->type == BPF_PROG_TYPE_TRACING || prog->type == BPF_PROG_TYPE_LSM) {
+		if (err == -EPERM && (!log || !*log))
+			return lbpf_err(err, "program '%s' (section '%s'): %s refused by the kernel: "
+					"EPERM (BPF trampolines are not permitted on this kernel)",
+					prog->name, prog->sec_name,
+					prog->type == BPF_PROG_TYPE_LSM ? "lsm" : prog->sec_name);
+	}
+	if (log && *log)
+		return lbpf_err(err, "program '%s' (section '%s') rejected by the verifier: %s\n"
+				"verifier log (last lines):\n%s", prog->name, prog->sec_name, why,
+				log_tail(log, LOG_TAIL_LINES));
+	return lbpf_err(err, "loading program '%s' (section '%s', type %s) failed: %s",
+			prog->name, prog->sec_name, lbpf_prog_type_name(prog->type), why);
+}
+
+int lbpf_program_load(lbpf_program *prog)
+{
+	union bpf_attr attr;
+	char *log;
+	int fd;
+
+	if (prog->type == BPF_PROG_TYPE_UNSPEC)
+		return lbpf_err(EINVAL, "program '%s': section '%s' does not name a program type",
+				prog->name, prog->sec_name);
+	/* First without a log: the verifier runs faster, and most loads succeed. */
+	fill_load_attr(prog, &attr);
+	fd = lbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+	if (fd >= 0) {
+		prog->fd = fd;
+		return 0;
+	}
+	log = malloc(LOG_BUF_SIZE);
+	if (!log)
+		return explain_refusal(prog, fd, NULL);
+	log[0] = '\0';
+	fill_load_attr(prog, &attr);
+	attr.log_level = 1;
+	attr.log_buf = lbpf_ptr(log);
+	attr.log_size = LOG_BUF_SIZE;
+	fd = lbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+	if (fd >= 0) { /* the first failure was transient */
+		free(log);
+		prog->fd = fd;
+		return 0;
+	}
+	log[LOG_BUF_SIZE - 1] = '\0';
+	fd = explain_refusal(prog, fd, log);
+	free(log);
+	return fd;
+}
+
+void lbpf_program_release(lbpf_program *prog)
+{
+	if (prog->fd >= 0)
+		close(prog->fd);
+	prog->fd = -1;
+	free(prog->insns);
+	free(prog->func_info);
+	free(prog->line_info);
+	free(prog->load_error);
+	free(prog->name);
+}
+
+int lbpf_program_test_run(lbpf_program *prog, struct lbpf_test_run *run)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (prog->fd < 0)
+		return lbpf_err(EBADF, "program '%s' is not loaded", prog->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.test.prog_fd = (uint32_t)prog->fd;
+	attr.test.data_in = lbpf_ptr(run->data_in);
+	attr.test.data_size_in = (uint32_t)run->data_size_in;
+	attr.test.data_out = lbpf_ptr(run->data_out);
+	attr.test.data_size_out = (uint32_t)run->data_size_out;
+	attr.test.ctx_in = lbpf_ptr(run->ctx_in);
+	attr.test.ctx_size_in = (uint32_t)run->ctx_size_in;
+	attr.test.ctx_out = lbpf_ptr(run->ctx_out);
+	attr.test.ctx_size_out = (uint32_t)run->ctx_size_out;
+	attr.test.repeat = run->repeat;
+	attr.test.flags = run->flags;
+	attr.test.cpu = run->cpu;
+	ret = lbpf_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
+	if (ret < 0)
+		return lbpf_err(ret, "test run of program '%s' (%s) failed: %s", prog->name,
+				lbpf_prog_type_name(prog->type), strerror(-ret));
+	run->retval = attr.test.retval;
+	run->duration_ns = attr.test.duration;
+	run->data_size_out = attr.test.data_size_out;
+	run->ctx_size_out = attr.test.ctx_size_out;
+	return 0;
+}
