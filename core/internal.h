@@ -128,6 +128,7 @@ struct lbpf_map {
 		uint64_t map_extra;
 	} def;
 	struct lbpf_map *inner;   /* map-in-map template */
+	int32_t values_off;       /* byte offset of the __array(values) member, -1 if none */
 	uint32_t btf_key_type_id, btf_value_type_id;
 	const lbpf_btf *btf;
 	lbpf_btf *owned_btf;
@@ -143,6 +144,14 @@ struct lbpf_global_sym {
 	const char *name;
 	size_t map_idx;
 	uint32_t offset, size, btf_type_id;
+};
+
+/* A slot of a map-in-map or prog_array initialised statically in the object. */
+struct lbpf_map_init {
+	size_t map_idx;
+	uint32_t slot;
+	bool is_prog;
+	size_t target;            /* map index or program index */
 };
 
 struct lbpf_object {
@@ -167,6 +176,8 @@ struct lbpf_object {
 	size_t nglobals;
 	struct lbpf_extern *externs;
 	size_t nexterns;
+	struct lbpf_map_init *inits;
+	size_t ninits;
 	bool loaded;
 };
 
@@ -187,6 +198,9 @@ const struct lbpf_sec_def *lbpf_sec_def_find(const char *sec_name);
 
 /* maps_def.c: map definitions from .maps (BTF) and the legacy maps section. */
 int lbpf_collect_maps(lbpf_object *obj);
+/* Static initialisers of map-in-map / prog_array slots (relocations of .maps). */
+int lbpf_collect_map_inits(lbpf_object *obj);
+int lbpf_apply_map_inits(lbpf_object *obj);
 /* globals: data sections become maps, their symbols become globals. */
 int lbpf_collect_data_maps(lbpf_object *obj);
 /* code.c: code sections, functions, programs. */

@@ -290,7 +290,69 @@ static int fill_data_map(lbpf_map *map)
 	return 0;
 }
 
-int lbpf_map_create(lbpf_map *map)
+static int map_info(int fd, struct bpf_map_info *info)
+{
+	union bpf_attr attr;
+
+	memset(info, 0, sizeof(*info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = (uint32_t)fd;
+	attr.info.info_len = sizeof(*info);
+	attr.info.info = lbpf_ptr(info);
+	return lbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+}
+
+static int check_compatible(const lbpf_map *map, int fd, const char *path)
+{
+	struct bpf_map_info info;
+	int ret = map_info(fd, &info);
+
+	if (ret < 0)
+		return lbpf_err(ret, "pinned map at %s cannot be inspected: %s", path, strerror(-ret));
+#define SAME(field, def_field, what)                                                            \
+	if (info.field != map->def.def_field)                                                   \
+		return lbpf_err(EINVAL, "map '%s': the map pinned at %s is incompatible: " what \
+				" %u there, %u here", map->name, path, info.field,              \
+				map->def.def_field)
+	SAME(type, type, "type");
+	SAME(key_size, key_size, "key size");
+	SAME(value_size, value_size, "value size");
+	SAME(max_entries, max_entries, "max_entries");
+	SAME(map_flags, map_flags, "map_flags");
+#undef SAME
+	return 0;
+}
+
+/* pinning = by name: reuse the map already pinned under pin_root, or create and pin it. */
+static int reuse_or_pin(lbpf_map *map, int (*create)(lbpf_map *))
+{
+	char path[4096];
+	union bpf_attr attr;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%s", map->obj ? map->obj->pin_root : "/sys/fs/bpf",
+		 map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.pathname = lbpf_ptr(path);
+	fd = lbpf_sys_bpf(BPF_OBJ_GET, &attr, sizeof(attr));
+	if (fd >= 0) {
+		ret = check_compatible(map, fd, path);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		map->fd = fd;
+		map->pin_path = strdup(path);
+		return 0;
+	}
+	if (fd != -ENOENT)
+		return lbpf_err(fd, "map '%s': opening the pinned map at %s failed: %s", map->name,
+				path, strerror(-fd));
+	ret = create(map);
+	return ret ? ret : lbpf_map_pin(map, path);
+}
+
+static int create_new(lbpf_map *map)
 {
 	int inner_fd = -1, ret;
 
@@ -312,6 +374,15 @@ int lbpf_map_create(lbpf_map *map)
 	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
 		return fill_data_map(map);
 	return 0;
+}
+
+#define LBPF_PIN_BY_NAME 1
+
+int lbpf_map_create(lbpf_map *map)
+{
+	if (map->def.pinning == LBPF_PIN_BY_NAME)
+		return reuse_or_pin(map, create_new);
+	return create_new(map);
 }
 
 void lbpf_map_release(lbpf_map *map)
@@ -337,16 +408,10 @@ void lbpf_map_release(lbpf_map *map)
 int lbpf_map_from_fd(int fd, lbpf_map **out)
 {
 	struct bpf_map_info info;
-	union bpf_attr attr;
 	lbpf_map *map;
 	int ret;
 
-	memset(&info, 0, sizeof(info));
-	memset(&attr, 0, sizeof(attr));
-	attr.info.bpf_fd = (uint32_t)fd;
-	attr.info.info_len = sizeof(info);
-	attr.info.info = lbpf_ptr(&info);
-	ret = lbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
+	ret = map_info(fd, &info);
 	if (ret < 0)
 		return lbpf_err(ret, "fd %d is not a BPF map: %s", fd, strerror(-ret));
 	map = calloc(1, sizeof(*map));
@@ -361,6 +426,13 @@ int lbpf_map_from_fd(int fd, lbpf_map **out)
 	map->def.map_flags = info.map_flags;
 	map->btf_key_type_id = info.btf_key_type_id;
 	map->btf_value_type_id = info.btf_value_type_id;
+	map->values_off = -1;
+	/* Decode with the types the kernel holds for it; without them, values stay raw. */
+	if (info.btf_id && lbpf_btf_from_id(info.btf_id, &map->owned_btf) == 0)
+		map->btf = map->owned_btf;
+	else
+		map->btf_key_type_id = map->btf_value_type_id = 0;
+	lbpf_err_clear();
 	*out = map;
 	return 0;
 }

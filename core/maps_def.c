@@ -22,6 +22,7 @@ static lbpf_map *new_map(lbpf_object *obj, const char *name, enum lbpf_map_origi
 	}
 	map->origin = origin;
 	map->sec_idx = sec_idx;
+	map->values_off = -1;
 	map->fd = -1;
 	map->btf = obj->btf;
 	return map;
@@ -100,8 +101,10 @@ static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_me
 		ret = btf_type_member(btf, m, &map->btf_key_type_id, &map->def.key_size);
 	else if (!strcmp(name, "value"))
 		ret = btf_type_member(btf, m, &map->btf_value_type_id, &map->def.value_size);
-	else if (!strcmp(name, "values"))
+	else if (!strcmp(name, "values")) {
+		map->values_off = (int32_t)(m->offset / 8);
 		return parse_inner_def(obj, map, m);
+	}
 	else if ((ret = btf_uint_member(btf, m, &val)) == 0) {
 		if (!strcmp(name, "type"))
 			map->def.type = val;

@@ -151,6 +151,8 @@ static int open_object(const void *data, size_t size, const char *path,
 		ret = lbpf_collect_data_maps(obj);
 	if (!ret)
 		ret = lbpf_collect_relocs(obj);
+	if (!ret)
+		ret = lbpf_collect_map_inits(obj);
 	if (ret) {
 		if (path)
 			lbpf_err_prefix(ret, "%s: ", path);
@@ -345,6 +347,8 @@ int lbpf_object_load(lbpf_object *obj)
 		ret = create_maps(obj);
 	if (!ret)
 		ret = load_programs(obj);
+	if (!ret)
+		ret = lbpf_apply_map_inits(obj);
 	lbpf_btf_free(obj->target_btf); /* only needed while relocating */
 	obj->target_btf = NULL;
 	if (ret) {
@@ -377,6 +381,7 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->funcs);
 	free(obj->globals);
 	free(obj->externs);
+	free(obj->inits);
 	free(obj->name);
 	free(obj->pin_root);
 	free(obj->btf_path);

@@ -44,6 +44,14 @@ struct lbpf_open_opts {
 	uint32_t btf_disable;     /* LBPF_BTF_FEAT_* bits: sanitise these BTF features away */
 };
 
+/* BTF features the loader can sanitise away (lbpf_open_opts.btf_disable). */
+#define LBPF_BTF_FEAT_DECL_TAG 1u
+#define LBPF_BTF_FEAT_TYPE_TAG 2u
+#define LBPF_BTF_FEAT_ENUM64 4u
+#define LBPF_BTF_FEAT_FLOAT 8u
+#define LBPF_BTF_FEAT_FUNC_LINKAGE 16u
+#define LBPF_BTF_FEAT_DATASEC 32u
+
 int lbpf_object_open_file(const char *path, const struct lbpf_open_opts *opts, lbpf_object **out);
 int lbpf_object_open_mem(const void *data, size_t size, const struct lbpf_open_opts *opts,
 			 lbpf_object **out);
@@ -200,6 +208,24 @@ int lbpf_btf_type_to_c(const lbpf_btf *btf, uint32_t id, char *buf, size_t size)
 static inline uint16_t lbpf_btf_kind(const struct btf_type *t) { return BTF_INFO_KIND(t->info); }
 static inline uint16_t lbpf_btf_vlen(const struct btf_type *t) { return BTF_INFO_VLEN(t->info); }
 static inline bool lbpf_btf_kflag(const struct btf_type *t) { return BTF_INFO_KFLAG(t->info); }
+
+/* ---- introspection ------------------------------------------------------------------------ */
+
+enum lbpf_id_kind { LBPF_ID_PROG, LBPF_ID_MAP, LBPF_ID_LINK, LBPF_ID_BTF };
+/* Next id after start (0: the first). -ENOENT past the last one (no message recorded). */
+int lbpf_next_id(enum lbpf_id_kind kind, uint32_t start, uint32_t *next);
+/* A new fd for the object with that id (caller closes). */
+int lbpf_fd_by_id(enum lbpf_id_kind kind, uint32_t id);
+/* A new fd for the object pinned at path (caller closes). */
+int lbpf_obj_get(const char *path);
+/* BPF_OBJ_GET_INFO_BY_FD into info (struct bpf_prog_info / bpf_map_info / bpf_link_info /
+ * bpf_btf_info); *len in: capacity, out: what the kernel filled. */
+int lbpf_obj_info(int fd, void *info, uint32_t *len);
+/* The BTF object the kernel holds under id, as a parsed BTF (caller frees). */
+int lbpf_btf_from_id(uint32_t id, lbpf_btf **out);
+
+#include "luabpf_attach.h"
+#include "luabpf_events.h"
 
 #ifdef __cplusplus
 }
