@@ -159,6 +159,46 @@ int lbpf_map_lookup_batch(const lbpf_map *map, void *in_batch, void *out_batch, 
 	return ret;
 }
 
+int lbpf_map_lookup_and_delete(const lbpf_map *map, const void *key, void *value)
+{
+	return elem_op(map, BPF_MAP_LOOKUP_AND_DELETE_ELEM, key, value, 0, "lookup-and-delete");
+}
+
+static int batch_op(const lbpf_map *map, enum bpf_cmd cmd, const void *keys, const void *values,
+		    uint32_t *count, uint64_t elem_flags, const char *what)
+{
+	union bpf_attr attr;
+	int ret;
+
+	if (map->fd < 0)
+		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	memset(&attr, 0, sizeof(attr));
+	attr.batch.map_fd = (uint32_t)map->fd;
+	attr.batch.keys = lbpf_ptr(keys);
+	attr.batch.values = lbpf_ptr(values);
+	attr.batch.count = *count;
+	attr.batch.elem_flags = elem_flags;
+	ret = lbpf_sys_bpf(cmd, &attr, sizeof(attr));
+	*count = attr.batch.count;
+	if (ret < 0)
+		return lbpf_err(ret, "%s on map '%s' failed after %u entries: %s", what, map->name,
+				*count, strerror(-ret));
+	return 0;
+}
+
+int lbpf_map_update_batch(const lbpf_map *map, const void *keys, const void *values,
+			  uint32_t *count, uint64_t elem_flags)
+{
+	return batch_op(map, BPF_MAP_UPDATE_BATCH, keys, values, count, elem_flags, "batch update");
+}
+
+int lbpf_map_delete_batch(const lbpf_map *map, const void *keys, uint32_t *count)
+{
+	return batch_op(map, BPF_MAP_DELETE_BATCH, keys, NULL, count, 0, "batch delete");
+}
+
+const char *lbpf_map_pin_path(const lbpf_map *map) { return map->pin_path; }
+
 int lbpf_map_freeze(const lbpf_map *map)
 {
 	union bpf_attr attr;

@@ -170,7 +170,15 @@ int lbpf_map_next_key(const lbpf_map *map, const void *key, void *next_key);
  * Returns -ENOENT (with *count possibly > 0) when the map is exhausted. */
 int lbpf_map_lookup_batch(const lbpf_map *map, void *in_batch, void *out_batch, void *keys,
 			  void *values, uint32_t *count);
+/* Queue/stack pop (key NULL), or atomic read-and-remove of a hash element. */
+int lbpf_map_lookup_and_delete(const lbpf_map *map, const void *key, void *value);
+/* BPF_MAP_UPDATE_BATCH / DELETE_BATCH: *count in: entries, out: entries done. */
+int lbpf_map_update_batch(const lbpf_map *map, const void *keys, const void *values,
+			  uint32_t *count, uint64_t elem_flags);
+int lbpf_map_delete_batch(const lbpf_map *map, const void *keys, uint32_t *count);
 int lbpf_map_freeze(const lbpf_map *map);
+/* Path the map is pinned at (NULL when not pinned by this process). */
+const char *lbpf_map_pin_path(const lbpf_map *map);
 int lbpf_map_pin(lbpf_map *map, const char *path);
 int lbpf_map_unpin(lbpf_map *map);
 /* Wrap an existing map fd (takes ownership) or open a pinned path / id: a standalone map. */
