@@ -110,7 +110,7 @@ int lbpf_program_attach_tracepoint(lbpf_program *prog, const char *category, con
 	pfd = lbpf_sys_perf_event_open(&attr, -1, 0, -1, 0);
 	if (pfd < 0)
 		return lbpf_err(pfd, "opening tracepoint %s:%s failed: %s", category, name,
-				strerror(-pfd));
+				lbpf_strerror(pfd));
 	snprintf(what, sizeof(what), "tracepoint %s:%s", category, name);
 	return lbpf_attach_perf_event_fd(prog, pfd, what, out);
 }
@@ -128,7 +128,7 @@ int lbpf_program_attach_raw_tracepoint(lbpf_program *prog, const char *name, lbp
 	fd = lbpf_sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
 	if (fd < 0)
 		return lbpf_err(fd, "attaching program '%s' to raw tracepoint '%s' failed: %s%s",
-				lbpf_program_name(prog), name ? name : "(none)", strerror(-fd),
+				lbpf_program_name(prog), name ? name : "(none)", lbpf_strerror(fd),
 				fd == -ENOENT ? " (no such tracepoint)" : "");
 	*out = lbpf_link_new(fd, "raw_tracepoint %s", name ? name : "");
 	if (!*out) {

@@ -59,3 +59,17 @@ int lbpf_err_prefix(int err, const char *fmt, ...)
 	errcode = abs(err);
 	return -abs(err);
 }
+
+const char *lbpf_strerror(int err)
+{
+	err = abs(err);
+	/* Kernel-internal codes that leak out of bpf(2) and that libc does not name. */
+	switch (err) {
+	case 524:
+		return "operation not supported for this kind (ENOTSUPP)";
+	case 525:
+		return "too small (ETOOSMALL)";
+	default:
+		return strerror(err);
+	}
+}

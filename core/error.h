@@ -9,5 +9,7 @@ void lbpf_err_append(const char *text);
 /* Prefixes the current message with context ("program 'x': "). Returns -errno unchanged. */
 int lbpf_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lbpf_err_clear(void);
+/* strerror that also names the kernel-internal codes bpf(2) can return (ENOTSUPP = 524). */
+const char *lbpf_strerror(int err);
 
 #endif

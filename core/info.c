@@ -26,7 +26,7 @@ int lbpf_next_id(enum lbpf_id_kind kind, uint32_t start, uint32_t *next)
 	if (ret == -ENOENT)
 		return ret; /* the end of the list, not an error */
 	if (ret < 0)
-		return lbpf_err(ret, "listing %ss failed: %s", kind_names[kind], strerror(-ret));
+		return lbpf_err(ret, "listing %ss failed: %s", kind_names[kind], lbpf_strerror(ret));
 	*next = attr.next_id;
 	return 0;
 }
@@ -44,7 +44,7 @@ int lbpf_fd_by_id(enum lbpf_id_kind kind, uint32_t id)
 	ret = lbpf_sys_bpf(fd_cmds[kind], &attr, sizeof(attr));
 	if (ret < 0)
 		return lbpf_err(ret, "opening %s id %u failed: %s", kind_names[kind], id,
-				strerror(-ret));
+				lbpf_strerror(ret));
 	return ret;
 }
 
@@ -57,7 +57,7 @@ int lbpf_obj_get(const char *path)
 	attr.pathname = lbpf_ptr(path);
 	ret = lbpf_sys_bpf(BPF_OBJ_GET, &attr, sizeof(attr));
 	if (ret < 0)
-		return lbpf_err(ret, "opening pinned object %s failed: %s%s", path, strerror(-ret),
+		return lbpf_err(ret, "opening pinned object %s failed: %s%s", path, lbpf_strerror(ret),
 				ret == -ENOENT ? " (nothing pinned there; is bpffs mounted?)" : "");
 	return ret;
 }
@@ -73,7 +73,7 @@ int lbpf_obj_info(int fd, void *info, uint32_t *len)
 	attr.info.info = lbpf_ptr(info);
 	ret = lbpf_sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr, sizeof(attr));
 	if (ret < 0)
-		return lbpf_err(ret, "reading information of fd %d failed: %s", fd, strerror(-ret));
+		return lbpf_err(ret, "reading information of fd %d failed: %s", fd, lbpf_strerror(ret));
 	*len = attr.info.info_len;
 	return 0;
 }

@@ -63,7 +63,7 @@ int lbpf_link_pin(lbpf_link *link, const char *path)
 	ret = lbpf_sys_bpf(BPF_OBJ_PIN, &attr, sizeof(attr));
 	if (ret < 0)
 		return lbpf_err(ret, "pinning link '%s' at %s: %s", lbpf_link_description(link), path,
-				strerror(-ret));
+				lbpf_strerror(ret));
 	link->pinned = true;
 	return 0;
 }

@@ -100,7 +100,7 @@ static int elem_op(const lbpf_map *map, enum bpf_cmd cmd, const void *key, void 
 	attr.flags = flags;
 	ret = lbpf_sys_bpf(cmd, &attr, sizeof(attr));
 	if (ret < 0)
-		return lbpf_err(ret, "%s on map '%s' failed: %s", what, map->name, strerror(-ret));
+		return lbpf_err(ret, "%s on map '%s' failed: %s", what, map->name, lbpf_strerror(ret));
 	return ret;
 }
 
@@ -132,7 +132,7 @@ int lbpf_map_next_key(const lbpf_map *map, const void *key, void *next_key)
 	attr.next_key = lbpf_ptr(next_key);
 	ret = lbpf_sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr, sizeof(attr));
 	if (ret < 0 && ret != -ENOENT)
-		return lbpf_err(ret, "next key of map '%s' failed: %s", map->name, strerror(-ret));
+		return lbpf_err(ret, "next key of map '%s' failed: %s", map->name, lbpf_strerror(ret));
 	return ret;
 }
 
@@ -155,7 +155,7 @@ int lbpf_map_lookup_batch(const lbpf_map *map, void *in_batch, void *out_batch, 
 	*count = attr.batch.count;
 	if (ret < 0 && ret != -ENOENT)
 		return lbpf_err(ret, "batch lookup on map '%s' failed: %s", map->name,
-				strerror(-ret));
+				lbpf_strerror(ret));
 	return ret;
 }
 
@@ -182,7 +182,7 @@ static int batch_op(const lbpf_map *map, enum bpf_cmd cmd, const void *keys, con
 	*count = attr.batch.count;
 	if (ret < 0)
 		return lbpf_err(ret, "%s on map '%s' failed after %u entries: %s", what, map->name,
-				*count, strerror(-ret));
+				*count, lbpf_strerror(ret));
 	return 0;
 }
 
@@ -210,7 +210,7 @@ int lbpf_map_freeze(const lbpf_map *map)
 	attr.map_fd = (uint32_t)map->fd;
 	ret = lbpf_sys_bpf(BPF_MAP_FREEZE, &attr, sizeof(attr));
 	if (ret < 0)
-		return lbpf_err(ret, "freezing map '%s' failed: %s", map->name, strerror(-ret));
+		return lbpf_err(ret, "freezing map '%s' failed: %s", map->name, lbpf_strerror(ret));
 	return 0;
 }
 
@@ -229,7 +229,7 @@ int lbpf_map_pin(lbpf_map *map, const char *path)
 	ret = lbpf_sys_bpf(BPF_OBJ_PIN, &attr, sizeof(attr));
 	if (ret < 0)
 		return lbpf_err(ret, "pinning map '%s' at %s failed: %s", map->name, path,
-				strerror(-ret));
+				lbpf_strerror(ret));
 	free(map->pin_path);
 	map->pin_path = strdup(path);
 	return 0;
@@ -348,7 +348,7 @@ static int check_compatible(const lbpf_map *map, int fd, const char *path)
 	int ret = map_info(fd, &info);
 
 	if (ret < 0)
-		return lbpf_err(ret, "pinned map at %s cannot be inspected: %s", path, strerror(-ret));
+		return lbpf_err(ret, "pinned map at %s cannot be inspected: %s", path, lbpf_strerror(ret));
 #define SAME(field, def_field, what)                                                            \
 	if (info.field != map->def.def_field)                                                   \
 		return lbpf_err(EINVAL, "map '%s': the map pinned at %s is incompatible: " what \
@@ -387,7 +387,7 @@ static int reuse_or_pin(lbpf_map *map, int (*create)(lbpf_map *))
 	}
 	if (fd != -ENOENT)
 		return lbpf_err(fd, "map '%s': opening the pinned map at %s failed: %s", map->name,
-				path, strerror(-fd));
+				path, lbpf_strerror(fd));
 	ret = create(map);
 	return ret ? ret : lbpf_map_pin(map, path);
 }
@@ -400,7 +400,7 @@ static int create_new(lbpf_map *map)
 		inner_fd = create_fd(map->inner, -1);
 		if (inner_fd < 0)
 			return lbpf_err(inner_fd, "creating the inner map template of '%s' failed: %s",
-					map->name, strerror(-inner_fd));
+					map->name, lbpf_strerror(inner_fd));
 	}
 	ret = create_fd(map, inner_fd);
 	if (inner_fd >= 0)
@@ -409,7 +409,7 @@ static int create_new(lbpf_map *map)
 		return lbpf_err(ret, "creating map '%s' (%s, key %u, value %u, max_entries %u) "
 				"failed: %s", map->name, lbpf_map_type_name(map->def.type),
 				map->def.key_size, map->def.value_size, map->def.max_entries,
-				strerror(-ret));
+				lbpf_strerror(ret));
 	map->fd = ret;
 	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
 		return fill_data_map(map);
@@ -453,7 +453,7 @@ int lbpf_map_from_fd(int fd, lbpf_map **out)
 
 	ret = map_info(fd, &info);
 	if (ret < 0)
-		return lbpf_err(ret, "fd %d is not a BPF map: %s", fd, strerror(-ret));
+		return lbpf_err(ret, "fd %d is not a BPF map: %s", fd, lbpf_strerror(ret));
 	map = calloc(1, sizeof(*map));
 	if (!map)
 		return lbpf_err(ENOMEM, "out of memory");

@@ -109,7 +109,7 @@ static void fill_load_attr(const lbpf_program *prog, union bpf_attr *attr)
 
 static int explain_refusal(lbpf_program *prog, int err, const char *log)
 {
-	const char *why = strerror(-err);
+	const char *why = lbpf_strerror(err);
 
 	if (prog->type == BPF_PROG_TYPE_TRACING || prog->type == BPF_PROG_TYPE_LSM) {
 		if (err == -EPERM && (!log || !*log))
@@ -197,7 +197,7 @@ int lbpf_program_test_run(lbpf_program *prog, struct lbpf_test_run *run)
 	ret = lbpf_sys_bpf(BPF_PROG_TEST_RUN, &attr, sizeof(attr));
 	if (ret < 0)
 		return lbpf_err(ret, "test run of program '%s' (%s) failed: %s", prog->name,
-				lbpf_prog_type_name(prog->type), strerror(-ret));
+				lbpf_prog_type_name(prog->type), lbpf_strerror(ret));
 	run->retval = attr.test.retval;
 	run->duration_ns = attr.test.duration;
 	run->data_size_out = attr.test.data_size_out;
