@@ -1,15 +1,206 @@
-/* Externs (.kconfig values, __ksym addresses and kfuncs): resolving them into instructions. */
+/* Externs: `extern ... __kconfig` values (a read-only .kconfig map the loader fills) and
+ * `extern ... __ksym` kernel symbols (typed: BTF ids; typeless: kallsyms addresses; functions:
+ * kfunc BTF ids). __weak externs that the kernel lacks resolve to zero. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
 
+#define LBPF_PSEUDO_BTF_ID 3
+#define LBPF_PSEUDO_KFUNC_CALL 2
+
 int lbpf_extern_apply(lbpf_object *obj, const struct lbpf_extern *ext, struct bpf_insn *insn);
+int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux);
+/* kconfig.c / ksym.c */
+int lbpf_kconfig_fill(const lbpf_btf *btf, const struct lbpf_extern *ext, void *dst);
+int lbpf_ksym_address(const char *name, uint64_t *addr);
+
+/* The VAR or FUNC named name inside DATASEC sec of the object BTF (0 if none). */
+static uint32_t datasec_entry(const lbpf_btf *btf, const char *sec, const char *name)
+{
+	int32_t id = lbpf_btf_find(btf, sec, BTF_KIND_DATASEC);
+	const struct btf_type *ds;
+	const struct btf_var_secinfo *vs;
+
+	if (id <= 0)
+		return 0;
+	ds = lbpf_btf_type(btf, (uint32_t)id);
+	vs = (const struct btf_var_secinfo *)(ds + 1);
+	for (uint16_t i = 0; i < lbpf_btf_vlen(ds); i++)
+		if (!strcmp(lbpf_btf_type_name(btf, vs[i].type), name))
+			return vs[i].type;
+	return 0;
+}
+
+static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
+{
+	uint32_t kc = datasec_entry(obj->btf, ".kconfig", name);
+	uint32_t ks = kc ? 0 : datasec_entry(obj->btf, ".ksyms", name);
+	struct lbpf_extern *ext;
+
+	if (!kc && !ks)
+		return 0; /* not an extern we resolve: its relocation will say so */
+	ext = lbpf_array_push((void **)&obj->externs, &obj->nexterns, sizeof(*ext));
+	if (!ext)
+		return lbpf_err(ENOMEM, "out of memory");
+	ext->name = name;
+	ext->kconfig = kc != 0;
+	ext->btf_id = kc ? kc : ks;
+	ext->weak = GELF_ST_BIND(sym->st_info) == STB_WEAK;
+	ext->is_func = lbpf_btf_kind(lbpf_btf_type(obj->btf, ext->btf_id)) == BTF_KIND_FUNC;
+	if (ext->kconfig) {
+		int64_t size = lbpf_btf_type_size(obj->btf, lbpf_btf_type(obj->btf, kc)->type);
+
+		if (size <= 0)
+			return lbpf_err(EINVAL, "kconfig extern '%s' has no size", name);
+		ext->size = (uint32_t)size;
+	}
+	return 0;
+}
+
+/* Lay the kconfig externs out in one read-only map, each aligned to its size (max 8). */
+static int add_kconfig_map(lbpf_object *obj)
+{
+	uint32_t off = 0;
+	lbpf_map *map;
+
+	for (size_t i = 0; i < obj->nexterns; i++) {
+		struct lbpf_extern *e = &obj->externs[i];
+		uint32_t align = e->size >= 8 ? 8 : e->size >= 4 ? 4 : e->size >= 2 ? 2 : 1;
+
+		if (!e->kconfig)
+			continue;
+		off = (off + align - 1) & ~(align - 1);
+		e->offset = off;
+		off += e->size;
+	}
+	if (!off)
+		return 0;
+	map = lbpf_array_push((void **)&obj->maps, &obj->nmaps, sizeof(*map));
+	if (!map || !(map->name = strdup(".kconfig")) || !(map->image = calloc(1, off)))
+		return lbpf_err(ENOMEM, "out of memory");
+	map->origin = LBPF_MAP_KCONFIG;
+	map->fd = -1;
+	map->values_off = -1;
+	map->readonly = true;
+	map->def.type = BPF_MAP_TYPE_ARRAY;
+	map->def.key_size = 4;
+	map->def.value_size = off;
+	map->def.max_entries = 1;
+	map->def.map_flags = BPF_F_MMAPABLE | BPF_F_RDONLY_PROG;
+	return 0;
+}
+
+int lbpf_collect_externs(lbpf_object *obj)
+{
+	if (!obj->btf)
+		return 0;
+	for (size_t i = 1; i < obj->elf.nsyms; i++) {
+		GElf_Sym sym;
+		const char *name;
+		int ret;
+
+		if (!lbpf_elf_sym(&obj->elf, i, &sym) || sym.st_shndx != SHN_UNDEF)
+			continue;
+		name = lbpf_elf_sym_name(&obj->elf, &sym);
+		if (!name[0])
+			continue;
+		ret = add_extern(obj, &sym, name);
+		if (ret)
+			return ret;
+	}
+	return add_kconfig_map(obj);
+}
+
+static lbpf_map *kconfig_map(lbpf_object *obj)
+{
+	for (size_t i = 0; i < obj->nmaps; i++)
+		if (obj->maps[i].origin == LBPF_MAP_KCONFIG)
+			return &obj->maps[i];
+	return NULL;
+}
+
+static int resolve_ksym(const lbpf_btf *vmlinux, struct lbpf_extern *e, uint32_t var_type)
+{
+	int32_t id;
+
+	if (e->is_func || var_type) {
+		id = vmlinux ? lbpf_btf_find(vmlinux, e->name, e->is_func ? BTF_KIND_FUNC : BTF_KIND_VAR)
+			     : -ENOENT;
+		if (id > 0) {
+			e->value = (uint64_t)id;
+			e->resolved = true;
+		}
+	} else if (lbpf_ksym_address(e->name, &e->value) == 0) {
+		e->resolved = true;
+	}
+	if (!e->resolved && !e->weak)
+		return lbpf_err(ENOENT, "extern '%s' (__ksym%s) not found in the kernel", e->name,
+				e->is_func ? " function" : "");
+	return 0;
+}
+
+int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
+{
+	lbpf_map *kc = kconfig_map(obj);
+
+	for (size_t i = 0; i < obj->nexterns; i++) {
+		struct lbpf_extern *e = &obj->externs[i];
+		const struct btf_type *t = lbpf_btf_type(obj->btf, e->btf_id);
+		int ret;
+
+		if (e->kconfig && !strcmp(e->name, "LINUX_KERNEL_VERSION")) {
+			if (e->size != sizeof(uint32_t))
+				return lbpf_err(EINVAL, "LINUX_KERNEL_VERSION must be a 32-bit integer");
+			memcpy((char *)kc->image + e->offset, &obj->kversion, sizeof(uint32_t));
+			e->resolved = true;
+			continue;
+		}
+		if (e->kconfig) {
+			ret = lbpf_kconfig_fill(obj->btf, e, (char *)kc->image + e->offset);
+			if (ret == -ENOENT && e->weak)
+				ret = 0; /* absent options of a __weak extern read as zero */
+			if (ret)
+				return ret;
+			e->resolved = true;
+			continue;
+		}
+		ret = resolve_ksym(vmlinux, e, e->is_func ? 0 : lbpf_btf_resolve(obj->btf, t->type));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
 
 int lbpf_extern_apply(lbpf_object *obj, const struct lbpf_extern *ext, struct bpf_insn *insn)
 {
-	(void)obj;
-	(void)insn;
-	return lbpf_err(EOPNOTSUPP, "extern '%s' cannot be resolved: externs are not supported yet",
-			ext->name);
+	if (ext->kconfig) {
+		lbpf_map *kc = kconfig_map(obj);
+
+		insn[0].src_reg = LBPF_PSEUDO_MAP_VALUE;
+		insn[0].imm = kc->fd;
+		insn[1].imm = (int32_t)(ext->offset + (uint32_t)insn[1].imm);
+		return 0;
+	}
+	if (ext->is_func) {
+		insn->src_reg = LBPF_PSEUDO_KFUNC_CALL;
+		insn->imm = ext->resolved ? (int32_t)ext->value : 0;
+		insn->off = 0;
+		return 0;
+	}
+	if (ext->resolved && lbpf_btf_resolve(obj->btf, lbpf_btf_type(obj->btf, ext->btf_id)->type)) {
+		insn[0].src_reg = LBPF_PSEUDO_BTF_ID;
+		insn[0].imm = (int32_t)ext->value;
+		insn[1].imm = 0;
+		return 0;
+	}
+	/* A typeless ksym: its address, or zero for an absent weak one. */
+	insn[0].src_reg = 0;
+	insn[0].imm = (int32_t)(uint32_t)ext->value;
+	insn[1].imm = (int32_t)(uint32_t)(ext->value >> 32);
+	return 0;
 }

@@ -205,6 +205,8 @@ int lbpf_apply_map_inits(lbpf_object *obj);
 int lbpf_collect_data_maps(lbpf_object *obj);
 /* code.c: code sections, functions, programs. */
 int lbpf_collect_code(lbpf_object *obj);
+/* extern.c: __kconfig / __ksym externs (and the .kconfig map). */
+int lbpf_collect_externs(lbpf_object *obj);
 /* reloc.c */
 int lbpf_collect_relocs(lbpf_object *obj);
 int lbpf_link_program(lbpf_object *obj, lbpf_program *prog);

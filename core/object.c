@@ -150,6 +150,8 @@ static int open_object(const void *data, size_t size, const char *path,
 	if (!ret)
 		ret = lbpf_collect_data_maps(obj);
 	if (!ret)
+		ret = lbpf_collect_externs(obj);
+	if (!ret)
 		ret = lbpf_collect_relocs(obj);
 	if (!ret)
 		ret = lbpf_collect_map_inits(obj);
@@ -297,6 +299,23 @@ static int create_maps(lbpf_object *obj)
 }
 
 int lbpf_core_relocate_object(lbpf_object *obj);
+int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux);
+
+/* Externs need the running kernel's BTF only for typed __ksym variables and kfuncs. */
+static int resolve_externs(lbpf_object *obj)
+{
+	lbpf_btf *vmlinux = NULL;
+	bool need_btf = false;
+	int ret;
+
+	for (size_t i = 0; i < obj->nexterns; i++)
+		need_btf |= !obj->externs[i].kconfig;
+	if (need_btf && lbpf_btf_open_kernel(&vmlinux))
+		vmlinux = NULL; /* weak externs still resolve to zero; others report */
+	ret = lbpf_resolve_externs(obj, vmlinux);
+	lbpf_btf_free(vmlinux);
+	return ret;
+}
 
 static int load_programs(lbpf_object *obj)
 {
@@ -343,6 +362,8 @@ int lbpf_object_load(lbpf_object *obj)
 	ret = load_object_btf(obj);
 	if (!ret)
 		ret = lbpf_core_relocate_object(obj);
+	if (!ret)
+		ret = resolve_externs(obj);
 	if (!ret)
 		ret = create_maps(obj);
 	if (!ret)
