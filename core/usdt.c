@@ -1,0 +1,203 @@
+/* USDT probes (systemtap SDT notes): find provider:name in .note.stapsdt, attach a uprobe at
+ * each site with the semaphore handled by the kernel (ref_ctr_offset). */
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach_int.h"
+#include "error.h"
+
+#define STAPSDT_NOTE_TYPE 3
+
+/* File offset of a virtual address, through any PT_LOAD segment (semaphores live in data). */
+static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t *offset)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz) {
+			*offset = addr - ph.p_vaddr + ph.p_offset;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh->sh_name);
+		if (name && strcmp(name, want) == 0)
+			return scn;
+	}
+	return NULL;
+}
+
+/* One note: pc, base, semaphore (3 addresses), then provider, name, args strings. */
+static int parse_note(Elf *elf, const char *desc, size_t len, int addr_size, uint64_t base_addr,
+		      const char *provider, const char *name, struct lbpf_usdt_probe *site)
+{
+	uint64_t pc = 0, base = 0, sema = 0;
+	const char *prov, *nm, *args, *end = desc + len;
+
+	if (len < 3u * (size_t)addr_size)
+		return 0;
+	memcpy(&pc, desc, (size_t)addr_size);
+	memcpy(&base, desc + addr_size, (size_t)addr_size);
+	memcpy(&sema, desc + 2 * addr_size, (size_t)addr_size);
+	prov = desc + 3 * addr_size;
+	nm = memchr(prov, 0, (size_t)(end - prov));
+	if (!nm++ || nm >= end)
+		return 0;
+	args = memchr(nm, 0, (size_t)(end - nm));
+	if (!args++ || args > end)
+		return 0;
+	if (strcmp(prov, provider) != 0 || strcmp(nm, name) != 0)
+		return 0;
+	/* Prelinked or relocated files: shift by how far .stapsdt.base moved. */
+	if (base_addr && base)
+		pc += base_addr - base;
+	memset(site, 0, sizeof(*site));
+	if (!addr_to_offset(elf, pc, &site->pc_offset))
+		return 0;
+	if (sema && !addr_to_offset(elf, sema, &site->semaphore_offset))
+		return 0;
+	if (args < end)
+		snprintf(site->args, sizeof(site->args), "%.*s", (int)strnlen(args, (size_t)(end - args)), args);
+	return 1;
+}
+
+static int find_sites(Elf *elf, const char *provider, const char *name,
+		      struct lbpf_usdt_probe *sites, int max)
+{
+	GElf_Shdr sh, base_sh;
+	Elf_Scn *scn = find_section(elf, ".note.stapsdt", &sh);
+	uint64_t base_addr = find_section(elf, ".stapsdt.base", &base_sh) ? base_sh.sh_addr : 0;
+	int addr_size = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8, count = 0;
+	Elf_Data *data;
+	GElf_Nhdr nh;
+	size_t off = 0, name_off, desc_off;
+
+	if (!scn || !(data = elf_getdata(scn, NULL)))
+		return 0;
+	while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+		struct lbpf_usdt_probe site;
+
+		if (nh.n_type != STAPSDT_NOTE_TYPE || nh.n_namesz != 8 ||
+		    strcmp((const char *)data->d_buf + name_off, "stapsdt") != 0)
+			continue;
+		if (!parse_note(elf, (const char *)data->d_buf + desc_off, nh.n_descsz, addr_size,
+				base_addr, provider, name, &site))
+			continue;
+		if (count < max)
+			sites[count] = site;
+		count++;
+	}
+	return count;
+}
+
+int lbpf_usdt_find(const char *binary, const char *provider, const char *name,
+		   struct lbpf_usdt_probe *sites, int max)
+{
+	char path[4096];
+	Elf *elf;
+	int fd, ret;
+
+	if (!provider || !name)
+		return lbpf_err(EINVAL, "a USDT probe needs a provider and a name");
+	if ((ret = lbpf_resolve_binary_path(binary, path, sizeof(path))) < 0)
+		return ret;
+	if ((ret = lbpf_elf_open_for_read(path, &fd, &elf)) < 0)
+		return ret;
+	ret = find_sites(elf, provider, name, sites, max);
+	elf_end(elf);
+	close(fd);
+	return ret;
+}
+
+struct usdt_group {
+	int count;
+	lbpf_link *links[];
+};
+
+static int usdt_detach(lbpf_link *link)
+{
+	struct usdt_group *g = link->priv;
+
+	for (int i = 0; i < g->count; i++)
+		lbpf_link_free(g->links[i]);
+	g->count = 0;
+	return 0;
+}
+
+#define USDT_MAX_SITES 64
+
+int lbpf_program_attach_usdt(lbpf_program *prog, const char *binary, const char *provider,
+			     const char *name, pid_t pid, lbpf_link **out)
+{
+	struct lbpf_usdt_probe sites[USDT_MAX_SITES];
+	struct usdt_group *g;
+	char path[4096];
+	lbpf_link *link;
+	int n, ret = 0;
+
+	*out = NULL;
+	if ((ret = attach_prog_fd(prog)) < 0)
+		return ret;
+	if ((ret = lbpf_resolve_binary_path(binary, path, sizeof(path))) < 0)
+		return lbpf_err_prefix(ret, "program '%s': ", lbpf_program_name(prog));
+	n = lbpf_usdt_find(path, provider, name, sites, USDT_MAX_SITES);
+	if (n < 0)
+		return lbpf_err_prefix(n, "program '%s': ", lbpf_program_name(prog));
+	if (n == 0)
+		return lbpf_err(ENOENT, "program '%s': no USDT probe %s:%s in %s",
+				lbpf_program_name(prog), provider, name, path);
+	if (n > USDT_MAX_SITES)
+		n = USDT_MAX_SITES;
+	g = calloc(1, sizeof(*g) + (size_t)n * sizeof(g->links[0]));
+	if (!g)
+		return lbpf_err(ENOMEM, "out of memory");
+	for (int i = 0; i < n && ret == 0; i++) {
+		/* The cookie tells the program which site (and so which argument spec) fired. */
+		struct lbpf_uprobe_opts opts = { .pid = pid, .offset = sites[i].pc_offset,
+						 .ref_ctr_offset = sites[i].semaphore_offset,
+						 .cookie = (uint64_t)i };
+
+		ret = lbpf_program_attach_uprobe(prog, path, NULL, &opts, &g->links[i]);
+		if (ret == 0)
+			g->count++;
+	}
+	link = ret == 0 ? lbpf_link_new(-1, "usdt %s:%s:%s (%d site%s) program %s", path,
+					provider, name, n, n == 1 ? "" : "s",
+					lbpf_program_name(prog)) : NULL;
+	if (!link) {
+		lbpf_link tmp = { .priv = g };
+
+		usdt_detach(&tmp);
+		free(g);
+		return ret ? ret : -ENOMEM;
+	}
+	link->priv = g;
+	link->detach = usdt_detach;
+	*out = link;
+	return 0;
+}
