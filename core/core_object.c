@@ -50,11 +50,11 @@ int lbpf_core_relocate_object(lbpf_object *obj)
 		if (ret)
 			return lbpf_err_prefix(ret, "CO-RE needs the target BTF: ");
 	}
-	cache = lbpf_core_cache_new();
+	/* The cache outlives relocation: it explains verifier refusals of poisoned instructions. */
+	cache = obj->core_cache = lbpf_core_cache_new();
 	if (!cache)
 		return lbpf_err(ENOMEM, "out of memory");
 	for (size_t i = 0; !ret && i < obj->ncode; i++)
 		ret = relocate_code(obj, cache, obj->target_btf, &obj->code[i]);
-	lbpf_core_cache_free(cache);
 	return ret;
 }

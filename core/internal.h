@@ -178,6 +178,7 @@ struct lbpf_object {
 	size_t nexterns;
 	struct lbpf_map_init *inits;
 	size_t ninits;
+	struct lbpf_core_cand_cache *core_cache; /* CO-RE results, kept to explain refusals */
 	bool loaded;
 };
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "btf_internal.h"
+#include "core_reloc.h"
 #include "error.h"
 #include "internal.h"
 #include "sys.h"
@@ -372,6 +373,8 @@ int lbpf_object_load(lbpf_object *obj)
 		ret = lbpf_apply_map_inits(obj);
 	lbpf_btf_free(obj->target_btf); /* only needed while relocating */
 	obj->target_btf = NULL;
+	lbpf_core_cache_free(obj->core_cache);
+	obj->core_cache = NULL;
 	if (ret) {
 		unload(obj);
 		return lbpf_err_prefix(ret, "object '%s': ", obj->name);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "btf_internal.h"
+#include "core_reloc.h"
 #include "error.h"
 #include "internal.h"
 #include "sys.h"
@@ -118,10 +119,18 @@ static int explain_refusal(lbpf_program *prog, int err, const char *log)
 					prog->name, prog->sec_name,
 					prog->type == BPF_PROG_TYPE_LSM ? "lsm" : prog->sec_name);
 	}
-	if (log && *log)
-		return lbpf_err(err, "program '%s' (section '%s') rejected by the verifier: %s\n"
-				"verifier log (last lines):\n%s", prog->name, prog->sec_name, why,
-				log_tail(log, LOG_TAIL_LINES));
+	if (log && *log) {
+		char core[1024];
+
+		lbpf_err(err, "program '%s' (section '%s') rejected by the verifier: %s\n"
+			 "verifier log (last lines):\n%s", prog->name, prog->sec_name, why,
+			 log_tail(log, LOG_TAIL_LINES));
+		if (lbpf_core_explain_log(prog->obj->core_cache, prog->name, log, core, sizeof(core))) {
+			lbpf_err_append("\n");
+			lbpf_err_append(core);
+		}
+		return -abs(err);
+	}
 	return lbpf_err(err, "loading program '%s' (section '%s', type %s) failed: %s",
 			prog->name, prog->sec_name, lbpf_prog_type_name(prog->type), why);
 }
