@@ -112,7 +112,6 @@ struct lbpf_program {
 	void *func_info, *line_info;
 	uint32_t func_info_cnt, line_info_cnt;
 	uint32_t func_info_rec_size, line_info_rec_size;
-	char *load_error;        /* why the last load failed (verifier log tail), for callers */
 };
 
 enum lbpf_map_origin { LBPF_MAP_USER, LBPF_MAP_DATA, LBPF_MAP_KCONFIG };
@@ -191,7 +190,6 @@ struct lbpf_sec_def {
 	enum bpf_attach_type attach;
 	uint32_t flags;
 };
-#define LBPF_SEC_EXACT 1u      /* the name must equal the prefix (or prefix + "/...") */
 #define LBPF_SEC_SLEEPABLE 2u
 #define LBPF_SEC_BTF_ID 4u     /* attach_btf_id resolved from vmlinux by name */
 #define LBPF_SEC_XDP_FRAGS 8u

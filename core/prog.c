@@ -179,7 +179,6 @@ void lbpf_program_release(lbpf_program *prog)
 	free(prog->insns);
 	free(prog->func_info);
 	free(prog->line_info);
-	free(prog->load_error);
 	free(prog->name);
 }
 
