@@ -47,4 +47,48 @@ void lbpf_lua_open_program(lua_State *L);
 void lbpf_lua_open_map(lua_State *L);
 void lbpf_lua_open_link(lua_State *L);
 
+/* ---- additions by the binding (lvalue.c, lutil.c) ---------------------------------------- */
+
+/* 64-bit integers. Lua 5.4: a lua_Integer; an unsigned 64-bit value >= 2^63 comes back as the
+ * negative integer with the same bits (two's complement). LuaJIT: a number when |v| < 2^53,
+ * otherwise a uint64_t / int64_t cdata (built through the ffi). */
+void lbpf_lua_push_u64(lua_State *L, uint64_t v);
+void lbpf_lua_push_i64(lua_State *L, int64_t v);
+/* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
+ * 64 bits; *negative says whether it was below zero. Returns 0, or -1 for anything else. */
+int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative);
+/* lbpf_lua_get_int or a Lua argument error. */
+uint64_t lbpf_lua_check_u64(lua_State *L, int idx);
+
+/* A value's encoding resolved once (per map key/value or global) so that hot paths skip BTF:
+ * plain integers go straight between bytes and Lua numbers. */
+enum lbpf_lua_shape { LBPF_SHAPE_BYTES, LBPF_SHAPE_UINT, LBPF_SHAPE_SINT, LBPF_SHAPE_BTF };
+struct lbpf_lua_codec {
+	const lbpf_btf *btf;
+	uint32_t type_id; /* resolved (typedefs skipped); 0: no BTF */
+	uint32_t size;
+	uint8_t shape;
+	uint8_t char_array; /* a char[N]: Lua strings */
+};
+void lbpf_lua_codec_init(struct lbpf_lua_codec *c, const lbpf_btf *btf, uint32_t type_id,
+			 size_t size, int raw);
+void lbpf_lua_codec_push(lua_State *L, const struct lbpf_lua_codec *c, const void *data);
+/* Encodes into out (c->size bytes, zeroed first); Lua error on a bad shape. what names the
+ * value in messages ("key", "value"). */
+void lbpf_lua_codec_encode(lua_State *L, int idx, const struct lbpf_lua_codec *c, void *out,
+			   const char *what);
+/* Whether a Lua value at idx is a per-CPU array for a value of this codec (vs a single value). */
+int lbpf_lua_codec_is_percpu_array(lua_State *L, int idx, const struct lbpf_lua_codec *c);
+
+/* Creates a handle class: metatable name with meta functions; methods go to a table that
+ * __index consults (index_fn, if given, is __index with that table as upvalue 1). */
+void lbpf_lua_new_class(lua_State *L, const char *mt_name, const luaL_Reg *meta,
+			const luaL_Reg *methods, lua_CFunction index_fn);
+/* Pushes the methods table of a class. */
+void lbpf_lua_push_methods(lua_State *L, const char *mt_name);
+/* Errno-style failure with a message of ours (no core message). */
+int lbpf_lua_fail_msg(lua_State *L, int err, const char *fmt, ...);
+/* Pushes the object userdata (index) that owns a handle, from the handle's uservalue. */
+void lbpf_lua_push_owner(lua_State *L, int idx);
+
 #endif

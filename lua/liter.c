@@ -1,0 +1,360 @@
+/*
+ * Map iteration: map:pairs() returns an iterator userdata (callable, so `for k, v in
+ * map:pairs() do` works on every interpreter; Lua 5.4 also honours __pairs, so `pairs(map)`
+ * works there). It reads BPF_MAP_LOOKUP_BATCH batches into buffers inside the iterator and
+ * falls back to get_next_key + lookup for map types without batch support.
+ *
+ * Deleting while iterating: deleting the entry just returned (or any already returned) is safe
+ * in both modes: batches are copied out before they are handed over, and the next_key mode
+ * fetches the following key before it returns the current one. Deleting entries not yet visited
+ * may, in next_key mode on a hash map, restart the walk (the kernel's rule for a missing key).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lmap.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's internal "operation not supported" */
+#endif
+
+#define BATCH_BYTES (256 * 1024)
+#define BATCH_MAX 4096
+
+enum iter_mode { ITER_BATCH, ITER_NEXT_KEY };
+
+struct lbpf_lua_iter {
+	struct lbpf_lua_map *m; /* kept alive by the uservalue */
+	uint32_t cap;           /* entries per batch */
+	uint32_t count;         /* entries in the buffers */
+	uint32_t pos;           /* next one to hand out */
+	uint32_t token_size;
+	uint8_t mode;
+	bool started;
+	bool exhausted; /* batch mode: the kernel said there is no more */
+	bool have_cur;  /* next_key mode: cur holds the next key to hand out */
+	bool raw;
+	uint8_t *keys;
+	uint8_t *values;
+	uint8_t *in_token;
+	uint8_t *out_token;
+	uint8_t *cur;
+	uint8_t *prev;
+};
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+static uint32_t batch_capacity(const struct lbpf_lua_map *m, lua_Integer wanted)
+{
+	size_t entry = (size_t)m->key_size + m->lookup_size;
+	size_t cap = wanted > 0 ? (size_t)wanted : BATCH_BYTES / (entry ? entry : 1);
+	uint32_t max = lbpf_map_max_entries(m->map);
+	if (wanted <= 0 && max && cap > max)
+		cap = max;
+	if (cap > BATCH_MAX && wanted <= 0)
+		cap = BATCH_MAX;
+	return cap ? (uint32_t)cap : 1;
+}
+
+/* Pushes a new iterator over the map at map_idx: opts.raw, opts.batch (false: next_key mode),
+ * opts.batch_size. */
+static struct lbpf_lua_iter *new_iter(lua_State *L, int map_idx, int opts_idx)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, map_idx);
+	int raw = 0, batch = 1;
+	lua_Integer wanted = 0;
+
+	if (m->key_size == 0)
+		luaL_error(L, "map '%s' (%s) has no keys to iterate", m->name,
+			   lbpf_map_type_name(m->type) ? lbpf_map_type_name(m->type) : "?");
+	if (opts_idx && !lua_isnoneornil(L, opts_idx)) {
+		luaL_checktype(L, opts_idx, LUA_TTABLE);
+		lua_getfield(L, opts_idx, "raw");
+		raw = lua_toboolean(L, -1);
+		lua_getfield(L, opts_idx, "batch");
+		batch = lua_isnil(L, -1) || lua_toboolean(L, -1);
+		lua_getfield(L, opts_idx, "batch_size");
+		if (!lua_isnil(L, -1)) {
+			wanted = luaL_checkinteger(L, -1);
+			if (wanted < 1 || wanted > 1 << 20)
+				luaL_error(L, "batch_size must be between 1 and 1048576");
+		}
+		lua_pop(L, 3);
+	}
+	uint32_t cap = batch ? batch_capacity(m, wanted) : 1;
+	size_t ks = align8(m->key_size), token = align8(m->key_size > 8 ? m->key_size : 8);
+	size_t head = align8(sizeof(struct lbpf_lua_iter));
+	size_t total = head + cap * ks + cap * align8(m->lookup_size) + 2 * token + 2 * ks;
+
+	map_idx = lua_absindex(L, map_idx);
+	struct lbpf_lua_iter *it = lbpf_newuserdata(L, total);
+	memset(it, 0, head);
+	it->m = m;
+	it->cap = cap;
+	it->mode = batch ? ITER_BATCH : ITER_NEXT_KEY;
+	it->raw = raw;
+	it->token_size = (uint32_t)token;
+	it->keys = (uint8_t *)it + head;
+	it->values = it->keys + cap * ks;
+	it->in_token = it->values + cap * align8(m->lookup_size);
+	it->out_token = it->in_token + token;
+	it->cur = it->out_token + token;
+	it->prev = it->cur + ks;
+	luaL_setmetatable(L, LBPF_ITER_MT);
+	lua_createtable(L, 0, 1);
+	lua_pushvalue(L, map_idx);
+	lua_setfield(L, -2, "map");
+	lbpf_setuservalue(L, -2);
+	return it;
+}
+
+static int raise_failure(lua_State *L, struct lbpf_lua_iter *it, const char *what)
+{
+	const char *msg = lbpf_errmsg();
+	return luaL_error(L, "iterating map '%s': %s failed: %s", it->m->name, what,
+			  msg && *msg ? msg : "unknown error");
+}
+
+/* The kernel writes keys[] and values[] densely (key_size and lookup_size strides). */
+static const uint8_t *batch_key(const struct lbpf_lua_iter *it, uint32_t i)
+{
+	return it->keys + (size_t)i * it->m->key_size;
+}
+
+static const uint8_t *batch_value(const struct lbpf_lua_iter *it, uint32_t i)
+{
+	return it->values + (size_t)i * it->m->lookup_size;
+}
+
+/* Switches to next_key mode; after (a key, or NULL to start from the first key). */
+static void switch_to_next_key(lua_State *L, struct lbpf_lua_iter *it, const uint8_t *after)
+{
+	it->mode = ITER_NEXT_KEY;
+	it->started = true;
+	int err = lbpf_map_next_key(it->m->map, after, it->cur);
+	if (err < 0 && err != -ENOENT)
+		raise_failure(L, it, "get_next_key");
+	it->have_cur = err == 0;
+}
+
+static void fetch_batch(lua_State *L, struct lbpf_lua_iter *it)
+{
+	struct lbpf_lua_map *m = it->m;
+	uint32_t count = it->cap;
+	bool first = !it->started;
+
+	/* The last key handed out, in case the batch call refuses and next_key must resume. */
+	if (it->count)
+		memcpy(it->prev, batch_key(it, it->count - 1), m->key_size);
+	int err = lbpf_map_lookup_batch(m->map, first ? NULL : it->in_token, it->out_token, it->keys,
+					it->values, &count);
+	it->started = true;
+	if ((err == -EINVAL || err == -ENOTSUPP || err == -EOPNOTSUPP) && first) {
+		switch_to_next_key(L, it, NULL);
+		return;
+	}
+	if (err == -ENOSPC && count == 0) {
+		/* A hash bucket bigger than the batch: carry on key by key. */
+		switch_to_next_key(L, it, it->count ? it->prev : NULL);
+		it->count = it->pos = 0;
+		return;
+	}
+	if (err == -ENOENT)
+		it->exhausted = true;
+	else if (err < 0)
+		raise_failure(L, it, "batch lookup");
+	memcpy(it->in_token, it->out_token, it->token_size);
+	it->count = count;
+	it->pos = 0;
+}
+
+/* Next entry: 1 with *key and *value set, 0 at the end. want_value 0 skips lookups where it can. */
+static int iter_step(lua_State *L, struct lbpf_lua_iter *it, const uint8_t **key,
+		     const uint8_t **value, int want_value)
+{
+	struct lbpf_lua_map *m = it->m;
+	if (!lbpf_lua_map_alive(m))
+		luaL_error(L, "map '%s' used after its object was closed", m->name);
+	while (it->mode == ITER_BATCH) {
+		if (it->pos < it->count) {
+			*key = batch_key(it, it->pos);
+			*value = batch_value(it, it->pos);
+			it->pos++;
+			return 1;
+		}
+		if (it->exhausted)
+			return 0;
+		fetch_batch(L, it);
+	}
+	if (!it->started)
+		switch_to_next_key(L, it, NULL);
+	while (it->have_cur) {
+		memcpy(it->prev, it->cur, m->key_size);
+		int err = lbpf_map_next_key(m->map, it->prev, it->cur);
+		if (err < 0 && err != -ENOENT)
+			raise_failure(L, it, "get_next_key");
+		it->have_cur = err == 0;
+		if (want_value) {
+			err = lbpf_map_lookup(m->map, it->prev, it->values, 0);
+			if (err == -ENOENT)
+				continue; /* deleted meanwhile */
+			if (err < 0)
+				raise_failure(L, it, "lookup");
+		}
+		*key = it->prev;
+		*value = it->values;
+		return 1;
+	}
+	return 0;
+}
+
+static struct lbpf_lua_iter *check_iter(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, LBPF_ITER_MT);
+}
+
+/* it() -> key, value | nil */
+static int l_iter_call(lua_State *L)
+{
+	struct lbpf_lua_iter *it = check_iter(L, 1);
+	const uint8_t *key, *value;
+	if (!iter_step(L, it, &key, &value, 1))
+		return 0;
+	lbpf_lua_map_push_key(L, it->m, key, it->raw);
+	lbpf_lua_map_push_value(L, it->m, value, it->raw);
+	return 2;
+}
+
+static int l_iter_tostring(lua_State *L)
+{
+	struct lbpf_lua_iter *it = check_iter(L, 1);
+	lua_pushfstring(L, "bpf.map_iterator(%s, %s)", it->m->name,
+			it->mode == ITER_BATCH ? "batch" : "next_key");
+	return 1;
+}
+
+/* map:pairs([opts]) -> iterator. */
+static int l_pairs(lua_State *L)
+{
+	new_iter(L, 1, 2);
+	return 1;
+}
+
+/* __pairs (Lua 5.4): pairs(map) -> iterator, nil, nil */
+static int l_pairs_meta(lua_State *L)
+{
+	new_iter(L, 1, 0);
+	lua_pushnil(L);
+	lua_pushnil(L);
+	return 3;
+}
+
+/* map:keys([opts]) -> array of keys */
+static int l_keys(lua_State *L)
+{
+	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	const uint8_t *key, *value;
+	int n = 0;
+	lua_newtable(L);
+	while (iter_step(L, it, &key, &value, 0)) {
+		lbpf_lua_map_push_key(L, it->m, key, it->raw);
+		lua_rawseti(L, -2, ++n);
+	}
+	return 1;
+}
+
+/* map:items([opts]) -> {[key] = value} (a snapshot as a Lua table) */
+static int l_items(lua_State *L)
+{
+	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	const uint8_t *key, *value;
+	lua_newtable(L);
+	while (iter_step(L, it, &key, &value, 1)) {
+		lbpf_lua_map_push_key(L, it->m, key, it->raw);
+		lbpf_lua_map_push_value(L, it->m, value, it->raw);
+		lua_rawset(L, -3);
+	}
+	return 1;
+}
+
+static bool dense_array(const struct lbpf_lua_map *m)
+{
+	return m->type == BPF_MAP_TYPE_ARRAY || m->type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+/* map:count() -> number of entries (array maps: max_entries, every slot exists) */
+static int l_count(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	if (dense_array(m)) {
+		lua_pushinteger(L, (lua_Integer)lbpf_map_max_entries(m->map));
+		return 1;
+	}
+	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	const uint8_t *key, *value;
+	lua_Integer n = 0;
+	while (iter_step(L, it, &key, &value, 0))
+		n++;
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+/* map:clear() -> number of entries removed (array maps: every slot zeroed, count = slots) */
+static int l_clear(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	lua_Integer n = 0;
+	if (dense_array(m)) {
+		uint32_t max = lbpf_map_max_entries(m->map);
+		memset(m->value_buf, 0, m->lookup_size);
+		for (uint32_t i = 0; i < max; i++) {
+			int err = lbpf_map_update(m->map, &i, m->value_buf, BPF_ANY);
+			if (err < 0)
+				return lbpf_lua_fail(L, err);
+		}
+		lua_pushinteger(L, (lua_Integer)max);
+		return 1;
+	}
+	struct lbpf_lua_iter *it = new_iter(L, 1, 0);
+	const uint8_t *key, *value;
+	while (iter_step(L, it, &key, &value, 0)) {
+		int err = lbpf_map_delete(m->map, key);
+		if (err == -ENOENT)
+			continue;
+		if (err < 0)
+			return lbpf_lua_fail(L, err);
+		n++;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+void lbpf_lua_open_map_iter(lua_State *L)
+{
+	static const luaL_Reg iter_meta[] = {
+		{ "__call", l_iter_call },
+		{ "__tostring", l_iter_tostring },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg iter_methods[] = {
+		{ "next", l_iter_call },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg map_methods[] = {
+		{ "pairs", l_pairs },
+		{ "keys", l_keys },
+		{ "items", l_items },
+		{ "count", l_count },
+		{ "clear", l_clear },
+		{ NULL, NULL },
+	};
+	lbpf_lua_new_class(L, LBPF_ITER_MT, iter_meta, iter_methods, NULL);
+	lbpf_lua_add_methods(L, LBPF_MAP_MT, map_methods);
+	luaL_getmetatable(L, LBPF_MAP_MT);
+	lua_pushcfunction(L, l_pairs_meta);
+	lua_setfield(L, -2, "__pairs");
+	lua_pop(L, 1);
+}

@@ -1,0 +1,601 @@
+/*
+ * Map handles: map[key], map[key] = v, map[key] = nil, lookup/update/delete/next_key, push/peek
+ * (queue, stack, bloom filter), counts and clearing. Iterators live in liter.c.
+ *
+ * `__index` first looks the key up in the method table, then (string keys only) in the handle's
+ * properties (name, type, key_size, value_size, max_entries, flags, percpu, loaded); any other
+ * key is a map lookup. So a string key that names a method or property must be read with
+ * map:lookup(key) (and written with map:update).
+ *
+ * Hot paths never allocate: the key and value are encoded into scratch buffers inside the map
+ * userdata, and the key/value codecs are resolved from BTF once, when the handle is made.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lhandle.h"
+#include "lmap.h"
+
+
+static size_t align8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
+{
+	uint32_t ks = lbpf_map_key_size(map), vs = lbpf_map_value_size(map);
+	size_t lookup = lbpf_map_lookup_value_size(map);
+	size_t head = align8(sizeof(struct lbpf_lua_map));
+	size_t total = head + 2 * align8(ks ? ks : 1) + align8(lookup ? lookup : 1);
+
+	obj_idx = obj_idx ? lua_absindex(L, obj_idx) : 0;
+	struct lbpf_lua_map *m = lbpf_newuserdata(L, total);
+	memset(m, 0, total);
+	m->map = map;
+	m->owner = obj_idx ? lbpf_lua_to_object(L, obj_idx) : NULL;
+	m->key_size = ks;
+	m->value_size = vs;
+	m->type = lbpf_map_type(map);
+	m->lookup_size = (uint32_t)lookup;
+	m->ncpus = lbpf_map_is_percpu(map) ? (uint32_t)lbpf_num_possible_cpus() : 1;
+	if (m->ncpus < 1)
+		m->ncpus = 1;
+	m->value_stride = m->ncpus > 1 ? (uint32_t)align8(vs) : vs;
+	lbpf_lua_codec_init(&m->key, lbpf_map_btf(map), lbpf_map_btf_key_type_id(map), ks, 0);
+	lbpf_lua_codec_init(&m->value, lbpf_map_btf(map), lbpf_map_btf_value_type_id(map), vs, 0);
+	m->key_buf = (uint8_t *)m + head;
+	m->key2_buf = m->key_buf + align8(ks ? ks : 1);
+	m->value_buf = m->key2_buf + align8(ks ? ks : 1);
+	lbpf_lua_copy_name(m->name, sizeof(m->name), lbpf_map_name(map));
+	luaL_setmetatable(L, LBPF_MAP_MT);
+	lua_createtable(L, 0, 1);
+	if (obj_idx) {
+		lua_pushvalue(L, obj_idx);
+		lua_setfield(L, -2, "owner");
+	}
+	lbpf_setuservalue(L, -2);
+}
+
+static struct lbpf_lua_map *check_map_ud(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, LBPF_MAP_MT);
+}
+
+bool lbpf_lua_map_alive(const struct lbpf_lua_map *m)
+{
+	return m->owner ? m->owner->obj != NULL : m->map != NULL;
+}
+
+struct lbpf_lua_map *lbpf_lua_check_map_handle(lua_State *L, int idx)
+{
+	struct lbpf_lua_map *m = check_map_ud(L, idx);
+	if (!lbpf_lua_map_alive(m))
+		luaL_error(L, "map '%s' used after its object was closed", m->name);
+	return m;
+}
+
+lbpf_map *lbpf_lua_check_map(lua_State *L, int idx)
+{
+	return lbpf_lua_check_map_handle(L, idx)->map;
+}
+
+struct lbpf_lua_map *lbpf_lua_check_created_map(lua_State *L, int idx)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_map_handle(L, idx);
+	if (lbpf_map_fd(m->map) < 0)
+		luaL_error(L, "map '%s' is not created yet (call obj:load() first)", m->name);
+	return m;
+}
+
+static bool is_array_type(enum bpf_map_type t)
+{
+	switch (t) {
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_PROG_ARRAY:
+	case BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+	case BPF_MAP_TYPE_CGROUP_ARRAY:
+	case BPF_MAP_TYPE_ARRAY_OF_MAPS:
+	case BPF_MAP_TYPE_DEVMAP:
+	case BPF_MAP_TYPE_CPUMAP:
+	case BPF_MAP_TYPE_XSKMAP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool lbpf_lua_map_is_array(const struct lbpf_lua_map *m)
+{
+	return is_array_type(m->type);
+}
+
+static const char *type_name(const struct lbpf_lua_map *m)
+{
+	const char *n = lbpf_map_type_name(m->type);
+	return n ? n : "unknown";
+}
+
+/* Options table at idx (or none): raw = true. */
+static int opt_raw(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return 0;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	lua_getfield(L, idx, "raw");
+	int raw = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return raw;
+}
+
+void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
+{
+	if (!m->key_size)
+		luaL_error(L, "map '%s' (%s) has no keys", m->name, type_name(m));
+	/* raw: a byte string of key_size bytes is taken as is (what raw iteration returns);
+	 * anything else is encoded as usual. */
+	size_t len;
+	if (raw && lua_type(L, idx) == LUA_TSTRING) {
+		const char *s = lua_tolstring(L, idx, &len);
+		if (len == m->key_size) {
+			memcpy(out, s, len);
+			return;
+		}
+	}
+	lbpf_lua_codec_encode(L, idx, &m->key, out, "key");
+}
+
+void lbpf_lua_map_push_key(lua_State *L, const struct lbpf_lua_map *m, const void *key, int raw)
+{
+	if (raw)
+		lua_pushlstring(L, key, m->key_size);
+	else
+		lbpf_lua_codec_push(L, &m->key, key);
+}
+
+void lbpf_lua_map_push_value(lua_State *L, const struct lbpf_lua_map *m, const void *data, int raw)
+{
+	const uint8_t *p = data;
+	if (m->ncpus <= 1) {
+		if (raw)
+			lua_pushlstring(L, data, m->value_size);
+		else
+			lbpf_lua_codec_push(L, &m->value, data);
+		return;
+	}
+	lua_createtable(L, (int)m->ncpus, 0);
+	for (uint32_t cpu = 0; cpu < m->ncpus; cpu++) {
+		if (raw)
+			lua_pushlstring(L, (const char *)p + (size_t)cpu * m->value_stride, m->value_size);
+		else
+			lbpf_lua_codec_push(L, &m->value, p + (size_t)cpu * m->value_stride);
+		lua_rawseti(L, -2, (int)cpu + 1);
+	}
+}
+
+static void encode_one(lua_State *L, struct lbpf_lua_map *m, int idx, uint8_t *out, int raw)
+{
+	if (raw) {
+		struct lbpf_lua_codec c;
+		lbpf_lua_codec_init(&c, NULL, 0, m->value_size, 1);
+		lbpf_lua_codec_encode(L, idx, &c, out, "value");
+	} else {
+		lbpf_lua_codec_encode(L, idx, &m->value, out, "value");
+	}
+}
+
+/* A value for one update: per-CPU maps take one value (replicated) or an array of them. */
+void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
+{
+	uint8_t *p = out;
+	idx = lua_absindex(L, idx);
+	if (m->ncpus <= 1) {
+		encode_one(L, m, idx, p, raw);
+		return;
+	}
+	memset(p, 0, m->lookup_size);
+	int is_array = raw ? lua_type(L, idx) == LUA_TTABLE
+			   : lbpf_lua_codec_is_percpu_array(L, idx, &m->value);
+	if (!is_array) {
+		encode_one(L, m, idx, p, raw);
+		for (uint32_t cpu = 1; cpu < m->ncpus; cpu++)
+			memcpy(p + (size_t)cpu * m->value_stride, p, m->value_size);
+		return;
+	}
+	size_t n = (size_t)lbpf_len(L, idx);
+	if (n > m->ncpus)
+		luaL_error(L, "value: %d per-CPU values given, but the machine has %d possible CPUs",
+			   (int)n, (int)m->ncpus);
+	for (size_t cpu = 0; cpu < n; cpu++) {
+		lua_rawgeti(L, idx, (int)cpu + 1);
+		if (!lua_isnil(L, -1))
+			encode_one(L, m, lua_gettop(L), p + cpu * m->value_stride, raw);
+		lua_pop(L, 1);
+	}
+}
+
+/* Array maps: an index beyond max_entries is a usage error, not a system failure. */
+static void check_array_index(lua_State *L, struct lbpf_lua_map *m, const void *key)
+{
+	uint32_t index;
+	if (!is_array_type(m->type) || m->key_size != 4)
+		return;
+	memcpy(&index, key, 4);
+	if (index >= lbpf_map_max_entries(m->map)) {
+		char msg[160]; /* lua_pushfstring has no %u */
+		snprintf(msg, sizeof(msg), "key %u out of range for %s map '%s' (max_entries %u)", index,
+			 type_name(m), m->name, lbpf_map_max_entries(m->map));
+		luaL_error(L, "%s", msg);
+	}
+}
+
+static uint64_t check_update_flags(lua_State *L, int idx)
+{
+	static const char *const names[] = { "any", "noexist", "exist", "lock", NULL };
+	static const uint64_t values[] = { BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK };
+	int type = lua_type(L, idx);
+	if (type == LUA_TNONE || type == LUA_TNIL)
+		return BPF_ANY;
+	if (type == LUA_TNUMBER)
+		return lbpf_lua_check_u64(L, idx);
+	return values[luaL_checkoption(L, idx, NULL, names)];
+}
+
+/* ---- element operations --------------------------------------------------------------------- */
+
+/* map:lookup(key [, {raw=true}]) -> value | nil, message, errno (ENOENT when absent) */
+static int l_lookup(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int raw = opt_raw(L, 3);
+	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
+	int err = lbpf_map_lookup(m->map, m->key_buf, m->value_buf, 0);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lbpf_lua_map_push_value(L, m, m->value_buf, raw);
+	return 1;
+}
+
+/* map:update(key, value [, flags [, {raw=true}]]) -> true | nil, message, errno */
+static int l_update(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	uint64_t flags = check_update_flags(L, 4);
+	int raw = opt_raw(L, 5);
+	luaL_checkany(L, 3);
+	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
+	check_array_index(L, m, m->key_buf);
+	lbpf_lua_map_encode_value(L, m, 3, m->value_buf, raw);
+	int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* map:delete(key [, {raw=true}]) -> true | nil, message, errno */
+static int l_delete(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int raw = opt_raw(L, 3);
+	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
+	int err = lbpf_map_delete(m->map, m->key_buf);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* map:next_key([key [, {raw=true}]]) -> next key | nil at the end | nil, message, errno */
+static int l_next_key(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int raw = opt_raw(L, 3);
+	const void *key = NULL;
+	if (!lua_isnoneornil(L, 2)) {
+		lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
+		key = m->key_buf;
+	}
+	int err = lbpf_map_next_key(m->map, key, m->key2_buf);
+	if (err == -ENOENT) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lbpf_lua_map_push_key(L, m, m->key2_buf, raw);
+	return 1;
+}
+
+/* map:push(value [, flags]) for queue/stack/bloom_filter -> true | nil, message, errno */
+static int l_push(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	luaL_checkany(L, 2);
+	uint64_t flags = check_update_flags(L, 3);
+	lbpf_lua_map_encode_value(L, m, 2, m->value_buf, 0);
+	int err = lbpf_map_update(m->map, NULL, m->value_buf, flags);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* map:peek() for queue/stack -> value | nil when empty | nil, message, errno */
+static int l_peek(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int err = lbpf_map_lookup(m->map, NULL, m->value_buf, 0);
+	if (err == -ENOENT) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lbpf_lua_map_push_value(L, m, m->value_buf, 0);
+	return 1;
+}
+
+/* map:contains(value) for bloom filters -> boolean | nil, message, errno */
+static int l_contains(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	luaL_checkany(L, 2);
+	lbpf_lua_map_encode_value(L, m, 2, m->value_buf, 0);
+	int err = lbpf_map_lookup(m->map, NULL, m->value_buf, 0);
+	if (err == -ENOENT) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* map:update_batch({[k] = v, ...} [, flags]) -> count | nil, message, errno (stops at the first
+ * failure; entries before it are written). */
+static int l_update_batch(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	uint64_t flags = check_update_flags(L, 3);
+	lua_Integer n = 0;
+	lua_settop(L, 2);
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		lbpf_lua_map_encode_key(L, m, -2, m->key_buf, 0);
+		check_array_index(L, m, m->key_buf);
+		lbpf_lua_map_encode_value(L, m, -1, m->value_buf, 0);
+		int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
+		if (err < 0)
+			return lbpf_lua_fail(L, err);
+		n++;
+		lua_pop(L, 1);
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+/* map:delete_batch({k1, k2, ...}) -> number deleted (absent keys are skipped) */
+static int l_delete_batch(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_Integer n = 0, len = lbpf_len(L, 2);
+	for (lua_Integer i = 1; i <= len; i++) {
+		lua_rawgeti(L, 2, (int)i);
+		lbpf_lua_map_encode_key(L, m, -1, m->key_buf, 0);
+		lua_pop(L, 1);
+		int err = lbpf_map_delete(m->map, m->key_buf);
+		if (err == -ENOENT)
+			continue;
+		if (err < 0)
+			return lbpf_lua_fail(L, err);
+		n++;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static int l_freeze(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int err = lbpf_map_freeze(m->map);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_pin(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int err = lbpf_map_pin(m->map, luaL_checkstring(L, 2));
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_unpin(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_map_handle(L, 1);
+	int err = lbpf_map_unpin(m->map);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_fd(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_map_handle(L, 1);
+	int fd = lbpf_map_fd(m->map);
+	if (fd < 0)
+		return lbpf_lua_fail_msg(L, EBADF, "map '%s' is not created yet", m->name);
+	lua_pushinteger(L, fd);
+	return 1;
+}
+
+static int l_set_max_entries(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_map_handle(L, 1);
+	lua_Integer n = luaL_checkinteger(L, 2);
+	if (n < 0 || n > UINT32_MAX)
+		return luaL_argerror(L, 2, "max_entries out of range");
+	int err = lbpf_map_set_max_entries(m->map, (uint32_t)n);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* map:close(): closes a standalone map; a map of an object lives until the object closes. */
+static int l_close(lua_State *L)
+{
+	struct lbpf_lua_map *m = check_map_ud(L, 1);
+	if (!m->owner && m->map) {
+		lbpf_map_free(m->map);
+		m->map = NULL;
+	}
+	return 0;
+}
+
+/* ---- metamethods ---------------------------------------------------------------------------- */
+
+static int l_tostring(lua_State *L)
+{
+	struct lbpf_lua_map *m = check_map_ud(L, 1);
+	if (!lbpf_lua_map_alive(m)) {
+		lua_pushfstring(L, "bpf.map(%s, closed)", m->name);
+		return 1;
+	}
+	int fd = lbpf_map_fd(m->map);
+	char fdtext[32];
+	if (fd >= 0)
+		snprintf(fdtext, sizeof(fdtext), "fd %d", fd);
+	else
+		snprintf(fdtext, sizeof(fdtext), "not created");
+	lua_pushfstring(L, "bpf.map(%s, %s, key %d, value %d, max %d, %s)", m->name, type_name(m),
+			(int)m->key_size, (int)m->value_size, (int)lbpf_map_max_entries(m->map), fdtext);
+	return 1;
+}
+
+static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
+{
+	if (strcmp(k, "name") == 0) {
+		lua_pushstring(L, m->name);
+		return 1;
+	}
+	if (strcmp(k, "closed") == 0) {
+		lua_pushboolean(L, !lbpf_lua_map_alive(m));
+		return 1;
+	}
+	static const char *const props[] = { "type", "key_size", "value_size", "max_entries", "flags",
+					     "percpu", "loaded", NULL };
+	int i = 0;
+	while (props[i] && strcmp(props[i], k) != 0)
+		i++;
+	if (!props[i])
+		return -1;
+	if (!lbpf_lua_map_alive(m))
+		return luaL_error(L, "map '%s' used after its object was closed", m->name);
+	switch (i) {
+	case 0: lua_pushstring(L, type_name(m)); break;
+	case 1: lua_pushinteger(L, m->key_size); break;
+	case 2: lua_pushinteger(L, m->value_size); break;
+	case 3: lua_pushinteger(L, (lua_Integer)lbpf_map_max_entries(m->map)); break;
+	case 4: lua_pushinteger(L, (lua_Integer)lbpf_map_flags(m->map)); break;
+	case 5: lua_pushboolean(L, m->ncpus > 1 || lbpf_map_is_percpu(m->map)); break;
+	case 6: lua_pushboolean(L, lbpf_map_fd(m->map) >= 0); break;
+	}
+	return 1;
+}
+
+/* map[key]: method, property, or the value (nil when absent). */
+static int l_index(lua_State *L)
+{
+	int type = lua_type(L, 2);
+	if (type == LUA_TSTRING) {
+		lua_pushvalue(L, 2);
+		lua_rawget(L, lua_upvalueindex(1));
+		if (!lua_isnil(L, -1))
+			return 1;
+		lua_pop(L, 1);
+		int n = push_property(L, check_map_ud(L, 1), lua_tostring(L, 2));
+		if (n >= 0)
+			return n;
+	}
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, 0);
+	int err = lbpf_map_lookup(m->map, m->key_buf, m->value_buf, 0);
+	if (err == -ENOENT)
+		return 0;
+	if (err < 0)
+		return luaL_error(L, "%s", lbpf_errmsg());
+	lbpf_lua_map_push_value(L, m, m->value_buf, 0);
+	return 1;
+}
+
+/* map[key] = value (nil deletes; deleting an absent key is not an error). */
+static int l_newindex(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, 0);
+	int err;
+	if (lua_isnil(L, 3)) {
+		err = lbpf_map_delete(m->map, m->key_buf);
+		if (err == -ENOENT)
+			err = 0;
+	} else {
+		check_array_index(L, m, m->key_buf);
+		lbpf_lua_map_encode_value(L, m, 3, m->value_buf, 0);
+		err = lbpf_map_update(m->map, m->key_buf, m->value_buf, BPF_ANY);
+	}
+	if (err < 0)
+		return luaL_error(L, "%s", lbpf_errmsg());
+	return 0;
+}
+
+static int l_eq(lua_State *L)
+{
+	lua_pushboolean(L, lua_touserdata(L, 1) == lua_touserdata(L, 2));
+	return 1;
+}
+
+void lbpf_lua_open_map(lua_State *L)
+{
+	static const luaL_Reg meta[] = {
+		{ "__tostring", l_tostring },
+		{ "__newindex", l_newindex },
+		{ "__eq", l_eq },
+		{ "__gc", l_close },
+#if LBPF_HAVE_CLOSE
+		{ "__close", l_close },
+#endif
+		{ NULL, NULL },
+	};
+	static const luaL_Reg methods[] = {
+		{ "lookup", l_lookup },
+		{ "update", l_update },
+		{ "delete", l_delete },
+		{ "next_key", l_next_key },
+		{ "push", l_push },
+		{ "peek", l_peek },
+		{ "contains", l_contains },
+		{ "update_batch", l_update_batch },
+		{ "delete_batch", l_delete_batch },
+		{ "freeze", l_freeze },
+		{ "pin", l_pin },
+		{ "unpin", l_unpin },
+		{ "fd", l_fd },
+		{ "set_max_entries", l_set_max_entries },
+		{ "close", l_close },
+		{ NULL, NULL },
+	};
+	lbpf_lua_new_class(L, LBPF_MAP_MT, meta, methods, l_index);
+	lbpf_lua_open_map_iter(L);
+}
