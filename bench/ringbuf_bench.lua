@@ -1,0 +1,83 @@
+-- Ring buffer consumption benchmark, Lua side (run by `make bench-events` under lua5.4 and
+-- luajit). bpf/events_bench.bpf.o's fill16/fill256 programs (run with test_run) produce the
+-- records; only consumption is timed. Prints "<name> <size> <records> <seconds> <Mrec/s>".
+--
+--   floor-call      C calling an empty Lua function once per record (no argument)
+--   floor-call-str  the same with a fresh record-sized string argument (lua_pushlstring)
+--   raw             reader{raw = true}: an empty callback per record, given the record string
+--   raw-batch       reader{raw = true, batch = 1024}: one callback per 1024 records
+--   decoded         reader{type = "struct recN"}: one table per record
+--   decoded-batch   the same, batch = 1024
+-- Callbacks are empty; the record count comes from what consume() returns. Each figure is the
+-- best of BEST_OF runs (the machine is shared and noisy).
+local bpf = require "bpf"
+local floor = require "ringbuf_floor"
+
+local object = arg[1] or "bpf/events_bench.bpf.o"
+local total = tonumber(arg[2]) or 6000000 -- records per measurement of 16-byte records
+local best_of = tonumber(os.getenv("BEST_OF") or 3)
+
+local obj = assert(bpf.open(object))
+assert(obj:load())
+local g = obj.globals
+local rb = obj.maps.bench_rb
+
+-- Records per round: what fits in the 64 MiB ring with room to spare.
+local per_round = { [16] = 2000000, [256] = 200000 }
+
+local function fill(size, n)
+	g.count = n
+	assert(obj.programs["fill" .. size]:test_run { ["repeat"] = 0 })
+	assert(g.dropped == 0, "ring buffer overflowed while filling")
+end
+
+local function report(name, size, n, secs)
+	print(string.format("%s %d %d %.6f %.2f", name, size, n, secs, n / secs / 1e6))
+	io.stdout:flush()
+end
+
+local function measure_reader_once(name, size, n, opts, fn)
+	local r = assert(rb:reader(opts))
+	local rounds = math.max(1, math.floor(n / per_round[size] + 0.5))
+	local got, secs = 0, 0
+	for _ = 1, rounds do
+		fill(size, per_round[size])
+		local t0 = floor.now()
+		got = got + r:consume(fn)
+		secs = secs + floor.now() - t0
+	end
+	r:close()
+	assert(got == rounds * per_round[size], name .. ": got " .. got .. " records")
+	return got, secs
+end
+
+local function measure_reader(name, size, n, opts, fn)
+	local best_n, best
+	for _ = 1, best_of do
+		local got, secs = measure_reader_once(name, size, n, opts, fn)
+		if not best or secs / got < best / best_n then best_n, best = got, secs end
+	end
+	report(name, size, best_n, best)
+end
+
+local function measure_floor(name, size, n, run)
+	local best
+	for _ = 1, best_of do
+		local secs = run()
+		if not best or secs < best then best = secs end
+	end
+	report(name, size, n, best)
+end
+
+local function empty() end
+
+for _, size in ipairs { 16, 256 } do
+	local n = size == 16 and total or math.floor(total / 10)
+	local rtype = "struct rec" .. size
+	measure_floor("floor-call", size, n, function() return floor.calls(empty, n) end)
+	measure_floor("floor-call-str", size, n, function() return floor.calls_str(empty, n, size) end)
+	measure_reader("raw", size, n, { raw = true }, empty)
+	measure_reader("raw-batch", size, n, { raw = true, batch = 1024 }, empty)
+	measure_reader("decoded", size, n, { type = rtype }, empty)
+	measure_reader("decoded-batch", size, n, { type = rtype, batch = 1024 }, empty)
+end

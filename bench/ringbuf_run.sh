@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every ring buffer consumer of the benchmark and prints the figures and the ratios the
+# issue asks for. Usage: bench/ringbuf_run.sh BUILD_BENCH_DIR RECORDS
+set -euo pipefail
+dir=$1
+records=${2:-6000000}
+obj=bpf/events_bench.bpf.o
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+echo "== C consumers (16-byte: $records records, 256-byte: $((records / 10)))"
+for size in 16 256; do
+	if [ "$size" = 16 ]; then per=2000000; n=$records; else per=200000; n=$((records / 10)); fi
+	rounds=$(( (n + per - 1) / per ))
+	"$dir/ringbuf_c" "$obj" "$size" "$per" "$rounds" | sed 's/^/c /' | tee -a "$out"
+done
+for lua in lua5.4 luajit; do
+	echo "== $lua"
+	LUA_CPATH="$PWD/build/$lua/?.so;$PWD/$dir/$lua/?.so;;" \
+		"$lua" bench/ringbuf_bench.lua "$obj" "$records" | sed "s/^/$lua /" | tee -a "$out"
+done
+
+echo
+echo "== summary (Mrec/s; ratio = cost per record / cost of the floor)"
+awk '
+{ key = $1 " " $2 " " $3; rate[key] = $6 + 0 }
+END {
+	for (s = 16; s <= 256; s += 240) {
+		printf "%d-byte records: C libbpf %.1f, C luabpf %.1f\n", s,
+			rate["c c-libbpf " s], rate["c c-luabpf " s]
+		for (i = 1; i <= 2; i++) {
+			lua = (i == 1) ? "lua5.4" : "luajit"
+			fc = rate[lua " floor-call " s]; fs = rate[lua " floor-call-str " s]
+			printf "  %-7s floor: empty call %.1f, call with a fresh string %.1f\n", lua, fc, fs
+			split("raw raw-batch decoded decoded-batch", kinds, " ")
+			for (k = 1; k <= 4; k++) {
+				r = rate[lua " " kinds[k] " " s]
+				printf "  %-7s %-14s %6.2f  (%.2fx empty call, %.2fx call with string)\n", lua, kinds[k], r,
+					(r > 0 ? fc / r : 0), (r > 0 ? fs / r : 0)
+			}
+		}
+	}
+}' "$out"

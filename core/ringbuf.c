@@ -1,0 +1,297 @@
+/* BPF_MAP_TYPE_RINGBUF reader: the consumer side of the kernel's mmap ABI.
+ *
+ * Layout of the map's mmap: page 0 holds consumer_pos (we write it), page 1 producer_pos
+ * (kernel writes), then the data area, which the kernel maps twice in a row so that a record
+ * crossing the end is contiguous for us. Each record starts with an 8-byte header (u32 len
+ * with BUSY/DISCARD bits, u32 page offset) and occupies round_up(len + 8, 8) bytes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "luabpf.h"
+
+struct ring {
+	lbpf_event_fn fn;
+	void *ctx;
+	unsigned long *consumer_pos; /* page 0, shared with the kernel */
+	const unsigned long *producer_pos;
+	const uint8_t *data;
+	uint64_t mask;               /* data size - 1 (a power of two) */
+	size_t data_size;
+	/* Consumer position reached by our callbacks. Kept here before being published so that a
+	 * callback escaping by longjmp loses no progress; published once per batch. */
+	unsigned long cons;
+	/* cons is ahead of the published position (a drain is running or was left by longjmp).
+	 * Otherwise each drain starts from the published position, which another consumer of the
+	 * same map may have moved. */
+	bool unpublished;
+};
+
+struct lbpf_ringbuf {
+	int epoll_fd;
+	struct ring *rings;
+	size_t count;
+	struct epoll_event *events; /* count entries, for epoll_wait */
+};
+
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+static void ring_unmap(struct ring *r)
+{
+	size_t page = page_size();
+
+	if (r->consumer_pos)
+		munmap(r->consumer_pos, page);
+	if (r->producer_pos)
+		munmap((void *)r->producer_pos, page + 2 * r->data_size);
+	r->consumer_pos = NULL;
+	r->producer_pos = NULL;
+}
+
+static int check_ringbuf_map(const lbpf_map *map)
+{
+	if (!map)
+		return lbpf_err(EINVAL, "ring buffer reader: no map given");
+	if (lbpf_map_type(map) != BPF_MAP_TYPE_RINGBUF)
+		return lbpf_err(EINVAL, "map '%s' is a %s map, not a ring buffer", lbpf_map_name(map),
+				lbpf_map_type_name(lbpf_map_type(map)));
+	if (lbpf_map_fd(map) < 0)
+		return lbpf_err(EBADF, "ring buffer '%s' is not loaded (load its object first)",
+				lbpf_map_name(map));
+	return 0;
+}
+
+static int ring_map(struct ring *r, const lbpf_map *map)
+{
+	size_t page = page_size();
+	int fd = lbpf_map_fd(map);
+	void *p;
+
+	r->data_size = lbpf_map_max_entries(map);
+	r->mask = r->data_size - 1;
+	/* The consumer page is the only one we may write. */
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return lbpf_err(errno, "ring buffer '%s': mmap of the consumer page: %s",
+				lbpf_map_name(map), strerror(errno));
+	r->consumer_pos = p;
+	/* Producer page plus the data area twice (the kernel maps it back to back). */
+	p = mmap(NULL, page + 2 * r->data_size, PROT_READ, MAP_SHARED, fd, (off_t)page);
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		ring_unmap(r);
+		return lbpf_err(err, "ring buffer '%s': mmap of the producer page and data: %s",
+				lbpf_map_name(map), strerror(err));
+	}
+	r->producer_pos = p;
+	r->data = (const uint8_t *)p + page;
+	r->cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+int lbpf_ringbuf_add(lbpf_ringbuf *rb, const lbpf_map *map, lbpf_event_fn fn, void *ctx)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct ring *rings;
+	struct epoll_event *events;
+	struct ring *r;
+	int err;
+
+	if (!rb || !fn)
+		return lbpf_err(EINVAL, "ring buffer reader: no reader or no callback given");
+	err = check_ringbuf_map(map);
+	if (err)
+		return err;
+	rings = realloc(rb->rings, (rb->count + 1) * sizeof(*rings));
+	if (!rings)
+		return lbpf_err(ENOMEM, "ring buffer reader: out of memory");
+	rb->rings = rings;
+	events = realloc(rb->events, (rb->count + 1) * sizeof(*events));
+	if (!events)
+		return lbpf_err(ENOMEM, "ring buffer reader: out of memory");
+	rb->events = events;
+	r = &rb->rings[rb->count];
+	memset(r, 0, sizeof(*r));
+	r->fn = fn;
+	r->ctx = ctx;
+	err = ring_map(r, map);
+	if (err)
+		return err;
+	ev.data.u32 = (uint32_t)rb->count;
+	if (epoll_ctl(rb->epoll_fd, EPOLL_CTL_ADD, lbpf_map_fd(map), &ev) < 0) {
+		err = errno;
+		ring_unmap(r);
+		return lbpf_err(err, "ring buffer '%s': adding it to epoll: %s", lbpf_map_name(map),
+				strerror(err));
+	}
+	return (int)rb->count++;
+}
+
+int lbpf_ringbuf_new(const lbpf_map *map, lbpf_event_fn fn, void *ctx, lbpf_ringbuf **out)
+{
+	lbpf_ringbuf *rb;
+	int err;
+
+	*out = NULL;
+	err = check_ringbuf_map(map);
+	if (err)
+		return err;
+	rb = calloc(1, sizeof(*rb));
+	if (!rb)
+		return lbpf_err(ENOMEM, "ring buffer reader: out of memory");
+	rb->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (rb->epoll_fd < 0) {
+		err = lbpf_err(errno, "ring buffer reader: epoll_create1: %s", strerror(errno));
+		free(rb);
+		return err;
+	}
+	err = lbpf_ringbuf_add(rb, map, fn, ctx);
+	if (err < 0) {
+		lbpf_ringbuf_free(rb);
+		return err;
+	}
+	*out = rb;
+	return 0;
+}
+
+void lbpf_ringbuf_free(lbpf_ringbuf *rb)
+{
+	if (!rb)
+		return;
+	for (size_t i = 0; i < rb->count; i++)
+		ring_unmap(&rb->rings[i]);
+	if (rb->epoll_fd >= 0)
+		close(rb->epoll_fd);
+	free(rb->rings);
+	free(rb->events);
+	free(rb);
+}
+
+static inline void publish_consumer(struct ring *r)
+{
+	__atomic_store_n(r->consumer_pos, r->cons, __ATOMIC_RELEASE);
+	r->unpublished = false;
+}
+
+/* Drains one ring. Positions are read once per pass and the consumer position published once
+ * per pass (or every quarter ring, so a slow callback does not make the kernel drop records). */
+static int ring_consume(struct ring *r, int64_t *handled)
+{
+	unsigned long prod, published, flush_every = r->data_size / 4;
+	bool progress;
+
+	if (r->unpublished)
+		publish_consumer(r); /* a previous pass left by longjmp, or we are nested in one */
+	else
+		r->cons = __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED);
+	published = r->cons;
+	do {
+		progress = false;
+		prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+		/* r->cons, not a local: a nested consume from a callback advances it too. */
+		while (r->cons < prod) {
+			unsigned long cons = r->cons;
+			const uint32_t *hdr = (const uint32_t *)(r->data + (cons & r->mask));
+			uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+			uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+			if (len & BPF_RINGBUF_BUSY_BIT)
+				break; /* reserved, not yet committed: records after it wait too */
+			r->cons = cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7UL);
+			r->unpublished = true;
+			progress = true;
+			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+				int ret;
+
+				(*handled)++;
+				ret = r->fn(r->ctx, hdr + 2, size);
+				if (ret) {
+					publish_consumer(r);
+					return ret < 0 ? ret : 1;
+				}
+			}
+			if (r->cons - published > flush_every) {
+				publish_consumer(r);
+				published = r->cons;
+			}
+		}
+		publish_consumer(r);
+		published = r->cons;
+	} while (progress);
+	return 0;
+}
+
+static int clamp_count(int64_t n) { return n > INT_MAX ? INT_MAX : (int)n; }
+
+int lbpf_ringbuf_consume_ring(lbpf_ringbuf *rb, size_t index)
+{
+	int64_t handled = 0;
+	int ret;
+
+	if (!rb || index >= rb->count)
+		return lbpf_err(EINVAL, "ring buffer reader: no ring %zu", index);
+	ret = ring_consume(&rb->rings[index], &handled);
+	return ret < 0 ? ret : clamp_count(handled);
+}
+
+int lbpf_ringbuf_consume(lbpf_ringbuf *rb)
+{
+	int64_t handled = 0;
+
+	if (!rb)
+		return lbpf_err(EINVAL, "ring buffer reader: NULL reader");
+	for (size_t i = 0; i < rb->count; i++) {
+		int ret = ring_consume(&rb->rings[i], &handled);
+
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			break;
+	}
+	return clamp_count(handled);
+}
+
+int lbpf_ringbuf_poll(lbpf_ringbuf *rb, int timeout_ms)
+{
+	int64_t handled = 0;
+	int n;
+
+	if (!rb)
+		return lbpf_err(EINVAL, "ring buffer reader: NULL reader");
+	n = epoll_wait(rb->epoll_fd, rb->events, (int)rb->count, timeout_ms);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0; /* let the caller look at its signals */
+		return lbpf_err(errno, "ring buffer reader: epoll_wait: %s", strerror(errno));
+	}
+	for (int i = 0; i < n; i++) {
+		int ret = ring_consume(&rb->rings[rb->events[i].data.u32], &handled);
+
+		if (ret < 0)
+			return ret;
+		if (ret > 0)
+			break;
+	}
+	return clamp_count(handled);
+}
+
+int lbpf_ringbuf_epoll_fd(const lbpf_ringbuf *rb) { return rb ? rb->epoll_fd : -EINVAL; }
+
+size_t lbpf_ringbuf_ring_count(const lbpf_ringbuf *rb) { return rb ? rb->count : 0; }
+
+uint64_t lbpf_ringbuf_avail(const lbpf_ringbuf *rb, size_t index)
+{
+	const struct ring *r;
+
+	if (!rb || index >= rb->count)
+		return 0;
+	r = &rb->rings[index];
+	return __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE) - r->cons;
+}

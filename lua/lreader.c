@@ -1,0 +1,527 @@
+/*
+ * Event readers for Lua: map:reader{...}, bpf.reader{m1, m2, ...}, bpf.trace_pipe() and the
+ * bpf_log reader (obj:logs()); map:writer() lives in lwriter.c.
+ *
+ *   local r = obj.maps.events:reader{ type = "struct event" }   -- or raw = true, batch = N
+ *   r:poll(100, function(ev) print(ev.pid, ev.comm) end)        -- wait up to 100 ms, drain
+ *   r:consume(fn)                                               -- drain without waiting
+ *   r:fd()  (readable while records wait: luv's uv.new_poll(r:fd()))
+ *   r:pollfd() / r:events() / r:timeout()                       -- cqueues.poll(r)
+ *
+ * A callback returning false stops the drain after its record. With batch = N the callback
+ * gets (records, n) with up to N records per call instead of one call per record.
+ *
+ * Speed: the core drains a whole batch per call with positions read and published once; each
+ * record costs one lua_pushlstring (raw) or one table built from a field list resolved once
+ * (decoded) plus the Lua call. A Lua error from a callback must not leave the reader half-way,
+ * so a drain runs inside one lua_pcall (one setjmp per drain, not per record), resets the
+ * reader's drain state, then re-raises the error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lhandle.h"
+#include "lmap.h"
+#include "lreader.h"
+
+enum drain_mode { DRAIN_POLL, DRAIN_CONSUME };
+
+static struct lreader *check_reader(lua_State *L, int idx)
+{
+	struct lreader *r = luaL_checkudata(L, idx, LBPF_READER_MT);
+
+	if (r->closed)
+		luaL_error(L, "%s used after close", r->name);
+	return r;
+}
+
+/* ---- per-record callbacks (run inside the protected drain) ----------------------------------- */
+
+static int stop_requested(lua_State *L)
+{
+	int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+
+	lua_pop(L, 1);
+	return stop;
+}
+
+/* Pushes what the callback receives for one record; returns how many values. */
+static int push_record_args(lua_State *L, struct lreader *r, struct lreader_source *s,
+			    const void *data, size_t size)
+{
+	if (r->owner && !r->owner->obj)
+		luaL_error(L, "%s used after its object was closed", r->name);
+	if (r->log) {
+		lreader_log_push_record(L, r->fmts_idx, data, size);
+		return 2;
+	}
+	lreader_push_record(L, s, data, size);
+	if (r->multi) {
+		lua_pushinteger(L, s->index);
+		return 2;
+	}
+	return 1;
+}
+
+static int flush_batch(struct lreader *r)
+{
+	lua_State *L = r->L;
+
+	if (r->nbatch == 0)
+		return 0;
+	lua_pushvalue(L, r->fn_idx);
+	lua_pushvalue(L, r->batch_idx);
+	lua_pushinteger(L, r->nbatch);
+	r->nbatch = 0;
+	lua_createtable(L, r->batch, 0); /* a fresh table: the callback may keep the old one */
+	lua_replace(L, r->batch_idx);
+	lua_call(L, 2, 1);
+	return stop_requested(L);
+}
+
+static int on_record(void *ctx, const void *data, size_t size)
+{
+	struct lreader_source *s = ctx;
+	struct lreader *r = s->r;
+	lua_State *L = r->L;
+	int nargs;
+
+	if (r->closed) /* closed by an earlier callback of this drain */
+		return 1;
+	if (r->batch > 0) {
+		push_record_args(L, r, s, data, size);
+		if (r->log || r->multi)
+			lua_pop(L, 1); /* batches carry the first value only */
+		lua_rawseti(L, r->batch_idx, ++r->nbatch);
+		return r->nbatch >= r->batch ? flush_batch(r) : 0;
+	}
+	lua_pushvalue(L, r->fn_idx);
+	nargs = push_record_args(L, r, s, data, size);
+	lua_call(L, nargs, 1);
+	return stop_requested(L);
+}
+
+static int on_line(void *ctx, const char *line, size_t len)
+{
+	struct lreader *r = ctx;
+	lua_State *L = r->L;
+
+	if (r->closed)
+		return 1;
+	lua_pushvalue(L, r->fn_idx);
+	lua_pushlstring(L, line, len);
+	lua_call(L, 1, 1);
+	return stop_requested(L);
+}
+
+/* ---- drains ------------------------------------------------------------------------------------ */
+
+/* Puts what records need during a drain on the stack: field names, log formats, batch table. */
+static void push_drain_state(lua_State *L, struct lreader *r)
+{
+	lbpf_getuservalue(L, 1);
+	int uv = lua_gettop(L);
+
+	lua_getfield(L, uv, "keys");
+	int keys = lua_gettop(L);
+	for (int i = 0; i < r->nsrc; i++) {
+		struct lreader_source *s = &r->src[i];
+		int n = s->dec.nfields > 0 ? s->dec.nfields : 0;
+
+		luaL_checkstack(L, n + 8, "too many fields");
+		lua_rawgeti(L, keys, i + 1);
+		int names = lua_gettop(L);
+		s->key_base = names + 1;
+		for (int k = 1; k <= n; k++)
+			lua_rawgeti(L, names, k);
+		/* the names array itself stays below its entries; harmless */
+	}
+	lua_getfield(L, uv, "fmts");
+	r->fmts_idx = lua_gettop(L);
+	lua_createtable(L, r->batch > 0 ? r->batch : 0, 0);
+	r->batch_idx = lua_gettop(L);
+	r->nbatch = 0;
+}
+
+static int core_drain(struct lreader *r, int mode, int timeout)
+{
+	switch (r->kind) {
+	case READER_RING:
+		return mode == DRAIN_POLL ? lbpf_ringbuf_poll(r->rb, timeout) : lbpf_ringbuf_consume(r->rb);
+	case READER_PERF:
+		return mode == DRAIN_POLL ? lbpf_perfbuf_poll(r->pb, timeout) : lbpf_perfbuf_consume(r->pb);
+	default:
+		return lbpf_trace_pipe_poll(r->tp, mode == DRAIN_POLL ? timeout : 0, on_line, r);
+	}
+}
+
+/* Runs under lua_pcall: (reader, fn, mode, timeout). */
+static int drain_protected(lua_State *L)
+{
+	struct lreader *r = lua_touserdata(L, 1);
+	int mode = (int)lua_tointeger(L, 3);
+	int timeout = (int)lua_tointeger(L, 4);
+	int n;
+
+	r->L = L;
+	r->fn_idx = 2;
+	push_drain_state(L, r);
+	n = core_drain(r, mode, timeout);
+	if (n >= 0 && r->batch > 0 && !r->closed)
+		flush_batch(r);
+	if (n < 0)
+		return lbpf_lua_fail(L, n);
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static void free_core(struct lreader *r)
+{
+	lbpf_ringbuf_free(r->rb);
+	lbpf_perfbuf_free(r->pb);
+	lbpf_trace_pipe_free(r->tp);
+	r->rb = NULL;
+	r->pb = NULL;
+	r->tp = NULL;
+	for (int i = 0; i < r->nsrc; i++)
+		lreader_decoder_free(&r->src[i].dec);
+	free(r->src);
+	r->src = NULL;
+	r->nsrc = 0;
+}
+
+static int drain(lua_State *L, int mode, int timeout, int fn_idx)
+{
+	struct lreader *r = check_reader(L, 1);
+	int base = lua_gettop(L), status;
+
+	luaL_checktype(L, fn_idx, LUA_TFUNCTION);
+	if (r->active)
+		return luaL_error(L, "%s: poll/consume called from inside its own callback", r->name);
+	if (r->owner && !r->owner->obj)
+		return luaL_error(L, "%s used after its object was closed", r->name);
+	lua_pushcfunction(L, drain_protected);
+	lua_pushvalue(L, 1);
+	lua_pushvalue(L, fn_idx);
+	lua_pushinteger(L, mode);
+	lua_pushinteger(L, timeout);
+	r->active = true;
+	status = lua_pcall(L, 4, LUA_MULTRET, 0);
+	r->active = false;
+	r->L = NULL;
+	r->nbatch = 0;
+	if (r->closed) /* closed from a callback: free now that nothing uses it */
+		free_core(r);
+	if (status != LUA_OK)
+		return lua_error(L);
+	return lua_gettop(L) - base;
+}
+
+/* reader:poll([timeout_ms,] fn): timeout -1 (default) waits forever. */
+static int l_poll(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TFUNCTION)
+		return drain(L, DRAIN_POLL, (int)luaL_optinteger(L, 3, -1), 2);
+	return drain(L, DRAIN_POLL, (int)luaL_optinteger(L, 2, -1), 3);
+}
+
+static int l_consume(lua_State *L) { return drain(L, DRAIN_CONSUME, 0, 2); }
+
+/* ---- other methods ---------------------------------------------------------------------------- */
+
+static int reader_fd(struct lreader *r)
+{
+	switch (r->kind) {
+	case READER_RING: return lbpf_ringbuf_epoll_fd(r->rb);
+	case READER_PERF: return lbpf_perfbuf_epoll_fd(r->pb);
+	default: return lbpf_trace_pipe_fd(r->tp);
+	}
+}
+
+static int l_fd(lua_State *L)
+{
+	lua_pushinteger(L, reader_fd(check_reader(L, 1)));
+	return 1;
+}
+
+static int l_events(lua_State *L)
+{
+	check_reader(L, 1);
+	lua_pushliteral(L, "r");
+	return 1;
+}
+
+static int l_timeout(lua_State *L)
+{
+	check_reader(L, 1);
+	lua_pushnil(L);
+	return 1;
+}
+
+static int l_lost(lua_State *L)
+{
+	struct lreader *r = check_reader(L, 1);
+
+	if (r->kind != READER_PERF) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "ring buffers do not report drops: a program sees bpf_ringbuf_reserve "
+				   "fail and can count them itself");
+		return 2;
+	}
+	lbpf_lua_push_u64(L, lbpf_perfbuf_lost(r->pb));
+	return 1;
+}
+
+static int l_close(lua_State *L)
+{
+	struct lreader *r = luaL_checkudata(L, 1, LBPF_READER_MT);
+
+	if (!r->closed) {
+		r->closed = true;
+		if (!r->active) /* otherwise the drain in progress frees it when it unwinds */
+			free_core(r);
+	}
+	return 0;
+}
+
+static int l_gc(lua_State *L)
+{
+	struct lreader *r = luaL_checkudata(L, 1, LBPF_READER_MT);
+
+	r->closed = true;
+	free_core(r);
+	return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+	struct lreader *r = luaL_checkudata(L, 1, LBPF_READER_MT);
+
+	lua_pushfstring(L, "%s%s", r->name, r->closed ? " (closed)" : "");
+	return 1;
+}
+
+/* ---- construction ----------------------------------------------------------------------------- */
+
+static struct lreader *new_reader_ud(lua_State *L)
+{
+	struct lreader *r = lbpf_newuserdata(L, sizeof(*r));
+
+	memset(r, 0, sizeof(*r));
+	luaL_setmetatable(L, LBPF_READER_MT);
+	lua_newtable(L);
+	lbpf_setuservalue(L, -2);
+	return r;
+}
+
+/* Stores the value on top in the reader's uservalue under key (pops it). */
+static void uv_set(lua_State *L, int reader_idx, const char *key)
+{
+	lbpf_getuservalue(L, reader_idx);
+	lua_insert(L, -2);
+	lua_setfield(L, -2, key);
+	lua_pop(L, 1);
+}
+
+static const char *source_kind(enum bpf_map_type t)
+{
+	return t == BPF_MAP_TYPE_PERF_EVENT_ARRAY ? "perf buffer" : "ring buffer";
+}
+
+static lbpf_map *check_event_map(lua_State *L, int idx, bool first_is_perf, int nmaps)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, idx);
+	enum bpf_map_type t = lbpf_map_type(m->map);
+
+	if (t != BPF_MAP_TYPE_RINGBUF && t != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		luaL_error(L, "map '%s' is a %s map, not a ring buffer or perf event array", m->name,
+			   lbpf_map_type_name(t));
+	if (nmaps > 1 && (t != BPF_MAP_TYPE_RINGBUF || first_is_perf))
+		luaL_error(L, "a reader over several maps takes ring buffers only ('%s' is a %s map)",
+			   m->name, lbpf_map_type_name(t));
+	return m->map;
+}
+
+static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char **type, int *raw,
+		      struct lbpf_perfbuf_opts *popts)
+{
+	*type = NULL;
+	*raw = 0;
+	if (!opts_idx || lua_isnoneornil(L, opts_idx))
+		return;
+	luaL_checktype(L, opts_idx, LUA_TTABLE);
+	lua_getfield(L, opts_idx, "type");
+	*type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+	lua_getfield(L, opts_idx, "raw");
+	*raw = lua_toboolean(L, -1);
+	lua_getfield(L, opts_idx, "batch");
+	r->batch = (int)luaL_optinteger(L, -1, 0);
+	if (r->batch < 0 || r->batch > 1 << 20)
+		luaL_error(L, "reader: batch must be between 0 and 1048576, not %d", r->batch);
+	lua_getfield(L, opts_idx, "pages");
+	popts->pages_per_cpu = (size_t)luaL_optinteger(L, -1, 0);
+	lua_getfield(L, opts_idx, "wakeup");
+	popts->wakeup_events = (uint32_t)luaL_optinteger(L, -1, 0);
+	lua_pop(L, 5); /* type stays referenced by the options table */
+}
+
+static int start_core(lua_State *L, struct lreader *r, lbpf_map **maps,
+		      const struct lbpf_perfbuf_opts *popts)
+{
+	int err;
+
+	if (r->kind == READER_PERF)
+		return lbpf_perfbuf_new(maps[0], popts, on_record, &r->src[0], &r->pb);
+	err = lbpf_ringbuf_new(maps[0], on_record, &r->src[0], &r->rb);
+	for (int i = 1; err >= 0 && i < r->nsrc; i++)
+		err = lbpf_ringbuf_add(r->rb, maps[i], on_record, &r->src[i]);
+	(void)L;
+	return err < 0 ? err : 0;
+}
+
+int lreader_new_from_maps(lua_State *L, const int *map_idx, int nmaps, int opts_idx, bool log)
+{
+	struct lbpf_perfbuf_opts popts = { 0 };
+	lbpf_map *maps[64];
+	const char *type;
+	struct lreader *r;
+	int raw, ud, err;
+
+	if (nmaps < 1 || nmaps > 64)
+		return luaL_error(L, "reader: between 1 and 64 maps, not %d", nmaps);
+	for (int i = 0; i < nmaps; i++)
+		maps[i] = check_event_map(L, map_idx[i],
+					  i > 0 && lbpf_map_type(maps[0]) == BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+					  nmaps);
+	r = new_reader_ud(L);
+	ud = lua_gettop(L);
+	read_opts(L, opts_idx, r, &type, &raw, &popts);
+	r->kind = lbpf_map_type(maps[0]) == BPF_MAP_TYPE_PERF_EVENT_ARRAY ? READER_PERF : READER_RING;
+	r->log = log;
+	r->multi = nmaps > 1;
+	snprintf(r->name, sizeof(r->name), "%s reader of '%s'%s", source_kind(lbpf_map_type(maps[0])),
+		 lbpf_map_name(maps[0]), nmaps > 1 ? " and more" : "");
+	r->src = calloc((size_t)nmaps, sizeof(*r->src));
+	if (!r->src)
+		return luaL_error(L, "out of memory");
+	r->nsrc = nmaps;
+	/* uservalue: maps (kept alive), keys (field names per source), fmts (log formats) */
+	lua_createtable(L, nmaps, 0);
+	for (int i = 0; i < nmaps; i++) {
+		lua_pushvalue(L, map_idx[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	uv_set(L, ud, "maps");
+	lua_createtable(L, nmaps, 0);
+	for (int i = 0; i < nmaps; i++) {
+		struct lbpf_lua_map *m = luaL_checkudata(L, map_idx[i], LBPF_MAP_MT);
+		struct lreader_source *s = &r->src[i];
+		const lbpf_btf *btf = m->owner && m->owner->obj ? lbpf_object_btf(m->owner->obj)
+								: lbpf_map_btf(m->map);
+
+		if (m->owner)
+			r->owner = m->owner;
+		s->r = r;
+		s->index = i + 1;
+		s->what = source_kind(lbpf_map_type(maps[i]));
+		lbpf_lua_copy_name(s->name, sizeof(s->name), m->name);
+		lreader_decoder_init(L, s, btf, log ? NULL : type, raw || log);
+		lua_rawseti(L, -2, i + 1);
+	}
+	uv_set(L, ud, "keys");
+	if (log && r->owner && r->owner->obj)
+		lreader_log_push_formats(L, r->owner->obj);
+	else
+		lua_newtable(L);
+	uv_set(L, ud, "fmts");
+	err = start_core(L, r, maps, &popts);
+	if (err < 0) {
+		lbpf_lua_fail(L, err);
+		free_core(r);
+		r->closed = true;
+		return 3;
+	}
+	lua_settop(L, ud);
+	return 1;
+}
+
+/* map:reader([opts]) */
+static int l_map_reader(lua_State *L)
+{
+	int idx = 1;
+
+	return lreader_new_from_maps(L, &idx, 1, lua_isnoneornil(L, 2) ? 0 : 2, false);
+}
+
+/* bpf.reader{map1, map2, ..., type = ..., raw = ..., batch = ...} */
+static int l_bpf_reader(lua_State *L)
+{
+	int idx[64], n;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	n = (int)lbpf_len(L, 1);
+	if (n < 1 || n > 64)
+		return luaL_error(L, "bpf.reader: give between 1 and 64 maps, not %d", n);
+	luaL_checkstack(L, n + 16, "too many maps");
+	for (int i = 0; i < n; i++) {
+		lua_rawgeti(L, 1, i + 1);
+		idx[i] = lua_gettop(L);
+	}
+	return lreader_new_from_maps(L, idx, n, 1, false);
+}
+
+/* bpf.trace_pipe(): a reader of bpf_printk output; callbacks get one line each. */
+static int l_trace_pipe(lua_State *L)
+{
+	struct lreader *r = new_reader_ud(L);
+	int err;
+
+	r->kind = READER_TRACE;
+	snprintf(r->name, sizeof(r->name), "trace_pipe reader");
+	err = lbpf_trace_pipe_open(&r->tp);
+	if (err < 0) {
+		r->closed = true;
+		return lbpf_lua_fail(L, err);
+	}
+	return 1;
+}
+
+static const luaL_Reg reader_meta[] = {
+	{ "__gc", l_gc },
+#if LBPF_HAVE_CLOSE
+	{ "__close", l_close },
+#endif
+	{ "__tostring", l_tostring },
+	{ NULL, NULL },
+};
+
+static const luaL_Reg reader_methods[] = {
+	{ "poll", l_poll },
+	{ "consume", l_consume },
+	{ "fd", l_fd },
+	{ "pollfd", l_fd },
+	{ "events", l_events },
+	{ "timeout", l_timeout },
+	{ "lost", l_lost },
+	{ "close", l_close },
+	{ NULL, NULL },
+};
+
+static const luaL_Reg map_methods[] = {
+	{ "reader", l_map_reader },
+	{ NULL, NULL },
+};
+
+void lbpf_lua_open_reader(lua_State *L)
+{
+	lbpf_lua_new_class(L, LBPF_READER_MT, reader_meta, reader_methods, NULL);
+	lbpf_lua_add_methods(L, LBPF_MAP_MT, map_methods);
+	lua_pushcfunction(L, l_bpf_reader);
+	lua_setfield(L, -2, "reader");
+	lua_pushcfunction(L, l_trace_pipe);
+	lua_setfield(L, -2, "trace_pipe");
+	lreader_log_open(L);
+	lreader_writer_open(L);
+}

@@ -1,0 +1,239 @@
+/* Records to Lua values for the event readers: byte strings, a fast path for structs whose
+ * members are plain integers and char arrays (field list and names resolved once per reader,
+ * names kept on the Lua stack during a drain so that a record costs one table and one rawset per
+ * field), and lbpf_lua_push_value for everything else. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lhandle.h"
+#include "lreader.h"
+
+/* ---- decoders -------------------------------------------------------------------------------- */
+
+static uint64_t load_le(const uint8_t *p, unsigned size)
+{
+	uint8_t b1;
+	uint16_t b2;
+	uint32_t b4;
+	uint64_t b8;
+
+	switch (size) {
+	case 1: memcpy(&b1, p, 1); return b1;
+	case 2: memcpy(&b2, p, 2); return b2;
+	case 4: memcpy(&b4, p, 4); return b4;
+	default: memcpy(&b8, p, 8); return b8;
+	}
+}
+
+static void push_field(lua_State *L, const struct lreader_decoder *d, const struct lreader_field *f,
+		       const uint8_t *rec)
+{
+	const uint8_t *p = rec + f->offset;
+	uint64_t v;
+
+	switch (f->kind) {
+	case FIELD_UINT:
+		v = load_le(p, f->size);
+		if (f->size < 8)
+			lua_pushinteger(L, (lua_Integer)v);
+		else
+			lbpf_lua_push_u64(L, v);
+		return;
+	case FIELD_SINT:
+		v = load_le(p, f->size);
+		if (f->size < 8) {
+			unsigned shift = 64 - 8 * f->size;
+			lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
+		} else {
+			lbpf_lua_push_i64(L, (int64_t)v);
+		}
+		return;
+	case FIELD_BOOL:
+		lua_pushboolean(L, load_le(p, f->size) != 0);
+		return;
+	case FIELD_CHARS: {
+		const void *nul = memchr(p, 0, f->size);
+		lua_pushlstring(L, (const char *)p, nul ? (size_t)((const uint8_t *)nul - p) : f->size);
+		return;
+	}
+	default:
+		lbpf_lua_push_value(L, d->btf, f->type_id, p, f->size, 0);
+	}
+}
+
+void lreader_push_record(lua_State *L, struct lreader_source *s, const void *data, size_t size)
+{
+	const struct lreader_decoder *d = &s->dec;
+
+	if (d->raw) {
+		lua_pushlstring(L, data, size);
+		return;
+	}
+	if (size < d->size)
+		luaL_error(L, "%s '%s': a record of %d bytes is shorter than %s (%d bytes)",
+			   s->what, s->name, (int)size, d->type_name, (int)d->size);
+	if (d->nfields < 0) {
+		lbpf_lua_push_value(L, d->btf, d->type_id, data, d->size, 0);
+		return;
+	}
+	lua_createtable(L, 0, d->nfields);
+	for (int i = 0; i < d->nfields; i++) {
+		lua_pushvalue(L, s->key_base + i);
+		push_field(L, d, &d->fields[i], data);
+		lua_rawset(L, -3);
+	}
+}
+
+/* Field kind of a member whose (resolved) type is t, or FIELD_OTHER. */
+static int field_kind(const lbpf_btf *btf, const struct btf_type *t, struct lreader_field *f)
+{
+	uint32_t enc;
+
+	switch (lbpf_btf_kind(t)) {
+	case BTF_KIND_INT:
+		memcpy(&enc, t + 1, sizeof(enc));
+		if (BTF_INT_OFFSET(enc) || BTF_INT_BITS(enc) != t->size * 8 ||
+		    (t->size != 1 && t->size != 2 && t->size != 4 && t->size != 8))
+			return FIELD_OTHER;
+		f->size = t->size;
+		if (BTF_INT_ENCODING(enc) & BTF_INT_BOOL)
+			return FIELD_BOOL;
+		return BTF_INT_ENCODING(enc) & BTF_INT_SIGNED ? FIELD_SINT : FIELD_UINT;
+	case BTF_KIND_ENUM:
+	case BTF_KIND_ENUM64:
+		if (t->size != 1 && t->size != 2 && t->size != 4 && t->size != 8)
+			return FIELD_OTHER;
+		f->size = t->size;
+		return lbpf_btf_kflag(t) ? FIELD_SINT : FIELD_UINT;
+	case BTF_KIND_PTR:
+		f->size = 8;
+		return FIELD_UINT;
+	case BTF_KIND_ARRAY: {
+		struct btf_array arr;
+		const struct btf_type *et;
+
+		memcpy(&arr, t + 1, sizeof(arr));
+		et = lbpf_btf_type(btf, lbpf_btf_resolve(btf, arr.type));
+		if (!et || lbpf_btf_kind(et) != BTF_KIND_INT || et->size != 1)
+			return FIELD_OTHER;
+		memcpy(&enc, et + 1, sizeof(enc));
+		if (!(BTF_INT_ENCODING(enc) & BTF_INT_CHAR) &&
+		    strcmp(lbpf_btf_type_name(btf, lbpf_btf_resolve(btf, arr.type)), "char") != 0)
+			return FIELD_OTHER;
+		f->size = arr.nelems;
+		return FIELD_CHARS;
+	}
+	}
+	return FIELD_OTHER;
+}
+
+/* Resolves a struct's members into a flat field list, pushing their names as a Lua array.
+ * Returns the field count, or -1 when the struct needs the generic decoder (bitfields,
+ * anonymous members); the pushed array is then empty. */
+static int build_fields(lua_State *L, struct lreader_decoder *d, const struct btf_type *t)
+{
+	const struct btf_member *m = (const struct btf_member *)(t + 1);
+	int n = lbpf_btf_vlen(t);
+
+	lua_createtable(L, n, 0);
+	d->fields = calloc((size_t)n + 1, sizeof(*d->fields));
+	if (!d->fields)
+		luaL_error(L, "out of memory");
+	for (int i = 0; i < n; i++) {
+		uint32_t bit_off = lbpf_btf_kflag(t) ? BTF_MEMBER_BIT_OFFSET(m[i].offset) : m[i].offset;
+		uint32_t bitfield = lbpf_btf_kflag(t) ? BTF_MEMBER_BITFIELD_SIZE(m[i].offset) : 0;
+		const char *name = lbpf_btf_str(d->btf, m[i].name_off);
+		uint32_t mid = lbpf_btf_resolve(d->btf, m[i].type);
+		const struct btf_type *mt = lbpf_btf_type(d->btf, mid);
+		struct lreader_field *f = &d->fields[i];
+		int64_t msize;
+
+		if (!*name || bitfield || bit_off % 8 || !mt)
+			goto generic;
+		f->offset = bit_off / 8;
+		f->type_id = mid;
+		f->kind = (uint8_t)field_kind(d->btf, mt, f);
+		if (f->kind == FIELD_OTHER) {
+			msize = lbpf_btf_type_size(d->btf, mid);
+			if (msize < 0)
+				goto generic;
+			f->size = (uint32_t)msize;
+			if (lbpf_btf_kind(mt) == BTF_KIND_INT) /* odd-sized or bit-offset ints */
+				goto generic;
+		}
+		if ((uint64_t)f->offset + f->size > d->size)
+			goto generic;
+		lua_pushstring(L, name);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return n;
+generic:
+	lua_pop(L, 1);
+	lua_createtable(L, 0, 0);
+	free(d->fields);
+	d->fields = NULL;
+	return -1;
+}
+
+/* "struct event", "union u", "enum e" or a plain name (typedef or any kind). */
+static int32_t find_type(const lbpf_btf *btf, const char *spec)
+{
+	static const struct { const char *prefix; int kind; } kinds[] = {
+		{ "struct ", BTF_KIND_STRUCT }, { "union ", BTF_KIND_UNION }, { "enum ", BTF_KIND_ENUM },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(*kinds); i++) {
+		size_t len = strlen(kinds[i].prefix);
+
+		if (strncmp(spec, kinds[i].prefix, len) == 0) {
+			int32_t id = lbpf_btf_find(btf, spec + len, kinds[i].kind);
+			if (id < 0 && kinds[i].kind == BTF_KIND_ENUM)
+				id = lbpf_btf_find(btf, spec + len, BTF_KIND_ENUM64);
+			return id;
+		}
+	}
+	return lbpf_btf_find(btf, spec, 0);
+}
+
+void lreader_decoder_init(lua_State *L, struct lreader_source *s, const lbpf_btf *btf,
+			  const char *type, int raw)
+{
+	struct lreader_decoder *d = &s->dec;
+	const struct btf_type *t;
+	int32_t id;
+	int64_t size;
+
+	memset(d, 0, sizeof(*d));
+	d->raw = raw || !type;
+	d->nfields = -1;
+	if (d->raw) {
+		lua_createtable(L, 0, 0);
+		return;
+	}
+	if (!btf)
+		luaL_error(L, "%s '%s': cannot decode records as '%s': its object has no BTF",
+			   s->what, s->name, type);
+	id = find_type(btf, type);
+	if (id <= 0)
+		luaL_error(L, "%s '%s': unknown type '%s' (not in its object's BTF)", s->what, s->name,
+			   type);
+	size = lbpf_btf_type_size(btf, (uint32_t)id);
+	if (size <= 0)
+		luaL_error(L, "%s '%s': type '%s' has no size", s->what, s->name, type);
+	d->btf = btf;
+	d->type_id = (uint32_t)id;
+	d->size = (uint32_t)size;
+	lbpf_lua_copy_name(d->type_name, sizeof(d->type_name), type);
+	t = lbpf_btf_type(btf, lbpf_btf_resolve(btf, (uint32_t)id));
+	if (t && lbpf_btf_kind(t) == BTF_KIND_STRUCT)
+		d->nfields = build_fields(L, d, t);
+	else
+		lua_createtable(L, 0, 0);
+}
+
+void lreader_decoder_free(struct lreader_decoder *d)
+{
+	free(d->fields);
+	d->fields = NULL;
+}
