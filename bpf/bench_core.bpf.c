@@ -60,7 +60,7 @@ static __noinline int fill_event(struct task_struct *task, struct event *e)
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->flags = BPF_CORE_READ(task, flags);
 	e->prio = BPF_CORE_READ(task, prio);
-	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	BPF_CORE_READ_INTO(&e->uid, task, cred, uid.val);
 	e->start_time = BPF_CORE_READ(task, start_time);
 	e->total_vm = BPF_CORE_READ(task, mm, total_vm);
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);

@@ -10,7 +10,7 @@
 #define EM_BPF 247
 #endif
 
-static int check_header(Elf *elf)
+static int check_header(Elf *elf, size_t size)
 {
 	GElf_Ehdr ehdr;
 
@@ -27,6 +27,9 @@ static int check_header(Elf *elf)
 		return lbpf_err(EINVAL, "big-endian BPF objects are not supported on this host");
 	if (ehdr.e_type != ET_REL)
 		return lbpf_err(EINVAL, "not a relocatable BPF object (ELF type %u)", ehdr.e_type);
+	if (ehdr.e_shoff > size || (size - ehdr.e_shoff) / (ehdr.e_shentsize ? ehdr.e_shentsize : 1) < ehdr.e_shnum)
+		return lbpf_err(EINVAL, "truncated ELF file: section headers end beyond its %zu bytes",
+				size);
 	return 0;
 }
 
@@ -134,7 +137,7 @@ int lbpf_elf_open(const void *data, size_t size, struct lbpf_elf *e)
 		lbpf_elf_close(e);
 		return ret;
 	}
-	ret = check_header(e->elf);
+	ret = check_header(e->elf, size);
 	if (!ret)
 		ret = read_sections(e);
 	if (ret)
