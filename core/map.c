@@ -287,6 +287,11 @@ static int create_fd(lbpf_map *map, int inner_fd)
 	attr.key_size = map->def.key_size;
 	attr.value_size = map->def.value_size;
 	attr.max_entries = map->def.max_entries;
+	/* A perf event array without a size gets one slot per CPU, as other loaders do. */
+	if (map->def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !attr.max_entries)
+		attr.max_entries = map->def.max_entries = (uint32_t)lbpf_num_possible_cpus();
+	if (map->def.type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && !attr.key_size)
+		attr.key_size = attr.value_size = map->def.key_size = map->def.value_size = 4;
 	attr.map_flags = map->def.map_flags;
 	attr.numa_node = map->def.numa_node;
 	attr.map_extra = map->def.map_extra;

@@ -1,0 +1,39 @@
+#!/usr/bin/env lua5.4
+-- Ring buffer events under cqueues: a reader is a pollable (pollfd/events/timeout), so
+-- cqueues.poll(reader) suspends the coroutine until records wait. Prints execs for a while.
+--
+--   sudo lua5.4 examples/events_cqueues.lua [seconds]    (apt install lua-cqueues)
+local bpf = require "bpf"
+local cqueues = require "cqueues"
+
+local here = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
+local seconds = tonumber(arg and arg[1]) or 5
+
+local obj = assert(bpf.load(here .. "/bpf/execsnoop.bpf.o"))
+local link = assert(obj.programs.on_exec:attach())
+local reader = assert(obj.maps.exec_events:reader { type = "struct exec_event" })
+
+local cq = cqueues.new()
+local deadline = cqueues.monotime() + seconds
+
+cq:wrap(function()
+	while cqueues.monotime() < deadline do
+		cqueues.poll(reader, deadline - cqueues.monotime())
+		reader:consume(function(e)
+			print(string.format("%-8d %-8d %-16s %s", e.pid, e.ppid, e.comm, e.filename))
+		end)
+	end
+end)
+
+-- Something to see even on an idle machine.
+cq:wrap(function()
+	while cqueues.monotime() < deadline do
+		os.execute("true")
+		cqueues.sleep(0.5)
+	end
+end)
+
+assert(cq:loop())
+reader:close()
+link:detach()
+obj:close()

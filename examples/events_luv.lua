@@ -1,0 +1,40 @@
+#!/usr/bin/env lua5.4
+-- Ring buffer events inside a luv (libuv) loop: the reader's fd becomes readable when records
+-- wait; the poll callback drains them with consume(). Prints execs for a few seconds.
+--
+--   sudo lua5.4 examples/events_luv.lua [seconds]        (apt install lua-luv)
+local bpf = require "bpf"
+local uv = require "luv"
+
+local here = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
+local seconds = tonumber(arg and arg[1]) or 5
+
+local obj = assert(bpf.load(here .. "/bpf/execsnoop.bpf.o"))
+local link = assert(obj.programs.on_exec:attach())
+local reader = assert(obj.maps.exec_events:reader { type = "struct exec_event" })
+
+local poll = uv.new_poll(reader:fd())
+poll:start("r", function(err)
+	assert(not err, err)
+	reader:consume(function(e)
+		print(string.format("%-8d %-8d %-16s %s", e.pid, e.ppid, e.comm, e.filename))
+	end)
+end)
+
+local stop = uv.new_timer()
+stop:start(seconds * 1000, 0, function()
+	poll:stop(); poll:close(); stop:close()
+end)
+
+-- Something to see even on an idle machine: run a command now and then.
+local tick = uv.new_timer()
+tick:start(200, 500, function()
+	if not stop:is_active() then tick:close() return end
+	local child
+	child = uv.spawn("/bin/true", { args = {} }, function() child:close() end)
+end)
+
+uv.run()
+reader:close()
+link:detach()
+obj:close()

@@ -1,0 +1,44 @@
+#!/usr/bin/env lua5.4
+-- execsnoop: prints every exec on the system as it happens (pid, ppid, uid, comm, filename).
+--
+--   sudo lua5.4 examples/execsnoop.lua [seconds]     (or luajit; Ctrl-C stops it cleanly)
+--
+-- The program (bpf/execsnoop.bpf.c) runs on the sched/sched_process_exec tracepoint and writes a
+-- struct exec_event per exec into a ring buffer; the reader decodes them through BTF.
+-- Ctrl-C: the interpreter turns SIGINT into an "interrupted!" error at the next Lua instruction;
+-- poll returns within its timeout (or at once when the signal interrupts the wait), so the loop
+-- runs inside pcall and the error ends it like a normal exit, with links and maps closed.
+local bpf = require "bpf"
+
+local here = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
+local seconds = tonumber(arg and arg[1])
+
+local obj = assert(bpf.load(here .. "/bpf/execsnoop.bpf.o"))
+local link = assert(obj.programs.on_exec:attach())
+local reader = assert(obj.maps.exec_events:reader { type = "struct exec_event" })
+
+print(string.format("%-8s %-8s %-6s %-16s %s", "PID", "PPID", "UID", "COMM", "FILENAME"))
+io.stdout:flush()
+
+local function show(e)
+	print(string.format("%-8d %-8d %-6d %-16s %s", e.pid, e.ppid, e.uid, e.comm, e.filename))
+	io.stdout:flush()
+end
+
+local deadline = seconds and os.time() + seconds
+local ok, err = pcall(function()
+	while not deadline or os.time() < deadline do
+		assert(reader:poll(250, show))
+	end
+end)
+
+reader:close()
+link:detach()
+local dropped = obj.globals.dropped
+obj:close()
+if dropped > 0 then
+	io.stderr:write(string.format("execsnoop: %d events dropped (ring buffer full)\n", dropped))
+end
+if not ok and not tostring(err):find("interrupted", 1, true) then
+	error(err, 0)
+end
