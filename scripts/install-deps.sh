@@ -13,6 +13,8 @@ packages=(
 	# BPF-side headers of libbpf, for the compatibility specs only; the product never links it.
 	libbpf-dev
 	iproute2 util-linux valgrind
+	# luv and cqueues: the event-loop specs and examples
+	lua-luv lua-cqueues
 	# issue 7: nginx with its Lua module (LuaJIT 2.1) and curl for the nginx spec, luarocks for
 	# the rockspec spec; the static lib of Lua 5.4 (liblua5.4-dev), libelf and zlib for `make static`.
 	nginx libnginx-mod-http-lua curl luarocks
