@@ -1,5 +1,12 @@
--- Build from a checkout: luarocks make rockspec/luabpf-scm-1.rockspec
--- (the "make" build type runs the project's Makefile: target rock-module, then rock-install).
+-- Build from a checkout, for the Lua luarocks is set up for:
+--   luarocks make rockspec/luabpf-scm-1.rockspec                     (system tree; or --local)
+--   luarocks --tree DIR make rockspec/luabpf-scm-1.rockspec          (a private tree)
+--   luarocks --lua-version 5.1 make rockspec/luabpf-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1
+--                                                                    (LuaJIT 2.1)
+-- The "make" build type runs the project's Makefile: target rock-module (the C module, built
+-- against LUA_INCDIR), then rock-install (bpf.so into the tree's lib/lua/V, lua/bpf/*.lua into
+-- share/lua/V/bpf). Needs gcc, make and libelf (with zlib): Debian/Ubuntu libelf-dev zlib1g-dev.
+-- Running needs root (CAP_BPF + CAP_PERFMON) like any BPF loader.
 rockspec_format = "3.0"
 package = "luabpf"
 version = "scm-1"
@@ -13,6 +20,7 @@ A from-scratch eBPF loader in C (libelf only) wrapped as the Lua module "bpf": o
 clang-compiled BPF object, load its programs, attach them, and read and write its maps
 and global variables from Lua 5.4 or LuaJIT 2.1.
 ]],
+	labels = { "bpf", "ebpf", "linux", "tracing" },
 }
 supported_platforms = { "linux" }
 dependencies = {
@@ -20,15 +28,21 @@ dependencies = {
 }
 external_dependencies = {
 	LIBELF = { header = "libelf.h", library = "elf" },
+	ZLIB = { header = "zlib.h", library = "z" },
 }
 build = {
 	type = "make",
 	build_target = "rock-module",
 	build_variables = {
 		LUA_INCDIR = "$(LUA_INCDIR)",
+		-- A build directory per Lua (keyed by its headers): a LuaJIT build never reuses objects
+		-- compiled for 5.4, and a rock build never touches a developer's build/ products.
+		BUILD = "build/luarocks$(LUA_INCDIR)",
 	},
 	install_target = "rock-install",
 	install_variables = {
+		LUA_INCDIR = "$(LUA_INCDIR)",
+		BUILD = "build/luarocks$(LUA_INCDIR)",
 		INST_LIBDIR = "$(LIBDIR)",
 		INST_LUADIR = "$(LUADIR)",
 	},

@@ -1,0 +1,109 @@
+-- rockspec/luabpf-scm-1.rockspec: `luarocks make` builds and installs the C module and the pure-Lua
+-- submodules (lua/bpf/*.lua) into a private tree; a script run with `luarocks path` finds them
+-- there (not in the build tree) and loads and attaches a program. Under LuaJIT the LuaJIT rock
+-- (--lua-version 5.1, LuaJIT's headers) is built and used, under Lua 5.4 the 5.4 one.
+local support = require "support.init"
+
+local root = support.root
+local is_luajit = rawget(_G, "jit") ~= nil
+local lua_version = is_luajit and "5.1" or "5.4"
+local interpreter = is_luajit and "luajit" or "lua5.4"
+local extra = is_luajit and " LUA_INCDIR=/usr/include/luajit-2.1" or ""
+
+local function q(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- luarocks with a clean Lua environment: the test runner's LUA_CPATH points at build/.
+local function luarocks(tree, args)
+	return "env -u LUA_CPATH -u LUA_PATH luarocks --lua-version " .. lua_version .. " --tree " ..
+		q(tree) .. " " .. args
+end
+
+local function submodules()
+	local _, out = support.sh("cd " .. q(root) .. " && ls lua/bpf/*.lua 2>/dev/null")
+	local names = {}
+	for name in out:gmatch("lua/bpf/([%w_]+)%.lua") do
+		if name ~= "init" then names[#names + 1] = name end
+	end
+	return names
+end
+
+local script = [=[
+local tree, object = arg[1], arg[2]
+local so = assert(package.searchpath("bpf", package.cpath))
+assert(so:sub(1, #tree) == tree, "bpf found outside the tree: " .. so)
+local bpf = require "bpf"
+print("module", so)
+for i = 3, #arg do
+	local name = "bpf." .. arg[i]
+	local path = assert(package.searchpath(name, package.path))
+	assert(path:sub(1, #tree) == tree, name .. " found outside the tree: " .. path)
+	local ok, err = pcall(require, name)
+	-- A LuaJIT-only helper (the ffi) may refuse to load under Lua 5.4, but it is installed.
+	if not ok and (rawget(_G, "jit") or not tostring(err):match("ffi")) then error(err, 0) end
+	print("submodule", name, ok and "loaded" or "luajit only")
+end
+local obj = assert(bpf.load(object))
+local link = assert(obj.programs.count_raw:attach())
+for _ = 1, 200 do io.open("/proc/self/stat"):close() end
+local hits = obj.globals.raw_hits
+link:detach()
+obj:close()
+print("raw_hits", tostring(hits))
+]=]
+
+describe("luarocks make rockspec/luabpf-scm-1.rockspec", function()
+	local tree, script_path
+
+	lazy_setup(function()
+		local ok, out = support.sh("mktemp -d /tmp/luabpf-rocks.XXXXXX")
+		assert(ok, out)
+		tree = out:gsub("%s+$", "")
+		script_path = tree .. "/use_bpf.lua"
+	end)
+
+	lazy_teardown(function()
+		if tree and tree:match("^/tmp/luabpf%-rocks%.") then os.execute("rm -rf " .. q(tree)) end
+	end)
+
+	it("builds and installs the module and every lua/bpf submodule into a private tree", function()
+		local ok, out = support.sh("cd " .. q(root) .. " && MAKEFLAGS=-j$(nproc) " ..
+			luarocks(tree, "make rockspec/luabpf-scm-1.rockspec" .. extra) .. " 2>&1")
+		assert(ok, out)
+		assert.truthy(out:match("luabpf scm%-1 is now installed in"), out)
+		local so = tree .. "/lib/lua/" .. lua_version .. "/bpf.so"
+		local f = io.open(so, "rb")
+		assert.truthy(f, so .. " missing")
+		f:close()
+		for _, name in ipairs(submodules()) do
+			local path = tree .. "/share/lua/" .. lua_version .. "/bpf/" .. name .. ".lua"
+			assert.are.equal(support.read_file(root .. "/lua/bpf/" .. name .. ".lua"),
+				support.read_file(path))
+		end
+		local _, list = support.sh(luarocks(tree, "list --porcelain"))
+		assert.truthy(list:match("luabpf\tscm%-1"), list)
+	end)
+
+	it("runs a script that requires it from the tree (luarocks path)", function()
+		support.write_file(script_path, script)
+		local names = submodules()
+		local cmd = "eval \"$(" .. luarocks(tree, "path") .. ")\" && cd / && " .. interpreter ..
+			" " .. q(script_path) .. " " .. q(tree) .. " " .. q(support.obj("syscount")) ..
+			(#names > 0 and " " .. table.concat(names, " ") or "") .. " 2>&1"
+		local ok, out = support.sh(cmd)
+		assert(ok, out)
+		assert.truthy(out:match("module\t" .. tree:gsub("%p", "%%%0") .. "/lib/lua/"), out)
+		local hits = tonumber((out:match("raw_hits\t(%d+)")))
+		assert.truthy(hits and hits >= 200, out)
+		for _, name in ipairs(names) do
+			assert.truthy(out:match("submodule\tbpf%." .. name .. "\t"), out)
+		end
+	end)
+
+	it("uninstalls cleanly", function()
+		local ok, out = support.sh(luarocks(tree, "remove luabpf") .. " 2>&1")
+		assert(ok, out)
+		assert.is_nil(io.open(tree .. "/lib/lua/" .. lua_version .. "/bpf.so", "rb"))
+	end)
+end)
