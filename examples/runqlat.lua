@@ -1,0 +1,60 @@
+#!/usr/bin/env lua5.4
+--[[
+runqlat: run queue latency as a histogram, the way bcc's runqlat and bpftrace show it.
+
+  lua5.4 examples/runqlat.lua [-d SECONDS] [-p TID] [--json]
+
+Loads bpf/runqlat.bpf.o, attaches its tp_btf programs to sched_wakeup, sched_wakeup_new and
+sched_switch, waits SECONDS (default 5), then prints how long tasks waited for a CPU after
+becoming runnable, as a log2 histogram of microseconds (or bpftrace-style JSON with --json).
+-p limits it to one thread. Needs root.
+]]
+local bpf = require "bpf"
+
+local function usage(msg)
+	io.stderr:write("runqlat: ", msg, "\nusage: runqlat.lua [-d SECONDS] [-p TID] [--json]\n")
+	os.exit(2)
+end
+
+local function parse_args(argv)
+	local opts = { seconds = 5, pid = 0 }
+	local i = 1
+	while i <= #argv do
+		local a = argv[i]
+		if a == "--json" then
+			opts.json = true
+			i = i + 1
+		elseif a == "-d" or a == "-p" then
+			local n = tonumber(argv[i + 1])
+			if not n or n < 0 then usage(a .. " needs a non-negative number") end
+			opts[a == "-d" and "seconds" or "pid"] = n
+			i = i + 2
+		else
+			usage("unknown argument '" .. a .. "'")
+		end
+	end
+	return opts
+end
+
+local function object_path(name)
+	local dir = ((arg and arg[0]) or ""):match("^(.*)/examples/[^/]*$") or "."
+	return dir .. "/bpf/" .. name .. ".bpf.o"
+end
+
+local opts = parse_args(arg or {})
+local obj = assert(bpf.open(object_path("runqlat"), { globals = { target_pid = opts.pid } }))
+assert(obj:load())
+local links = {}
+for _, name in ipairs { "on_wakeup", "on_wakeup_new", "on_switch" } do
+	links[#links + 1] = assert(obj.programs[name]:attach())
+end
+if not opts.json then
+	print(string.format("Tracing run queue latency for %g s...", opts.seconds))
+	io.stdout:flush()
+end
+bpf.sleep(opts.seconds)
+for _, link in ipairs(links) do
+	link:detach()
+end
+bpf.hist(obj.maps.hist_us, { title = "@usecs", json = opts.json })
+obj:close()
