@@ -8,6 +8,15 @@
 --   raw-batch       reader{raw = true, batch = 1024}: one callback per 1024 records
 --   decoded         reader{type = "struct recN"}: one table per record
 --   decoded-batch   the same, batch = 1024
+--   view            reader{type = "struct recN", view = true}: an empty callback per record,
+--                   given the reused record view (fields decode through BTF on access)
+--   view-read       the same, the callback reads two fields (seq, pid)
+--   pointer         reader{pointer = true}: an empty callback per record, given (pointer, size)
+--   pointer-peek    the same, the callback reads the record's seq with bpf.peek
+--   records         reader{pointer = true}, `for p, size in r:records() do end` (LuaJIT on
+--                   x86-64: the FFI ring walk, compiled with the loop; Lua 5.4: a C iterator)
+--   records-read    the same loop reading each seq and checking the order (LuaJIT: ffi.cast
+--                   to the record struct; Lua 5.4: bpf.peek)
 -- Callbacks are empty; the record count comes from what consume() returns. Each figure is the
 -- best of BEST_OF runs (the machine is shared and noisy).
 local bpf = require "bpf"
@@ -36,14 +45,16 @@ local function report(name, size, n, secs)
 	io.stdout:flush()
 end
 
-local function measure_reader_once(name, size, n, opts, fn)
+-- fn is a callback for consume, or (when loop is set) a function draining the reader itself and
+-- returning the count.
+local function measure_reader_once(name, size, n, opts, fn, loop)
 	local r = assert(rb:reader(opts))
 	local rounds = math.max(1, math.floor(n / per_round[size] + 0.5))
 	local got, secs = 0, 0
 	for _ = 1, rounds do
 		fill(size, per_round[size])
 		local t0 = floor.now()
-		got = got + r:consume(fn)
+		got = got + (loop and fn(r) or r:consume(fn))
 		secs = secs + floor.now() - t0
 	end
 	r:close()
@@ -51,10 +62,10 @@ local function measure_reader_once(name, size, n, opts, fn)
 	return got, secs
 end
 
-local function measure_reader(name, size, n, opts, fn)
+local function measure_reader(name, size, n, opts, fn, loop)
 	local best_n, best
 	for _ = 1, best_of do
-		local got, secs = measure_reader_once(name, size, n, opts, fn)
+		local got, secs = measure_reader_once(name, size, n, opts, fn, loop)
 		if not best or secs / got < best / best_n then best_n, best = got, secs end
 	end
 	report(name, size, best_n, best)
@@ -71,6 +82,48 @@ end
 
 local function empty() end
 
+local function view_read(v) local _, _ = v.seq, v.pid end
+
+local peek = bpf.peek
+local function peek_seq(p) local _ = peek(p, 0, "u64") end
+
+local function records_empty(r)
+	local n = 0
+	for _ in r:records() do n = n + 1 end
+	return n
+end
+
+-- Reads each record's seq and checks that they come in order.
+local records_read
+if jit then
+	local ffi = require "ffi"
+	ffi.cdef [[
+	struct bench_rec_head { uint64_t seq; uint32_t pid; uint32_t value; };
+	]]
+	local head_ptr = ffi.typeof("const struct bench_rec_head *")
+	records_read = function(r)
+		local n, last = 0, -1
+		for p in r:records() do
+			local seq = tonumber(ffi.cast(head_ptr, p).seq)
+			if seq ~= last + 1 and last >= 0 then error("out of order: " .. seq .. " after " .. last) end
+			last = seq
+			n = n + 1
+		end
+		return n
+	end
+else
+	records_read = function(r)
+		local n, last = 0, -1
+		for p in r:records() do
+			local seq = peek(p, 0, "u64")
+			if seq ~= last + 1 and last >= 0 then error("out of order: " .. seq .. " after " .. last) end
+			last = seq
+			n = n + 1
+		end
+		return n
+	end
+end
+
 for _, size in ipairs { 16, 256 } do
 	local n = size == 16 and total or math.floor(total / 10)
 	local rtype = "struct rec" .. size
@@ -80,4 +133,10 @@ for _, size in ipairs { 16, 256 } do
 	measure_reader("raw-batch", size, n, { raw = true, batch = 1024 }, empty)
 	measure_reader("decoded", size, n, { type = rtype }, empty)
 	measure_reader("decoded-batch", size, n, { type = rtype, batch = 1024 }, empty)
+	measure_reader("view", size, n, { type = rtype, view = true }, empty)
+	measure_reader("view-read", size, n, { type = rtype, view = true }, view_read)
+	measure_reader("pointer", size, n, { pointer = true }, empty)
+	measure_reader("pointer-peek", size, n, { pointer = true }, peek_seq)
+	measure_reader("records", size, n, { pointer = true }, records_empty, true)
+	measure_reader("records-read", size, n, { pointer = true }, records_read, true)
 end

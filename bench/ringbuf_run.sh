@@ -21,8 +21,12 @@ for lua in lua5.4 luajit; do
 done
 
 echo
-echo "== summary (Mrec/s; ratio = cost per record / cost of the floor)"
+echo "== summary (Mrec/s; ratio = cost per record / cost of the empty-call floor)"
+echo "   targets: raw records into a callback <= 1.5x the floor; >= 10 M/s (LuaJIT), >= 5 M/s"
+echo "   (Lua 5.4); BTF-decoded >= 2 M/s. raw = byte strings, pointer/records = zero copy,"
+echo "   decoded = one table per record, view = fields decoded on access"
 awk '
+function verdict(ok) { return ok ? "meets" : "MISSES" }
 { key = $1 " " $2 " " $3; rate[key] = $6 + 0 }
 END {
 	for (s = 16; s <= 256; s += 240) {
@@ -30,13 +34,19 @@ END {
 			rate["c c-libbpf " s], rate["c c-luabpf " s]
 		for (i = 1; i <= 2; i++) {
 			lua = (i == 1) ? "lua5.4" : "luajit"
+			need = (i == 1) ? 5 : 10
 			fc = rate[lua " floor-call " s]; fs = rate[lua " floor-call-str " s]
 			printf "  %-7s floor: empty call %.1f, call with a fresh string %.1f\n", lua, fc, fs
-			split("raw raw-batch decoded decoded-batch", kinds, " ")
-			for (k = 1; k <= 4; k++) {
+			n = split("raw raw-batch pointer pointer-peek records records-read decoded decoded-batch view view-read", kinds, " ")
+			for (k = 1; k <= n; k++) {
 				r = rate[lua " " kinds[k] " " s]
-				printf "  %-7s %-14s %6.2f  (%.2fx empty call, %.2fx call with string)\n", lua, kinds[k], r,
-					(r > 0 ? fc / r : 0), (r > 0 ? fs / r : 0)
+				ratio = (r > 0 ? fc / r : 0)
+				if (kinds[k] ~ /^(decoded|view)/)
+					v = verdict(r >= 2) " >= 2 M/s"
+				else
+					v = verdict(r >= need) " >= " need " M/s, " verdict(ratio <= 1.5) " <= 1.5x"
+				printf "  %-7s %-14s %7.2f  (%5.2fx empty call, %5.2fx call with string)  %s\n",
+					lua, kinds[k], r, ratio, (r > 0 ? fs / r : 0), v
 			}
 		}
 	}

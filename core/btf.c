@@ -226,7 +226,7 @@ static int index_types(struct parse_state *ps)
 		unsigned int kind = BTF_INFO_KIND(t->info);
 		if (kind == BTF_KIND_UNKN || kind > BTF_KIND_MAX)
 			return lbpf_err(EINVAL, "BTF: type [%u] has unknown kind %u", id, kind);
-		size_t rec = lbpf_btf_type_rec_size(t);
+		size_t rec = sizeof(*t) + extra_size(kind, BTF_INFO_VLEN(t->info));
 		if (rec > btf->types_len - pos)
 			return lbpf_err(EINVAL, "BTF: type [%u] (%s, %u entries) runs past the type "
 					"section", id, kind_names[kind], BTF_INFO_VLEN(t->info));
@@ -369,6 +369,7 @@ void lbpf_btf_free(lbpf_btf *btf)
 	free(btf->offs);
 	free(btf->name_buckets);
 	free(btf->name_chain);
+	free(btf->flavoured);
 	free(btf->ext_data);
 	for (size_t i = 0; i < btf->elf_nsecs; i++)
 		free(btf->elf_secs[i].name);
@@ -561,48 +562,184 @@ int lbpf_btf_type_align(const lbpf_btf *btf, uint32_t id)
 }
 
 /* ---- name index ------------------------------------------------------------------------------- */
+/* A hash of full names, built in one pass that reads each name 8 bytes at a time. Names that
+ * contain "___" (possibly a CO-RE "___flavour" suffix; none in a usual vmlinux) are also listed
+ * apart, so that a CO-RE candidate search by essential name is one chain walk plus that short
+ * list. Anonymous types are left out: they would all share one bucket. */
 
-static uint32_t name_hash(const char *s)
+size_t lbpf_btf_essential_len(const char *name)
 {
-	uint32_t h = 2166136261u;
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
+	size_t n = strlen(name);
+
+	/* The last "X___Y" (X, Y not underscores) separates the name from its flavour. */
+	for (size_t i = n >= 5 ? n - 5 + 1 : 0; i-- > 0;) {
+		if (name[i] != '_' && name[i + 1] == '_' && name[i + 2] == '_' &&
+		    name[i + 3] == '_' && name[i + 4] != '_')
+			return i + 1;
+	}
+	return n;
+}
+
+#define BYTES(b) (0x0101010101010101ull * (uint8_t)(b))
+#define HIGHS BYTES(0x80)
+
+/* High bit of every zero byte of w set, nothing else (exact: no borrow between bytes). */
+static inline uint64_t zero_bytes(uint64_t w)
+{
+	return ~(((w & ~HIGHS) + ~HIGHS) | w | ~HIGHS);
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
+}
+
+/* The hash of a name: its bytes and terminating NUL in 8-byte words, zero-padded. This version
+ * takes name[0, len) from anywhere (a query, an essential prefix). */
+static uint64_t hash_bytes(const char *name, size_t len)
+{
+	uint64_t h = 0;
+
+	for (size_t i = 0; i <= len; i += 8) {
+		uint64_t w = 0;
+		memcpy(&w, name + i, len - i < 8 ? len - i : 8);
+		h = mix(h, w);
+	}
 	return h;
 }
 
-static int build_name_index(lbpf_btf *btf)
+/* The same hash of a NUL-terminated name inside a string section ending at end, reading whole
+ * words (within the section); *triple is set when the name contains "___". */
+static uint64_t hash_in_section(const char *name, const char *end, bool *triple)
 {
-	uint32_t nb = 1;
-	while (nb < btf->nr)
-		nb <<= 1;
+	uint64_t h = 0, prev_us = 0;
+
+	for (const char *p = name;; p += 8) {
+		if (end - p < 8)
+			return *triple = strstr(name, "___") != NULL, hash_bytes(name, strlen(name));
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t z = zero_bytes(w), keep = z ? (z & -z) - 1 : ~0ull;
+		w &= keep;
+		uint64_t us = zero_bytes(w ^ BYTES('_')) & keep, ext = (us << 16) | (prev_us >> 48);
+		*triple |= ((us & (us << 8) & (us << 16)) | (ext & (ext << 8) & (ext << 16))) != 0;
+		prev_us = us;
+		h = mix(h, w);
+		if (z)
+			return h;
+	}
+}
+
+/* Where a string offset points and where its section ends (split BTF: maybe in the base). */
+static const char *str_and_end(const lbpf_btf *btf, uint32_t off, const char **end)
+{
+	if (off < btf->start_str && btf->base)
+		return str_and_end(btf->base, off, end);
+	*end = btf->strs + btf->strs_len;
+	return btf->strs + (off - btf->start_str);
+}
+
+static const char *local_name(const lbpf_btf *btf, uint32_t i)
+{
+	const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i]);
+	return lbpf_btf_str(btf, t->name_off);
+}
+
+static int alloc_name_index(lbpf_btf *btf, uint32_t nb)
+{
 	btf->name_buckets = calloc(nb, sizeof(uint32_t));
 	btf->name_chain = malloc((btf->nr ? btf->nr : 1) * sizeof(uint32_t));
-	if (!btf->name_buckets || !btf->name_chain) {
-		free(btf->name_buckets);
-		free(btf->name_chain);
-		btf->name_buckets = btf->name_chain = NULL;
-		return lbpf_err(ENOMEM, "BTF: out of memory for the name index");
+	if (btf->name_buckets && btf->name_chain)
+		return 0;
+	free(btf->name_buckets);
+	free(btf->name_chain);
+	btf->name_buckets = btf->name_chain = NULL;
+	return lbpf_err(ENOMEM, "BTF: out of memory for the name index");
+}
+
+/* Names with "___", in ascending local index order (the build walks backwards). */
+static int note_flavoured(lbpf_btf *btf, uint32_t i, uint32_t *cap)
+{
+	if (btf->nflavoured == *cap) {
+		uint32_t n = *cap ? *cap * 2 : 16;
+		uint32_t *bigger = realloc(btf->flavoured, n * sizeof(uint32_t));
+		if (!bigger)
+			return lbpf_err(ENOMEM, "BTF: out of memory for the name index");
+		btf->flavoured = bigger;
+		*cap = n;
 	}
+	btf->flavoured[btf->nflavoured++] = i;
+	return 0;
+}
+
+static void reverse_flavoured(lbpf_btf *btf)
+{
+	for (uint32_t a = 0, b = btf->nflavoured; a + 1 < b; a++, b--) {
+		uint32_t x = btf->flavoured[a];
+		btf->flavoured[a] = btf->flavoured[b - 1];
+		btf->flavoured[b - 1] = x;
+	}
+}
+
+static void free_name_index(lbpf_btf *btf)
+{
+	free(btf->name_buckets);
+	free(btf->name_chain);
+	free(btf->flavoured);
+	btf->name_buckets = btf->name_chain = btf->flavoured = NULL;
+	btf->nflavoured = 0;
+}
+
+int lbpf_btf_build_name_index(lbpf_btf *btf)
+{
+	uint32_t nb = 1, cap = 0;
+	if (btf->name_buckets)
+		return 0;
+	while (nb < btf->nr / 2) /* many types are anonymous: ~1 named type per bucket */
+		nb <<= 1;
+	if (alloc_name_index(btf, nb))
+		return -ENOMEM;
 	btf->name_mask = nb - 1;
 	/* Insert backwards so each chain lists the lowest id first. */
 	for (uint32_t i = btf->nr; i-- > 0;) {
 		const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i]);
-		uint32_t b = name_hash(lbpf_btf_str(btf, t->name_off)) & btf->name_mask;
+		const char *end, *name = str_and_end(btf, t->name_off, &end);
+		bool triple = false;
+		if (!*name)
+			continue;
+		uint32_t b = (uint32_t)hash_in_section(name, end, &triple) & btf->name_mask;
 		btf->name_chain[i] = btf->name_buckets[b];
 		btf->name_buckets[b] = i + 1;
+		if (triple && note_flavoured(btf, i, &cap)) {
+			free_name_index(btf);
+			return -ENOMEM;
+		}
 	}
+	reverse_flavoured(btf);
 	return 0;
+}
+
+/* Anonymous types are not indexed: the rare lookup of "" scans. */
+static int32_t find_anonymous(const lbpf_btf *btf, int kind)
+{
+	for (uint32_t i = 0; i < btf->nr; i++) {
+		const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i]);
+		if (!*local_name(btf, i) && (kind == 0 || (int)BTF_INFO_KIND(t->info) == kind))
+			return (int32_t)(btf->start_id + i);
+	}
+	return -ENOENT;
 }
 
 static int32_t find_local(const lbpf_btf *btf, const char *name, int kind)
 {
-	if (!btf->name_buckets) {
-		/* The index is a cache: building it doesn't change what the btf describes. */
-		int err = build_name_index((lbpf_btf *)btf);
-		if (err)
-			return err;
-	}
-	uint32_t b = name_hash(name) & btf->name_mask;
+	if (!*name)
+		return find_anonymous(btf, kind);
+	/* The index is a cache: building it doesn't change what the btf describes. */
+	int err = lbpf_btf_build_name_index((lbpf_btf *)btf);
+	if (err)
+		return err;
+	uint32_t b = (uint32_t)hash_bytes(name, strlen(name)) & btf->name_mask;
 	for (uint32_t i = btf->name_buckets[b]; i; i = btf->name_chain[i - 1]) {
 		const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i - 1]);
 		if ((kind == 0 || (int)BTF_INFO_KIND(t->info) == kind) &&
@@ -620,4 +757,67 @@ int32_t lbpf_btf_find(const lbpf_btf *btf, const char *name, int kind)
 			return id;
 	}
 	return find_local(btf, name, kind);
+}
+
+/* ---- candidates by essential name ------------------------------------------------------------- */
+
+struct essential_walk {
+	const lbpf_btf *btf;
+	const char *name;
+	size_t len;
+	uint32_t chain;      /* next exact-name entry (local index + 1), 0 at the end */
+	uint32_t flav;       /* next position in btf->flavoured */
+};
+
+static bool has_essential(const struct essential_walk *w, uint32_t i)
+{
+	const char *tn = local_name(w->btf, i);
+	return strncmp(tn, w->name, w->len) == 0 && lbpf_btf_essential_len(tn) == w->len;
+}
+
+/* The next local index of either list, ascending (a name may be on both: taken once). */
+static bool next_essential(struct essential_walk *w, uint32_t *out)
+{
+	const lbpf_btf *btf = w->btf;
+	uint32_t c = w->chain ? w->chain - 1 : UINT32_MAX;
+	uint32_t f = w->flav < btf->nflavoured ? btf->flavoured[w->flav] : UINT32_MAX;
+
+	if (c == UINT32_MAX && f == UINT32_MAX)
+		return false;
+	if (c <= f)
+		w->chain = btf->name_chain[c];
+	if (f <= c)
+		w->flav++;
+	*out = c < f ? c : f;
+	return true;
+}
+
+static int each_essential_local(const lbpf_btf *btf, uint32_t from_id, const char *name,
+				size_t len, int (*fn)(void *ctx, uint32_t id), void *ctx)
+{
+	int err = lbpf_btf_build_name_index((lbpf_btf *)btf);
+	if (err)
+		return err;
+	struct essential_walk w = { btf, name, len, 0, 0 };
+	w.chain = btf->name_buckets[(uint32_t)hash_bytes(name, len) & btf->name_mask];
+	for (uint32_t i; next_essential(&w, &i);) {
+		if (btf->start_id + i < from_id || !has_essential(&w, i))
+			continue;
+		if ((err = fn(ctx, btf->start_id + i)))
+			return err;
+	}
+	return 0;
+}
+
+int lbpf_btf_each_essential(const lbpf_btf *btf, uint32_t from_id, const char *name, size_t len,
+			    int (*fn)(void *ctx, uint32_t id), void *ctx)
+{
+	if (len == 0)
+		return 0;
+	if (btf->base && from_id < btf->start_id) {
+		int err = lbpf_btf_each_essential(btf->base, from_id, name, len, fn, ctx);
+		if (err)
+			return err;
+	}
+	return each_essential_local(btf, from_id, name, len, fn, ctx);
 }

@@ -9,6 +9,7 @@
 #include "error.h"
 
 #define MAX_DEPTH 64 /* declarators deeper than this only come from corrupt (looping) BTF */
+#define MAX_OUTPUT (64u << 20) /* no real BTF needs more C; a hostile DAG of inline records could */
 
 /* ---- a growable string -------------------------------------------------------------------- */
 
@@ -22,6 +23,10 @@ static void sb_grow(struct sbuf *b, size_t more)
 {
 	if (b->oom || b->len + more + 1 <= b->cap)
 		return;
+	if (b->len + more + 1 > MAX_OUTPUT) {
+		b->oom = true;
+		return;
+	}
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + more + 1)
 		cap *= 2;
@@ -401,6 +406,8 @@ static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *i
 		      int depth)
 {
 	const struct btf_type *t = lbpf_btf_type(d->btf, id);
+	if (o->oom)
+		return;
 	if (depth > MAX_DEPTH) {
 		sb_puts(o, "void /* type chain too deep */");
 		return;
@@ -638,9 +645,13 @@ static void emit_named(struct dump *d, uint32_t id, int depth)
 	d->state[id] = ST_DONE;
 }
 
-static void need_members(struct dump *d, const struct btf_type *t, int depth)
+/* Members of an anonymous record (written inline): each such record is visited once. */
+static void need_members(struct dump *d, uint32_t id, const struct btf_type *t, int depth)
 {
 	const struct btf_member *m = (const struct btf_member *)(t + 1);
+	if (d->state[id] != ST_NONE)
+		return;
+	d->state[id] = ST_DONE;
 	for (unsigned int i = 0; i < BTF_INFO_VLEN(t->info); i++)
 		need_complete(d, m[i].type, depth + 1);
 }
@@ -655,7 +666,7 @@ static void need_decl(struct dump *d, uint32_t id, int depth)
 	switch (BTF_INFO_KIND(t->info)) {
 	case BTF_KIND_STRUCT: case BTF_KIND_UNION:
 		if (!t->name_off)
-			need_members(d, t, depth);
+			need_members(d, id, t, depth);
 		return;
 	case BTF_KIND_ENUM: case BTF_KIND_ENUM64:
 		if (t->name_off)
@@ -694,7 +705,7 @@ static void need_complete(struct dump *d, uint32_t id, int depth)
 		if (t->name_off)
 			emit_named(d, id, depth);
 		else
-			need_members(d, t, depth);
+			need_members(d, id, t, depth);
 		return;
 	case BTF_KIND_TYPEDEF:
 		emit_named(d, id, depth);

@@ -32,10 +32,13 @@ struct lbpf_btf {
 	uint32_t start_id;       /* first local id: 1, or the base's type count for split BTF */
 	uint32_t start_str;      /* the base's string section length for split BTF, else 0 */
 	const lbpf_btf *base;
-	/* Name index, built on the first lbpf_btf_find (lazily: open stays a single pass). */
+	/* Name index, built on the first lbpf_btf_find or candidate search (lazily: open stays
+	 * a single pass). Anonymous types are not in it. */
 	uint32_t *name_buckets;  /* head local index + 1 per bucket, 0 = empty */
 	uint32_t *name_chain;    /* next local index + 1 per local type */
 	uint32_t name_mask;
+	uint32_t *flavoured;     /* local indexes of names containing "___", ascending */
+	uint32_t nflavoured;
 	int fd;                  /* after lbpf_btf_load, else -1 */
 	/* Only when opened from an ELF object: its .BTF.ext bytes and section sizes. */
 	void *ext_data;
@@ -60,8 +63,23 @@ int lbpf_btf_resolve_checked(const lbpf_btf *btf, uint32_t id, uint32_t *out);
 /* Alignment in bytes a C compiler would give the type (1 for void/unknown). */
 int lbpf_btf_type_align(const lbpf_btf *btf, uint32_t id);
 const char *lbpf_btf_kind_name(unsigned int kind);
+/* Length of name without its CO-RE "___flavour" suffix (its essential name). */
+size_t lbpf_btf_essential_len(const char *name);
+/* Builds the name index now (lbpf_btf_find builds it on first use); 0 or -ENOMEM. */
+int lbpf_btf_build_name_index(lbpf_btf *btf);
+/* Calls fn for every named type with id >= from_id whose essential name is name[0, len), in
+ * ascending id order (base types first), through the name index. A nonzero return of fn stops
+ * the walk and is returned; 0 when the walk completes. */
+int lbpf_btf_each_essential(const lbpf_btf *btf, uint32_t from_id, const char *name, size_t len,
+			    int (*fn)(void *ctx, uint32_t id), void *ctx);
 /* Find by kind name string ("struct", "union", "enum", "typedef", ...); -1 if unknown. */
 int lbpf_btf_kind_from_name(const char *name);
+
+/* ---- btf_kernel.c -------------------------------------------------------------------------- */
+
+/* The running kernel's vmlinux BTF, parsed and indexed once per process and shared: read-only,
+ * never freed by the caller (it lives until the library is unloaded). */
+int lbpf_btf_kernel_shared(const lbpf_btf **out);
 
 /* ---- btf_ext.c ----------------------------------------------------------------------------- */
 

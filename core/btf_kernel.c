@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -246,4 +247,37 @@ int lbpf_btf_open_split_file(const char *path, const lbpf_btf *base, lbpf_btf **
 		return lbpf_err(EINVAL, "BTF: split BTF %s needs a base BTF", path);
 	}
 	return open_path(path, base, out);
+}
+
+/* ---- the process-wide kernel BTF ------------------------------------------------------------ */
+/* Every object load relocates against the same vmlinux BTF: parse and index it once per process
+ * instead of once per load. It is immutable once published (name index built up front, so no
+ * lazy mutation races between threads) and lives until the library is unloaded. */
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static lbpf_btf *shared_kernel;
+
+int lbpf_btf_kernel_shared(const lbpf_btf **out)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&shared_lock);
+	if (!shared_kernel) {
+		lbpf_btf *btf;
+		err = open_path(VMLINUX_BTF, NULL, &btf);
+		if (!err && (err = lbpf_btf_build_name_index(btf)))
+			lbpf_btf_free(btf);
+		if (!err)
+			shared_kernel = btf;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	*out = err ? NULL : shared_kernel;
+	return err;
+}
+
+/* On dlclose of the module (or exit): give back the mapping and the index. */
+__attribute__((destructor)) static void free_shared_kernel(void)
+{
+	lbpf_btf_free(shared_kernel);
+	shared_kernel = NULL;
 }

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 int lbpf_core_relocate_object(lbpf_object *obj);
+int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out); /* object.c */
 
 static int relocate_code(lbpf_object *obj, struct lbpf_core_cand_cache *cache,
 			 const lbpf_btf *target, struct lbpf_code *code)
@@ -40,21 +41,19 @@ int lbpf_core_relocate_object(lbpf_object *obj)
 {
 	const struct lbpf_btf_ext *ext = obj->btf_ext;
 	struct lbpf_core_cand_cache *cache;
-	int ret = 0;
+	const lbpf_btf *target;
+	int ret;
 
 	if (!ext || !ext->core_relo.count)
 		return 0;
-	if (!obj->target_btf) {
-		ret = obj->btf_path ? lbpf_btf_open_file(obj->btf_path, &obj->target_btf)
-				    : lbpf_btf_open_kernel(&obj->target_btf);
-		if (ret)
-			return lbpf_err_prefix(ret, "CO-RE needs the target BTF: ");
-	}
+	ret = lbpf_object_target_btf(obj, &target);
+	if (ret)
+		return lbpf_err_prefix(ret, "CO-RE needs the target BTF: ");
 	/* The cache outlives relocation: it explains verifier refusals of poisoned instructions. */
 	cache = obj->core_cache = lbpf_core_cache_new();
 	if (!cache)
 		return lbpf_err(ENOMEM, "out of memory");
 	for (size_t i = 0; !ret && i < obj->ncode; i++)
-		ret = relocate_code(obj, cache, obj->target_btf, &obj->code[i]);
+		ret = relocate_code(obj, cache, target, &obj->code[i]);
 	return ret;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "btf_internal.h"
 #include "core_reloc.h"
 #include "core_spec.h"
 #include "error.h"
@@ -80,16 +81,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 
 size_t lbpf_core_essential_name_len(const char *name)
 {
-	size_t n = strlen(name);
-	size_t i;
-
-	/* The last "X___Y" (X, Y not underscores) separates the name from its flavour. */
-	for (i = n >= 5 ? n - 5 + 1 : 0; i-- > 0;) {
-		if (name[i] != '_' && name[i + 1] == '_' && name[i + 2] == '_' &&
-		    name[i + 3] == '_' && name[i + 4] != '_')
-			return i + 1;
-	}
-	return n;
+	return lbpf_btf_essential_len(name);
 }
 
 static bool kind_candidate(uint16_t local_kind, uint16_t kind)
@@ -100,26 +92,33 @@ static bool kind_candidate(uint16_t local_kind, uint16_t kind)
 	return kind == local_kind || (lenum && tenum);
 }
 
+struct cand_walk {
+	struct core_cand_list *list;
+	size_t *cap;
+	const lbpf_btf *btf;
+	uint16_t kind;
+};
+
+static int add_cand(void *ctx, uint32_t id)
+{
+	struct cand_walk *w = ctx;
+	const struct btf_type *t = lbpf_btf_type(w->btf, id);
+
+	if (!kind_candidate(w->kind, lbpf_btf_kind(t)))
+		return 0;
+	if (grow((void **)&w->list->cands, w->cap, w->list->count + 1, sizeof(struct core_cand)))
+		return -ENOMEM;
+	w->list->cands[w->list->count++] = (struct core_cand){ w->btf, id };
+	return 0;
+}
+
+/* Types of btf (from first_id on) with the same essential name, through its name index. */
 static int add_cands_from(struct core_cand_list *list, size_t *cap, const lbpf_btf *btf,
 			  uint32_t first_id, const char *name, size_t essent, uint16_t kind)
 {
-	uint32_t id, n = lbpf_btf_type_count(btf);
+	struct cand_walk w = { list, cap, btf, kind };
 
-	for (id = first_id ? first_id : 1; id < n; id++) {
-		const struct btf_type *t = lbpf_btf_type(btf, id);
-		const char *tn;
-
-		if (!t || !t->name_off || !kind_candidate(kind, lbpf_btf_kind(t)))
-			continue;
-		tn = lbpf_btf_str(btf, t->name_off);
-		if (tn[0] != name[0] || strncmp(tn, name, essent) != 0 ||
-		    lbpf_core_essential_name_len(tn) != essent)
-			continue;
-		if (grow((void **)&list->cands, cap, list->count + 1, sizeof(struct core_cand)))
-			return -ENOMEM;
-		list->cands[list->count++] = (struct core_cand){ btf, id };
-	}
-	return 0;
+	return lbpf_btf_each_essential(btf, first_id ? first_id : 1, name, essent, add_cand, &w);
 }
 
 /* Candidates in targets[0] first; modules (split over it) only when it has none. */

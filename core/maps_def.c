@@ -144,6 +144,9 @@ static int parse_def_struct(lbpf_object *obj, lbpf_map *map, uint32_t struct_id)
 		if (ret)
 			return ret;
 	}
+	/* __array(values, ...) without __type(value): slots hold a map or program fd (u32). */
+	if (map->values_off >= 0 && !map->def.value_size)
+		map->def.value_size = sizeof(uint32_t);
 	if (map->def.pinning > 1)
 		return lbpf_err(EINVAL, "map '%s': unknown pinning type %u", map->name,
 				map->def.pinning);

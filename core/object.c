@@ -242,13 +242,17 @@ static int load_object_btf(lbpf_object *obj)
 	return ret < 0 ? 0 : 0;
 }
 
-static int target_btf(lbpf_object *obj, lbpf_btf **out)
+/* What CO-RE relocations and BTF attach targets resolve against: the file opts.btf_path names
+ * (owned by the object, freed at the end of load) or the process-wide kernel BTF (shared, parsed
+ * once per process: never freed here). */
+int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out)
 {
 	int ret = 0;
 
+	if (!obj->btf_path)
+		return lbpf_btf_kernel_shared(out);
 	if (!obj->target_btf)
-		ret = obj->btf_path ? lbpf_btf_open_file(obj->btf_path, &obj->target_btf)
-				    : lbpf_btf_open_kernel(&obj->target_btf);
+		ret = lbpf_btf_open_file(obj->btf_path, &obj->target_btf);
 	*out = obj->target_btf;
 	return ret;
 }
@@ -258,7 +262,7 @@ static int resolve_attach_btf_id(lbpf_object *obj, lbpf_program *prog)
 	char name[256];
 	const char *prefix = "";
 	int kind = BTF_KIND_FUNC;
-	lbpf_btf *vmlinux;
+	const lbpf_btf *vmlinux;
 	int32_t id;
 	int ret;
 
@@ -275,7 +279,7 @@ static int resolve_attach_btf_id(lbpf_object *obj, lbpf_program *prog)
 	} else if (prog->expected_attach_type == BPF_TRACE_ITER) {
 		prefix = "bpf_iter_";
 	}
-	ret = target_btf(obj, &vmlinux);
+	ret = lbpf_object_target_btf(obj, &vmlinux);
 	if (ret)
 		return lbpf_err_prefix(ret, "program '%s': kernel BTF needed for '%s': ", prog->name,
 				       prog->sec_name);
@@ -305,17 +309,14 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux);
 /* Externs need the running kernel's BTF only for typed __ksym variables and kfuncs. */
 static int resolve_externs(lbpf_object *obj)
 {
-	lbpf_btf *vmlinux = NULL;
+	const lbpf_btf *vmlinux = NULL;
 	bool need_btf = false;
-	int ret;
 
 	for (size_t i = 0; i < obj->nexterns; i++)
 		need_btf |= !obj->externs[i].kconfig;
-	if (need_btf && lbpf_btf_open_kernel(&vmlinux))
+	if (need_btf && lbpf_btf_kernel_shared(&vmlinux))
 		vmlinux = NULL; /* weak externs still resolve to zero; others report */
-	ret = lbpf_resolve_externs(obj, vmlinux);
-	lbpf_btf_free(vmlinux);
-	return ret;
+	return lbpf_resolve_externs(obj, vmlinux);
 }
 
 static int load_programs(lbpf_object *obj)

@@ -16,21 +16,18 @@
 #include "error.h"
 #include "luabpf.h"
 
+/* The positions live in a struct lbpf_ringbuf_cursor (luabpf_events.h) so that a caller may walk
+ * the ring itself with the same state (the LuaJIT FFI path of the binding). Its cons is the
+ * consumer position reached by our callbacks, kept before being published so that a callback
+ * escaping by longjmp loses no progress; unpublished says cons is ahead of the published
+ * position (a drain is running, was left by longjmp, or lbpf_ringbuf_next handed out a record
+ * that is still in use). Otherwise each drain starts from the published position, which another
+ * consumer of the same map may have moved. */
 struct ring {
+	struct lbpf_ringbuf_cursor cur;
 	lbpf_event_fn fn;
 	void *ctx;
-	unsigned long *consumer_pos; /* page 0, shared with the kernel */
-	const unsigned long *producer_pos;
-	const uint8_t *data;
-	uint64_t mask;               /* data size - 1 (a power of two) */
 	size_t data_size;
-	/* Consumer position reached by our callbacks. Kept here before being published so that a
-	 * callback escaping by longjmp loses no progress; published once per batch. */
-	unsigned long cons;
-	/* cons is ahead of the published position (a drain is running or was left by longjmp).
-	 * Otherwise each drain starts from the published position, which another consumer of the
-	 * same map may have moved. */
-	bool unpublished;
 };
 
 struct lbpf_ringbuf {
@@ -46,12 +43,12 @@ static void ring_unmap(struct ring *r)
 {
 	size_t page = page_size();
 
-	if (r->consumer_pos)
-		munmap(r->consumer_pos, page);
-	if (r->producer_pos)
-		munmap((void *)r->producer_pos, page + 2 * r->data_size);
-	r->consumer_pos = NULL;
-	r->producer_pos = NULL;
+	if (r->cur.consumer_pos)
+		munmap(r->cur.consumer_pos, page);
+	if (r->cur.producer_pos)
+		munmap((void *)r->cur.producer_pos, page + 2 * r->data_size);
+	r->cur.consumer_pos = NULL;
+	r->cur.producer_pos = NULL;
 }
 
 static int check_ringbuf_map(const lbpf_map *map)
@@ -74,13 +71,13 @@ static int ring_map(struct ring *r, const lbpf_map *map)
 	void *p;
 
 	r->data_size = lbpf_map_max_entries(map);
-	r->mask = r->data_size - 1;
+	r->cur.mask = r->data_size - 1;
 	/* The consumer page is the only one we may write. */
 	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return lbpf_err(errno, "ring buffer '%s': mmap of the consumer page: %s",
 				lbpf_map_name(map), strerror(errno));
-	r->consumer_pos = p;
+	r->cur.consumer_pos = p;
 	/* Producer page plus the data area twice (the kernel maps it back to back). */
 	p = mmap(NULL, page + 2 * r->data_size, PROT_READ, MAP_SHARED, fd, (off_t)page);
 	if (p == MAP_FAILED) {
@@ -90,9 +87,9 @@ static int ring_map(struct ring *r, const lbpf_map *map)
 		return lbpf_err(err, "ring buffer '%s': mmap of the producer page and data: %s",
 				lbpf_map_name(map), strerror(err));
 	}
-	r->producer_pos = p;
-	r->data = (const uint8_t *)p + page;
-	r->cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
+	r->cur.producer_pos = p;
+	r->cur.data = (const uint8_t *)p + page;
+	r->cur.cons = __atomic_load_n(r->cur.consumer_pos, __ATOMIC_ACQUIRE);
 	return 0;
 }
 
@@ -176,8 +173,8 @@ void lbpf_ringbuf_free(lbpf_ringbuf *rb)
 
 static inline void publish_consumer(struct ring *r)
 {
-	__atomic_store_n(r->consumer_pos, r->cons, __ATOMIC_RELEASE);
-	r->unpublished = false;
+	__atomic_store_n(r->cur.consumer_pos, r->cur.cons, __ATOMIC_RELEASE);
+	r->cur.unpublished = false;
 }
 
 /* Drains one ring. Positions are read once per pass and the consumer position published once
@@ -187,25 +184,25 @@ static int ring_consume(struct ring *r, int64_t *handled)
 	unsigned long prod, published, flush_every = r->data_size / 4;
 	bool progress;
 
-	if (r->unpublished)
+	if (r->cur.unpublished)
 		publish_consumer(r); /* a previous pass left by longjmp, or we are nested in one */
 	else
-		r->cons = __atomic_load_n(r->consumer_pos, __ATOMIC_RELAXED);
-	published = r->cons;
+		r->cur.cons = __atomic_load_n(r->cur.consumer_pos, __ATOMIC_RELAXED);
+	published = r->cur.cons;
 	do {
 		progress = false;
-		prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
-		/* r->cons, not a local: a nested consume from a callback advances it too. */
-		while (r->cons < prod) {
-			unsigned long cons = r->cons;
-			const uint32_t *hdr = (const uint32_t *)(r->data + (cons & r->mask));
+		prod = __atomic_load_n(r->cur.producer_pos, __ATOMIC_ACQUIRE);
+		/* r->cur.cons, not a local: a nested consume from a callback advances it too. */
+		while (r->cur.cons < prod) {
+			unsigned long cons = r->cur.cons;
+			const uint32_t *hdr = (const uint32_t *)(r->cur.data + (cons & r->cur.mask));
 			uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
 			uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
 
 			if (len & BPF_RINGBUF_BUSY_BIT)
 				break; /* reserved, not yet committed: records after it wait too */
-			r->cons = cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7UL);
-			r->unpublished = true;
+			r->cur.cons = cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7UL);
+			r->cur.unpublished = true;
 			progress = true;
 			if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
 				int ret;
@@ -217,13 +214,13 @@ static int ring_consume(struct ring *r, int64_t *handled)
 					return ret < 0 ? ret : 1;
 				}
 			}
-			if (r->cons - published > flush_every) {
+			if (r->cur.cons - published > flush_every) {
 				publish_consumer(r);
-				published = r->cons;
+				published = r->cur.cons;
 			}
 		}
 		publish_consumer(r);
-		published = r->cons;
+		published = r->cur.cons;
 	} while (progress);
 	return 0;
 }
@@ -286,6 +283,51 @@ int lbpf_ringbuf_epoll_fd(const lbpf_ringbuf *rb) { return rb ? rb->epoll_fd : -
 
 size_t lbpf_ringbuf_ring_count(const lbpf_ringbuf *rb) { return rb ? rb->count : 0; }
 
+/* Same walk as ring_consume, one record per call, with the record handed out kept unpublished
+ * until the next call. */
+int lbpf_ringbuf_next(lbpf_ringbuf *rb, size_t index, const void **data, size_t *size)
+{
+	struct ring *r;
+	unsigned long prod;
+
+	if (!rb || index >= rb->count || !data || !size)
+		return lbpf_err(EINVAL, "ring buffer reader: no ring %zu", index);
+	r = &rb->rings[index];
+	if (r->cur.unpublished)
+		publish_consumer(r); /* releases the record of the previous call */
+	else
+		r->cur.cons = __atomic_load_n(r->cur.consumer_pos, __ATOMIC_RELAXED);
+	prod = __atomic_load_n(r->cur.producer_pos, __ATOMIC_ACQUIRE);
+	while (r->cur.cons < prod) {
+		const uint32_t *hdr = (const uint32_t *)(r->cur.data + (r->cur.cons & r->cur.mask));
+		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		uint32_t rec_size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break;
+		r->cur.cons += (rec_size + BPF_RINGBUF_HDR_SZ + 7) & ~7UL;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			r->cur.unpublished = true;
+			*data = hdr + 2;
+			*size = rec_size;
+			return 1;
+		}
+		publish_consumer(r); /* a discarded record: nothing to hand out, release it now */
+	}
+	*data = NULL;
+	*size = 0;
+	return 0;
+}
+
+struct lbpf_ringbuf_cursor *lbpf_ringbuf_cursor(lbpf_ringbuf *rb, size_t index)
+{
+	if (!rb || index >= rb->count) {
+		lbpf_err(EINVAL, "ring buffer reader: no ring %zu", index);
+		return NULL;
+	}
+	return &rb->rings[index].cur;
+}
+
 uint64_t lbpf_ringbuf_avail(const lbpf_ringbuf *rb, size_t index)
 {
 	const struct ring *r;
@@ -293,5 +335,5 @@ uint64_t lbpf_ringbuf_avail(const lbpf_ringbuf *rb, size_t index)
 	if (!rb || index >= rb->count)
 		return 0;
 	r = &rb->rings[index];
-	return __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE) - r->cons;
+	return __atomic_load_n(r->cur.producer_pos, __ATOMIC_ACQUIRE) - r->cur.cons;
 }

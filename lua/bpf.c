@@ -5,6 +5,7 @@
 void lbpf_lua_open_btf(lua_State *L) __attribute__((weak));
 void lbpf_lua_open_reader(lua_State *L) __attribute__((weak));
 void lbpf_lua_open_attach(lua_State *L) __attribute__((weak));
+void lbpf_lua_open_info(lua_State *L) __attribute__((weak));
 
 static int l_num_possible_cpus(lua_State *L)
 {
@@ -55,5 +56,7 @@ int luaopen_bpf(lua_State *L)
 		lbpf_lua_open_reader(L);
 	if (lbpf_lua_open_attach)
 		lbpf_lua_open_attach(L);
+	if (lbpf_lua_open_info) /* last: it adds methods to every class above */
+		lbpf_lua_open_info(L);
 	return 1;
 }

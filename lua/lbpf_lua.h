@@ -62,13 +62,27 @@ uint64_t lbpf_lua_check_u64(lua_State *L, int idx);
 
 /* A value's encoding resolved once (per map key/value or global) so that hot paths skip BTF:
  * plain integers go straight between bytes and Lua numbers. */
-enum lbpf_lua_shape { LBPF_SHAPE_BYTES, LBPF_SHAPE_UINT, LBPF_SHAPE_SINT, LBPF_SHAPE_BTF };
+enum lbpf_lua_shape { LBPF_SHAPE_BYTES, LBPF_SHAPE_UINT, LBPF_SHAPE_SINT, LBPF_SHAPE_BTF,
+		      LBPF_SHAPE_FLAT };
+/* LBPF_SHAPE_FLAT: a struct whose members are all named, byte-aligned plain integers, bools,
+ * enums or char[N], decoded from this precompiled field list without walking BTF. Names point
+ * into the BTF's strings, which live as long as the map handle may be used. */
+#define LBPF_LUA_FLAT_MAX 16
+enum lbpf_lua_field_kind { LBPF_FIELD_UINT, LBPF_FIELD_SINT, LBPF_FIELD_BOOL, LBPF_FIELD_CHARS };
+struct lbpf_lua_flat_field {
+	const char *name;
+	uint32_t offset;
+	uint16_t size;
+	uint8_t kind;
+};
 struct lbpf_lua_codec {
 	const lbpf_btf *btf;
 	uint32_t type_id; /* resolved (typedefs skipped); 0: no BTF */
 	uint32_t size;
 	uint8_t shape;
 	uint8_t char_array; /* a char[N]: Lua strings */
+	uint8_t nfields;    /* LBPF_SHAPE_FLAT */
+	struct lbpf_lua_flat_field fields[LBPF_LUA_FLAT_MAX];
 };
 void lbpf_lua_codec_init(struct lbpf_lua_codec *c, const lbpf_btf *btf, uint32_t type_id,
 			 size_t size, int raw);

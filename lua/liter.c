@@ -67,9 +67,7 @@ static struct lbpf_lua_iter *new_iter(lua_State *L, int map_idx, int opts_idx)
 	int raw = 0, batch = 1;
 	lua_Integer wanted = 0;
 
-	if (m->key_size == 0)
-		luaL_error(L, "map '%s' (%s) has no keys to iterate", m->name,
-			   lbpf_map_type_name(m->type) ? lbpf_map_type_name(m->type) : "?");
+	lbpf_lua_map_check_op(L, m, LBPF_OP_ITER);
 	if (opts_idx && !lua_isnoneornil(L, opts_idx)) {
 		luaL_checktype(L, opts_idx, LUA_TTABLE);
 		lua_getfield(L, opts_idx, "raw");

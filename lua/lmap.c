@@ -114,8 +114,63 @@ bool lbpf_lua_map_is_array(const struct lbpf_lua_map *m)
 
 static const char *type_name(const struct lbpf_lua_map *m)
 {
-	const char *n = lbpf_map_type_name(m->type);
-	return n ? n : "unknown";
+	return lbpf_lua_map_type_name(m);
+}
+
+/* ---- what each map type supports ------------------------------------------------------------ */
+
+static bool supports(const struct lbpf_lua_map *m, enum lbpf_map_op op)
+{
+	switch (m->type) {
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK:
+		return op == LBPF_OP_PUSH || op == LBPF_OP_POP || op == LBPF_OP_PEEK;
+	case BPF_MAP_TYPE_BLOOM_FILTER:
+		return op == LBPF_OP_PUSH || op == LBPF_OP_CONTAINS;
+	case BPF_MAP_TYPE_RINGBUF:
+	case BPF_MAP_TYPE_USER_RINGBUF:
+		return false;
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+	case BPF_MAP_TYPE_CGROUP_STORAGE:
+	case BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+		return op == LBPF_OP_KEYED || op == LBPF_OP_ITER;
+	default:
+		if (lbpf_lua_map_is_storage(m))
+			return op == LBPF_OP_KEYED || op == LBPF_OP_DELETE;
+		return op == LBPF_OP_KEYED || op == LBPF_OP_DELETE || op == LBPF_OP_ITER;
+	}
+}
+
+static const char *op_hint(const struct lbpf_lua_map *m)
+{
+	switch (m->type) {
+	case BPF_MAP_TYPE_QUEUE:
+	case BPF_MAP_TYPE_STACK: return " (use push, pop and peek)";
+	case BPF_MAP_TYPE_BLOOM_FILTER: return " (use push and contains)";
+	case BPF_MAP_TYPE_RINGBUF: return " (read it with bpf.reader)";
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_ARRAY: return " (array slots always exist: write a zero value)";
+	default: return "";
+	}
+}
+
+/* Pushes "pop is not supported on a hash map ('x')" and returns it, or NULL if supported. */
+static const char *unsupported(lua_State *L, const struct lbpf_lua_map *m, enum lbpf_map_op op)
+{
+	static const char *const names[] = { "lookup by key", "delete", "push", "pop", "peek",
+					     "contains", "iteration" };
+	if (supports(m, op))
+		return NULL;
+	return lua_pushfstring(L, "%s is not supported on a%s %s map ('%s')%s", names[op],
+			       strchr("aeiou", type_name(m)[0]) ? "n" : "", type_name(m), m->name,
+			       op_hint(m));
+}
+
+void lbpf_lua_map_check_op(lua_State *L, const struct lbpf_lua_map *m, enum lbpf_map_op op)
+{
+	if (unsupported(L, m, op))
+		lua_error(L);
 }
 
 /* Options table at idx (or none): raw = true. */
@@ -132,8 +187,9 @@ static int opt_raw(lua_State *L, int idx)
 
 void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
 {
-	if (!m->key_size)
-		luaL_error(L, "map '%s' (%s) has no keys", m->name, type_name(m));
+	lbpf_lua_map_check_op(L, m, LBPF_OP_KEYED);
+	if (!raw && lbpf_lua_map_encode_special_key(L, m, idx, out))
+		return;
 	/* raw: a byte string of key_size bytes is taken as is (what raw iteration returns);
 	 * anything else is encoded as usual. */
 	size_t len;
@@ -151,7 +207,7 @@ void lbpf_lua_map_push_key(lua_State *L, const struct lbpf_lua_map *m, const voi
 {
 	if (raw)
 		lua_pushlstring(L, key, m->key_size);
-	else
+	else if (!lbpf_lua_map_push_special_key(L, m, key))
 		lbpf_lua_codec_push(L, &m->key, key);
 }
 
@@ -161,7 +217,7 @@ void lbpf_lua_map_push_value(lua_State *L, const struct lbpf_lua_map *m, const v
 	if (m->ncpus <= 1) {
 		if (raw)
 			lua_pushlstring(L, data, m->value_size);
-		else
+		else if (!lbpf_lua_map_push_special_value(L, m, data))
 			lbpf_lua_codec_push(L, &m->value, data);
 		return;
 	}
@@ -192,7 +248,8 @@ void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, vo
 	uint8_t *p = out;
 	idx = lua_absindex(L, idx);
 	if (m->ncpus <= 1) {
-		encode_one(L, m, idx, p, raw);
+		if (raw || !lbpf_lua_map_encode_special_value(L, m, idx, p))
+			encode_one(L, m, idx, p, raw);
 		return;
 	}
 	memset(p, 0, m->lookup_size);
@@ -243,6 +300,32 @@ static uint64_t check_update_flags(lua_State *L, int idx)
 	return values[luaL_checkoption(L, idx, NULL, names)];
 }
 
+/* Encodes a value once the key sits in key_buf: a bad value must not leak an fd the key opened
+ * (pidfd of a task-storage key), so the error is caught, the key released and re-raised. */
+static int encode_value_protected(lua_State *L)
+{
+	struct lbpf_lua_map *m = lua_touserdata(L, 1);
+	lbpf_lua_map_encode_value(L, m, 2, m->value_buf, lua_toboolean(L, 3));
+	return 0;
+}
+
+static void encode_value_keeping_key(lua_State *L, struct lbpf_lua_map *m, int idx, int raw)
+{
+	if (!lbpf_lua_map_is_storage(m)) {
+		lbpf_lua_map_encode_value(L, m, idx, m->value_buf, raw);
+		return;
+	}
+	idx = lua_absindex(L, idx);
+	lua_pushcfunction(L, encode_value_protected);
+	lua_pushlightuserdata(L, m);
+	lua_pushvalue(L, idx);
+	lua_pushboolean(L, raw);
+	if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+		lbpf_lua_map_release_key(m);
+		lua_error(L);
+	}
+}
+
 /* ---- element operations --------------------------------------------------------------------- */
 
 /* map:lookup(key [, {raw=true}]) -> value | nil, message, errno (ENOENT when absent) */
@@ -252,6 +335,7 @@ static int l_lookup(lua_State *L)
 	int raw = opt_raw(L, 3);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
 	int err = lbpf_map_lookup(m->map, m->key_buf, m->value_buf, 0);
+	lbpf_lua_map_release_key(m);
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
 	lbpf_lua_map_push_value(L, m, m->value_buf, raw);
@@ -267,8 +351,9 @@ static int l_update(lua_State *L)
 	luaL_checkany(L, 3);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
 	check_array_index(L, m, m->key_buf);
-	lbpf_lua_map_encode_value(L, m, 3, m->value_buf, raw);
+	encode_value_keeping_key(L, m, 3, raw);
 	int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
+	lbpf_lua_map_release_key(m);
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
 	lua_pushboolean(L, 1);
@@ -280,8 +365,13 @@ static int l_delete(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
 	int raw = opt_raw(L, 3);
+	/* Deleting a slot of an array is a failure (EINVAL, as the kernel says), not misuse. */
+	if (unsupported(L, m, LBPF_OP_DELETE) && supports(m, LBPF_OP_KEYED))
+		return lbpf_lua_fail_msg(L, EINVAL, "%s", lua_tostring(L, -1));
+	lbpf_lua_map_check_op(L, m, LBPF_OP_DELETE);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
 	int err = lbpf_map_delete(m->map, m->key_buf);
+	lbpf_lua_map_release_key(m);
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
 	lua_pushboolean(L, 1);
@@ -314,6 +404,7 @@ static int l_push(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
 	luaL_checkany(L, 2);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_PUSH);
 	uint64_t flags = check_update_flags(L, 3);
 	lbpf_lua_map_encode_value(L, m, 2, m->value_buf, 0);
 	int err = lbpf_map_update(m->map, NULL, m->value_buf, flags);
@@ -327,6 +418,7 @@ static int l_push(lua_State *L)
 static int l_peek(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_PEEK);
 	int err = lbpf_map_lookup(m->map, NULL, m->value_buf, 0);
 	if (err == -ENOENT) {
 		lua_pushnil(L);
@@ -343,6 +435,7 @@ static int l_contains(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
 	luaL_checkany(L, 2);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_CONTAINS);
 	lbpf_lua_map_encode_value(L, m, 2, m->value_buf, 0);
 	int err = lbpf_map_lookup(m->map, NULL, m->value_buf, 0);
 	if (err == -ENOENT) {
@@ -355,21 +448,65 @@ static int l_contains(lua_State *L)
 	return 1;
 }
 
-/* map:update_batch({[k] = v, ...} [, flags]) -> count | nil, message, errno (stops at the first
- * failure; entries before it are written). */
-static int l_update_batch(lua_State *L)
+/* map:pop() for queue/stack -> value | nil when empty | nil, message, errno */
+static int l_pop(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
-	luaL_checktype(L, 2, LUA_TTABLE);
-	uint64_t flags = check_update_flags(L, 3);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_POP);
+	int err = lbpf_map_lookup_and_delete(m->map, NULL, m->value_buf);
+	if (err == -ENOENT) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lbpf_lua_map_push_value(L, m, m->value_buf, 0);
+	return 1;
+}
+
+/* map:take(key) for hash maps: atomic lookup-and-delete -> value | nil when absent |
+ * nil, message, errno */
+static int l_take(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	int raw = opt_raw(L, 3);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_DELETE);
+	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
+	int err = lbpf_map_lookup_and_delete(m->map, m->key_buf, m->value_buf);
+	lbpf_lua_map_release_key(m);
+	if (err == -ENOENT) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lbpf_lua_map_push_value(L, m, m->value_buf, raw);
+	return 1;
+}
+
+/* Entries of the table at idx (pairs, not just the array part). */
+static size_t table_entries(lua_State *L, int idx)
+{
+	size_t n = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		n++;
+	}
+	return n;
+}
+
+/* One element at a time: storage maps (whose keys open fds) and kernels without batch update. */
+static int update_each(lua_State *L, struct lbpf_lua_map *m, uint64_t flags)
+{
 	lua_Integer n = 0;
-	lua_settop(L, 2);
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		lbpf_lua_map_encode_key(L, m, -2, m->key_buf, 0);
 		check_array_index(L, m, m->key_buf);
-		lbpf_lua_map_encode_value(L, m, -1, m->value_buf, 0);
+		encode_value_keeping_key(L, m, -1, 0);
 		int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
+		lbpf_lua_map_release_key(m);
 		if (err < 0)
 			return lbpf_lua_fail(L, err);
 		n++;
@@ -379,17 +516,58 @@ static int l_update_batch(lua_State *L)
 	return 1;
 }
 
+/* map:update_batch({[k] = v, ...} [, flags]) -> count | nil, message, errno. Every entry is
+ * encoded before anything is written, so a bad key or value writes nothing; then one
+ * BPF_MAP_UPDATE_BATCH (element by element where the map type has no batch update). */
+static int l_update_batch(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	uint64_t flags = check_update_flags(L, 3);
+	lua_settop(L, 2);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_KEYED);
+	if (lbpf_lua_map_is_storage(m))
+		return update_each(L, m, flags);
+	size_t n = table_entries(L, 2), i = 0;
+	if (n == 0 || n > UINT32_MAX) {
+		lua_pushinteger(L, 0);
+		return 1;
+	}
+	uint8_t *keys = lbpf_newuserdata(L, n * m->key_size);
+	uint8_t *values = lbpf_newuserdata(L, n * m->lookup_size);
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		lbpf_lua_map_encode_key(L, m, -2, keys + i * m->key_size, 0);
+		check_array_index(L, m, keys + i * m->key_size);
+		lbpf_lua_map_encode_value(L, m, -1, values + i * m->lookup_size, 0);
+		lua_pop(L, 1);
+		i++;
+	}
+	uint32_t count = (uint32_t)n;
+	int err = lbpf_map_update_batch(m->map, keys, values, &count, flags);
+	if (err < 0 && count == 0 && (err == -EINVAL || err == -ENOTSUP || err == -524 /* ENOTSUPP */)) {
+		lua_settop(L, 2);
+		return update_each(L, m, flags);
+	}
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_pushinteger(L, (lua_Integer)count);
+	return 1;
+}
+
 /* map:delete_batch({k1, k2, ...}) -> number deleted (absent keys are skipped) */
 static int l_delete_batch(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_DELETE);
 	lua_Integer n = 0, len = lbpf_len(L, 2);
 	for (lua_Integer i = 1; i <= len; i++) {
 		lua_rawgeti(L, 2, (int)i);
 		lbpf_lua_map_encode_key(L, m, -1, m->key_buf, 0);
 		lua_pop(L, 1);
 		int err = lbpf_map_delete(m->map, m->key_buf);
+		lbpf_lua_map_release_key(m);
 		if (err == -ENOENT)
 			continue;
 		if (err < 0)
@@ -466,24 +644,6 @@ static int l_close(lua_State *L)
 
 /* ---- metamethods ---------------------------------------------------------------------------- */
 
-static int l_tostring(lua_State *L)
-{
-	struct lbpf_lua_map *m = check_map_ud(L, 1);
-	if (!lbpf_lua_map_alive(m)) {
-		lua_pushfstring(L, "bpf.map(%s, closed)", m->name);
-		return 1;
-	}
-	int fd = lbpf_map_fd(m->map);
-	char fdtext[32];
-	if (fd >= 0)
-		snprintf(fdtext, sizeof(fdtext), "fd %d", fd);
-	else
-		snprintf(fdtext, sizeof(fdtext), "not created");
-	lua_pushfstring(L, "bpf.map(%s, %s, key %d, value %d, max %d, %s)", m->name, type_name(m),
-			(int)m->key_size, (int)m->value_size, (int)lbpf_map_max_entries(m->map), fdtext);
-	return 1;
-}
-
 static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
 {
 	if (strcmp(k, "name") == 0) {
@@ -532,6 +692,7 @@ static int l_index(lua_State *L)
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, 0);
 	int err = lbpf_map_lookup(m->map, m->key_buf, m->value_buf, 0);
+	lbpf_lua_map_release_key(m);
 	if (err == -ENOENT)
 		return 0;
 	if (err < 0)
@@ -547,14 +708,16 @@ static int l_newindex(lua_State *L)
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, 0);
 	int err;
 	if (lua_isnil(L, 3)) {
+		lbpf_lua_map_check_op(L, m, LBPF_OP_DELETE);
 		err = lbpf_map_delete(m->map, m->key_buf);
 		if (err == -ENOENT)
 			err = 0;
 	} else {
 		check_array_index(L, m, m->key_buf);
-		lbpf_lua_map_encode_value(L, m, 3, m->value_buf, 0);
+		encode_value_keeping_key(L, m, 3, 0);
 		err = lbpf_map_update(m->map, m->key_buf, m->value_buf, BPF_ANY);
 	}
+	lbpf_lua_map_release_key(m);
 	if (err < 0)
 		return luaL_error(L, "%s", lbpf_errmsg());
 	return 0;
@@ -569,7 +732,7 @@ static int l_eq(lua_State *L)
 void lbpf_lua_open_map(lua_State *L)
 {
 	static const luaL_Reg meta[] = {
-		{ "__tostring", l_tostring },
+		{ "__tostring", lbpf_lua_map_tostring },
 		{ "__newindex", l_newindex },
 		{ "__eq", l_eq },
 		{ "__gc", l_close },
@@ -585,6 +748,8 @@ void lbpf_lua_open_map(lua_State *L)
 		{ "next_key", l_next_key },
 		{ "push", l_push },
 		{ "peek", l_peek },
+		{ "pop", l_pop },
+		{ "take", l_take },
 		{ "contains", l_contains },
 		{ "update_batch", l_update_batch },
 		{ "delete_batch", l_delete_batch },
@@ -598,4 +763,5 @@ void lbpf_lua_open_map(lua_State *L)
 	};
 	lbpf_lua_new_class(L, LBPF_MAP_MT, meta, methods, l_index);
 	lbpf_lua_open_map_iter(L);
+	lbpf_lua_open_map_info(L);
 }

@@ -120,6 +120,35 @@ static void *stack_buffer(lua_State *L, size_t size)
 	return size ? lbpf_newuserdata(L, size) : (lua_pushnil(L), NULL);
 }
 
+/* Syscall programs run once, take no packet and write their context back into ctx_in (the
+ * kernel refuses repeat, data and ctx_out for them): the context is copied into scratch memory
+ * and returned as `ctx`. Explicit repeat/ctx_size_out are passed through for the kernel to judge. */
+static int test_run_syscall(lua_State *L, lbpf_program *prog, struct lbpf_test_run *run)
+{
+	void *ctx = stack_buffer(L, run->ctx_size_in);
+	if (ctx)
+		memcpy(ctx, run->ctx_in, run->ctx_size_in);
+	run->ctx_in = ctx;
+	run->repeat = (uint32_t)opt_size(L, 2, "repeat", 0);
+	run->flags = (uint32_t)opt_size(L, 2, "flags", 0);
+	run->cpu = (uint32_t)opt_size(L, 2, "cpu", 0);
+	run->ctx_size_out = opt_size(L, 2, "ctx_size_out", 0);
+	run->ctx_out = stack_buffer(L, run->ctx_size_out);
+	int err = lbpf_program_test_run(prog, run);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)run->retval);
+	lua_setfield(L, -2, "retval");
+	lua_pushinteger(L, (lua_Integer)run->duration_ns);
+	lua_setfield(L, -2, "duration");
+	if (ctx) {
+		lua_pushlstring(L, ctx, run->ctx_size_in);
+		lua_setfield(L, -2, "ctx");
+	}
+	return 1;
+}
+
 /* prog:test_run{data=, ctx=, repeat=, data_size_out=, ctx_size_out=, flags=, cpu=}
  *   -> {retval=, duration=, data=, ctx=} | nil, message, errno */
 static int l_test_run(lua_State *L)
@@ -134,6 +163,8 @@ static int l_test_run(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	run.data_in = opt_bytes(L, 2, "data", &run.data_size_in);
 	run.ctx_in = opt_bytes(L, 2, "ctx", &run.ctx_size_in);
+	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL)
+		return test_run_syscall(L, prog, &run);
 	run.repeat = (uint32_t)opt_size(L, 2, "repeat", 1);
 	run.flags = (uint32_t)opt_size(L, 2, "flags", 0);
 	run.cpu = (uint32_t)opt_size(L, 2, "cpu", 0);

@@ -9,7 +9,9 @@
  *   r:pollfd() / r:events() / r:timeout()                       -- cqueues.poll(r)
  *
  * A callback returning false stops the drain after its record. With batch = N the callback
- * gets (records, n) with up to N records per call instead of one call per record.
+ * gets (records, n) with up to N records per call instead of one call per record. With
+ * pointer = true it gets (pointer, size) and the record stays in the ring (lreader_view.c);
+ * r:records() pulls records in a loop instead of taking a callback.
  *
  * Speed: the core drains a whole batch per call with positions read and published once; each
  * record costs one lua_pushlstring (raw) or one table built from a field list resolved once
@@ -103,6 +105,60 @@ static int on_record(void *ctx, const void *data, size_t size)
 	return stop_requested(L);
 }
 
+/* Pointer readers: the record stays in the ring; the callback gets (pointer, size[, index]). The
+ * window tells bpf.peek & co. which record is readable; drain() restores it afterwards. */
+static int on_pointer_record(void *ctx, const void *data, size_t size)
+{
+	struct lreader_source *s = ctx;
+	struct lreader *r = s->r;
+	lua_State *L = r->L;
+
+	if (r->closed)
+		return 1;
+	r->window->base = data;
+	r->window->size = size;
+	r->window->owner = r;
+	lua_pushvalue(L, r->fn_idx);
+	lua_pushlightuserdata(L, (void *)data);
+	lua_pushinteger(L, (lua_Integer)size);
+	if (r->multi) {
+		lua_pushinteger(L, s->index);
+		lua_call(L, 3, 1);
+	} else {
+		lua_call(L, 2, 1);
+	}
+	return stop_requested(L);
+}
+
+/* View readers: the callback gets the source's record view, valid until it returns. */
+static int on_view_record(void *ctx, const void *data, size_t size)
+{
+	struct lreader_source *s = ctx;
+	struct lreader *r = s->r;
+	lua_State *L = r->L;
+	int stop;
+
+	if (r->closed)
+		return 1;
+	if (size < s->dec.size)
+		luaL_error(L, "%s '%s': a record of %d bytes is shorter than %s (%d bytes)", s->what,
+			   s->name, (int)size, s->dec.type_name, (int)s->dec.size);
+	s->view->data = data;
+	s->view->size = size;
+	s->view->valid = true;
+	lua_pushvalue(L, r->fn_idx);
+	lua_pushvalue(L, s->view_idx);
+	if (r->multi) {
+		lua_pushinteger(L, s->index);
+		lua_call(L, 2, 1);
+	} else {
+		lua_call(L, 1, 1);
+	}
+	s->view->valid = false;
+	stop = stop_requested(L);
+	return stop;
+}
+
 static int on_line(void *ctx, const char *line, size_t len)
 {
 	struct lreader *r = ctx;
@@ -137,6 +193,13 @@ static void push_drain_state(lua_State *L, struct lreader *r)
 		for (int k = 1; k <= n; k++)
 			lua_rawgeti(L, names, k);
 		/* the names array itself stays below its entries; harmless */
+	}
+	if (r->view) {
+		lua_getfield(L, uv, "views");
+		for (int i = 0; i < r->nsrc; i++) {
+			lua_rawgeti(L, -1 - i, i + 1);
+			r->src[i].view_idx = lua_gettop(L);
+		}
 	}
 	lua_getfield(L, uv, "fmts");
 	r->fmts_idx = lua_gettop(L);
@@ -179,6 +242,7 @@ static int drain_protected(lua_State *L)
 
 static void free_core(struct lreader *r)
 {
+	lreader_window_forget(r);
 	lbpf_ringbuf_free(r->rb);
 	lbpf_perfbuf_free(r->pb);
 	lbpf_trace_pipe_free(r->tp);
@@ -196,6 +260,7 @@ static int drain(lua_State *L, int mode, int timeout, int fn_idx)
 {
 	struct lreader *r = check_reader(L, 1);
 	int base = lua_gettop(L), status;
+	struct lreader_window saved;
 
 	luaL_checktype(L, fn_idx, LUA_TFUNCTION);
 	if (r->active)
@@ -207,9 +272,18 @@ static int drain(lua_State *L, int mode, int timeout, int fn_idx)
 	lua_pushvalue(L, fn_idx);
 	lua_pushinteger(L, mode);
 	lua_pushinteger(L, timeout);
+	/* A record of ours still current (a records() loop left by break) is released by this
+	 * drain: forget it, then keep the enclosing drain's record readable again afterwards. */
+	lreader_window_forget(r);
+	saved = lreader_current;
+	r->window = &lreader_current;
 	r->active = true;
 	status = lua_pcall(L, 4, LUA_MULTRET, 0);
 	r->active = false;
+	lreader_current = saved;
+	for (int i = 0; r->view && i < r->nsrc; i++)
+		if (r->src[i].view) /* a callback that raised an error left it valid */
+			r->src[i].view->valid = false;
 	r->L = NULL;
 	r->nbatch = 0;
 	if (r->closed) /* closed from a callback: free now that nothing uses it */
@@ -228,6 +302,53 @@ static int l_poll(lua_State *L)
 }
 
 static int l_consume(lua_State *L) { return drain(L, DRAIN_CONSUME, 0, 2); }
+
+/* reader:records(): for p, size in reader:records() do ... end (ring buffers). Under LuaJIT on
+ * x86-64 a pointer reader walks the ring from Lua through the FFI (lua/bpf/ringbuf_ffi.lua:
+ * the loop is compiled as a whole); elsewhere a C iterator steps with lbpf_ringbuf_next. */
+static int l_records(lua_State *L)
+{
+	struct lreader *r = check_reader(L, 1);
+
+	if (r->kind != READER_RING)
+		return luaL_error(L, "%s: records() reads ring buffers only (use poll or consume)",
+				  r->name);
+	if (r->active)
+		return luaL_error(L, "%s: records() called from inside its own callback", r->name);
+	if (r->log || r->view)
+		return luaL_error(L, "%s: records() does not apply to log and view readers (views "
+				  "go to callbacks)", r->name);
+	if (r->owner && !r->owner->obj)
+		return luaL_error(L, "%s used after its object was closed", r->name);
+	lreader_window_forget(r);
+	lua_settop(L, 1);
+#if LBPF_LUAJIT && defined(__x86_64__)
+	if (r->pointer) {
+		lua_getglobal(L, "require");
+		lua_pushliteral(L, "bpf.ringbuf_ffi");
+		if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+			lua_getfield(L, -1, "records");
+			lua_pushvalue(L, 1);
+			lua_pushinteger(L, r->nsrc);
+			lua_call(L, 2, 3);
+			return 3;
+		}
+		lua_settop(L, 1); /* the Lua part is not installed: the C iterator does the job */
+	}
+#endif
+	return lreader_records_c(L, r);
+}
+
+/* reader:_cursor(i) (1-based), for lua/bpf/ringbuf_ffi.lua. */
+static int l_cursor(lua_State *L)
+{
+	struct lreader *r = check_reader(L, 1);
+	lua_Integer i = luaL_checkinteger(L, 2);
+
+	if (r->kind != READER_RING || i < 1 || i > r->nsrc)
+		return luaL_error(L, "%s has no ring %d", r->name, (int)i);
+	return lreader_push_cursor(L, r, (int)i - 1);
+}
 
 /* ---- other methods ---------------------------------------------------------------------------- */
 
@@ -360,6 +481,17 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	r->batch = (int)luaL_optinteger(L, -1, 0);
 	if (r->batch < 0 || r->batch > 1 << 20)
 		luaL_error(L, "reader: batch must be between 0 and 1048576, not %d", r->batch);
+	lua_getfield(L, opts_idx, "pointer");
+	r->pointer = lua_toboolean(L, -1);
+	lua_getfield(L, opts_idx, "view");
+	r->view = lua_toboolean(L, -1);
+	lua_pop(L, 2);
+	if (r->view && (!*type || *raw || r->batch || r->pointer))
+		luaL_error(L, "reader: view = true decodes fields on access through the type named: "
+			      "it needs type and does not combine with raw, batch or pointer");
+	if (r->pointer && (*type || *raw || r->batch))
+		luaL_error(L, "reader: pointer = true hands over the records in place; it does not "
+			      "combine with type, raw or batch");
 	lua_getfield(L, opts_idx, "pages");
 	popts->pages_per_cpu = (size_t)luaL_optinteger(L, -1, 0);
 	lua_getfield(L, opts_idx, "wakeup");
@@ -370,13 +502,14 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 static int start_core(lua_State *L, struct lreader *r, lbpf_map **maps,
 		      const struct lbpf_perfbuf_opts *popts)
 {
+	lbpf_event_fn fn = r->pointer ? on_pointer_record : r->view ? on_view_record : on_record;
 	int err;
 
 	if (r->kind == READER_PERF)
-		return lbpf_perfbuf_new(maps[0], popts, on_record, &r->src[0], &r->pb);
-	err = lbpf_ringbuf_new(maps[0], on_record, &r->src[0], &r->rb);
+		return lbpf_perfbuf_new(maps[0], popts, fn, &r->src[0], &r->pb);
+	err = lbpf_ringbuf_new(maps[0], fn, &r->src[0], &r->rb);
 	for (int i = 1; err >= 0 && i < r->nsrc; i++)
-		err = lbpf_ringbuf_add(r->rb, maps[i], on_record, &r->src[i]);
+		err = lbpf_ringbuf_add(r->rb, maps[i], fn, &r->src[i]);
 	(void)L;
 	return err < 0 ? err : 0;
 }
@@ -430,7 +563,19 @@ int lreader_new_from_maps(lua_State *L, const int *map_idx, int nmaps, int opts_
 		lreader_decoder_init(L, s, btf, log ? NULL : type, raw || log);
 		lua_rawseti(L, -2, i + 1);
 	}
+	if (r->view) {
+		lua_createtable(L, nmaps, 0);
+		for (int i = 0; i < nmaps; i++) {
+			lua_rawgeti(L, -2, i + 1); /* the field names of source i */
+			lreader_view_new(L, &r->src[i]);
+			lua_rawseti(L, -3, i + 1);
+			lua_pop(L, 1);
+		}
+		uv_set(L, ud, "views");
+	}
 	uv_set(L, ud, "keys");
+	if (log && (r->pointer || r->view))
+		return luaL_error(L, "log readers format their records: pointer/view do not apply");
 	if (log && r->owner && r->owner->obj)
 		lreader_log_push_formats(L, r->owner->obj);
 	else
@@ -506,6 +651,8 @@ static const luaL_Reg reader_methods[] = {
 	{ "timeout", l_timeout },
 	{ "lost", l_lost },
 	{ "close", l_close },
+	{ "records", l_records },
+	{ "_cursor", l_cursor },
 	{ NULL, NULL },
 };
 
@@ -524,4 +671,5 @@ void lbpf_lua_open_reader(lua_State *L)
 	lua_setfield(L, -2, "trace_pipe");
 	lreader_log_open(L);
 	lreader_writer_open(L);
+	lreader_view_open(L);
 }

@@ -9,13 +9,17 @@
 
 #define LBPF_WRITER_MT "bpf.writer"
 
-enum lreader_field_kind { FIELD_UINT, FIELD_SINT, FIELD_BOOL, FIELD_CHARS, FIELD_OTHER };
+enum lreader_field_kind {
+	FIELD_UINT, FIELD_SINT, FIELD_BOOL, FIELD_CHARS, FIELD_UINTS, FIELD_SINTS, FIELD_OTHER
+};
 
 /* One member of a flat struct, resolved once per reader. */
 struct lreader_field {
 	uint32_t offset;
 	uint32_t size;
 	uint32_t type_id; /* FIELD_OTHER: decoded by lbpf_lua_push_value */
+	uint32_t count;   /* FIELD_UINTS/SINTS: an array of count integers of elem_size bytes */
+	uint8_t elem_size;
 	uint8_t kind;
 };
 
@@ -38,6 +42,8 @@ struct lreader_source {
 	struct lreader_decoder dec;
 	int index;        /* 1-based, handed to callbacks of multi-map readers */
 	int key_base;     /* during a drain: stack index of the first field name */
+	int view_idx;     /* view readers, during a drain: stack index of the record view */
+	struct lreader_view *view;
 	const char *what; /* "ring buffer", "perf buffer" */
 	char name[64];
 };
@@ -56,6 +62,12 @@ struct lreader {
 	int nsrc;
 	struct lbpf_lua_object *owner; /* whose BTF the decoders use; checked before each drain */
 	int batch;                     /* > 0: hand records over in tables of up to batch */
+	bool pointer;                  /* records as (light userdata, size): lreader_view.c */
+	bool view;                     /* records as one reused record view: lreader_view.c */
+	int iter_ring;                 /* records() of the C iterator: ring being walked */
+	/* &lreader_current, taken once per drain: a thread-local access from a shared object is a
+	 * __tls_get_addr call, too dear per record. */
+	struct lreader_window *window;
 	/* State of the drain in progress (valid while active). */
 	bool active;
 	lua_State *L;
@@ -72,8 +84,40 @@ struct lreader {
 void lreader_decoder_init(lua_State *L, struct lreader_source *s, const lbpf_btf *btf,
 			  const char *type, int raw);
 void lreader_decoder_free(struct lreader_decoder *d);
+/* Pushes one field of a record (data: the record's first byte). */
+void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const struct lreader_field *f,
+			const uint8_t *data);
 /* Pushes one record (Lua error when shorter than the decoder's type). */
 void lreader_push_record(lua_State *L, struct lreader_source *s, const void *data, size_t size);
+
+/* lreader_view.c */
+/* The record the pointer accessors (bpf.peek, bpf.bytes, bpf.string) may read: the current
+ * record of the innermost drain or records() loop of this thread. */
+struct lreader_window {
+	const uint8_t *base;
+	size_t size;
+	const struct lreader *owner;
+};
+extern _Thread_local struct lreader_window lreader_current;
+/* Clears the window when it is a record of r (r drains again, closes or dies). */
+void lreader_window_forget(const struct lreader *r);
+/* A record view: one userdata per source, reused for every record, valid during a callback. */
+#define LBPF_VIEW_MT "bpf.record_view"
+struct lreader_view {
+	const uint8_t *data;
+	size_t size;
+	const struct lreader_source *src;
+	bool valid;
+};
+/* Pushes a new view for s (its uservalue maps field names to field numbers). */
+void lreader_view_new(lua_State *L, struct lreader_source *s);
+
+/* reader:records() through lbpf_ringbuf_next: pushes the iterator triple, returns 2. */
+int lreader_records_c(lua_State *L, struct lreader *r);
+/* Pushes ring's cursor and r's closed flag as light userdata for the FFI path; returns 2. */
+int lreader_push_cursor(lua_State *L, struct lreader *r, int ring);
+/* Registers bpf.peek, bpf.bytes and bpf.string into the module table on top of the stack. */
+void lreader_view_open(lua_State *L);
 
 /* lreader_log.c */
 /* Pushes the table id -> format string of the bpf_log call sites of obj. */

@@ -26,7 +26,36 @@ static uint64_t load_le(const uint8_t *p, unsigned size)
 	}
 }
 
-static void push_field(lua_State *L, const struct lreader_decoder *d, const struct lreader_field *f,
+static void push_int(lua_State *L, const uint8_t *p, unsigned size, bool is_signed)
+{
+	uint64_t v = load_le(p, size);
+
+	if (!is_signed) {
+		if (size < 8)
+			lua_pushinteger(L, (lua_Integer)v);
+		else
+			lbpf_lua_push_u64(L, v);
+	} else if (size < 8) {
+		unsigned shift = 64 - 8 * size;
+		lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
+	} else {
+		lbpf_lua_push_i64(L, (int64_t)v);
+	}
+}
+
+/* An array of integers: one table sized up front, no BTF walk per element. */
+static void push_ints(lua_State *L, const struct lreader_field *f, const uint8_t *p)
+{
+	bool is_signed = f->kind == FIELD_SINTS;
+
+	lua_createtable(L, (int)f->count, 0);
+	for (uint32_t i = 0; i < f->count; i++) {
+		push_int(L, p + (size_t)i * f->elem_size, f->elem_size, is_signed);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const struct lreader_field *f,
 		       const uint8_t *rec)
 {
 	const uint8_t *p = rec + f->offset;
@@ -51,6 +80,10 @@ static void push_field(lua_State *L, const struct lreader_decoder *d, const stru
 		return;
 	case FIELD_BOOL:
 		lua_pushboolean(L, load_le(p, f->size) != 0);
+		return;
+	case FIELD_UINTS:
+	case FIELD_SINTS:
+		push_ints(L, f, p);
 		return;
 	case FIELD_CHARS: {
 		const void *nul = memchr(p, 0, f->size);
@@ -80,9 +113,37 @@ void lreader_push_record(lua_State *L, struct lreader_source *s, const void *dat
 	lua_createtable(L, 0, d->nfields);
 	for (int i = 0; i < d->nfields; i++) {
 		lua_pushvalue(L, s->key_base + i);
-		push_field(L, d, &d->fields[i], data);
+		lreader_push_field(L, d, &d->fields[i], data);
 		lua_rawset(L, -3);
 	}
+}
+
+static int field_kind(const lbpf_btf *btf, const struct btf_type *t, struct lreader_field *f);
+
+/* An array whose elements are plain integers or enums (not chars: those are strings) decodes
+ * as FIELD_UINTS/SINTS, otherwise FIELD_OTHER. */
+static int int_array_kind(const lbpf_btf *btf, const struct btf_type *et,
+			  const struct btf_array *arr, struct lreader_field *f)
+{
+	struct lreader_field elem = { 0 };
+	int kind;
+
+	switch (lbpf_btf_kind(et)) {
+	case BTF_KIND_INT:
+	case BTF_KIND_ENUM:
+	case BTF_KIND_ENUM64:
+		break;
+	default:
+		return FIELD_OTHER;
+	}
+	kind = field_kind(btf, et, &elem);
+	if ((kind != FIELD_UINT && kind != FIELD_SINT) || elem.size != et->size ||
+	    arr->nelems > (1u << 20))
+		return FIELD_OTHER;
+	f->elem_size = (uint8_t)elem.size;
+	f->count = arr->nelems;
+	f->size = arr->nelems * elem.size;
+	return kind == FIELD_UINT ? FIELD_UINTS : FIELD_SINTS;
 }
 
 /* Field kind of a member whose (resolved) type is t, or FIELD_OTHER. */
@@ -115,6 +176,8 @@ static int field_kind(const lbpf_btf *btf, const struct btf_type *t, struct lrea
 
 		memcpy(&arr, t + 1, sizeof(arr));
 		et = lbpf_btf_type(btf, lbpf_btf_resolve(btf, arr.type));
+		if (et && et->size != 1 && arr.nelems > 0)
+			return int_array_kind(btf, et, &arr, f);
 		if (!et || lbpf_btf_kind(et) != BTF_KIND_INT || et->size != 1)
 			return FIELD_OTHER;
 		memcpy(&enc, et + 1, sizeof(enc));

@@ -946,6 +946,73 @@ void lbpf_lua_to_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t type
 
 /* ---- codecs: the resolved per-map fast path ------------------------------------------------- */
 
+/* One member of a flat struct, or false when it needs the general decoder. */
+static bool flat_field(const lbpf_btf *btf, const struct btf_type *t, const struct btf_member *m,
+		       size_t size, struct lbpf_lua_flat_field *f)
+{
+	uint32_t bit_off = lbpf_btf_kflag(t) ? BTF_MEMBER_BIT_OFFSET(m->offset) : m->offset;
+	uint32_t mid = resolve(btf, m->type);
+	const struct btf_type *mt = lbpf_btf_type(btf, mid);
+	struct int_desc d;
+
+	f->name = lbpf_btf_str(btf, m->name_off);
+	f->offset = bit_off / 8;
+	if (!mt || !*f->name || bit_off % 8 || (lbpf_btf_kflag(t) && BTF_MEMBER_BITFIELD_SIZE(m->offset)))
+		return false;
+	if (lbpf_btf_kind(mt) == BTF_KIND_ARRAY) {
+		const struct btf_array *a = (const struct btf_array *)(mt + 1);
+		f->kind = LBPF_FIELD_CHARS;
+		f->size = (uint16_t)a->nelems;
+		return is_char_type(btf, resolve(btf, a->type)) && a->nelems <= 0xffff &&
+		       f->offset + (size_t)a->nelems <= size;
+	}
+	if (lbpf_btf_kind(mt) == BTF_KIND_PTR || !describe_int(mt, &d) || d.bit_offset ||
+	    (d.bits && d.bits != d.size * 8) || !(d.size == 1 || d.size == 2 || d.size == 4 || d.size == 8))
+		return false;
+	f->size = (uint16_t)d.size;
+	f->kind = d.is_bool ? LBPF_FIELD_BOOL : d.is_signed ? LBPF_FIELD_SINT : LBPF_FIELD_UINT;
+	return f->offset + (size_t)d.size <= size;
+}
+
+/* Precompiles a struct of plain fields (the common case of map keys and values). */
+static void plan_flat(struct lbpf_lua_codec *c, const struct btf_type *t)
+{
+	const struct btf_member *m = (const struct btf_member *)(t + 1);
+	uint16_t n = lbpf_btf_vlen(t);
+	if (lbpf_btf_kind(t) != BTF_KIND_STRUCT || n == 0 || n > LBPF_LUA_FLAT_MAX)
+		return;
+	for (uint16_t i = 0; i < n; i++)
+		if (!flat_field(c->btf, t, &m[i], c->size, &c->fields[i]))
+			return;
+	c->nfields = (uint8_t)n;
+	c->shape = LBPF_SHAPE_FLAT;
+}
+
+static void push_flat(lua_State *L, const struct lbpf_lua_codec *c, const uint8_t *data)
+{
+	lua_createtable(L, 0, c->nfields);
+	for (uint8_t i = 0; i < c->nfields; i++) {
+		const struct lbpf_lua_flat_field *f = &c->fields[i];
+		const uint8_t *p = data + f->offset;
+		switch (f->kind) {
+		case LBPF_FIELD_UINT:
+			lbpf_lua_push_u64(L, load_uint(p, f->size));
+			break;
+		case LBPF_FIELD_SINT:
+			lbpf_lua_push_i64(L, sign_extend(load_uint(p, f->size), f->size * 8u));
+			break;
+		case LBPF_FIELD_BOOL:
+			lua_pushboolean(L, load_uint(p, f->size) != 0);
+			break;
+		default: {
+			const void *nul = memchr(p, 0, f->size);
+			lua_pushlstring(L, (const char *)p, nul ? (size_t)((const uint8_t *)nul - p) : f->size);
+		}
+		}
+		lua_setfield(L, -2, f->name);
+	}
+}
+
 void lbpf_lua_codec_init(struct lbpf_lua_codec *c, const lbpf_btf *btf, uint32_t type_id,
 			 size_t size, int raw)
 {
@@ -976,6 +1043,8 @@ void lbpf_lua_codec_init(struct lbpf_lua_codec *c, const lbpf_btf *btf, uint32_t
 		memcpy(&arr, t + 1, sizeof(arr));
 		c->char_array = is_char_type(btf, resolve(btf, arr.type));
 	}
+	if (t && lbpf_btf_type_size(btf, c->type_id) == (int64_t)size)
+		plan_flat(c, t);
 }
 
 void lbpf_lua_codec_push(lua_State *L, const struct lbpf_lua_codec *c, const void *data)
@@ -986,6 +1055,9 @@ void lbpf_lua_codec_push(lua_State *L, const struct lbpf_lua_codec *c, const voi
 		return;
 	case LBPF_SHAPE_SINT:
 		lbpf_lua_push_i64(L, sign_extend(load_uint(data, c->size), c->size * 8));
+		return;
+	case LBPF_SHAPE_FLAT:
+		push_flat(L, c, data);
 		return;
 	case LBPF_SHAPE_BTF:
 		push_typed(L, c->btf, c->type_id, data, c->size, 0);

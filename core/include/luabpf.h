@@ -232,6 +232,34 @@ int lbpf_obj_info(int fd, void *info, uint32_t *len);
 /* The BTF object the kernel holds under id, as a parsed BTF (caller frees). */
 int lbpf_btf_from_id(uint32_t id, lbpf_btf **out);
 
+/* Disassembler (disasm.c). xlated: the instructions come from the kernel's translated image,
+ * whose helper calls hold offsets from __bpf_call_base; they are named from /proc/kallsyms. */
+struct lbpf_disasm_opts {
+	bool xlated;
+};
+/* Text of count instructions, one per line ("  12: r1 = *(u32 *)(r2 +8)"), malloc'd into *out.
+ * Returns the text length or a negative errno. */
+int lbpf_disasm(const struct bpf_insn *insns, size_t count, const struct lbpf_disasm_opts *opts,
+		char **out);
+/* "bpf_map_lookup_elem" for 1; NULL for an id this build does not know. */
+const char *lbpf_helper_name(int id);
+int lbpf_helper_count(void); /* ids known: 1 .. count-1 */
+/* The translated instructions of a loaded program (malloc'd *insns, caller frees). */
+int lbpf_prog_xlated(int prog_fd, struct bpf_insn **insns, size_t *count);
+/* The same, disassembled (malloc'd NUL-terminated text). */
+int lbpf_prog_xlated_text(int prog_fd, char **out);
+
+/* Feature probing (probe.c): whether this kernel supports a program type, map type, helper
+ * (for a program type) or attach kind. 1: yes, 0: no, negative errno: could not tell.
+ * Results are cached per process. */
+int lbpf_probe_prog_type(enum bpf_prog_type type);
+int lbpf_probe_map_type(enum bpf_map_type type);
+int lbpf_probe_helper(enum bpf_prog_type type, int helper_id);
+/* Whether a program of a BTF-targeted kind (BPF_TRACE_RAW_TP = tp_btf, BPF_TRACE_FENTRY,
+ * BPF_TRACE_FEXIT, BPF_MODIFY_RETURN, BPF_LSM_MAC, BPF_TRACE_ITER) loads against a kernel
+ * function this kernel always has. */
+int lbpf_probe_attach_btf(enum bpf_attach_type type);
+
 #include "luabpf_attach.h"
 #include "luabpf_events.h"
 

@@ -37,6 +37,33 @@ uint64_t lbpf_ringbuf_avail(const lbpf_ringbuf *rb, size_t index);
 /* Unmaps, closes the epoll fd and frees. NULL is fine. */
 void lbpf_ringbuf_free(lbpf_ringbuf *rb);
 
+/* Pull-style consumption, for callers that iterate instead of taking callbacks: releases the
+ * record the previous call on this ring returned (its data is invalid from now on) and returns
+ * the next committed one: 1 with *data and *size (valid until the next call on this ring or
+ * the next drain of the reader), 0 when none waits (everything is released then), or a
+ * negative errno. The callbacks of the ring are not called. */
+int lbpf_ringbuf_next(lbpf_ringbuf *rb, size_t index, const void **data, size_t *size);
+
+/* The consumer state of one ring, for callers that walk the ring in place themselves (the
+ * binding's LuaJIT FFI path reads and writes it with plain loads and stores, which is sound on
+ * x86 only: there, plain loads are acquires and plain stores releases). Layout is ABI: the FFI
+ * declaration in lua/bpf/ringbuf_ffi.lua mirrors it. A walker must follow the protocol of
+ * lbpf_ringbuf_next: records start at data + (cons & mask) with an 8-byte header (u32 length
+ * with BPF_RINGBUF_BUSY_BIT / BPF_RINGBUF_DISCARD_BIT, u32 page offset) and take
+ * round_up(length + 8, 8) bytes; while a record is in use cons already points past it and
+ * unpublished is 1; releasing stores cons into *consumer_pos and clears unpublished. */
+struct lbpf_ringbuf_cursor {
+	unsigned long *consumer_pos;       /* page 0 of the map, shared with the kernel */
+	const unsigned long *producer_pos; /* written by the kernel */
+	const uint8_t *data;               /* the data area, mapped twice in a row */
+	unsigned long mask;                /* data size - 1 */
+	unsigned long cons;                /* consumer position reached */
+	uint32_t unpublished;              /* cons is ahead of *consumer_pos */
+	uint32_t reserved;
+};
+/* The cursor of ring index; valid until the next lbpf_ringbuf_add or lbpf_ringbuf_free. */
+struct lbpf_ringbuf_cursor *lbpf_ringbuf_cursor(lbpf_ringbuf *rb, size_t index);
+
 /* ---- BPF_MAP_TYPE_PERF_EVENT_ARRAY -------------------------------------------------------- */
 
 typedef struct lbpf_perfbuf lbpf_perfbuf;
