@@ -39,6 +39,13 @@ end
 
 -- Every entry into Lua values: keys[i], values[i] (what the C side does with arrays).
 local function dump(map)
+	local keys, values, n = map:dump()
+	assert(n == N, map.name .. ": " .. n .. " entries")
+	return keys, values
+end
+
+-- The same through the iterator, one entry per call.
+local function dump_pairs(map)
 	local keys, values, n = {}, {}, 0
 	for k, v in map:pairs() do
 		n = n + 1
@@ -74,6 +81,8 @@ assert(c.c_dump_small < math.huge, "maps_c produced no figures")
 
 local lua_small = best(function() dump(small) end)
 local lua_flows = best(function() dump(flows) end)
+local pairs_small = best(function() dump_pairs(small) end)
+local pairs_flows = best(function() dump_pairs(flows) end)
 local lua_lookup = best(function()
 	for k = 1, LOOKUPS do
 		local v = small[k]
@@ -92,8 +101,10 @@ local function row(what, lua_t, c_t, target)
 		lua_t / c_t, target, lua_t / c_t <= target and "ok" or "MISSED"))
 end
 print(("== %s, %d entries, %d lookups, CPU seconds (best of %d)"):format(interp, N, LOOKUPS, ROUNDS))
-row("dump u32 -> u64 (pairs vs lookup_batch)", lua_small, c.c_dump_small, 1.5)
-row("dump 16-byte struct -> 32-byte struct", lua_flows, c.c_dump_flows, 1.5)
+row("dump u32 -> u64, map:dump() vs lookup_batch", lua_small, c.c_dump_small, 1.5)
+row("dump struct16 -> struct32, map:dump()", lua_flows, c.c_dump_flows, 1.5)
+row("dump u32 -> u64, for k, v in map:pairs()", pairs_small, c.c_dump_small, 1.5)
+row("dump struct16 -> struct32, map:pairs()", pairs_flows, c.c_dump_flows, 1.5)
 row("single lookups map[k] vs bpf_map_lookup_elem", lua_lookup, c.c_lookup, 1.2)
 row("single lookups map:lookup(k)", lua_lookup_method, c.c_lookup, 1.2)
 print(("per entry: Lua %.0f ns / %.0f ns, C %.0f ns / %.0f ns; per lookup: Lua %.0f ns, C %.0f ns"):format(

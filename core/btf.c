@@ -563,7 +563,7 @@ int lbpf_btf_type_align(const lbpf_btf *btf, uint32_t id)
 
 /* ---- name index ------------------------------------------------------------------------------- */
 /* A hash of full names, built in one pass that reads each name 8 bytes at a time. Names that
- * contain "___" (possibly a CO-RE "___flavour" suffix; none in a usual vmlinux) are also listed
+ * contain "___" (possibly a CO-RE "___flavour" suffix; a few dozen in vmlinux) are also listed
  * apart, so that a CO-RE candidate search by essential name is one chain walk plus that short
  * list. Anonymous types are left out: they would all share one bucket. */
 
@@ -616,8 +616,10 @@ static uint64_t hash_in_section(const char *name, const char *end, bool *triple)
 	uint64_t h = 0, prev_us = 0;
 
 	for (const char *p = name;; p += 8) {
-		if (end - p < 8)
-			return *triple = strstr(name, "___") != NULL, hash_bytes(name, strlen(name));
+		if (end - p < 8) { /* the section's last bytes: no whole word left to read */
+			*triple = strstr(name, "___") != NULL;
+			return hash_bytes(name, strlen(name));
+		}
 		uint64_t w;
 		memcpy(&w, p, 8);
 		uint64_t z = zero_bytes(w), keep = z ? (z & -z) - 1 : ~0ull;
@@ -658,7 +660,7 @@ static int alloc_name_index(lbpf_btf *btf, uint32_t nb)
 	return lbpf_err(ENOMEM, "BTF: out of memory for the name index");
 }
 
-/* Names with "___", in ascending local index order (the build walks backwards). */
+/* Names with "___", noted while the build walks backwards (reversed at the end). */
 static int note_flavoured(lbpf_btf *btf, uint32_t i, uint32_t *cap)
 {
 	if (btf->nflavoured == *cap) {
@@ -691,6 +693,21 @@ static void free_name_index(lbpf_btf *btf)
 	btf->nflavoured = 0;
 }
 
+/* Pushes local type i on the front of its bucket's chain. */
+static int index_name(lbpf_btf *btf, uint32_t i, uint32_t *cap)
+{
+	const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i]);
+	const char *end, *name = str_and_end(btf, t->name_off, &end);
+	bool triple = false;
+
+	if (!*name)
+		return 0;
+	uint32_t b = (uint32_t)hash_in_section(name, end, &triple) & btf->name_mask;
+	btf->name_chain[i] = btf->name_buckets[b];
+	btf->name_buckets[b] = i + 1;
+	return triple ? note_flavoured(btf, i, cap) : 0;
+}
+
 int lbpf_btf_build_name_index(lbpf_btf *btf)
 {
 	uint32_t nb = 1, cap = 0;
@@ -703,15 +720,7 @@ int lbpf_btf_build_name_index(lbpf_btf *btf)
 	btf->name_mask = nb - 1;
 	/* Insert backwards so each chain lists the lowest id first. */
 	for (uint32_t i = btf->nr; i-- > 0;) {
-		const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i]);
-		const char *end, *name = str_and_end(btf, t->name_off, &end);
-		bool triple = false;
-		if (!*name)
-			continue;
-		uint32_t b = (uint32_t)hash_in_section(name, end, &triple) & btf->name_mask;
-		btf->name_chain[i] = btf->name_buckets[b];
-		btf->name_buckets[b] = i + 1;
-		if (triple && note_flavoured(btf, i, &cap)) {
+		if (index_name(btf, i, &cap)) {
 			free_name_index(btf);
 			return -ENOMEM;
 		}

@@ -10,20 +10,22 @@
 
 #define MAX_DEPTH 64 /* declarators deeper than this only come from corrupt (looping) BTF */
 #define MAX_OUTPUT (64u << 20) /* no real BTF needs more C; a hostile DAG of inline records could */
+#define MAX_TYPE_OUTPUT (4u << 20) /* the same for one type */
 
 /* ---- a growable string -------------------------------------------------------------------- */
 
 struct sbuf {
 	char *p;
 	size_t len, cap;
-	bool oom;
+	size_t limit; /* 0: MAX_OUTPUT */
+	bool oom;     /* out of memory or over the limit: the text is abandoned */
 };
 
 static void sb_grow(struct sbuf *b, size_t more)
 {
 	if (b->oom || b->len + more + 1 <= b->cap)
 		return;
-	if (b->len + more + 1 > MAX_OUTPUT) {
+	if (b->len + more + 1 > (b->limit ? b->limit : MAX_OUTPUT)) {
 		b->oom = true;
 		return;
 	}
@@ -140,6 +142,8 @@ struct dump {
 	char **names;        /* per type id: a renamed name, or NULL (full mode) */
 	struct name_set tags, idents;
 	uint32_t enum_slots; /* capacity left in idents for enumerators */
+	uint32_t inline_stack[MAX_DEPTH + 2]; /* anonymous records being written inline */
+	int inline_depth;
 };
 
 static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *inner, int indent,
@@ -301,6 +305,24 @@ static void emit_record_body(struct dump *d, struct sbuf *o, uint32_t id, int in
 		sb_puts(o, " __attribute__((packed))");
 }
 
+/* An anonymous record inside its own definition only comes from corrupt BTF: say so instead
+ * of expanding forever. */
+static void emit_inline_record(struct dump *d, struct sbuf *o, uint32_t id, int indent, int depth)
+{
+	for (int i = 0; i < d->inline_depth; i++)
+		if (d->inline_stack[i] == id) {
+			sb_puts(o, "{ /* contains itself: corrupt BTF */ }");
+			return;
+		}
+	if (d->inline_depth > MAX_DEPTH) {
+		sb_puts(o, "{ /* nested too deep */ }");
+		return;
+	}
+	d->inline_stack[d->inline_depth++] = id;
+	emit_record_body(d, o, id, indent, depth);
+	d->inline_depth--;
+}
+
 static const char *enum_value_name(struct dump *d, const char *name, char *buf, size_t size)
 {
 	if (!d->full || !d->enum_slots)
@@ -432,7 +454,7 @@ static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *i
 			 BTF_INFO_KIND(t->info) == BTF_KIND_ENUM64)
 			emit_enum_body(d, o, id, indent);
 		else
-			emit_record_body(d, o, id, indent, depth);
+			emit_inline_record(d, o, id, indent, depth);
 		sep_inner(o, inner);
 		return;
 	case BTF_KIND_PTR:
@@ -529,7 +551,7 @@ int lbpf_btf_type_to_c(const lbpf_btf *btf, uint32_t id, char *buf, size_t size)
 	if (id >= lbpf_btf_type_count(btf))
 		return lbpf_err(EINVAL, "BTF: type id %u out of range (%u types)", id,
 				lbpf_btf_type_count(btf));
-	struct sbuf o = { 0 };
+	struct sbuf o = { .limit = MAX_TYPE_OUTPUT };
 	struct dump d = { .btf = btf, .out = &o, .comments = true };
 	if (id == 0)
 		sb_puts(&o, "void");
@@ -537,7 +559,8 @@ int lbpf_btf_type_to_c(const lbpf_btf *btf, uint32_t id, char *buf, size_t size)
 		emit_definition(&d, &o, id);
 	if (o.oom) {
 		free(o.p);
-		return lbpf_err(ENOMEM, "BTF: out of memory writing type %u as C", id);
+		return lbpf_err(E2BIG, "BTF: type %u as C is too large (over %u bytes: corrupt BTF?) or "
+				"out of memory", id, MAX_TYPE_OUTPUT);
 	}
 	if (size)
 		snprintf(buf, size, "%s", o.p ? o.p : "");
@@ -552,7 +575,7 @@ int lbpf_btf_decl_to_c(const lbpf_btf *btf, uint32_t id, const char *name, char 
 	if (id >= lbpf_btf_type_count(btf))
 		return lbpf_err(EINVAL, "BTF: type id %u out of range (%u types)", id,
 				lbpf_btf_type_count(btf));
-	struct sbuf o = { 0 };
+	struct sbuf o = { .limit = MAX_TYPE_OUTPUT };
 	struct dump d = { .btf = btf, .out = &o };
 	emit_decl(&d, &o, id, name ? name : "", 0, 0);
 	if (o.oom) {
