@@ -102,6 +102,21 @@ describe("map types", function()
 				"delete is not supported on an array map ('t_array') (array slots always exist: write a zero value)")
 		end)
 
+		it("dump: every entry as two parallel arrays in one call", function()
+			for i = 1, 10 do maps.t_hash[i] = { count = i, tag = "t" .. i } end
+			local keys, values, n = maps.t_hash:dump()
+			assert.equal(10, n)
+			assert.equal(10, #keys)
+			for i = 1, n do
+				assert.same({ count = keys[i], last = 0, tag = "t" .. keys[i] }, values[i])
+			end
+			local rk, rv = maps.t_hash:dump { raw = true }
+			assert.equal(4, #rk[1])
+			assert.equal(24, #rv[1])
+			assert.has_error(function() maps.t_queue:dump() end)
+			assert.is_true(collectgarbage("isrunning"))
+		end)
+
 		it("take: lookup-and-delete of a hash entry", function()
 			maps.t_hash[4] = { count = 9 }
 			assert.equal(9, maps.t_hash:take(4).count)
