@@ -52,6 +52,10 @@ struct lbpf_btf {
 /* Parse data (owned by the new btf on success; freed/unmapped on failure) on top of base. */
 int lbpf_btf_parse_owned(uint8_t *data, size_t size, bool mapped, const lbpf_btf *base,
 			 lbpf_btf **out);
+/* The same; kernel_checked: BTF the kernel itself produced and validated (/sys/kernel/btf/),
+ * where the typedef/qualifier loop pass is skipped to keep opening vmlinux fast. */
+int lbpf_btf_parse_owned_ex(uint8_t *data, size_t size, bool mapped, const lbpf_btf *base,
+			    bool kernel_checked, lbpf_btf **out);
 /* Copy an mmapped btf's bytes into writable memory (no-op when already writable). */
 int lbpf_btf_make_writable(lbpf_btf *btf);
 /* Writable pointer to a local type (NULL when out of range or from the base). */
@@ -80,6 +84,8 @@ int lbpf_btf_kind_from_name(const char *name);
 /* The running kernel's vmlinux BTF, parsed and indexed once per process and shared: read-only,
  * never freed by the caller (it lives until the library is unloaded). */
 int lbpf_btf_kernel_shared(const lbpf_btf **out);
+/* The BTF of every loaded kernel module, split over the shared vmlinux BTF (btf_modules.c). */
+int lbpf_btf_kernel_modules(const lbpf_btf *const **out, size_t *count);
 
 /* ---- btf_ext.c ----------------------------------------------------------------------------- */
 

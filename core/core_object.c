@@ -11,7 +11,7 @@ int lbpf_core_relocate_object(lbpf_object *obj);
 int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out); /* object.c */
 
 static int relocate_code(lbpf_object *obj, struct lbpf_core_cand_cache *cache,
-			 const lbpf_btf *target, struct lbpf_code *code)
+			 const lbpf_btf *const *targets, size_t ntargets, struct lbpf_code *code)
 {
 	const struct lbpf_btf_ext *ext = obj->btf_ext;
 	const struct lbpf_btf_ext_sec *sec = lbpf_btf_ext_find(&ext->core_relo, code->name);
@@ -29,7 +29,7 @@ static int relocate_code(lbpf_object *obj, struct lbpf_core_cand_cache *cache,
 			    insn < fn->insn_off + fn->insn_cnt)
 				func = (int)f;
 		}
-		int ret = lbpf_core_apply(cache, obj->btf, &target, 1, rec, code->insns,
+		int ret = lbpf_core_apply(cache, obj->btf, targets, ntargets, rec, code->insns,
 					  code->insn_cnt, func >= 0 ? obj->funcs[func].name : code->name);
 		if (ret)
 			return ret;
@@ -37,16 +37,36 @@ static int relocate_code(lbpf_object *obj, struct lbpf_core_cand_cache *cache,
 	return 0;
 }
 
+#define LBPF_CORE_MAX_TARGETS 1024
+
+/* vmlinux (or opts.btf), then, for the running kernel, its modules' split BTF. */
+static int core_targets(lbpf_object *obj, const lbpf_btf **targets, size_t *n)
+{
+	const lbpf_btf *const *mods;
+	size_t nmods = 0;
+	int ret = lbpf_object_target_btf(obj, &targets[0]);
+
+	*n = 1;
+	if (ret || obj->btf_path)
+		return ret;
+	if (lbpf_btf_kernel_modules(&mods, &nmods))
+		return 0; /* vmlinux alone still relocates everything that is not a module's */
+	for (size_t i = 0; i < nmods && *n < LBPF_CORE_MAX_TARGETS; i++)
+		targets[(*n)++] = mods[i];
+	return 0;
+}
+
 int lbpf_core_relocate_object(lbpf_object *obj)
 {
 	const struct lbpf_btf_ext *ext = obj->btf_ext;
 	struct lbpf_core_cand_cache *cache;
-	const lbpf_btf *target;
+	const lbpf_btf *targets[LBPF_CORE_MAX_TARGETS];
+	size_t ntargets;
 	int ret;
 
 	if (!ext || !ext->core_relo.count)
 		return 0;
-	ret = lbpf_object_target_btf(obj, &target);
+	ret = core_targets(obj, targets, &ntargets);
 	if (ret)
 		return lbpf_err_prefix(ret, "CO-RE needs the target BTF: ");
 	/* The cache outlives relocation: it explains verifier refusals of poisoned instructions. */
@@ -54,6 +74,6 @@ int lbpf_core_relocate_object(lbpf_object *obj)
 	if (!cache)
 		return lbpf_err(ENOMEM, "out of memory");
 	for (size_t i = 0; !ret && i < obj->ncode; i++)
-		ret = relocate_code(obj, cache, target, &obj->code[i]);
+		ret = relocate_code(obj, cache, targets, ntargets, &obj->code[i]);
 	return ret;
 }

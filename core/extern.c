@@ -9,6 +9,7 @@
 #include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
+#include "ksym.h"
 
 #define LBPF_PSEUDO_BTF_ID 3
 #define LBPF_PSEUDO_KFUNC_CALL 2
@@ -124,7 +125,9 @@ static lbpf_map *kconfig_map(lbpf_object *obj)
 	return NULL;
 }
 
-static int resolve_ksym(const lbpf_btf *vmlinux, struct lbpf_extern *e, uint32_t var_type)
+/* Typed ksyms and kfuncs: the kernel's BTF id, after checking the declared type matches. */
+static int resolve_ksym(const lbpf_btf *local, const lbpf_btf *vmlinux, struct lbpf_extern *e,
+			uint32_t var_type)
 {
 	int32_t id;
 
@@ -132,6 +135,11 @@ static int resolve_ksym(const lbpf_btf *vmlinux, struct lbpf_extern *e, uint32_t
 		id = vmlinux ? lbpf_btf_find(vmlinux, e->name, e->is_func ? BTF_KIND_FUNC : BTF_KIND_VAR)
 			     : -ENOENT;
 		if (id > 0) {
+			int ret = e->is_func ? lbpf_ksym_check_func(local, e->btf_id, vmlinux, (uint32_t)id)
+					     : lbpf_ksym_check_var(local, e->btf_id, vmlinux, (uint32_t)id);
+
+			if (ret)
+				return ret;
 			e->value = (uint64_t)id;
 			e->resolved = true;
 		}
@@ -139,8 +147,10 @@ static int resolve_ksym(const lbpf_btf *vmlinux, struct lbpf_extern *e, uint32_t
 		e->resolved = true;
 	}
 	if (!e->resolved && !e->weak)
-		return lbpf_err(ENOENT, "extern '%s' (__ksym%s) not found in the kernel", e->name,
-				e->is_func ? " function" : "");
+		return lbpf_err(ENOENT, "extern '%s' (__ksym%s) not found in the kernel%s", e->name,
+				e->is_func ? " function" : "",
+				e->is_func || var_type ? " BTF (module BTF is not searched yet)" : "");
+	lbpf_err_clear();
 	return 0;
 }
 
@@ -169,7 +179,7 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
 			e->resolved = true;
 			continue;
 		}
-		ret = resolve_ksym(vmlinux, e, e->is_func ? 0 : lbpf_btf_resolve(obj->btf, t->type));
+		ret = resolve_ksym(obj->btf, vmlinux, e, e->is_func ? 0 : lbpf_btf_resolve(obj->btf, t->type));
 		if (ret)
 			return ret;
 	}

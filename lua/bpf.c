@@ -1,12 +1,6 @@
 /* luaopen_bpf: the module table `require "bpf"` returns. */
 #include "lhandle.h"
 
-/* Parts written by other files of the binding; weak so the module links while they are absent. */
-void lbpf_lua_open_btf(lua_State *L) __attribute__((weak));
-void lbpf_lua_open_reader(lua_State *L) __attribute__((weak));
-void lbpf_lua_open_attach(lua_State *L) __attribute__((weak));
-void lbpf_lua_open_info(lua_State *L) __attribute__((weak));
-
 static int l_num_possible_cpus(lua_State *L)
 {
 	int n = lbpf_num_possible_cpus();
@@ -50,13 +44,9 @@ int luaopen_bpf(lua_State *L)
 	lbpf_lua_open_program(L);
 	lbpf_lua_open_map(L);
 	lbpf_lua_open_link(L);
-	if (lbpf_lua_open_btf)
-		lbpf_lua_open_btf(L);
-	if (lbpf_lua_open_reader)
-		lbpf_lua_open_reader(L);
-	if (lbpf_lua_open_attach)
-		lbpf_lua_open_attach(L);
-	if (lbpf_lua_open_info) /* last: it adds methods to every class above */
-		lbpf_lua_open_info(L);
+	lbpf_lua_open_btf(L);
+	lbpf_lua_open_reader(L);
+	lbpf_lua_open_attach(L);
+	lbpf_lua_open_info(L); /* last: it adds methods to every class above */
 	return 1;
 }

@@ -46,6 +46,10 @@ void lbpf_lua_open_object(lua_State *L);
 void lbpf_lua_open_program(lua_State *L);
 void lbpf_lua_open_map(lua_State *L);
 void lbpf_lua_open_link(lua_State *L);
+void lbpf_lua_open_btf(lua_State *L);    /* lbtf.c */
+void lbpf_lua_open_reader(lua_State *L); /* lreader.c */
+void lbpf_lua_open_attach(lua_State *L); /* lattach.c */
+void lbpf_lua_open_info(lua_State *L);   /* linfo.c */
 
 /* ---- additions by the binding (lvalue.c, lutil.c) ---------------------------------------- */
 

@@ -13,7 +13,6 @@ struct lua_btf {
 	char origin[128];
 };
 
-void lbpf_lua_open_btf(lua_State *L);
 
 static struct lua_btf *check_handle(lua_State *L, int idx)
 {

@@ -636,7 +636,6 @@ static void add_to_class(lua_State *L, const char *mt_name, const luaL_Reg *meth
 	lua_pop(L, 1);
 }
 
-void lbpf_lua_open_info(lua_State *L);
 
 void lbpf_lua_open_info(lua_State *L)
 {
