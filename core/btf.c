@@ -127,13 +127,30 @@ static inline void note_ref(struct parse_state *ps, uint32_t id, uint32_t ref)
 	}
 }
 
+/* Hot loop of the parse (vmlinux has about a million members): maxima first, one branch per
+ * record, and the slow path only to name the culprit. */
 static int check_members(struct parse_state *ps, uint32_t id, const struct btf_type *t)
 {
 	const struct btf_member *m = (const struct btf_member *)(t + 1);
-	for (unsigned int i = 0; i < BTF_INFO_VLEN(t->info); i++) {
+	unsigned int vlen = BTF_INFO_VLEN(t->info);
+	uint32_t offset_mask = BTF_INFO_KFLAG(t->info) ? 0xffffff : 0xffffffff;
+	uint32_t max_name = 0, max_type = 0, max_off = 0;
+	for (unsigned int i = 0; i < vlen; i++) {
+		uint32_t off = m[i].offset & offset_mask;
+		max_name = m[i].name_off > max_name ? m[i].name_off : max_name;
+		max_type = m[i].type > max_type ? m[i].type : max_type;
+		max_off = off > max_off ? off : max_off;
+	}
+	note_ref(ps, id, max_type);
+	if (max_name < ps->str_total && max_off <= 8ull * t->size)
+		return 0;
+	for (unsigned int i = 0; i < vlen; i++) {
 		if (m[i].name_off >= ps->str_total)
 			return check_name(ps, id, m[i].name_off, "member");
-		note_ref(ps, id, m[i].type);
+		if ((m[i].offset & offset_mask) > 8ull * t->size)
+			return lbpf_err(EINVAL, "BTF: type [%u] member %u '%s' at bit %u lies outside the "
+					"%u-byte record", id, i, lbpf_btf_str(ps->btf, m[i].name_off),
+					m[i].offset & offset_mask, t->size);
 	}
 	return 0;
 }
@@ -312,6 +329,12 @@ static void release_data(uint8_t *data, size_t size, bool mapped)
 int lbpf_btf_parse_owned(uint8_t *data, size_t size, bool mapped, const lbpf_btf *base,
 			 lbpf_btf **out)
 {
+	return lbpf_btf_parse_owned_ex(data, size, mapped, base, false, out);
+}
+
+int lbpf_btf_parse_owned_ex(uint8_t *data, size_t size, bool mapped, const lbpf_btf *base,
+			    bool kernel_checked, lbpf_btf **out)
+{
 	struct btf_header hdr;
 	*out = NULL;
 	int err = check_header(data, size, &hdr);
@@ -339,7 +362,9 @@ int lbpf_btf_parse_owned(uint8_t *data, size_t size, bool mapped, const lbpf_btf
 	err = check_strings(btf);
 	if (!err)
 		err = index_types(&ps);
-	if (!err)
+	/* The kernel refuses BTF with such loops, so its own BTF needs no second pass (resolve,
+	 * size and the C writer still bound their walks). */
+	if (!err && !kernel_checked)
 		err = check_chain_loops(btf);
 	if (err) {
 		lbpf_btf_free(btf);

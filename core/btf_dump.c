@@ -233,7 +233,7 @@ static void emit_padding(struct sbuf *o, uint64_t pos, uint64_t end, int indent)
 	static const struct { uint32_t bits; const char *type; } chunks[] = {
 		{ 64, "long" }, { 32, "int" }, { 16, "short" }, { 8, "char" },
 	};
-	while (pos < end) {
+	while (pos < end && !o->oom) {
 		uint32_t w = 0;
 		const char *ty = "unsigned char";
 		if (pos % 8) {
@@ -261,7 +261,7 @@ static void emit_members(struct dump *d, struct sbuf *o, uint32_t id, int indent
 	uint32_t align;
 	bool packed = record_packed(d->btf, t, &align);
 	uint64_t pos = 0;
-	for (unsigned int i = 0; i < BTF_INFO_VLEN(t->info); i++) {
+	for (unsigned int i = 0; i < BTF_INFO_VLEN(t->info) && !o->oom; i++) {
 		uint64_t off;
 		uint32_t bits;
 		member_bits(d->btf, t, &m[i], &off, &bits);

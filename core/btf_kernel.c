@@ -59,7 +59,8 @@ static int load_file(const char *path, uint8_t **out, size_t *size, bool *mapped
 	struct stat st;
 	*mapped = false;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+			       0);
 		if (p != MAP_FAILED) {
 			close(fd);
 			*out = p;
@@ -226,7 +227,8 @@ static int open_path(const char *path, const lbpf_btf *base, lbpf_btf **out)
 			free(data);
 		return err;
 	}
-	err = lbpf_btf_parse_owned(data, size, mapped, base, out);
+	bool kernel_checked = strncmp(path, "/sys/kernel/btf/", 16) == 0;
+	err = lbpf_btf_parse_owned_ex(data, size, mapped, base, kernel_checked, out);
 	return err ? lbpf_err_prefix(err, "%s: ", path) : 0;
 }
 

@@ -282,6 +282,8 @@ describe("bpf.btf with corrupt input", function()
 		assert.matches("refers to type id 77", open_err(blob({ INT, { 0, info(K.PTR), 77 } }, STRS)))
 		assert.matches("unknown kind 25", open_err(blob({ INT, { 0, info(25), 0 } }, STRS)))
 		assert.matches("runs past", open_err(blob({ INT, { 9, info(K.STRUCT, 40), 4 } }, STRS)))
+		assert.matches("lies outside the 4%-byte record",
+			open_err(blob({ INT, { 9, info(K.STRUCT, 1), 4, 5, 1, 64 } }, STRS)))
 	end)
 
 	it("rejects loops of typedefs and qualifiers", function()
