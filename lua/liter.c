@@ -278,43 +278,239 @@ static int l_items(lua_State *L)
 	return 1;
 }
 
-/* Fills the arrays at keys_idx/values_idx; runs with the collector stopped (see l_dump). */
-static int dump_into(lua_State *L)
+#if LBPF_LUAJIT
+/*
+ * LuaJIT: map:dump() decodes in JIT-compiled Lua. For maps whose key and value are plain
+ * integers or flat structs (LBPF_SHAPE_FLAT), a decoder is generated once per map from the
+ * precompiled field list: ffi loads at fixed offsets inside a table constructor, which the JIT
+ * turns into a few machine instructions per field, where the C API would pay a call, a string
+ * lookup and a hash insertion for each. Batches still come from C (it:_batch()); values keep
+ * the binding's rules (64-bit integers stay numbers below 2^53, cdata above).
+ */
+static const char jit_dump_gen[] =
+	"local ffi = require 'ffi'\n"
+	"local cast, tonumber, fstring = ffi.cast, tonumber, ffi.string\n"
+	"local P = { [1] = ffi.typeof('const uint8_t *'), [2] = ffi.typeof('const uint16_t *'),\n"
+	"  [4] = ffi.typeof('const uint32_t *'), [8] = ffi.typeof('const uint64_t *'),\n"
+	"  [-1] = ffi.typeof('const int8_t *'), [-2] = ffi.typeof('const int16_t *'),\n"
+	"  [-4] = ffi.typeof('const int32_t *'), [-8] = ffi.typeof('const int64_t *') }\n"
+	"local LIM, SLIM = 9007199254740992ULL, 9007199254740992LL\n"
+	"local function bu(x) if x < LIM then return tonumber(x) end return x end\n"
+	"local function bs(x) if x < SLIM and x > -SLIM then return tonumber(x) end return x end\n"
+	"local function cstr(p, n) local l = 0 while l < n and p[l] ~= 0 do l = l + 1 end\n"
+	"  return fstring(p, l) end\n"
+	/* desc: {size, signed} for an integer, or a list of {name, offset, size, kind} */
+	"local function expr(off, size, kind)\n"
+	"  if kind == 3 then return ('cstr(p + %d, %d)'):format(off, size) end\n"
+	"  local e = ('cast(P[%d], p + %d)[0]'):format(kind == 1 and -size or size, off)\n"
+	"  if kind == 2 then return '(' .. e .. ' ~= 0)' end\n"
+	"  if size == 8 then return (kind == 1 and 'bs(' or 'bu(') .. e .. ')' end\n"
+	"  return e\n"
+	"end\n"
+	"local function decoder(d)\n"
+	"  if d.int then return 'return ' .. expr(0, d.size, d.signed and 1 or 0) end\n"
+	"  local parts = {}\n"
+	"  for i, f in ipairs(d) do\n"
+	"    if not f[1]:match('^[%a_][%w_]*$') then return nil end\n"
+	"    parts[i] = ('[%q] = %s'):format(f[1], expr(f[2], f[3], f[4]))\n"
+	"  end\n"
+	"  return 'return {' .. table.concat(parts, ', ') .. '}'\n"
+	"end\n"
+	"return function(kd, vd, kst, vst)\n"
+	"  local kb, vb = decoder(kd), decoder(vd)\n"
+	"  if not kb or not vb then return nil end\n"
+	"  local src = 'local cast, P, bu, bs, cstr, u8p = ...\\n' ..\n"
+	"    'local function kdec(p) ' .. kb .. ' end\\n' ..\n"
+	"    'local function vdec(p) ' .. vb .. ' end\\n' ..\n"
+	"    'return function(it, keys, values, n)\\n' ..\n"
+	"    '  while true do\\n' ..\n"
+	"    '    local kp, vp, cnt = it:_batch()\\n' ..\n"
+	"    '    if not kp then return n, cnt end\\n' ..\n"
+	"    '    kp, vp = cast(u8p, kp), cast(u8p, vp)\\n' ..\n"
+	"    '    for i = 0, cnt - 1 do\\n' ..\n"
+	"    '      n = n + 1\\n' ..\n"
+	"    '      keys[n] = kdec(kp + i * ' .. kst .. ')\\n' ..\n"
+	"    '      values[n] = vdec(vp + i * ' .. vst .. ')\\n' ..\n"
+	"    '    end\\n' ..\n"
+	"    '  end\\n' ..\n"
+	"    'end\\n'\n"
+	"  return assert(loadstring(src, '=bpf map decoder'))(cast, P, bu, bs, cstr, P[1])\n"
+	"end\n";
+
+/* Pushes a description of a codec for the generator, or returns 0 if it has no fast path. */
+static int push_codec_desc(lua_State *L, const struct lbpf_lua_codec *c)
 {
-	struct lbpf_lua_iter *it = lua_touserdata(L, 1);
+	if (c->shape == LBPF_SHAPE_UINT || c->shape == LBPF_SHAPE_SINT) {
+		lua_createtable(L, 0, 3);
+		lua_pushboolean(L, 1);
+		lua_setfield(L, -2, "int");
+		lua_pushinteger(L, c->size);
+		lua_setfield(L, -2, "size");
+		lua_pushboolean(L, c->shape == LBPF_SHAPE_SINT);
+		lua_setfield(L, -2, "signed");
+		return 1;
+	}
+	if (c->shape != LBPF_SHAPE_FLAT)
+		return 0;
+	/* field kinds for the generator: 0 unsigned, 1 signed, 2 bool, 3 chars */
+	static const int kinds[] = { [LBPF_FIELD_UINT] = 0, [LBPF_FIELD_SINT] = 1,
+				     [LBPF_FIELD_BOOL] = 2, [LBPF_FIELD_CHARS] = 3 };
+	lua_createtable(L, c->nfields, 0);
+	for (int i = 0; i < c->nfields; i++) {
+		const struct lbpf_lua_flat_field *f = &c->fields[i];
+		lua_createtable(L, 4, 0);
+		lua_pushstring(L, f->name);
+		lua_rawseti(L, -2, 1);
+		lua_pushinteger(L, f->offset);
+		lua_rawseti(L, -2, 2);
+		lua_pushinteger(L, f->size);
+		lua_rawseti(L, -2, 3);
+		lua_pushinteger(L, kinds[f->kind]);
+		lua_rawseti(L, -2, 4);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+static bool jit_dump_applies(const struct lbpf_lua_map *m, const struct lbpf_lua_iter *it)
+{
+	return !it->raw && it->mode == ITER_BATCH && m->ncpus <= 1 &&
+	       (m->type == BPF_MAP_TYPE_HASH || m->type == BPF_MAP_TYPE_LRU_HASH ||
+		m->type == BPF_MAP_TYPE_ARRAY);
+}
+
+/* Pushes the map's generated dump function (cached in the map's uservalue), or nil. */
+static void push_jit_dump(lua_State *L, int map_idx, const struct lbpf_lua_map *m)
+{
+	lbpf_getuservalue(L, map_idx);
+	lua_getfield(L, -1, "jit_dump");
+	if (!lua_isnil(L, -1)) {
+		lua_remove(L, -2);
+		return;
+	}
+	lua_pop(L, 1);
+	lua_getfield(L, LUA_REGISTRYINDEX, "bpf.jit_dump_gen");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		if (luaL_loadstring(L, jit_dump_gen) != 0)
+			lua_error(L);
+		lua_call(L, 0, 1);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, LUA_REGISTRYINDEX, "bpf.jit_dump_gen");
+	}
+	int top = lua_gettop(L); /* uservalue, generator */
+	if (!push_codec_desc(L, &m->key) || !push_codec_desc(L, &m->value)) {
+		lua_settop(L, top - 1);
+		lua_pushboolean(L, 0);
+	} else {
+		lua_pushinteger(L, m->key_size);
+		lua_pushinteger(L, m->lookup_size);
+		lua_call(L, 4, 1);
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			lua_pushboolean(L, 0);
+		}
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, -3, "jit_dump"); /* false: no fast path for this map */
+	lua_remove(L, -2);
+}
+
+/* it:_batch() -> keys pointer, values pointer, count | nil, 0 at the end | nil, 1 when the
+ * iterator fell back to next_key mode (the caller continues with it()). */
+static int l_iter_batch(lua_State *L)
+{
+	struct lbpf_lua_iter *it = luaL_checkudata(L, 1, LBPF_ITER_MT);
+	if (!lbpf_lua_map_alive(it->m))
+		return luaL_error(L, "map '%s' used after its object was closed", it->m->name);
+	while (it->mode == ITER_BATCH && it->pos >= it->count && !it->exhausted)
+		fetch_batch(L, it);
+	if (it->mode != ITER_BATCH || it->pos >= it->count) {
+		lua_pushnil(L);
+		lua_pushinteger(L, it->mode != ITER_BATCH);
+		return 2;
+	}
+	lua_pushlightuserdata(L, (void *)batch_key(it, it->pos));
+	lua_pushlightuserdata(L, (void *)batch_value(it, it->pos));
+	lua_pushinteger(L, it->count - it->pos);
+	it->pos = it->count;
+	return 3;
+}
+
+/* Runs the generated dump if there is one: pushes keys, values, n and returns 1, else 0. */
+static int try_jit_dump(lua_State *L, int map_idx, int it_idx)
+{
+	struct lbpf_lua_iter *it = lua_touserdata(L, it_idx);
+	if (!jit_dump_applies(it->m, it))
+		return 0;
+	push_jit_dump(L, map_idx, it->m);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	lua_pushvalue(L, it_idx);
+	lua_newtable(L);
+	lua_newtable(L);
+	lua_pushvalue(L, -2);
+	lua_pushvalue(L, -2);
+	lua_insert(L, it_idx + 1);
+	lua_insert(L, it_idx + 1); /* it, keys, values, fn, it, keys, values */
+	lua_pushinteger(L, 0);
+	lua_call(L, 4, 2); /* -> n, fell_back */
+	lua_Integer n = lua_tointeger(L, -2);
+	bool fell_back = lua_tointeger(L, -1) != 0;
+	lua_pop(L, 2);
 	const uint8_t *key, *value;
-	lua_Integer n = 0;
-	while (iter_step(L, it, &key, &value, 1)) {
+	while (fell_back && iter_step(L, it, &key, &value, 1)) {
 		n++;
-		lbpf_lua_map_push_key(L, it->m, key, it->raw);
-		lua_rawseti(L, 2, (int)n);
-		lbpf_lua_map_push_value(L, it->m, value, it->raw);
-		lua_rawseti(L, 3, (int)n);
+		lbpf_lua_map_push_key(L, it->m, key, 0);
+		lua_rawseti(L, it_idx + 1, (int)n);
+		lbpf_lua_map_push_value(L, it->m, value, 0);
+		lua_rawseti(L, it_idx + 2, (int)n);
 	}
 	lua_pushinteger(L, n);
 	return 1;
 }
+#endif
 
 /* map:dump([opts]) -> keys, values, n: every entry as two parallel arrays, read in batches.
  * The fastest way to bring a whole map into Lua: one C call, and the garbage collector is
  * paused while it runs, since everything it allocates stays referenced by the result (an
  * incremental collector would otherwise re-traverse the growing arrays over and over). */
+/* dump_protected(map, iterator) -> keys, values, n; runs with the collector stopped. */
+static int dump_protected(lua_State *L)
+{
+	struct lbpf_lua_iter *it = lua_touserdata(L, 2);
+	const uint8_t *key, *value;
+	lua_Integer n = 0;
+#if LBPF_LUAJIT
+	if (try_jit_dump(L, 1, 2))
+		return 3;
+#endif
+	lua_newtable(L);
+	lua_newtable(L);
+	while (iter_step(L, it, &key, &value, 1)) {
+		n++;
+		lbpf_lua_map_push_key(L, it->m, key, it->raw);
+		lua_rawseti(L, 3, (int)n);
+		lbpf_lua_map_push_value(L, it->m, value, it->raw);
+		lua_rawseti(L, 4, (int)n);
+	}
+	lua_pushinteger(L, n);
+	return 3;
+}
+
 static int l_dump(lua_State *L)
 {
-	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	new_iter(L, 1, 2);
 	int it_idx = lua_gettop(L);
 	int was_running = lua_gc(L, LUA_GCISRUNNING, 0);
-	lua_pushcfunction(L, dump_into);
-	lua_pushlightuserdata(L, it);
-	lua_newtable(L);
-	lua_newtable(L);
-	lua_pushvalue(L, -2);
-	lua_pushvalue(L, -2);
-	lua_insert(L, it_idx + 1); /* keep keys and values below the call */
-	lua_insert(L, it_idx + 1);
+	lua_pushcfunction(L, dump_protected);
+	lua_pushvalue(L, 1);
+	lua_pushvalue(L, it_idx);
 	if (was_running)
 		lua_gc(L, LUA_GCSTOP, 0);
-	int status = lua_pcall(L, 3, 1, 0);
+	int status = lua_pcall(L, 2, 3, 0);
 	if (was_running)
 		lua_gc(L, LUA_GCRESTART, 0);
 	if (status != LUA_OK)
@@ -383,6 +579,9 @@ void lbpf_lua_open_map_iter(lua_State *L)
 	};
 	static const luaL_Reg iter_methods[] = {
 		{ "next", l_iter_call },
+#if LBPF_LUAJIT
+		{ "_batch", l_iter_batch },
+#endif
 		{ NULL, NULL },
 	};
 	static const luaL_Reg map_methods[] = {

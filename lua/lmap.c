@@ -382,6 +382,7 @@ static int l_delete(lua_State *L)
 static int l_next_key(lua_State *L)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_ITER); /* also keeps storage maps' key2_buf intact */
 	int raw = opt_raw(L, 3);
 	const void *key = NULL;
 	if (!lua_isnoneornil(L, 2)) {

@@ -42,7 +42,7 @@ fi
 # Prints "successes failures errors pending" from busted's closing line in a log, or nothing.
 parse_summary() {
 	sed 's/\x1b\[[0-9;]*m//g' "$1" |
-		grep -Eo '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending : [0-9.e+-]+ seconds' |
+		grep -aEo '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending : [0-9.e+-]+ seconds' |
 		tail -n 1 |
 		awk '{ print $1, $4, $7, $10 }'
 }

@@ -29,7 +29,7 @@ describe("handles", function()
 				tostring(obj.maps.values))
 			assert(obj:load())
 			assert.equal("bpf.object(value_types, loaded, 2 programs, 13 maps)", tostring(obj))
-			assert.matches("^bpf%.map%(values, hash, key 4, value 96, max 16, fd %d+%)$",
+			assert.matches("^bpf%.map%(values, hash, key 4 __u32, value 96 struct value, max 16, 0 entries, fd %d+%)$",
 				tostring(obj.maps.values))
 			assert.matches("^bpf%.program%(write_values, socket, type socket_filter, fd %d+%)$",
 				tostring(obj.programs.write_values))

@@ -348,6 +348,13 @@ describe("tracepoint-filled maps", function()
 		assert.truthy(obj.maps.task_calls:delete(pid))
 		assert.is_nil(obj.maps.task_calls:lookup(pid))
 		assert.has_error(function() return obj.maps.task_calls[2 ^ 30] end)
+		-- the pidfd each call opens is closed again, also when the value is refused
+		local before = support.fd_count()
+		for _ = 1, 20 do
+			local _ = obj.maps.task_calls[pid]
+			pcall(function() obj.maps.task_calls[pid] = { nope = 1 } end)
+		end
+		assert.equal(before, support.fd_count())
 		assert.has_error(function() obj.maps.task_calls:pairs() end,
 			"iteration is not supported on a task_storage map ('task_calls')")
 	end)
