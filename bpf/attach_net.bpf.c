@@ -6,6 +6,10 @@
  *    'x' (`tc_stats`);
  *  - cgroup_count: cgroup_skb/ingress, counts packets delivered to sockets of a cgroup;
  *  - sock_filter: a socket filter on a UDP socket, drops datagrams whose payload starts 'x'.
+ *  - xdp_count: passes everything, counting IPv4 packets in `xdp_count_stats` (the program
+ *    link:update() swaps in for xdp_firewall);
+ *  - tc_rewrite: tc ingress, rewrites a UDP payload starting "rw" to "RW" (bpf_skb_store_bytes,
+ *    UDP checksum fixed with bpf_l4_csum_replace), counting rewrites in `tc_stats`.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -136,6 +140,51 @@ int sock_filter(struct __sk_buff *skb)
 	}
 	bump(&sock_stats, STAT_PASSED);
 	return skb->len;
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xdp_count_stats SEC(".maps");
+
+SEC("xdp")
+int xdp_count(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) <= end && eth->h_proto == bpf_htons(ETH_P_IP))
+		bump(&xdp_count_stats, 0);
+	return XDP_PASS;
+}
+
+SEC("tc")
+int tc_rewrite(struct __sk_buff *skb)
+{
+	/* Ethernet, options-free IPv4, UDP, then the payload: all at fixed offsets. */
+	const __u32 udp_off = sizeof(struct ethhdr) + sizeof(struct iphdr);
+	const __u32 payload_off = udp_off + sizeof(struct udphdr);
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = data + sizeof(*eth);
+	__u16 old, new = bpf_htons(('R' << 8) | 'W');
+
+	if ((void *)(ip + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP) || ip->ihl != 5 ||
+	    ip->protocol != IPPROTO_UDP)
+		return TC_ACT_OK;
+	if (bpf_skb_load_bytes(skb, payload_off, &old, sizeof(old)) < 0 ||
+	    old != bpf_htons(('r' << 8) | 'w'))
+		return TC_ACT_OK;
+	/* The payload word starts at an even offset from the UDP header, so the one's-complement
+	 * sum changes by exactly old -> new. */
+	if (bpf_l4_csum_replace(skb, udp_off + offsetof(struct udphdr, check), old, new,
+				BPF_F_MARK_MANGLED_0 | sizeof(new)) < 0 ||
+	    bpf_skb_store_bytes(skb, payload_off, &new, sizeof(new), 0) < 0)
+		return TC_ACT_SHOT;
+	bump(&tc_stats, STAT_SEEN);
+	return TC_ACT_OK;
 }
 
 BPF_LICENSE("GPL");

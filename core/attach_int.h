@@ -44,3 +44,11 @@ int lbpf_elf_open_for_read(const char *path, int *fd, Elf **elf);
  * the PMU does not exist; no message recorded). */
 int attach_probe_pmu_open(const char *pmu, bool retprobe, const char *target, uint64_t offset,
 			  pid_t pid, uint64_t ref_ctr_offset);
+
+/* The USDT argument-spec map of prog's object (usdt_specs.c): a duplicate of its fd in
+ * *map_fd, or -ENOENT (no message) when the object has no such map. */
+int usdt_specs_open(lbpf_program *prog, int *map_fd, uint32_t *max_entries);
+/* Stores spec in a free slot (marked in use) and returns the slot index, or -errno. */
+int usdt_specs_claim(int map_fd, uint32_t max_entries, const struct lbpf_usdt_spec *spec);
+/* Marks a slot free again (zeroes it). */
+void usdt_specs_release(int map_fd, int id);

@@ -78,8 +78,11 @@ static int attach_kprobe_tracefs(lbpf_program *prog, const char *root, const cha
 	ret = write_kprobe_events(root, line);
 	if (ret < 0) {
 		free(ev);
-		return lbpf_err(ret, "program '%s': %s: adding to kprobe_events: %s",
-				lbpf_program_name(prog), desc, strerror(-ret));
+		return lbpf_err(ret, "program '%s': %s: adding to %s/kprobe_events: %s",
+				lbpf_program_name(prog), desc, root,
+				ret == -ENOENT || ret == -EINVAL
+					? "no such kernel function (or it cannot be probed)"
+					: strerror(-ret));
 	}
 	snprintf(path, sizeof(path), "%s/events/kprobes/%s/id", root, ev->name);
 	ret = attach_read_int_file(path, &id);
@@ -92,8 +95,9 @@ static int attach_kprobe_tracefs(lbpf_program *prog, const char *root, const cha
 	if (pfd >= 0)
 		ret = lbpf_program_attach_perf_event_fd(prog, pfd, 0, desc, out);
 	else
-		ret = lbpf_err(pfd, "program '%s': %s: opening the kprobe event: %s",
-			       lbpf_program_name(prog), desc, strerror(-pfd));
+		ret = lbpf_err(pfd, "program '%s': %s: opening the kprobe event %s/events/kprobes/"
+			       "%s: %s", lbpf_program_name(prog), desc, root, ev->name,
+			       strerror(-pfd));
 	if (ret < 0) {
 		snprintf(line, sizeof(line), "-:kprobes/%s\n", ev->name);
 		write_kprobe_events(root, line);

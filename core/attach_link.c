@@ -99,8 +99,12 @@ int lbpf_link_update_program(lbpf_link *link, lbpf_program *prog)
 
 	if (prog_fd < 0)
 		return prog_fd;
-	if (!link->attached || link->fd < 0)
+	if (!link->attached)
 		return lbpf_err(EBADF, "link '%s' is detached", lbpf_link_description(link));
+	if (link->fd < 0)
+		return lbpf_err(EOPNOTSUPP, "link '%s' cannot change program: it is not a bpf_link "
+				"(made through netlink, PROG_ATTACH or several probes); detach it and "
+				"attach the new program", lbpf_link_description(link));
 	memset(&attr, 0, sizeof(attr));
 	attr.link_update.link_fd = link->fd;
 	attr.link_update.new_prog_fd = prog_fd;
@@ -179,6 +183,13 @@ int lbpf_link_info_describe(const struct bpf_link_info *info, char *buf, size_t 
 	case BPF_LINK_TYPE_NETNS:
 		return snprintf(buf, size, "netns inode %u %s", info->netns.netns_ino,
 				lbpf_attach_type_name(info->netns.attach_type));
+	case LBPF_LINK_TYPE_NETFILTER: {
+		/* Newer than the UAPI headers: {pf, hooknum, priority, flags} opens the union. */
+		const uint32_t *nf = (const uint32_t *)(const void *)&info->raw_tracepoint;
+
+		return snprintf(buf, size, "netfilter pf %u hook %u priority %d", nf[0], nf[1],
+				(int)nf[2]);
+	}
 	case BPF_LINK_TYPE_TRACING:
 		return snprintf(buf, size, "tracing %s btf id %u",
 				lbpf_attach_type_name(info->tracing.attach_type),

@@ -12,6 +12,7 @@
 #include "error.h"
 
 #define STAPSDT_NOTE_TYPE 3
+#define USDT_MAX_SITES 64
 
 /* File offset of a virtual address, through any PT_LOAD segment (semaphores live in data). */
 static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t *offset)
@@ -134,8 +135,12 @@ int lbpf_usdt_find(const char *binary, const char *provider, const char *name,
 	return ret;
 }
 
+/* What a USDT link holds: one uprobe link per site and the spec slots it claimed. */
 struct usdt_group {
 	int count;
+	int specs_fd; /* the object's __lbpf_usdt_specs map (our duplicate), or -1 */
+	int nspecs;
+	int spec_ids[USDT_MAX_SITES];
 	lbpf_link *links[];
 };
 
@@ -146,17 +151,73 @@ static int usdt_detach(lbpf_link *link)
 	for (int i = 0; i < g->count; i++)
 		lbpf_link_free(g->links[i]);
 	g->count = 0;
+	/* Slots are released only once no uprobe can read them any more. */
+	for (int i = 0; i < g->nspecs; i++)
+		usdt_specs_release(g->specs_fd, g->spec_ids[i]);
+	g->nspecs = 0;
+	if (g->specs_fd >= 0)
+		close(g->specs_fd);
+	g->specs_fd = -1;
 	return 0;
 }
 
-#define USDT_MAX_SITES 64
+/* Cookie of site i: a spec slot shared by the sites with the same argument string, or, when
+ * the object does not read arguments (no specs map), the site index. cookies[0..i-1] are the
+ * earlier sites'. */
+static int site_cookie(lbpf_program *prog, struct usdt_group *g, uint32_t max_entries,
+		       const struct lbpf_usdt_probe *sites, int i, const char *probe,
+		       uint64_t *cookies)
+{
+	struct lbpf_usdt_spec spec;
+	int id, ret;
+
+	cookies[i] = (uint64_t)i;
+	if (g->specs_fd < 0)
+		return 0;
+	for (int j = 0; j < i; j++)
+		if (strcmp(sites[j].args, sites[i].args) == 0) {
+			cookies[i] = cookies[j];
+			return 0;
+		}
+	if ((ret = lbpf_usdt_parse_args(sites[i].args, &spec)) < 0)
+		return lbpf_err_prefix(ret, "program '%s': USDT %s site %d (\"%s\"): ",
+				       lbpf_program_name(prog), probe, i, sites[i].args);
+	if ((id = usdt_specs_claim(g->specs_fd, max_entries, &spec)) < 0)
+		return lbpf_err_prefix(id, "program '%s': USDT %s: ", lbpf_program_name(prog), probe);
+	g->spec_ids[g->nspecs++] = id;
+	cookies[i] = (uint64_t)id;
+	return 0;
+}
+
+static int attach_sites(lbpf_program *prog, const char *path, const char *probe,
+			const struct lbpf_usdt_probe *sites, int n, pid_t pid, struct usdt_group *g)
+{
+	uint64_t cookies[USDT_MAX_SITES];
+	uint32_t max_entries = 0;
+	int ret = usdt_specs_open(prog, &g->specs_fd, &max_entries);
+
+	if (ret < 0 && ret != -ENOENT)
+		return ret;
+	for (int i = 0; i < n; i++) {
+		struct lbpf_uprobe_opts opts = { .pid = pid, .offset = sites[i].pc_offset,
+						 .ref_ctr_offset = sites[i].semaphore_offset };
+
+		if ((ret = site_cookie(prog, g, max_entries, sites, i, probe, cookies)) < 0)
+			return ret;
+		opts.cookie = cookies[i];
+		if ((ret = lbpf_program_attach_uprobe(prog, path, NULL, &opts, &g->links[i])) < 0)
+			return ret;
+		g->count++;
+	}
+	return 0;
+}
 
 int lbpf_program_attach_usdt(lbpf_program *prog, const char *binary, const char *provider,
 			     const char *name, pid_t pid, lbpf_link **out)
 {
 	struct lbpf_usdt_probe sites[USDT_MAX_SITES];
 	struct usdt_group *g;
-	char path[4096];
+	char path[4096], probe[300];
 	lbpf_link *link;
 	int n, ret = 0;
 
@@ -173,22 +234,14 @@ int lbpf_program_attach_usdt(lbpf_program *prog, const char *binary, const char 
 				lbpf_program_name(prog), provider, name, path);
 	if (n > USDT_MAX_SITES)
 		n = USDT_MAX_SITES;
+	snprintf(probe, sizeof(probe), "%s:%s", provider, name);
 	g = calloc(1, sizeof(*g) + (size_t)n * sizeof(g->links[0]));
 	if (!g)
 		return lbpf_err(ENOMEM, "out of memory");
-	for (int i = 0; i < n && ret == 0; i++) {
-		/* The cookie tells the program which site (and so which argument spec) fired. */
-		struct lbpf_uprobe_opts opts = { .pid = pid, .offset = sites[i].pc_offset,
-						 .ref_ctr_offset = sites[i].semaphore_offset,
-						 .cookie = (uint64_t)i };
-
-		ret = lbpf_program_attach_uprobe(prog, path, NULL, &opts, &g->links[i]);
-		if (ret == 0)
-			g->count++;
-	}
-	link = ret == 0 ? lbpf_link_new(-1, "usdt %s:%s:%s (%d site%s) program %s", path,
-					provider, name, n, n == 1 ? "" : "s",
-					lbpf_program_name(prog)) : NULL;
+	g->specs_fd = -1;
+	ret = attach_sites(prog, path, probe, sites, n, pid, g);
+	link = ret == 0 ? lbpf_link_new(-1, "usdt %s:%s (%d site%s) program %s", path, probe, n,
+					n == 1 ? "" : "s", lbpf_program_name(prog)) : NULL;
 	if (!link) {
 		lbpf_link tmp = { .priv = g };
 

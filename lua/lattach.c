@@ -237,6 +237,19 @@ static int l_attach_sockmap(lua_State *L)
 				&link);
 }
 
+struct named_value { const char *name; uint64_t value; };
+static uint64_t opt_named(lua_State *L, int t, const char *field, const struct named_value *names,
+			  uint64_t def);
+
+/* NFPROTO_* and NF_INET_* (linux/netfilter.h). */
+static const struct named_value nf_families[] = {
+	{ "ipv4", 2 }, { "ipv6", 10 }, { NULL, 0 },
+};
+static const struct named_value nf_hooks[] = {
+	{ "prerouting", 0 }, { "local_in", 1 }, { "forward", 2 }, { "local_out", 3 },
+	{ "postrouting", 4 }, { NULL, 0 },
+};
+
 static int l_attach_netfilter(lua_State *L)
 {
 	lbpf_program *prog = check_loaded(L, 1);
@@ -244,8 +257,8 @@ static int l_attach_netfilter(lua_State *L)
 	struct lbpf_netfilter_opts opts = { 0 };
 	lbpf_link *link = NULL;
 
-	opts.pf = (uint32_t)opt_int(L, t, "pf", 2);
-	opts.hooknum = (uint32_t)opt_int(L, t, "hook", 0);
+	opts.pf = (uint32_t)opt_named(L, t, "pf", nf_families, 2);
+	opts.hooknum = (uint32_t)opt_named(L, t, "hook", nf_hooks, 0);
 	opts.priority = (int32_t)opt_int(L, t, "priority", 1);
 	opts.flags = opt_bool(L, t, "defrag", 0) ? 1 : 0;
 	return push_link_result(L, lbpf_program_attach_netfilter(prog, &opts, &link), &link);
@@ -288,6 +301,79 @@ static int l_attach_usdt(lua_State *L)
 				&link);
 }
 
+/* One parsed argument as a table: {kind = "const"|"reg"|"deref", size, signed, value | reg,
+ * offset}. */
+static void push_usdt_arg(lua_State *L, const struct lbpf_usdt_arg *a)
+{
+	static const char *kinds[] = { "?", "const", "reg", "deref" };
+	const char *reg = lbpf_usdt_reg_name(a->reg_offset);
+
+	lua_createtable(L, 0, 6);
+	lua_pushstring(L, kinds[a->kind <= LBPF_USDT_ARG_REG_DEREF ? a->kind : 0]);
+	lua_setfield(L, -2, "kind");
+	lua_pushinteger(L, a->size);
+	lua_setfield(L, -2, "size");
+	lua_pushboolean(L, a->is_signed);
+	lua_setfield(L, -2, "signed");
+	if (a->kind == LBPF_USDT_ARG_CONST) {
+		lbpf_lua_push_i64(L, a->value);
+		lua_setfield(L, -2, "value");
+		return;
+	}
+	lua_pushstring(L, reg ? reg : "?");
+	lua_setfield(L, -2, "reg");
+	lua_pushinteger(L, a->reg_offset);
+	lua_setfield(L, -2, "reg_offset");
+	if (a->kind == LBPF_USDT_ARG_REG_DEREF) {
+		lbpf_lua_push_i64(L, a->value);
+		lua_setfield(L, -2, "offset");
+	}
+}
+
+/* bpf.usdt_args("-4@%edi 8@$5") → array of argument tables, or nil, message. */
+static int l_usdt_args(lua_State *L)
+{
+	struct lbpf_usdt_spec spec;
+	int err = lbpf_usdt_parse_args(luaL_checkstring(L, 1), &spec);
+
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_createtable(L, (int)spec.arg_cnt, 0);
+	for (uint32_t i = 0; i < spec.arg_cnt; i++) {
+		push_usdt_arg(L, &spec.args[i]);
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+	return 1;
+}
+
+#define USDT_LIST_MAX 64
+
+/* bpf.usdt_probes(binary, provider, name) → array of {pc_offset, semaphore_offset, args}. */
+static int l_usdt_probes(lua_State *L)
+{
+	const char *binary = luaL_checkstring(L, 1);
+	const char *provider = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
+	struct lbpf_usdt_probe *sites = lua_newuserdata(L, USDT_LIST_MAX * sizeof(*sites));
+	int n = lbpf_usdt_find(binary, provider, name, sites, USDT_LIST_MAX);
+
+	if (n < 0)
+		return lbpf_lua_fail(L, n);
+	if (n > USDT_LIST_MAX)
+		n = USDT_LIST_MAX;
+	lua_createtable(L, n, 0);
+	for (int i = 0; i < n; i++) {
+		lua_createtable(L, 0, 3);
+		lbpf_lua_push_u64(L, sites[i].pc_offset);
+		lua_setfield(L, -2, "pc_offset");
+		lbpf_lua_push_u64(L, sites[i].semaphore_offset);
+		lua_setfield(L, -2, "semaphore_offset");
+		lua_pushstring(L, sites[i].args);
+		lua_setfield(L, -2, "args");
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
 static int attach_kprobe_common(lua_State *L, bool retprobe)
 {
 	lbpf_program *prog = check_loaded(L, 1);
@@ -303,8 +389,6 @@ static int attach_kprobe_common(lua_State *L, bool retprobe)
 
 static int l_attach_kprobe(lua_State *L) { return attach_kprobe_common(L, false); }
 static int l_attach_kretprobe(lua_State *L) { return attach_kprobe_common(L, true); }
-
-struct named_value { const char *name; uint64_t value; };
 
 static const struct named_value perf_types[] = {
 	{ "hardware", PERF_TYPE_HARDWARE }, { "software", PERF_TYPE_SOFTWARE },
@@ -480,6 +564,16 @@ static int l_link_info(lua_State *L)
 	} else if (info.type == BPF_LINK_TYPE_NETNS) {
 		lua_pushinteger(L, info.netns.netns_ino);
 		lua_setfield(L, -2, "netns_ino");
+	} else if (info.type == LBPF_LINK_TYPE_NETFILTER) {
+		/* {pf, hooknum, priority, flags} at the start of the union (newer than our UAPI). */
+		const uint32_t *nf = (const uint32_t *)(const void *)&info.raw_tracepoint;
+
+		lua_pushinteger(L, nf[0]);
+		lua_setfield(L, -2, "pf");
+		lua_pushinteger(L, nf[1]);
+		lua_setfield(L, -2, "hook");
+		lua_pushinteger(L, (int32_t)nf[2]);
+		lua_setfield(L, -2, "priority");
 	}
 	return 1;
 }
@@ -700,6 +794,8 @@ void lbpf_lua_open_attach(lua_State *L)
 		{ "open_link", l_open_link },
 		{ "open_program", l_open_program },
 		{ "xdp_query", l_xdp_query },
+		{ "usdt_args", l_usdt_args },
+		{ "usdt_probes", l_usdt_probes },
 		{ NULL, NULL },
 	};
 

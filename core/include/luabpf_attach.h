@@ -100,8 +100,10 @@ int lbpf_elf_symbol_offset(const char *path, const char *func, uint64_t *offset)
 int lbpf_resolve_binary_path(const char *binary, char *buf, size_t size);
 
 /* USDT probe provider:name in binary (.note.stapsdt); semaphores are incremented by the
- * kernel while attached. A probe placed at several sites gets a uprobe on each. The argument
- * specs are available through lbpf_usdt_find. */
+ * kernel while attached. A probe placed at several sites gets a uprobe on each. When the
+ * program's object has the __lbpf_usdt_specs map (bpf/include/usdt.bpf.h), each site's
+ * arguments are parsed, stored in a free slot of that map (released on detach) and the slot
+ * index becomes the uprobe's cookie; otherwise the cookie is the site index. */
 int lbpf_program_attach_usdt(lbpf_program *prog, const char *binary, const char *provider,
 			     const char *name, pid_t pid, lbpf_link **out);
 struct lbpf_usdt_probe {
@@ -112,6 +114,35 @@ struct lbpf_usdt_probe {
 /* Up to max probe sites of provider:name; returns how many exist. */
 int lbpf_usdt_find(const char *binary, const char *provider, const char *name,
 		   struct lbpf_usdt_probe *sites, int max);
+
+/* A probe's arguments as the BPF side reads them (bpf/include/usdt.bpf.h: the struct layout of
+ * the __lbpf_usdt_specs map's values, which attach_usdt fills). */
+#define LBPF_USDT_MAX_ARGS 12
+#define LBPF_USDT_SPECS_MAP "__lbpf_usdt_specs"
+enum lbpf_usdt_arg_kind {
+	LBPF_USDT_ARG_CONST = 1,     /* "$imm" */
+	LBPF_USDT_ARG_REG = 2,       /* "%reg" */
+	LBPF_USDT_ARG_REG_DEREF = 3, /* "off(%reg)": user memory at register + offset */
+};
+struct lbpf_usdt_arg {
+	int64_t value;       /* CONST: the value; REG_DEREF: the offset added to the register */
+	uint16_t reg_offset; /* byte offset of the register in the kernel's struct pt_regs */
+	uint8_t kind;        /* enum lbpf_usdt_arg_kind */
+	uint8_t size;        /* 1, 2, 4 or 8 bytes */
+	uint8_t is_signed;
+	uint8_t pad[3];
+};
+struct lbpf_usdt_spec {
+	uint32_t arg_cnt;
+	uint32_t in_use; /* set while a link uses the map slot */
+	struct lbpf_usdt_arg args[LBPF_USDT_MAX_ARGS];
+};
+/* Parses a site's argument string ("-4@%edi 8@$5 -4@-20(%rbp)", x86-64 AT&T operands) into
+ * spec (zeroed first). -EINVAL with the offending operand named; -EOPNOTSUPP for operands the
+ * BPF side cannot read (RIP-relative, indexed, high-byte registers, other architectures). */
+int lbpf_usdt_parse_args(const char *text, struct lbpf_usdt_spec *spec);
+/* Name of the 64-bit register at a struct pt_regs offset ("rdi"), NULL if none. */
+const char *lbpf_usdt_reg_name(uint16_t reg_offset);
 
 /* kprobe PMU, falling back to tracefs kprobe_events. */
 int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t offset,

@@ -87,7 +87,8 @@ function M.fixture(name)
 end
 
 -- Starts a UDP receiver (netfix recv) and waits until it is bound. Returns an object whose
--- :finish() waits for it to go quiet and returns { [source] = count }, total.
+-- :finish() waits for it to go quiet and returns { [source] = count }, total,
+-- { [payload] = count }.
 function M.receiver(addr, port, quiet_ms, prefix_cmd, cgroup)
 	local cmd = ("%s%s recv %s %d %d %s"):format(prefix_cmd or "", M.fixture("netfix"), addr,
 		port, quiet_ms or 700, cgroup or "")
@@ -99,14 +100,17 @@ function M.receiver(addr, port, quiet_ms, prefix_cmd, cgroup)
 	end
 	return {
 		finish = function()
-			local from, total = {}, nil
+			local from, total, payloads = {}, nil, {}
 			for line in p:lines() do
-				local src = line:match("^from (%S+)")
-				if src then from[src] = (from[src] or 0) + 1 end
+				local src, payload = line:match("^from (%S+) (.*)$")
+				if src then
+					from[src] = (from[src] or 0) + 1
+					payloads[payload] = (payloads[payload] or 0) + 1
+				end
 				total = tonumber(line:match("^total (%d+)")) or total
 			end
 			p:close()
-			return from, total or 0
+			return from, total or 0, payloads
 		end,
 	}
 end
