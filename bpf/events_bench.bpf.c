@@ -1,7 +1,8 @@
 /*
  * Producer for bench/ringbuf_*: fill16 / fill256 (`syscall` programs run with test_run) write
  * `count` records of 16 / 256 bytes into the 64 MiB ring buffer `bench_rb` with bpf_loop.
- * Each record starts with its sequence number so consumers can check order.
+ * Each record starts with its sequence number so consumers can check order; a 256-byte record
+ * also carries a comm and 28 words seq + k.
  */
 #include <linux/bpf.h>
 #include "bpf_helpers.h"
@@ -62,6 +63,10 @@ static int put256(__u32 i, void *ctx)
 	r->value = i;
 	r->comm[0] = 'x';
 	r->comm[1] = 0;
+	/* Every word set (and different per record): decoders see real, changing values, not
+	 * whatever an earlier record left in the ring. */
+	for (int k = 0; k < 28; k++)
+		r->words[k] = r->seq + k;
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }

@@ -319,6 +319,97 @@ int lbpf_ringbuf_next(lbpf_ringbuf *rb, size_t index, const void **data, size_t 
 	return 0;
 }
 
+/* Same walk again, many records per call: cons moves past each record handed out and stays
+ * unpublished until lbpf_ringbuf_release, so every record of the run stays readable. fn sees
+ * each record as the walk reaches it: its work overlaps the loads of the next headers. */
+int lbpf_ringbuf_hold(lbpf_ringbuf *rb, size_t index, size_t max, lbpf_event_fn fn, void *ctx)
+{
+	struct ring *r;
+	unsigned long prod, start, hold_max;
+	size_t n = 0;
+
+	if (!rb || index >= rb->count || !fn)
+		return lbpf_err(EINVAL, "ring buffer reader: no ring %zu", index);
+	if (max > INT_MAX)
+		max = INT_MAX;
+	r = &rb->rings[index];
+	if (r->cur.unpublished)
+		publish_consumer(r); /* releases what the previous hold or next handed out */
+	else
+		r->cur.cons = __atomic_load_n(r->cur.consumer_pos, __ATOMIC_RELAXED);
+	start = r->cur.cons;
+	hold_max = r->data_size / 4;
+	prod = __atomic_load_n(r->cur.producer_pos, __ATOMIC_ACQUIRE);
+	while (n < max && r->cur.cons < prod && (n == 0 || r->cur.cons - start < hold_max)) {
+		const uint32_t *hdr = (const uint32_t *)(r->cur.data + (r->cur.cons & r->cur.mask));
+		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		uint32_t rec_size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break; /* reserved, not yet committed: records after it wait too */
+		r->cur.cons += (rec_size + BPF_RINGBUF_HDR_SZ + 7) & ~7UL;
+		r->cur.unpublished = true;
+		if (len & BPF_RINGBUF_DISCARD_BIT)
+			continue;
+		if (fn(ctx, hdr + 2, rec_size))
+			return (int)n + 1;
+		n++;
+	}
+	return (int)n;
+}
+
+struct run_collector {
+	const void **data;
+	size_t *sizes;
+	size_t n;
+};
+
+static int collect_record(void *ctx, const void *data, size_t size)
+{
+	struct run_collector *c = ctx;
+
+	c->data[c->n] = data;
+	c->sizes[c->n++] = size;
+	return 0;
+}
+
+int lbpf_ringbuf_peek_batch(lbpf_ringbuf *rb, size_t index, const void **data, size_t *sizes,
+			    size_t max)
+{
+	struct run_collector c = { data, sizes, 0 };
+
+	if (!data || !sizes)
+		return lbpf_err(EINVAL, "ring buffer reader: no arrays for the records");
+	return lbpf_ringbuf_hold(rb, index, max, collect_record, &c);
+}
+
+int lbpf_ringbuf_release(lbpf_ringbuf *rb, size_t index)
+{
+	struct ring *r;
+
+	if (!rb || index >= rb->count)
+		return lbpf_err(EINVAL, "ring buffer reader: no ring %zu", index);
+	r = &rb->rings[index];
+	if (r->cur.unpublished)
+		publish_consumer(r);
+	return 0;
+}
+
+int lbpf_ringbuf_wait(lbpf_ringbuf *rb, int timeout_ms)
+{
+	int n;
+
+	if (!rb)
+		return lbpf_err(EINVAL, "ring buffer reader: NULL reader");
+	n = epoll_wait(rb->epoll_fd, rb->events, (int)rb->count, timeout_ms);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0; /* let the caller look at its signals */
+		return lbpf_err(errno, "ring buffer reader: epoll_wait: %s", strerror(errno));
+	}
+	return n > 0;
+}
+
 struct lbpf_ringbuf_cursor *lbpf_ringbuf_cursor(lbpf_ringbuf *rb, size_t index)
 {
 	if (!rb || index >= rb->count) {

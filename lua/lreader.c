@@ -11,7 +11,10 @@
  * A callback returning false stops the drain after its record. With batch = N the callback
  * gets (records, n) with up to N records per call instead of one call per record. With
  * pointer = true it gets (pointer, size) and the record stays in the ring (lreader_view.c);
- * r:records() pulls records in a loop instead of taking a callback.
+ * with pointer = true and batch = N, (ptrs, sizes, n) for a run held in the ring until the call
+ * returns (lreader_batch.c). reuse = true refills decoded tables in place (one per source, or
+ * the batch's array of tables) instead of making one per record. r:records() pulls records in a
+ * loop instead of taking a callback.
  *
  * Speed: the core drains a whole batch per call with positions read and published once; each
  * record costs one lua_pushlstring (raw) or one table built from a field list resolved once
@@ -21,6 +24,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +45,7 @@ static struct lreader *check_reader(lua_State *L, int idx)
 
 /* ---- per-record callbacks (run inside the protected drain) ----------------------------------- */
 
-static int stop_requested(lua_State *L)
+int lreader_stop_requested(lua_State *L)
 {
 	int stop = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
 
@@ -77,10 +81,55 @@ static int flush_batch(struct lreader *r)
 	lua_pushvalue(L, r->batch_idx);
 	lua_pushinteger(L, r->nbatch);
 	r->nbatch = 0;
-	lua_createtable(L, r->batch, 0); /* a fresh table: the callback may keep the old one */
-	lua_replace(L, r->batch_idx);
+	if (!r->reuse) {
+		lua_createtable(L, r->batch, 0); /* a fresh table: the callback may keep the old one */
+		lua_replace(L, r->batch_idx);
+	}
 	lua_call(L, 2, 1);
-	return stop_requested(L);
+	return lreader_stop_requested(L);
+}
+
+/* Reuse readers with batch: refills the batch's next table (made on first use) in place. */
+static void refill_batch_entry(lua_State *L, struct lreader *r, struct lreader_source *s,
+			       const void *data, size_t size)
+{
+	lua_rawgeti(L, r->batch_idx, r->nbatch + 1);
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		lua_createtable(L, 0, s->dec.nfields);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, r->batch_idx, r->nbatch + 1);
+	}
+	lreader_fill_record(L, s, lua_gettop(L), data, size);
+	lua_pop(L, 1);
+	r->nbatch++;
+}
+
+/* Reuse readers: the callback gets the source's one table, refilled for each record. */
+static int on_reused_record(void *ctx, const void *data, size_t size)
+{
+	struct lreader_source *s = ctx;
+	struct lreader *r = s->r;
+	lua_State *L = r->L;
+
+	if (r->closed)
+		return 1;
+	if (r->owner && !r->owner->obj)
+		luaL_error(L, "%s used after its object was closed", r->name);
+	if (r->batch > 0) {
+		refill_batch_entry(L, r, s, data, size);
+		return r->nbatch >= r->batch ? flush_batch(r) : 0;
+	}
+	lreader_fill_record(L, s, s->reuse_idx, data, size);
+	lua_pushvalue(L, r->fn_idx);
+	lua_pushvalue(L, s->reuse_idx);
+	if (r->multi) {
+		lua_pushinteger(L, s->index);
+		lua_call(L, 2, 1);
+	} else {
+		lua_call(L, 1, 1);
+	}
+	return lreader_stop_requested(L);
 }
 
 static int on_record(void *ctx, const void *data, size_t size)
@@ -102,7 +151,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 	lua_pushvalue(L, r->fn_idx);
 	nargs = push_record_args(L, r, s, data, size);
 	lua_call(L, nargs, 1);
-	return stop_requested(L);
+	return lreader_stop_requested(L);
 }
 
 /* Pointer readers: the record stays in the ring; the callback gets (pointer, size[, index]). The
@@ -118,6 +167,7 @@ static int on_pointer_record(void *ctx, const void *data, size_t size)
 	r->window->base = data;
 	r->window->size = size;
 	r->window->owner = r;
+	r->window->n = 0; /* not a run (we may be nested in a pointer batch's call) */
 	lua_pushvalue(L, r->fn_idx);
 	lua_pushlightuserdata(L, (void *)data);
 	lua_pushinteger(L, (lua_Integer)size);
@@ -127,7 +177,7 @@ static int on_pointer_record(void *ctx, const void *data, size_t size)
 	} else {
 		lua_call(L, 2, 1);
 	}
-	return stop_requested(L);
+	return lreader_stop_requested(L);
 }
 
 /* View readers: the callback gets the source's record view, valid until it returns. */
@@ -155,7 +205,7 @@ static int on_view_record(void *ctx, const void *data, size_t size)
 		lua_call(L, 1, 1);
 	}
 	s->view->valid = false;
-	stop = stop_requested(L);
+	stop = lreader_stop_requested(L);
 	return stop;
 }
 
@@ -169,7 +219,7 @@ static int on_line(void *ctx, const char *line, size_t len)
 	lua_pushvalue(L, r->fn_idx);
 	lua_pushlstring(L, line, len);
 	lua_call(L, 1, 1);
-	return stop_requested(L);
+	return lreader_stop_requested(L);
 }
 
 /* ---- drains ------------------------------------------------------------------------------------ */
@@ -201,15 +251,35 @@ static void push_drain_state(lua_State *L, struct lreader *r)
 			r->src[i].view_idx = lua_gettop(L);
 		}
 	}
+	if (r->reuse && !r->batch) {
+		lua_getfield(L, uv, "reused");
+		for (int i = 0; i < r->nsrc; i++) {
+			lua_rawgeti(L, -1 - i, i + 1);
+			r->src[i].reuse_idx = lua_gettop(L);
+		}
+	}
 	lua_getfield(L, uv, "fmts");
 	r->fmts_idx = lua_gettop(L);
-	lua_createtable(L, r->batch > 0 ? r->batch : 0, 0);
-	r->batch_idx = lua_gettop(L);
+	if (r->pointer && r->batch) {
+		/* the reader's own ptrs and sizes tables, reused by every call */
+		lua_getfield(L, uv, "ptrs");
+		r->batch_idx = lua_gettop(L);
+		lua_getfield(L, uv, "sizes");
+		r->sizes_idx = lua_gettop(L);
+	} else if (r->reuse && r->batch) {
+		lua_getfield(L, uv, "batch"); /* the reused array of reused tables */
+		r->batch_idx = lua_gettop(L);
+	} else {
+		lua_createtable(L, r->batch > 0 ? r->batch : 0, 0);
+		r->batch_idx = lua_gettop(L);
+	}
 	r->nbatch = 0;
 }
 
 static int core_drain(struct lreader *r, int mode, int timeout)
 {
+	if (r->pointer && r->batch)
+		return lreader_drain_pointer_batches(r->L, r, mode == DRAIN_POLL, timeout);
 	switch (r->kind) {
 	case READER_RING:
 		return mode == DRAIN_POLL ? lbpf_ringbuf_poll(r->rb, timeout) : lbpf_ringbuf_consume(r->rb);
@@ -232,7 +302,7 @@ static int drain_protected(lua_State *L)
 	r->fn_idx = 2;
 	push_drain_state(L, r);
 	n = core_drain(r, mode, timeout);
-	if (n >= 0 && r->batch > 0 && !r->closed)
+	if (n >= 0 && r->batch > 0 && !r->pointer && !r->closed)
 		flush_batch(r);
 	if (n < 0)
 		return lbpf_lua_fail(L, n);
@@ -251,6 +321,12 @@ static void free_core(struct lreader *r)
 	r->tp = NULL;
 	for (int i = 0; i < r->nsrc; i++)
 		lreader_decoder_free(&r->src[i].dec);
+	free(r->run_data);
+	free(r->run_sizes);
+	free(r->shown_sizes);
+	r->run_data = NULL;
+	r->run_sizes = NULL;
+	r->shown_sizes = NULL;
 	free(r->src);
 	r->src = NULL;
 	r->nsrc = 0;
@@ -485,13 +561,18 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	r->pointer = lua_toboolean(L, -1);
 	lua_getfield(L, opts_idx, "view");
 	r->view = lua_toboolean(L, -1);
-	lua_pop(L, 2);
+	lua_getfield(L, opts_idx, "reuse");
+	r->reuse = lua_toboolean(L, -1);
+	lua_pop(L, 3);
+	if (r->reuse && (!*type || *raw || r->pointer || r->view))
+		luaL_error(L, "reader: reuse = true refills decoded tables in place: it needs type and "
+			      "does not combine with raw, pointer or view");
 	if (r->view && (!*type || *raw || r->batch || r->pointer))
 		luaL_error(L, "reader: view = true decodes fields on access through the type named: "
 			      "it needs type and does not combine with raw, batch or pointer");
-	if (r->pointer && (*type || *raw || r->batch))
+	if (r->pointer && (*type || *raw))
 		luaL_error(L, "reader: pointer = true hands over the records in place; it does not "
-			      "combine with type, raw or batch");
+			      "combine with type or raw");
 	lua_getfield(L, opts_idx, "pages");
 	popts->pages_per_cpu = (size_t)luaL_optinteger(L, -1, 0);
 	lua_getfield(L, opts_idx, "wakeup");
@@ -499,10 +580,52 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	lua_pop(L, 5); /* type stays referenced by the options table */
 }
 
+/* reuse = true: one table per source (uv.reused), or with batch the reused array (uv.batch)
+ * whose tables are made on first use. Needs the fast field list of a plain struct. */
+static void setup_reuse(lua_State *L, struct lreader *r, int ud)
+{
+	for (int i = 0; i < r->nsrc; i++)
+		if (r->src[i].dec.nfields <= 0)
+			luaL_error(L, "%s '%s': reuse = true needs a struct of plain members (%s has "
+				      "bitfields or anonymous members: leave reuse out)", r->src[i].what,
+				   r->src[i].name, r->src[i].dec.type_name);
+	if (r->batch) {
+		lua_createtable(L, r->batch, 0);
+		uv_set(L, ud, "batch");
+		return;
+	}
+	lua_createtable(L, r->nsrc, 0);
+	for (int i = 0; i < r->nsrc; i++) {
+		lua_createtable(L, 0, r->src[i].dec.nfields);
+		lua_rawseti(L, -2, i + 1);
+	}
+	uv_set(L, ud, "reused");
+}
+
+/* pointer = true with batch: the run arrays the core fills and the two tables handed over. */
+static void setup_pointer_batches(lua_State *L, struct lreader *r, int ud)
+{
+	if (r->kind != READER_RING)
+		luaL_error(L, "reader: pointer = true with batch holds runs of records in the ring: "
+			      "ring buffers only (a perf buffer takes pointer = true without batch)");
+	r->run_data = calloc((size_t)r->batch, sizeof(*r->run_data));
+	r->run_sizes = calloc((size_t)r->batch, sizeof(*r->run_sizes));
+	r->shown_sizes = malloc((size_t)r->batch * sizeof(*r->shown_sizes));
+	if (!r->run_data || !r->run_sizes || !r->shown_sizes)
+		luaL_error(L, "out of memory");
+	for (int i = 0; i < r->batch; i++)
+		r->shown_sizes[i] = SIZE_MAX; /* nothing yet */
+	lua_createtable(L, r->batch, 0);
+	uv_set(L, ud, "ptrs");
+	lua_createtable(L, r->batch, 0);
+	uv_set(L, ud, "sizes");
+}
+
 static int start_core(lua_State *L, struct lreader *r, lbpf_map **maps,
 		      const struct lbpf_perfbuf_opts *popts)
 {
-	lbpf_event_fn fn = r->pointer ? on_pointer_record : r->view ? on_view_record : on_record;
+	lbpf_event_fn fn = r->pointer ? on_pointer_record : r->view ? on_view_record
+					  : r->reuse ? on_reused_record : on_record;
 	int err;
 
 	if (r->kind == READER_PERF)
@@ -574,8 +697,13 @@ int lreader_new_from_maps(lua_State *L, const int *map_idx, int nmaps, int opts_
 		uv_set(L, ud, "views");
 	}
 	uv_set(L, ud, "keys");
-	if (log && (r->pointer || r->view))
-		return luaL_error(L, "log readers format their records: pointer/view do not apply");
+	if (log && (r->pointer || r->view || r->reuse))
+		return luaL_error(L, "log readers format their records: pointer/view/reuse do not "
+				     "apply");
+	if (r->reuse)
+		setup_reuse(L, r, ud);
+	if (r->pointer && r->batch)
+		setup_pointer_batches(L, r, ud);
 	if (log && r->owner && r->owner->obj)
 		lreader_log_push_formats(L, r->owner->obj);
 	else

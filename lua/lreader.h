@@ -43,6 +43,7 @@ struct lreader_source {
 	int index;        /* 1-based, handed to callbacks of multi-map readers */
 	int key_base;     /* during a drain: stack index of the first field name */
 	int view_idx;     /* view readers, during a drain: stack index of the record view */
+	int reuse_idx;    /* reuse readers without batch, during a drain: the reused table */
 	struct lreader_view *view;
 	const char *what; /* "ring buffer", "perf buffer" */
 	char name[64];
@@ -64,6 +65,12 @@ struct lreader {
 	int batch;                     /* > 0: hand records over in tables of up to batch */
 	bool pointer;                  /* records as (light userdata, size): lreader_view.c */
 	bool view;                     /* records as one reused record view: lreader_view.c */
+	bool reuse;                    /* decoded tables refilled in place, not made per record */
+	/* Pointer readers with batch: one call per run of records held in the ring
+	 * (lreader_batch.c); the records of the run, batch entries each. */
+	const void **run_data;
+	size_t *run_sizes;
+	size_t *shown_sizes;           /* what the sizes table holds: only changes are written */
 	int iter_ring;                 /* records() of the C iterator: ring being walked */
 	/* &lreader_current, taken once per drain: a thread-local access from a shared object is a
 	 * __tls_get_addr call, too dear per record. */
@@ -73,6 +80,7 @@ struct lreader {
 	lua_State *L;
 	int fn_idx;
 	int batch_idx;                 /* stack index of the batch table being filled */
+	int sizes_idx;                 /* pointer batches: stack index of the sizes table */
 	int nbatch;
 	int fmts_idx;                  /* log readers: stack index of the id -> format table */
 	char name[80];
@@ -97,6 +105,12 @@ struct lreader_window {
 	const uint8_t *base;
 	size_t size;
 	const struct lreader *owner;
+	/* A run of records handed to one call (pointer batches), when n > 0: ptrs[0..split) and
+	 * ptrs[split..n) are each in ascending address order (the run wraps around the ring at
+	 * most once); hint is where the last lookup succeeded. base is NULL then. */
+	const void *const *ptrs;
+	const size_t *sizes;
+	size_t n, split, hint;
 };
 extern _Thread_local struct lreader_window lreader_current;
 /* Clears the window when it is a record of r (r drains again, closes or dies). */
@@ -118,6 +132,19 @@ int lreader_records_c(lua_State *L, struct lreader *r);
 int lreader_push_cursor(lua_State *L, struct lreader *r, int ring);
 /* Registers bpf.peek, bpf.bytes and bpf.string into the module table on top of the stack. */
 void lreader_view_open(lua_State *L);
+
+/* Refills the table at tbl_idx (absolute) with the fields of one record, reusing the tables of
+ * integer array members (Lua error when shorter than the decoder's type; fast path only). */
+void lreader_fill_record(lua_State *L, struct lreader_source *s, int tbl_idx, const void *data,
+			 size_t size);
+
+/* lreader_batch.c: pointer readers with batch = N over ring buffers. Inside the protected
+ * drain (r->fn_idx, r->batch_idx, r->sizes_idx set): waits when wait is set, then hands every
+ * ring's records to fn(ptrs, sizes, n[, ring]) in runs of up to N held in the ring until the
+ * call returns. Returns the records handed over or a negative errno. */
+int lreader_drain_pointer_batches(lua_State *L, struct lreader *r, bool wait, int timeout_ms);
+/* 1 when the call's result asks to stop the drain (pops it). lreader.c. */
+int lreader_stop_requested(lua_State *L);
 
 /* lreader_log.c */
 /* Pushes the table id -> format string of the bpf_log call sites of obj. */

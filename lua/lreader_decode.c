@@ -43,16 +43,14 @@ static void push_int(lua_State *L, const uint8_t *p, unsigned size, bool is_sign
 	}
 }
 
+static void refill_ints(lua_State *L, int tbl_idx, const struct lreader_field *f,
+			const uint8_t *p);
+
 /* An array of integers: one table sized up front, no BTF walk per element. */
 static void push_ints(lua_State *L, const struct lreader_field *f, const uint8_t *p)
 {
-	bool is_signed = f->kind == FIELD_SINTS;
-
 	lua_createtable(L, (int)f->count, 0);
-	for (uint32_t i = 0; i < f->count; i++) {
-		push_int(L, p + (size_t)i * f->elem_size, f->elem_size, is_signed);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
+	refill_ints(L, lua_gettop(L), f, p);
 }
 
 void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const struct lreader_field *f,
@@ -115,6 +113,86 @@ void lreader_push_record(lua_State *L, struct lreader_source *s, const void *dat
 		lua_pushvalue(L, s->key_base + i);
 		lreader_push_field(L, d, &d->fields[i], data);
 		lua_rawset(L, -3);
+	}
+}
+
+/* One integer element, pushed without the generic checks where the interpreter allows: Lua 5.4
+ * integers hold every 64-bit pattern; LuaJIT numbers hold what is below 2^53. */
+static inline void push_elem(lua_State *L, const uint8_t *p, unsigned size, bool is_signed)
+{
+	uint64_t v = load_le(p, size);
+
+	if (size == 8) {
+		if (!LBPF_LUAJIT || (is_signed ? (int64_t)v > -(1ll << 53) && (int64_t)v < (1ll << 53)
+					       : v < (1ull << 53))) {
+			if (is_signed)
+				lua_pushinteger(L, (lua_Integer)(int64_t)v);
+			else
+				lua_pushinteger(L, (lua_Integer)v);
+		} else {
+			push_int(L, p, size, is_signed);
+		}
+	} else if (is_signed) {
+		unsigned shift = 64 - 8 * size;
+		lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
+	} else {
+		lua_pushinteger(L, (lua_Integer)v);
+	}
+}
+
+/* Refills the integer array table at tbl_idx (absolute) with a member's elements. */
+static void refill_ints(lua_State *L, int tbl_idx, const struct lreader_field *f,
+			const uint8_t *p)
+{
+	bool is_signed = f->kind == FIELD_SINTS;
+
+	switch (f->elem_size) { /* constant sizes let the compiler specialise each loop */
+	case 8:
+		for (uint32_t k = 0; k < f->count; k++) {
+			push_elem(L, p + (size_t)k * 8, 8, is_signed);
+			lua_rawseti(L, tbl_idx, (lua_Integer)k + 1);
+		}
+		return;
+	case 4:
+		for (uint32_t k = 0; k < f->count; k++) {
+			push_elem(L, p + (size_t)k * 4, 4, is_signed);
+			lua_rawseti(L, tbl_idx, (lua_Integer)k + 1);
+		}
+		return;
+	default:
+		for (uint32_t k = 0; k < f->count; k++) {
+			push_elem(L, p + (size_t)k * f->elem_size, f->elem_size, is_signed);
+			lua_rawseti(L, tbl_idx, (lua_Integer)k + 1);
+		}
+	}
+}
+
+/* Reuse readers: the same keys are set again on the same table, which allocates nothing once the
+ * table has them; an integer array member refills its own table when it is still there. */
+void lreader_fill_record(lua_State *L, struct lreader_source *s, int tbl_idx, const void *data,
+			 size_t size)
+{
+	const struct lreader_decoder *d = &s->dec;
+
+	if (size < d->size)
+		luaL_error(L, "%s '%s': a record of %d bytes is shorter than %s (%d bytes)",
+			   s->what, s->name, (int)size, d->type_name, (int)d->size);
+	for (int i = 0; i < d->nfields; i++) {
+		const struct lreader_field *f = &d->fields[i];
+
+		if (f->kind == FIELD_UINTS || f->kind == FIELD_SINTS) {
+			lua_pushvalue(L, s->key_base + i);
+			lua_rawget(L, tbl_idx);
+			if (lua_istable(L, -1)) {
+				refill_ints(L, lua_gettop(L), f, (const uint8_t *)data + f->offset);
+				lua_pop(L, 1);
+				continue;
+			}
+			lua_pop(L, 1);
+		}
+		lua_pushvalue(L, s->key_base + i);
+		lreader_push_field(L, d, f, data);
+		lua_rawset(L, tbl_idx);
 	}
 }
 

@@ -30,21 +30,66 @@ void lreader_window_forget(const struct lreader *r)
 		memset(&lreader_current, 0, sizeof(lreader_current));
 }
 
-/* The address p + offset .. + len after checking it lies in the current record. */
+/* In [lo, hi) of a run's ascending part: the record whose first byte is at or before p, or -1. */
+static long run_search(const struct lreader_window *w, size_t lo, size_t hi, const uint8_t *p)
+{
+	long found = -1;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((const uint8_t *)w->ptrs[mid] <= p) {
+			found = (long)mid;
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return found;
+}
+
+/* The record of the current run that p points into (its bounds in *base, *size); false if none.
+ * Accessors mostly read the records in order: the last hit and the one after it come first. */
+static bool run_find(struct lreader_window *w, const uint8_t *p, const uint8_t **base,
+		     size_t *size)
+{
+	long i = -1;
+
+	if (w->hint < w->n && w->ptrs[w->hint] == p)
+		i = (long)w->hint;
+	else if (w->hint + 1 < w->n && w->ptrs[w->hint + 1] == p)
+		i = (long)w->hint + 1;
+	else if (w->split < w->n && p < (const uint8_t *)w->ptrs[0])
+		i = run_search(w, w->split, w->n, p); /* the part past the ring's wrap */
+	else
+		i = run_search(w, 0, w->split, p);
+	if (i < 0 || p > (const uint8_t *)w->ptrs[i] + w->sizes[i])
+		return false;
+	w->hint = (size_t)i;
+	*base = w->ptrs[i];
+	*size = w->sizes[i];
+	return true;
+}
+
+/* The address p + offset .. + len after checking it lies in a current record. */
 static const uint8_t *checked_span(lua_State *L, int p_idx, lua_Integer offset, lua_Integer len)
 {
 	const uint8_t *p = lua_touserdata(L, p_idx);
-	const struct lreader_window *w = &lreader_current;
+	struct lreader_window *w = &lreader_current;
+	const uint8_t *base = w->base;
+	size_t size = w->size;
 
 	if (lua_type(L, p_idx) != LUA_TLIGHTUSERDATA)
 		luaL_argerror(L, p_idx, "record pointer (light userdata) expected");
-	if (!w->base || p < w->base || p > w->base + w->size)
+	if (w->n > 0 && !run_find(w, p, &base, &size))
+		base = NULL;
+	if (!base || p < base || p > base + size)
 		luaL_error(L, "record pointer used outside its callback (or records() step): records are "
 			      "only readable while they are current");
 	if (offset < 0 || len < 0 || (uint64_t)offset + (uint64_t)len >
-					     (uint64_t)(w->base + w->size - p))
+					     (uint64_t)(base + size - p))
 		luaL_error(L, "read of %d bytes at offset %d is outside the record (%d bytes)", (int)len,
-			   (int)offset, (int)(w->base + w->size - p));
+			   (int)offset, (int)(base + size - p));
 	return p + offset;
 }
 
@@ -157,6 +202,7 @@ static int push_step(lua_State *L, struct lreader *r, int ring, const void *data
 		lreader_current.base = data;
 		lreader_current.size = size;
 		lreader_current.owner = r;
+		lreader_current.n = 0; /* not a run (we may be nested in a pointer batch's call) */
 		lua_pushlightuserdata(L, (void *)data);
 		lua_pushinteger(L, (lua_Integer)size);
 		n = 2;

@@ -5,6 +5,7 @@
 #                       our Lua reader under lua5.4 and luajit; prints figures and ratios
 #
 # libbpf is linked into build/bench/ringbuf_c only (the comparison); the product never uses it.
+# The Lua floor module links the core library (its ring floor walks the ring with it).
 
 BENCH_DIR := $(BUILD)/bench
 BENCH_RECORDS ?= 6000000
@@ -15,13 +16,15 @@ $(BENCH_DIR)/ringbuf_c: bench/ringbuf_c.c $(CORE_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Icore/include -o $@ $< $(CORE_LIB) -lbpf $(LDLIBS)
 
-$(BENCH_DIR)/lua5.4/ringbuf_floor.so: bench/ringbuf_floor.c
+$(BENCH_DIR)/lua5.4/ringbuf_floor.so: bench/ringbuf_floor.c $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LUA54_INC) -shared -o $@ $<
+	$(CC) $(CFLAGS) $(LUA54_INC) -Icore/include -shared -Wl,--exclude-libs,ALL -o $@ $< \
+		$(CORE_LIB) $(LDLIBS)
 
-$(BENCH_DIR)/luajit/ringbuf_floor.so: bench/ringbuf_floor.c
+$(BENCH_DIR)/luajit/ringbuf_floor.so: bench/ringbuf_floor.c $(CORE_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LUAJIT_INC) -shared -o $@ $<
+	$(CC) $(CFLAGS) $(LUAJIT_INC) -Icore/include -shared -Wl,--exclude-libs,ALL -o $@ $< \
+		$(CORE_LIB) $(LDLIBS)
 
 bench-events: mount
 	$(MAKE) --no-print-directory -j$(JOBS) bpf/events_bench.bpf.o $(LUA54_MODULE) \

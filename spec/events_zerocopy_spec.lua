@@ -86,9 +86,9 @@ describe("zero-copy readers", function()
 			r:consume(function(p) assert.equal(comm, bpf.string(p, 20, 16)) end)
 		end)
 
-		it("does not combine with type, raw or batch", function()
+		it("does not combine with type or raw", function()
 			for _, opts in ipairs { { pointer = true, type = "struct event" },
-				{ pointer = true, raw = true }, { pointer = true, batch = 4 } } do
+				{ pointer = true, raw = true } } do
 				local ok, err = pcall(obj.maps.events.reader, obj.maps.events, opts)
 				assert.is_false(ok)
 				assert.matches("does not combine", err)

@@ -44,6 +44,23 @@ void lbpf_ringbuf_free(lbpf_ringbuf *rb);
  * negative errno. The callbacks of the ring are not called. */
 int lbpf_ringbuf_next(lbpf_ringbuf *rb, size_t index, const void **data, size_t *size);
 
+/* Batch consumption without callbacks, for callers that hand many records to one call: first
+ * releases whatever this ring handed out before (as lbpf_ringbuf_next does), then hands out up to
+ * max committed records (discarded ones are skipped) in data[] and sizes[] and keeps them all
+ * unreleased, so the kernel cannot reuse their space, until lbpf_ringbuf_release (or the next
+ * peek, next or drain of the ring). Stops early once the records held take a quarter of the
+ * ring, so that a producer keeps room. Returns how many (0: none waits) or a negative errno. */
+int lbpf_ringbuf_peek_batch(lbpf_ringbuf *rb, size_t index, const void **data, size_t *sizes,
+			    size_t max);
+/* The same, handing each record of the run to fn as the walk reaches it (fn returning non-zero
+ * ends the run after its record; the callbacks given to _new/_add are not called). */
+int lbpf_ringbuf_hold(lbpf_ringbuf *rb, size_t index, size_t max, lbpf_event_fn fn, void *ctx);
+/* Releases the records of ring index handed out by lbpf_ringbuf_peek_batch, _hold or _next. */
+int lbpf_ringbuf_release(lbpf_ringbuf *rb, size_t index);
+/* Waits up to timeout_ms (-1: forever) until some ring holds records, without reading any.
+ * Returns 1 when records wait, 0 on timeout or signal, or a negative errno. */
+int lbpf_ringbuf_wait(lbpf_ringbuf *rb, int timeout_ms);
+
 /* The consumer state of one ring, for callers that walk the ring in place themselves (the
  * binding's LuaJIT FFI path reads and writes it with plain loads and stores, which is sound on
  * x86 only: there, plain loads are acquires and plain stores releases). Layout is ABI: the FFI
