@@ -174,13 +174,15 @@ demo: deps mount
 # AddressSanitizer + UBSan build of core and binding, preloaded into the stock lua5.4. Lua
 # interpreters that specs start themselves get the plain build (LUA_CPATH), not the ASan one.
 check-asan: deps mount
-	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(ASAN_MODULE) $(LUA54_MODULE) $(TEST_PRELOAD)
+	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(ASAN_MODULE) $(LUA54_MODULE) \
+		$(LUAJIT_MODULE) $(TEST_PRELOAD)
 	bash scripts/run-tests.sh asan-lua5.4 -- $(SPEC)
 
 # The suite (or SPEC=...) under valgrind's memcheck, with the plain Lua 5.4 build.
 VALGRIND_SPEC ?= $(SPEC)
 check-valgrind: deps mount
-	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(LUA54_MODULE) $(TEST_PRELOAD)
+	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(LUA54_MODULE) $(LUAJIT_MODULE) \
+		$(TEST_PRELOAD)
 	bash scripts/run-tests.sh valgrind-lua5.4 -- $(VALGRIND_SPEC)
 
 # The module must pull in libelf, libz and libc only: no libbpf, no bcc, no LLVM.
