@@ -29,7 +29,9 @@ int attach_read_int_file(const char *path, long *value);
 /* Records "program 'x': <what>: <strerror>" for err and returns -|err|. */
 int attach_fail(const lbpf_program *prog, int err, const char *what);
 
-#endif
+/* The name of network interface ifindex into ifname (IF_NAMESIZE bytes), or -ENODEV with
+ * "program 'x': no network interface with index N" recorded (xdp, tc). */
+int attach_ifname(const lbpf_program *prog, int ifindex, char *ifname);
 
 /* BPF_PROG_ATTACH to target_fd (cgroup, sockmap); detaching uses PROG_DETACH. */
 int attach_prog_attach(lbpf_program *prog, int target_fd, uint32_t attach_type, uint32_t flags,
@@ -38,6 +40,9 @@ int attach_prog_attach(lbpf_program *prog, int target_fd, uint32_t attach_type, 
 /* Opens an ELF file for reading with libelf (uprobes, USDT). */
 typedef struct Elf Elf;
 int lbpf_elf_open_for_read(const char *path, int *fd, Elf **elf);
+/* Virtual address -> file offset through the PT_LOAD segment that maps it (exec_only: only an
+ * executable one, as for a function). Returns 1, or 0 when no segment maps addr. */
+int lbpf_elf_vaddr_to_offset(Elf *elf, uint64_t addr, bool exec_only, uint64_t *offset);
 
 /* perf_event_open on a dynamic PMU (/sys/bus/event_source/devices/<pmu>): "uprobe" with the
  * binary path, or "kprobe" with a function name. Returns the perf fd or -errno (-ENODEV when
@@ -52,3 +57,5 @@ int usdt_specs_open(lbpf_program *prog, int *map_fd, uint32_t *max_entries);
 int usdt_specs_claim(int map_fd, uint32_t max_entries, const struct lbpf_usdt_spec *spec);
 /* Marks a slot free again (zeroes it). */
 void usdt_specs_release(int map_fd, int id);
+
+#endif

@@ -1,5 +1,6 @@
 /* bpf_link plumbing shared by the attach kinds, plus pins, link info and link updates. */
 #include <errno.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,14 @@ int attach_fail(const lbpf_program *prog, int err, const char *what)
 {
 	return lbpf_err(err, "program '%s': %s: %s", lbpf_program_name(prog), what,
 			strerror(abs(err)));
+}
+
+int attach_ifname(const lbpf_program *prog, int ifindex, char *ifname)
+{
+	if (ifindex <= 0 || !if_indextoname((unsigned)ifindex, ifname))
+		return lbpf_err(ENODEV, "program '%s': no network interface with index %d",
+				lbpf_program_name(prog), ifindex);
+	return 0;
 }
 
 int attach_link_create(int prog_fd, int target, uint32_t attach_type, uint32_t flags,

@@ -53,8 +53,9 @@ static int filter_echo(const struct nlmsghdr *h, void *arg)
 	return 1;
 }
 
-static int add_filter(struct tc_filter_id *id, int prog_fd, const char *name, char *why,
-		      size_t why_len)
+/* Starts a request about the cls_bpf filter id names. */
+static void filter_request(struct lbpf_nl_msg *msg, uint16_t type, uint16_t flags,
+			   const struct tc_filter_id *id)
 {
 	struct tcmsg tc = {
 		.tcm_family = AF_UNSPEC,
@@ -63,11 +64,17 @@ static int add_filter(struct tc_filter_id *id, int prog_fd, const char *name, ch
 		.tcm_handle = id->handle,
 		.tcm_info = id->info,
 	};
+
+	lbpf_nl_init(msg, type, flags, &tc, sizeof(tc));
+	lbpf_nl_put_str(msg, TCA_KIND, "bpf");
+}
+
+static int add_filter(struct tc_filter_id *id, int prog_fd, const char *name, char *why,
+		      size_t why_len)
+{
 	struct lbpf_nl_msg msg;
 
-	lbpf_nl_init(&msg, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, &tc,
-		     sizeof(tc));
-	lbpf_nl_put_str(&msg, TCA_KIND, "bpf");
+	filter_request(&msg, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, id);
 	lbpf_nl_nest_begin(&msg, TCA_OPTIONS);
 	lbpf_nl_put_u32(&msg, TCA_BPF_FD, (uint32_t)prog_fd);
 	lbpf_nl_put_str(&msg, TCA_BPF_NAME, name);
@@ -78,20 +85,11 @@ static int add_filter(struct tc_filter_id *id, int prog_fd, const char *name, ch
 
 static int del_filter(lbpf_link *link)
 {
-	struct tc_filter_id *id = link->priv;
-	struct tcmsg tc = {
-		.tcm_family = AF_UNSPEC,
-		.tcm_ifindex = id->ifindex,
-		.tcm_parent = id->parent,
-		.tcm_handle = id->handle,
-		.tcm_info = id->info,
-	};
 	struct lbpf_nl_msg msg;
 	char why[256];
 	int ret;
 
-	lbpf_nl_init(&msg, RTM_DELTFILTER, 0, &tc, sizeof(tc));
-	lbpf_nl_put_str(&msg, TCA_KIND, "bpf");
+	filter_request(&msg, RTM_DELTFILTER, 0, link->priv);
 	ret = lbpf_nl_request(&msg, NULL, NULL, why, sizeof(why));
 	/* The interface (or its qdisc) may be gone already: then so is the filter. */
 	return ret == -ENODEV || ret == -ENOENT || ret == -EINVAL ? 0 : ret;
@@ -142,16 +140,15 @@ int lbpf_program_attach_tc(lbpf_program *prog, int ifindex, const struct lbpf_tc
 {
 	static const struct lbpf_tc_opts defaults;
 	char ifname[IF_NAMESIZE] = "?";
-	int prog_fd = attach_prog_fd(prog), fd;
+	int prog_fd = attach_prog_fd(prog), fd, ret;
 
 	*out = NULL;
 	if (prog_fd < 0)
 		return prog_fd;
 	if (!opts)
 		opts = &defaults;
-	if (ifindex <= 0 || !if_indextoname((unsigned)ifindex, ifname))
-		return lbpf_err(ENODEV, "program '%s': no network interface with index %d",
-				lbpf_program_name(prog), ifindex);
+	if ((ret = attach_ifname(prog, ifindex, ifname)) < 0)
+		return ret;
 	if (opts->netlink || opts->handle || opts->priority)
 		return attach_tc_netlink(prog, prog_fd, ifindex, opts, ifname, out);
 	fd = attach_link_create(prog_fd, ifindex,

@@ -62,11 +62,11 @@ static int xdp_netlink_detach(lbpf_link *link)
 }
 
 static int attach_xdp_netlink(lbpf_program *prog, int prog_fd, int ifindex,
-			      const struct lbpf_xdp_opts *opts, lbpf_link **out)
+			      const struct lbpf_xdp_opts *opts, const char *ifname, lbpf_link **out)
 {
 	uint32_t flags = mode_flags(opts->mode);
 	struct xdp_netlink_state *st;
-	char why[256], ifname[IF_NAMESIZE] = "?";
+	char why[256];
 	lbpf_link *link;
 	int ret, own_fd;
 
@@ -74,7 +74,6 @@ static int attach_xdp_netlink(lbpf_program *prog, int prog_fd, int ifindex,
 		flags |= XDP_FLAGS_UPDATE_IF_NOEXIST;
 	else if (opts->expected_prog_fd > 0)
 		flags |= XDP_FLAGS_REPLACE;
-	if_indextoname((unsigned)ifindex, ifname);
 	ret = xdp_netlink_set(ifindex, prog_fd, flags, opts->expected_prog_fd, why, sizeof(why));
 	if (ret < 0)
 		return lbpf_err(ret, "program '%s': attaching XDP (%s mode, netlink) to %s: %s%s%s",
@@ -109,7 +108,7 @@ int lbpf_program_attach_xdp(lbpf_program *prog, int ifindex, const struct lbpf_x
 {
 	static const struct lbpf_xdp_opts defaults;
 	char ifname[IF_NAMESIZE] = "?";
-	int prog_fd = attach_prog_fd(prog), fd;
+	int prog_fd = attach_prog_fd(prog), fd, ret;
 
 	*out = NULL;
 	if (prog_fd < 0)
@@ -118,15 +117,14 @@ int lbpf_program_attach_xdp(lbpf_program *prog, int ifindex, const struct lbpf_x
 		opts = &defaults;
 	if ((unsigned)opts->mode > LBPF_XDP_MODE_HW)
 		return lbpf_err(EINVAL, "unknown XDP mode %d", (int)opts->mode);
-	if (ifindex <= 0 || !if_indextoname((unsigned)ifindex, ifname))
-		return lbpf_err(ENODEV, "program '%s': no network interface with index %d",
-				lbpf_program_name(prog), ifindex);
+	if ((ret = attach_ifname(prog, ifindex, ifname)) < 0)
+		return ret;
 	/* A bpf_link cannot take over a foreign program, so replace goes through netlink. */
 	if (opts->netlink || opts->replace)
-		return attach_xdp_netlink(prog, prog_fd, ifindex, opts, out);
+		return attach_xdp_netlink(prog, prog_fd, ifindex, opts, ifname, out);
 	fd = attach_link_create(prog_fd, ifindex, BPF_XDP, mode_flags(opts->mode), NULL, 0);
 	if (fd == -EINVAL || fd == -EOPNOTSUPP || fd == -ENOSYS)
-		return attach_xdp_netlink(prog, prog_fd, ifindex, opts, out);
+		return attach_xdp_netlink(prog, prog_fd, ifindex, opts, ifname, out);
 	if (fd < 0)
 		return lbpf_err(fd, "program '%s': attaching XDP (%s mode) to %s: %s",
 				lbpf_program_name(prog), mode_name(opts->mode), ifname,

@@ -85,16 +85,49 @@ int lbpf_map_set_max_entries(lbpf_map *map, uint32_t max_entries)
 
 /* ---- element operations ---------------------------------------------------------------------- */
 
+/* Every operation needs the map to exist in the kernel: -EBADF, with a message, before. */
+static int check_loaded(const lbpf_map *map)
+{
+	return map->fd < 0 ? lbpf_err(EBADF, "map '%s' is not loaded", map->name) : 0;
+}
+
+/* Zeroed attributes for a command on the map's fd (element commands, freeze). */
+static int map_attr(const lbpf_map *map, union bpf_attr *attr)
+{
+	int ret = check_loaded(map);
+
+	if (ret)
+		return ret;
+	memset(attr, 0, sizeof(*attr));
+	attr->map_fd = (uint32_t)map->fd;
+	return 0;
+}
+
+/* Zeroed attributes for a batch command (its map_fd lives elsewhere in the union); the kernel
+ * writes back how many entries it processed into attr->batch.count. */
+static int batch_attr(const lbpf_map *map, union bpf_attr *attr, const void *keys,
+		      const void *values, uint32_t count)
+{
+	int ret = check_loaded(map);
+
+	if (ret)
+		return ret;
+	memset(attr, 0, sizeof(*attr));
+	attr->batch.map_fd = (uint32_t)map->fd;
+	attr->batch.keys = lbpf_ptr(keys);
+	attr->batch.values = lbpf_ptr(values);
+	attr->batch.count = count;
+	return 0;
+}
+
 static int elem_op(const lbpf_map *map, enum bpf_cmd cmd, const void *key, void *value,
 		   uint64_t flags, const char *what)
 {
 	union bpf_attr attr;
-	int ret;
+	int ret = map_attr(map, &attr);
 
-	if (map->fd < 0)
-		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)map->fd;
+	if (ret)
+		return ret;
 	attr.key = lbpf_ptr(key);
 	attr.value = lbpf_ptr(value);
 	attr.flags = flags;
@@ -122,12 +155,10 @@ int lbpf_map_delete(const lbpf_map *map, const void *key)
 int lbpf_map_next_key(const lbpf_map *map, const void *key, void *next_key)
 {
 	union bpf_attr attr;
-	int ret;
+	int ret = map_attr(map, &attr);
 
-	if (map->fd < 0)
-		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)map->fd;
+	if (ret)
+		return ret;
 	attr.key = lbpf_ptr(key);
 	attr.next_key = lbpf_ptr(next_key);
 	ret = lbpf_sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr, sizeof(attr));
@@ -140,17 +171,12 @@ int lbpf_map_lookup_batch(const lbpf_map *map, void *in_batch, void *out_batch, 
 			  void *values, uint32_t *count)
 {
 	union bpf_attr attr;
-	int ret;
+	int ret = batch_attr(map, &attr, keys, values, *count);
 
-	if (map->fd < 0)
-		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
-	memset(&attr, 0, sizeof(attr));
-	attr.batch.map_fd = (uint32_t)map->fd;
+	if (ret)
+		return ret;
 	attr.batch.in_batch = lbpf_ptr(in_batch);
 	attr.batch.out_batch = lbpf_ptr(out_batch);
-	attr.batch.keys = lbpf_ptr(keys);
-	attr.batch.values = lbpf_ptr(values);
-	attr.batch.count = *count;
 	ret = lbpf_sys_bpf(BPF_MAP_LOOKUP_BATCH, &attr, sizeof(attr));
 	*count = attr.batch.count;
 	if (ret < 0 && ret != -ENOENT)
@@ -168,15 +194,10 @@ static int batch_op(const lbpf_map *map, enum bpf_cmd cmd, const void *keys, con
 		    uint32_t *count, uint64_t elem_flags, const char *what)
 {
 	union bpf_attr attr;
-	int ret;
+	int ret = batch_attr(map, &attr, keys, values, *count);
 
-	if (map->fd < 0)
-		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
-	memset(&attr, 0, sizeof(attr));
-	attr.batch.map_fd = (uint32_t)map->fd;
-	attr.batch.keys = lbpf_ptr(keys);
-	attr.batch.values = lbpf_ptr(values);
-	attr.batch.count = *count;
+	if (ret)
+		return ret;
 	attr.batch.elem_flags = elem_flags;
 	ret = lbpf_sys_bpf(cmd, &attr, sizeof(attr));
 	*count = attr.batch.count;
@@ -202,12 +223,10 @@ const char *lbpf_map_pin_path(const lbpf_map *map) { return map->pin_path; }
 int lbpf_map_freeze(const lbpf_map *map)
 {
 	union bpf_attr attr;
-	int ret;
+	int ret = map_attr(map, &attr);
 
-	if (map->fd < 0)
-		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = (uint32_t)map->fd;
+	if (ret)
+		return ret;
 	ret = lbpf_sys_bpf(BPF_MAP_FREEZE, &attr, sizeof(attr));
 	if (ret < 0)
 		return lbpf_err(ret, "freezing map '%s' failed: %s", map->name, lbpf_strerror(ret));
@@ -219,10 +238,10 @@ int lbpf_map_freeze(const lbpf_map *map)
 int lbpf_map_pin(lbpf_map *map, const char *path)
 {
 	union bpf_attr attr;
-	int ret;
+	int ret = check_loaded(map);
 
-	if (map->fd < 0)
-		return lbpf_err(EBADF, "map '%s' is not loaded", map->name);
+	if (ret)
+		return ret;
 	memset(&attr, 0, sizeof(attr));
 	attr.pathname = lbpf_ptr(path);
 	attr.bpf_fd = (uint32_t)map->fd;

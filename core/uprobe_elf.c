@@ -143,8 +143,7 @@ static int find_symbol(Elf *elf, const char *func, uint64_t *addr)
 	return found;
 }
 
-/* Virtual address → file offset through the PT_LOAD segment that maps it. */
-static int vaddr_to_offset(Elf *elf, uint64_t addr, uint64_t *offset)
+int lbpf_elf_vaddr_to_offset(Elf *elf, uint64_t addr, bool exec_only, uint64_t *offset)
 {
 	size_t n;
 
@@ -153,7 +152,8 @@ static int vaddr_to_offset(Elf *elf, uint64_t addr, uint64_t *offset)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
+		    (exec_only && !(ph.p_flags & PF_X)))
 			continue;
 		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz) {
 			*offset = addr - ph.p_vaddr + ph.p_offset;
@@ -190,7 +190,7 @@ int lbpf_elf_symbol_offset(const char *path, const char *func, uint64_t *offset)
 		return ret;
 	if (!find_symbol(elf, func, &addr))
 		ret = lbpf_err(ENOENT, "function '%s' not found in the symbols of %s", func, path);
-	else if (!vaddr_to_offset(elf, addr, offset))
+	else if (!lbpf_elf_vaddr_to_offset(elf, addr, true, offset))
 		ret = lbpf_err(ENOENT, "function '%s' at %#llx in %s is in no executable segment",
 			       func, (unsigned long long)addr, path);
 	elf_end(elf);

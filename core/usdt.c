@@ -14,26 +14,6 @@
 #define STAPSDT_NOTE_TYPE 3
 #define USDT_MAX_SITES 64
 
-/* File offset of a virtual address, through any PT_LOAD segment (semaphores live in data). */
-static int addr_to_offset(Elf *elf, uint64_t addr, uint64_t *offset)
-{
-	size_t n;
-
-	if (elf_getphdrnum(elf, &n) != 0)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz) {
-			*offset = addr - ph.p_vaddr + ph.p_offset;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 {
 	Elf_Scn *scn = NULL;
@@ -78,9 +58,10 @@ static int parse_note(Elf *elf, const char *desc, size_t len, int addr_size, uin
 	if (base_addr && base)
 		pc += base_addr - base;
 	memset(site, 0, sizeof(*site));
-	if (!addr_to_offset(elf, pc, &site->pc_offset))
+	if (!lbpf_elf_vaddr_to_offset(elf, pc, false, &site->pc_offset))
 		return 0;
-	if (sema && !addr_to_offset(elf, sema, &site->semaphore_offset))
+	/* Any PT_LOAD segment, not only executable ones: semaphores live in data. */
+	if (sema && !lbpf_elf_vaddr_to_offset(elf, sema, false, &site->semaphore_offset))
 		return 0;
 	if (args < end)
 		snprintf(site->args, sizeof(site->args), "%.*s", (int)strnlen(args, (size_t)(end - args)), args);

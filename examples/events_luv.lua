@@ -4,12 +4,12 @@
 --
 --   sudo lua5.4 examples/events_luv.lua [seconds]        (apt install lua-luv)
 local bpf = require "bpf"
+local cli = require "bpf.cli"
 local uv = require "luv"
 
-local here = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
 local seconds = tonumber(arg and arg[1]) or 5
 
-local obj = assert(bpf.load(here .. "/bpf/execsnoop.bpf.o"))
+local obj = assert(bpf.load(cli.object_path("execsnoop")))
 local link = assert(obj.programs.on_exec:attach())
 local reader = assert(obj.maps.exec_events:reader { type = "struct exec_event" })
 

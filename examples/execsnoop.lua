@@ -9,11 +9,11 @@
 -- poll returns within its timeout (or at once when the signal interrupts the wait), so the loop
 -- runs inside pcall and the error ends it like a normal exit, with links and maps closed.
 local bpf = require "bpf"
+local cli = require "bpf.cli"
 
-local here = (arg and arg[0] or ""):match("^(.*)/examples/[^/]*$") or "."
 local seconds = tonumber(arg and arg[1])
 
-local obj = assert(bpf.load(here .. "/bpf/execsnoop.bpf.o"))
+local obj = assert(bpf.load(cli.object_path("execsnoop")))
 local link = assert(obj.programs.on_exec:attach())
 local reader = assert(obj.maps.exec_events:reader { type = "struct exec_event" })
 

@@ -10,39 +10,15 @@ becoming runnable, as a log2 histogram of microseconds (or bpftrace-style JSON w
 -p limits it to one thread. Needs root.
 ]]
 local bpf = require "bpf"
+local cli = require "bpf.cli"
 
-local function usage(msg)
-	io.stderr:write("runqlat: ", msg, "\nusage: runqlat.lua [-d SECONDS] [-p TID] [--json]\n")
-	os.exit(2)
-end
-
-local function parse_args(argv)
-	local opts = { seconds = 5, pid = 0 }
-	local i = 1
-	while i <= #argv do
-		local a = argv[i]
-		if a == "--json" then
-			opts.json = true
-			i = i + 1
-		elseif a == "-d" or a == "-p" then
-			local n = tonumber(argv[i + 1])
-			if not n or n < 0 then usage(a .. " needs a non-negative number") end
-			opts[a == "-d" and "seconds" or "pid"] = n
-			i = i + 2
-		else
-			usage("unknown argument '" .. a .. "'")
-		end
-	end
-	return opts
-end
-
-local function object_path(name)
-	local dir = ((arg and arg[0]) or ""):match("^(.*)/examples/[^/]*$") or "."
-	return dir .. "/bpf/" .. name .. ".bpf.o"
-end
-
-local opts = parse_args(arg or {})
-local obj = assert(bpf.open(object_path("runqlat"), { globals = { target_pid = opts.pid } }))
+local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]")
+local opts = app:parse(arg or {}, {
+	defaults = { seconds = 5, pid = 0 },
+	flags = { ["--json"] = "json" },
+	numbers = { ["-d"] = "seconds", ["-p"] = "pid" },
+})
+local obj = assert(bpf.open(cli.object_path("runqlat"), { globals = { target_pid = opts.pid } }))
 assert(obj:load())
 local links = {}
 for _, name in ipairs { "on_wakeup", "on_wakeup_new", "on_switch" } do

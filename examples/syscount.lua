@@ -10,35 +10,9 @@ the busiest syscall numbers. Runs for SECONDS (default 3), then detaches and exi
 Needs root (CAP_BPF + CAP_PERFMON) and `make` having built the module and the object.
 ]]
 local bpf = require "bpf"
+local cli = require "bpf.cli"
 
-local function usage(msg)
-	io.stderr:write("syscount: ", msg, "\nusage: syscount.lua [-d SECONDS] [-p PID] [-n ROWS]\n")
-	os.exit(2)
-end
-
-local function parse_args(argv)
-	local opts = { seconds = 3, pid = 0, rows = 10 }
-	local names = { ["-d"] = "seconds", ["-p"] = "pid", ["-n"] = "rows" }
-	local i = 1
-	while i <= #argv do
-		local field = names[argv[i]]
-		if not field then usage("unknown argument '" .. argv[i] .. "'") end
-		local n = tonumber(argv[i + 1])
-		if not n or n < 0 or n ~= math.floor(n) then
-			usage(argv[i] .. " needs a non-negative integer")
-		end
-		opts[field] = n
-		i = i + 2
-	end
-	return opts
-end
-
--- The object sits next to its source: bpf/ beside this script's examples/ directory.
-local function object_path()
-	local script = (arg and arg[0]) or "examples/syscount.lua"
-	local dir = script:match("^(.*)/examples/[^/]*$") or "."
-	return dir .. "/bpf/syscount.bpf.o"
-end
+local app = cli.new("syscount", "syscount.lua [-d SECONDS] [-p PID] [-n ROWS]")
 
 -- The process's current name, or the one the program recorded (it may have exited since).
 local function comm(obj, pid)
@@ -98,10 +72,14 @@ local function report(obj, second, rows, names)
 end
 
 local function main(argv)
-	local opts = parse_args(argv)
-	local obj, err = bpf.load(object_path(), { globals = { target_tgid = opts.pid } })
+	local opts = app:parse(argv, {
+		defaults = { seconds = 3, pid = 0, rows = 10 },
+		integers = { ["-d"] = "seconds", ["-p"] = "pid", ["-n"] = "rows" },
+	})
+	local path = cli.object_path("syscount")
+	local obj, err = bpf.load(path, { globals = { target_tgid = opts.pid } })
 	if not obj then
-		io.stderr:write("syscount: cannot load ", object_path(), ": ", err, "\n")
+		io.stderr:write("syscount: cannot load ", path, ": ", err, "\n")
 		return 1
 	end
 	local link

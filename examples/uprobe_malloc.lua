@@ -9,38 +9,9 @@ process only, prints "attached", waits SECONDS (default 5) and prints a log2 his
 sizes asked for (@bytes), then the number of calls and bytes. Needs root.
 ]]
 local bpf = require "bpf"
+local cli = require "bpf.cli"
 
-local function usage(msg)
-	io.stderr:write("uprobe_malloc: ", msg,
-		"\nusage: uprobe_malloc.lua -p PID [-d SECONDS] [--json]\n")
-	os.exit(2)
-end
-
-local function parse_args(argv)
-	local opts = { seconds = 5 }
-	local i = 1
-	while i <= #argv do
-		local a = argv[i]
-		if a == "--json" then
-			opts.json = true
-			i = i + 1
-		elseif a == "-p" or a == "-d" then
-			local n = tonumber(argv[i + 1])
-			if not n or n < 0 then usage(a .. " needs a non-negative number") end
-			opts[a == "-p" and "pid" or "seconds"] = n
-			i = i + 2
-		else
-			usage("unknown argument '" .. a .. "'")
-		end
-	end
-	if not opts.pid then usage("no -p PID given") end
-	return opts
-end
-
-local function object_path(name)
-	local dir = ((arg and arg[0]) or ""):match("^(.*)/examples/[^/]*$") or "."
-	return dir .. "/bpf/" .. name .. ".bpf.o"
-end
+local app = cli.new("uprobe_malloc", "uprobe_malloc.lua -p PID [-d SECONDS] [--json]")
 
 -- The libc the process really uses: the path of its mapping (through /proc/PID/root, so a
 -- process in another mount namespace works too).
@@ -58,18 +29,18 @@ local function libc_of(pid)
 	f:close()
 end
 
-local opts = parse_args(arg or {})
+local opts = app:parse(arg or {}, {
+	defaults = { seconds = 5 },
+	flags = { ["--json"] = "json" },
+	numbers = { ["-p"] = "pid", ["-d"] = "seconds" },
+})
+if not opts.pid then app:usage("no -p PID given") end
 local libc = libc_of(opts.pid)
 if not libc then
-	io.stderr:write("uprobe_malloc: process ", opts.pid, " does not exist or has no libc mapped\n")
-	os.exit(1)
+	app:die("process " .. opts.pid .. " does not exist or has no libc mapped")
 end
-local obj = assert(bpf.load(object_path("uprobe_malloc")))
-local link, err = obj.programs.on_malloc:attach_uprobe(libc, "malloc", { pid = opts.pid })
-if not link then
-	io.stderr:write("uprobe_malloc: ", err, "\n")
-	os.exit(1)
-end
+local obj = assert(bpf.load(cli.object_path("uprobe_malloc")))
+local link = app:check(obj.programs.on_malloc:attach_uprobe(libc, "malloc", { pid = opts.pid }))
 if not opts.json then
 	print(string.format("attached to malloc in %s for pid %d", libc, opts.pid))
 	io.stdout:flush()

@@ -17,92 +17,12 @@
 
 /* ---- argument helpers ------------------------------------------------------------------- */
 
-static lbpf_program *check_loaded(lua_State *L, int idx)
-{
-	lbpf_program *prog = lbpf_lua_check_program(L, idx);
-
-	if (lbpf_program_fd(prog) < 0)
-		luaL_error(L, "program '%s' is not loaded (call obj:load() first)",
-			   lbpf_program_name(prog));
-	return prog;
-}
-
-/* Options table at idx (or nil): field getters with type errors naming the field. */
-static int opt_table(lua_State *L, int idx)
-{
-	if (lua_isnoneornil(L, idx))
-		return 0;
-	luaL_checktype(L, idx, LUA_TTABLE);
-	return idx;
-}
-
-static int opt_bool(lua_State *L, int t, const char *field, int def)
-{
-	int v = def;
-
-	if (!t)
-		return def;
-	lua_getfield(L, t, field);
-	if (!lua_isnil(L, -1)) {
-		if (!lua_isboolean(L, -1))
-			luaL_error(L, "option '%s' must be a boolean, got %s", field,
-				   luaL_typename(L, -1));
-		v = lua_toboolean(L, -1);
-	}
-	lua_pop(L, 1);
-	return v;
-}
-
-static lua_Integer opt_int(lua_State *L, int t, const char *field, lua_Integer def)
-{
-	lua_Integer v = def;
-
-	if (!t)
-		return def;
-	lua_getfield(L, t, field);
-	if (!lua_isnil(L, -1)) {
-		if (!lbpf_isinteger(L, -1))
-			luaL_error(L, "option '%s' must be an integer, got %s", field,
-				   luaL_typename(L, -1));
-		v = lua_tointeger(L, -1);
-	}
-	lua_pop(L, 1);
-	return v;
-}
-
-/* A string option; the result stays valid while the table does. */
-static const char *opt_str(lua_State *L, int t, const char *field, const char *def)
-{
-	const char *v = def;
-
-	if (!t)
-		return def;
-	lua_getfield(L, t, field);
-	if (!lua_isnil(L, -1)) {
-		if (lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "option '%s' must be a string, got %s", field,
-				   luaL_typename(L, -1));
-		v = lua_tostring(L, -1);
-	}
-	lua_pop(L, 1);
-	return v;
-}
-
 /* An interface given by name or index. Returns 0 (after pushing a failure) when unknown. */
 static int check_ifindex(lua_State *L, int idx)
 {
 	if (lua_type(L, idx) == LUA_TNUMBER)
 		return (int)luaL_checkinteger(L, idx);
 	return (int)if_nametoindex(luaL_checkstring(L, idx));
-}
-
-/* plink, not the link: the attach call in the same argument list fills it. */
-static int push_link_result(lua_State *L, int err, lbpf_link **plink)
-{
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lbpf_lua_push_link(L, *plink, 1);
-	return 1;
 }
 
 static int no_such_interface(lua_State *L, int idx)
@@ -112,13 +32,39 @@ static int no_such_interface(lua_State *L, int idx)
 				 lua_tostring(L, idx) ? lua_tostring(L, idx) : "?");
 }
 
+struct named_value { const char *name; uint64_t value; };
+
+/* A number, or a name from the table (Lua error naming the option otherwise). */
+static uint64_t opt_named(lua_State *L, int t, const char *field, const struct named_value *names,
+			  uint64_t def)
+{
+	uint64_t v;
+
+	if (!lbpf_lua_opt_push(L, t, field))
+		return def;
+	if (lua_type(L, -1) == LUA_TSTRING) {
+		const char *s = lua_tostring(L, -1);
+		int i;
+
+		for (i = 0; names[i].name && strcmp(names[i].name, s) != 0; i++)
+			;
+		if (!names[i].name)
+			luaL_error(L, "unknown %s '%s'", field, s);
+		v = names[i].value;
+	} else {
+		v = (uint64_t)luaL_checkinteger(L, -1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
 /* ---- networking ------------------------------------------------------------------------- */
 
 static int l_attach_xdp(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
-	int ifindex = check_ifindex(L, 2), t = opt_table(L, 3);
-	const char *mode = opt_str(L, t, "mode", "default");
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	int ifindex = check_ifindex(L, 2), t = lbpf_lua_opt_table(L, 3);
+	const char *mode = lbpf_lua_opt_str(L, t, "mode", "default");
 	struct lbpf_xdp_opts opts = { 0 };
 	lbpf_link *link = NULL;
 
@@ -130,18 +76,18 @@ static int l_attach_xdp(lua_State *L)
 		opts.mode = LBPF_XDP_MODE_HW;
 	else if (strcmp(mode, "default") != 0)
 		return luaL_error(L, "unknown XDP mode '%s' (skb, drv, hw or default)", mode);
-	opts.netlink = opt_bool(L, t, "netlink", 0);
-	opts.replace = opt_bool(L, t, "replace", 0);
+	opts.netlink = lbpf_lua_opt_bool(L, t, "netlink", 0);
+	opts.replace = lbpf_lua_opt_bool(L, t, "replace", 0);
 	if (ifindex <= 0)
 		return no_such_interface(L, 2);
-	return push_link_result(L, lbpf_program_attach_xdp(prog, ifindex, &opts, &link), &link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_xdp(prog, ifindex, &opts, &link), &link);
 }
 
 static int l_attach_tc(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
-	int ifindex = check_ifindex(L, 2), t = opt_table(L, 3);
-	const char *dir = opt_str(L, t, "direction", NULL);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	int ifindex = check_ifindex(L, 2), t = lbpf_lua_opt_table(L, 3);
+	const char *dir = lbpf_lua_opt_str(L, t, "direction", NULL);
 	struct lbpf_tc_opts opts = { 0 };
 	lbpf_link *link = NULL;
 
@@ -153,12 +99,12 @@ static int l_attach_tc(lua_State *L)
 		opts.egress = false;
 	else if (dir)
 		return luaL_error(L, "unknown tc direction '%s' (ingress or egress)", dir);
-	opts.netlink = opt_bool(L, t, "netlink", 0);
-	opts.priority = (uint16_t)opt_int(L, t, "priority", 0);
-	opts.handle = (uint32_t)opt_int(L, t, "handle", 0);
+	opts.netlink = lbpf_lua_opt_bool(L, t, "netlink", 0);
+	opts.priority = (uint16_t)lbpf_lua_opt_int(L, t, "priority", 0);
+	opts.handle = (uint32_t)lbpf_lua_opt_int(L, t, "handle", 0);
 	if (ifindex <= 0)
 		return no_such_interface(L, 2);
-	return push_link_result(L, lbpf_program_attach_tc(prog, ifindex, &opts, &link), &link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_tc(prog, ifindex, &opts, &link), &link);
 }
 
 static int attach_type_by_name(const char *name)
@@ -174,13 +120,13 @@ static int attach_type_by_name(const char *name)
 
 static int l_attach_cgroup(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
-	int t = opt_table(L, 3), err;
-	const char *type = opt_str(L, t, "attach_type", NULL);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	int t = lbpf_lua_opt_table(L, 3), err;
+	const char *type = lbpf_lua_opt_str(L, t, "attach_type", NULL);
 	struct lbpf_cgroup_opts opts = { 0 };
 	lbpf_link *link = NULL;
 
-	opts.prog_attach = opt_bool(L, t, "prog_attach", 0);
+	opts.prog_attach = lbpf_lua_opt_bool(L, t, "prog_attach", 0);
 	if (type) {
 		int v = attach_type_by_name(type);
 
@@ -193,27 +139,27 @@ static int l_attach_cgroup(lua_State *L)
 		err = lbpf_program_attach_cgroup(prog, (int)luaL_checkinteger(L, 2), &opts, &link);
 	else
 		err = lbpf_program_attach_cgroup_path(prog, luaL_checkstring(L, 2), &opts, &link);
-	return push_link_result(L, err, &link);
+	return lbpf_lua_link_result(L, err, &link);
 }
 
 static int l_attach_socket(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	int fd = (int)luaL_checkinteger(L, 2);
 	lbpf_link *link = NULL;
 
-	return push_link_result(L, lbpf_program_attach_socket(prog, fd, &link), &link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_socket(prog, fd, &link), &link);
 }
 
 static int l_attach_netns(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	lbpf_link *link = NULL;
 	int fd, err;
 
 	if (lua_type(L, 2) == LUA_TNUMBER)
-		return push_link_result(L, lbpf_program_attach_netns(prog, (int)lua_tointeger(L, 2),
-								      &link), &link);
+		return lbpf_lua_link_result(L, lbpf_program_attach_netns(prog,
+									  (int)lua_tointeger(L, 2), &link), &link);
 	{
 		const char *path = luaL_optstring(L, 2, "/proc/self/ns/net");
 
@@ -224,22 +170,18 @@ static int l_attach_netns(lua_State *L)
 	}
 	err = lbpf_program_attach_netns(prog, fd, &link);
 	close(fd);
-	return push_link_result(L, err, &link);
+	return lbpf_lua_link_result(L, err, &link);
 }
 
 static int l_attach_sockmap(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	lbpf_map *map = lbpf_lua_check_map(L, 2);
 	lbpf_link *link = NULL;
 
-	return push_link_result(L, lbpf_program_attach_sockmap(prog, lbpf_map_fd(map), &link),
-				&link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_sockmap(prog, lbpf_map_fd(map), &link),
+				    &link);
 }
-
-struct named_value { const char *name; uint64_t value; };
-static uint64_t opt_named(lua_State *L, int t, const char *field, const struct named_value *names,
-			  uint64_t def);
 
 /* NFPROTO_* and NF_INET_* (linux/netfilter.h). */
 static const struct named_value nf_families[] = {
@@ -252,36 +194,36 @@ static const struct named_value nf_hooks[] = {
 
 static int l_attach_netfilter(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
-	int t = opt_table(L, 2);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	int t = lbpf_lua_opt_table(L, 2);
 	struct lbpf_netfilter_opts opts = { 0 };
 	lbpf_link *link = NULL;
 
 	opts.pf = (uint32_t)opt_named(L, t, "pf", nf_families, 2);
 	opts.hooknum = (uint32_t)opt_named(L, t, "hook", nf_hooks, 0);
-	opts.priority = (int32_t)opt_int(L, t, "priority", 1);
-	opts.flags = opt_bool(L, t, "defrag", 0) ? 1 : 0;
-	return push_link_result(L, lbpf_program_attach_netfilter(prog, &opts, &link), &link);
+	opts.priority = (int32_t)lbpf_lua_opt_int(L, t, "priority", 1);
+	opts.flags = lbpf_lua_opt_bool(L, t, "defrag", 0) ? 1 : 0;
+	return lbpf_lua_link_result(L, lbpf_program_attach_netfilter(prog, &opts, &link), &link);
 }
 
 /* ---- tracing ---------------------------------------------------------------------------- */
 
 static int attach_uprobe_common(lua_State *L, bool retprobe)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	const char *binary = luaL_checkstring(L, 2);
 	const char *func = luaL_optstring(L, 3, NULL);
-	int t = opt_table(L, 4);
+	int t = lbpf_lua_opt_table(L, 4);
 	struct lbpf_uprobe_opts opts = { 0 };
 	lbpf_link *link = NULL;
 
-	opts.retprobe = opt_bool(L, t, "retprobe", retprobe);
-	opts.pid = (pid_t)opt_int(L, t, "pid", 0);
-	opts.offset = (uint64_t)opt_int(L, t, "offset", 0);
-	opts.ref_ctr_offset = (uint64_t)opt_int(L, t, "ref_ctr_offset", 0);
-	opts.cookie = (uint64_t)opt_int(L, t, "cookie", 0);
-	return push_link_result(L, lbpf_program_attach_uprobe(prog, binary, func, &opts, &link),
-				&link);
+	opts.retprobe = lbpf_lua_opt_bool(L, t, "retprobe", retprobe);
+	opts.pid = (pid_t)lbpf_lua_opt_int(L, t, "pid", 0);
+	opts.offset = (uint64_t)lbpf_lua_opt_int(L, t, "offset", 0);
+	opts.ref_ctr_offset = (uint64_t)lbpf_lua_opt_int(L, t, "ref_ctr_offset", 0);
+	opts.cookie = (uint64_t)lbpf_lua_opt_int(L, t, "cookie", 0);
+	return lbpf_lua_link_result(L, lbpf_program_attach_uprobe(prog, binary, func, &opts, &link),
+				    &link);
 }
 
 static int l_attach_uprobe(lua_State *L) { return attach_uprobe_common(L, false); }
@@ -289,16 +231,16 @@ static int l_attach_uretprobe(lua_State *L) { return attach_uprobe_common(L, tru
 
 static int l_attach_usdt(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	const char *binary = luaL_checkstring(L, 2);
 	const char *provider = luaL_checkstring(L, 3);
 	const char *name = luaL_checkstring(L, 4);
-	int t = opt_table(L, 5);
+	int t = lbpf_lua_opt_table(L, 5);
+	pid_t pid = (pid_t)lbpf_lua_opt_int(L, t, "pid", 0);
 	lbpf_link *link = NULL;
 
-	return push_link_result(L, lbpf_program_attach_usdt(prog, binary, provider, name,
-							     (pid_t)opt_int(L, t, "pid", 0), &link),
-				&link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_usdt(prog, binary, provider, name, pid,
+								&link), &link);
 }
 
 /* One parsed argument as a table: {kind = "const"|"reg"|"deref", size, signed, value | reg,
@@ -376,15 +318,16 @@ static int l_usdt_probes(lua_State *L)
 
 static int attach_kprobe_common(lua_State *L, bool retprobe)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	const char *func = luaL_checkstring(L, 2);
-	int t = opt_table(L, 3);
+	int t = lbpf_lua_opt_table(L, 3);
+	uint64_t offset;
 	lbpf_link *link = NULL;
 
-	retprobe = opt_bool(L, t, "retprobe", retprobe);
-	return push_link_result(L, lbpf_program_attach_kprobe(prog, func,
-							       (uint64_t)opt_int(L, t, "offset", 0),
-							       retprobe, &link), &link);
+	retprobe = lbpf_lua_opt_bool(L, t, "retprobe", retprobe);
+	offset = (uint64_t)lbpf_lua_opt_int(L, t, "offset", 0);
+	return lbpf_lua_link_result(L, lbpf_program_attach_kprobe(prog, func, offset, retprobe,
+								  &link), &link);
 }
 
 static int l_attach_kprobe(lua_State *L) { return attach_kprobe_common(L, false); }
@@ -404,35 +347,10 @@ static const struct named_value perf_configs[] = {
 	{ "branch-misses", PERF_COUNT_HW_BRANCH_MISSES }, { NULL, 0 },
 };
 
-/* A number, or a name from the table (Lua error naming the option otherwise). */
-static uint64_t opt_named(lua_State *L, int t, const char *field, const struct named_value *names,
-			  uint64_t def)
-{
-	uint64_t v = def;
-
-	if (!t)
-		return def;
-	lua_getfield(L, t, field);
-	if (lua_type(L, -1) == LUA_TSTRING) {
-		const char *s = lua_tostring(L, -1);
-		int i;
-
-		for (i = 0; names[i].name && strcmp(names[i].name, s) != 0; i++)
-			;
-		if (!names[i].name)
-			luaL_error(L, "unknown %s '%s'", field, s);
-		v = names[i].value;
-	} else if (!lua_isnil(L, -1)) {
-		v = (uint64_t)luaL_checkinteger(L, -1);
-	}
-	lua_pop(L, 1);
-	return v;
-}
-
 static int l_attach_perf_event(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
-	int t = opt_table(L, 2);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	int t = lbpf_lua_opt_table(L, 2);
 	struct lbpf_perf_event_opts opts = { 0 };
 	lbpf_link *link = NULL;
 	lua_Integer cpu;
@@ -441,21 +359,21 @@ static int l_attach_perf_event(lua_State *L)
 	opts.config = opt_named(L, t, "config", perf_configs,
 				opts.type == PERF_TYPE_SOFTWARE ? PERF_COUNT_SW_CPU_CLOCK
 								: PERF_COUNT_HW_CPU_CYCLES);
-	opts.sample_period = (uint64_t)opt_int(L, t, "period", 0);
-	opts.sample_freq = (uint64_t)opt_int(L, t, "freq", 0);
-	opts.pid = (pid_t)opt_int(L, t, "pid", 0);
-	cpu = opt_int(L, t, "cpu", -1);
+	opts.sample_period = (uint64_t)lbpf_lua_opt_int(L, t, "period", 0);
+	opts.sample_freq = (uint64_t)lbpf_lua_opt_int(L, t, "freq", 0);
+	opts.pid = (pid_t)lbpf_lua_opt_int(L, t, "pid", 0);
+	cpu = lbpf_lua_opt_int(L, t, "cpu", -1);
 	opts.single_cpu = cpu >= 0;
 	opts.cpu = (int)cpu;
-	return push_link_result(L, lbpf_program_attach_perf_event(prog, &opts, &link), &link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_perf_event(prog, &opts, &link), &link);
 }
 
 static int l_attach_trampoline(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	lbpf_link *link = NULL;
 
-	return push_link_result(L, lbpf_program_attach_trampoline(prog, &link), &link);
+	return lbpf_lua_link_result(L, lbpf_program_attach_trampoline(prog, &link), &link);
 }
 
 /* ---- iterators -------------------------------------------------------------------------- */
@@ -469,30 +387,30 @@ static void iter_opts(lua_State *L, int t, struct lbpf_iter_opts *opts)
 	if (!lua_isnil(L, -1))
 		opts->map_fd = lbpf_map_fd(lbpf_lua_check_map(L, -1));
 	lua_pop(L, 1);
-	opts->tid = (uint32_t)opt_int(L, t, "tid", 0);
-	opts->pid = (uint32_t)opt_int(L, t, "pid", 0);
+	opts->tid = (uint32_t)lbpf_lua_opt_int(L, t, "tid", 0);
+	opts->pid = (uint32_t)lbpf_lua_opt_int(L, t, "pid", 0);
 }
 
 static int l_attach_iter(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	struct lbpf_iter_opts opts;
 	lbpf_link *link = NULL;
 
-	iter_opts(L, opt_table(L, 2), &opts);
-	return push_link_result(L, lbpf_program_attach_iter(prog, &opts, &link), &link);
+	iter_opts(L, lbpf_lua_opt_table(L, 2), &opts);
+	return lbpf_lua_link_result(L, lbpf_program_attach_iter(prog, &opts, &link), &link);
 }
 
 /* prog:iterate(opts) → the text (or bytes) the iterator wrote. */
 static int l_iterate(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	struct lbpf_iter_opts opts;
 	size_t len;
 	char *buf;
 	int err;
 
-	iter_opts(L, opt_table(L, 2), &opts);
+	iter_opts(L, lbpf_lua_opt_table(L, 2), &opts);
 	err = lbpf_program_iterate(prog, &opts, &buf, &len);
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
@@ -503,20 +421,16 @@ static int l_iterate(lua_State *L)
 
 static int l_prog_pin(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
-	int err = lbpf_program_pin(prog, luaL_checkstring(L, 2));
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_program_pin(prog, luaL_checkstring(L, 2)));
 }
 
-static int l_prog_info(lua_State *L)
+/* {id, name, type, run_count} of the program behind fd (a loaded or an opened program). */
+static int push_prog_info(lua_State *L, int fd)
 {
-	lbpf_program *prog = check_loaded(L, 1);
 	struct bpf_prog_info info;
-	int err = lbpf_prog_fd_get_info(lbpf_program_fd(prog), &info);
+	int err = lbpf_prog_fd_get_info(fd, &info);
 
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
@@ -530,6 +444,11 @@ static int l_prog_info(lua_State *L)
 	lua_pushinteger(L, info.run_cnt);
 	lua_setfield(L, -2, "run_count");
 	return 1;
+}
+
+static int l_prog_info(lua_State *L)
+{
+	return push_prog_info(L, lbpf_program_fd(lbpf_lua_check_loaded(L, 1)));
 }
 
 /* ---- links ------------------------------------------------------------------------------ */
@@ -580,24 +499,15 @@ static int l_link_info(lua_State *L)
 
 static int l_link_unpin(lua_State *L)
 {
-	int err = lbpf_link_unpin(lbpf_lua_check_link(L, 1), luaL_checkstring(L, 2));
-
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_link_unpin(lbpf_lua_check_link(L, 1), luaL_checkstring(L, 2)));
 }
 
 static int l_link_update(lua_State *L)
 {
 	lbpf_link *link = lbpf_lua_check_link(L, 1);
-	lbpf_program *prog = check_loaded(L, 2);
-	int err = lbpf_link_update_program(link, prog);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 2);
 
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_link_update_program(link, prog));
 }
 
 /* link:read() on an iterator link: one full run of the iterator. */
@@ -691,21 +601,7 @@ static int l_pinned_fd(lua_State *L)
 
 static int l_pinned_info(lua_State *L)
 {
-	struct bpf_prog_info info;
-	int err = lbpf_prog_fd_get_info(check_pinned(L, 1)->fd, &info);
-
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, info.id);
-	lua_setfield(L, -2, "id");
-	lua_pushstring(L, info.name);
-	lua_setfield(L, -2, "name");
-	lua_pushstring(L, lbpf_prog_type_name(info.type));
-	lua_setfield(L, -2, "type");
-	lua_pushinteger(L, info.run_cnt);
-	lua_setfield(L, -2, "run_count");
-	return 1;
+	return push_prog_info(L, check_pinned(L, 1)->fd);
 }
 
 static int l_pinned_tostring(lua_State *L)

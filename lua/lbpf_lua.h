@@ -25,9 +25,15 @@ lbpf_object *lbpf_lua_check_object(lua_State *L, int idx);
 lbpf_program *lbpf_lua_check_program(lua_State *L, int idx);
 lbpf_map *lbpf_lua_check_map(lua_State *L, int idx);
 lbpf_link *lbpf_lua_check_link(lua_State *L, int idx);
+/* lbpf_lua_check_program, and a Lua error when the program is not loaded yet (lprog.c). */
+lbpf_program *lbpf_lua_check_loaded(lua_State *L, int idx);
 
 /* Pushes a link handle owning link; the handle keeps the value at owner_idx alive. */
 void lbpf_lua_push_link(lua_State *L, lbpf_link *link, int owner_idx);
+/* The result of an attach call on the program at index 1: its new link (owning the program
+ * handle), or (err < 0) what lbpf_lua_fail gives. Takes plink, not the link, so that the
+ * attach call can fill it in the same argument list. */
+int lbpf_lua_link_result(lua_State *L, int err, lbpf_link **plink);
 
 /* Adds methods to an existing handle metatable's method table (for extension files). */
 void lbpf_lua_add_methods(lua_State *L, const char *mt_name, const luaL_Reg *methods);
@@ -102,11 +108,32 @@ int lbpf_lua_codec_is_percpu_array(lua_State *L, int idx, const struct lbpf_lua_
  * __index consults (index_fn, if given, is __index with that table as upvalue 1). */
 void lbpf_lua_new_class(lua_State *L, const char *mt_name, const luaL_Reg *meta,
 			const luaL_Reg *methods, lua_CFunction index_fn);
+/* First step of an index_fn: pushes methods[key] (the key at index 2, the methods table as
+ * upvalue 1) and returns whether that is a method; when not, the nil stays pushed. */
+int lbpf_lua_index_method(lua_State *L);
 /* Pushes the methods table of a class. */
 void lbpf_lua_push_methods(lua_State *L, const char *mt_name);
 /* Errno-style failure with a message of ours (no core message). */
 int lbpf_lua_fail_msg(lua_State *L, int err, const char *fmt, ...);
+/* The result of a call that returns nothing but success: true, or (err < 0) what
+ * lbpf_lua_fail gives. */
+int lbpf_lua_ok(lua_State *L, int err);
+/* Makes the value at owner_idx the owner of the userdata at idx: its uservalue becomes
+ * {owner = value}, which keeps the owner alive as long as the handle. */
+void lbpf_lua_set_owner(lua_State *L, int idx, int owner_idx);
 /* Pushes the object userdata (index) that owns a handle, from the handle's uservalue. */
 void lbpf_lua_push_owner(lua_State *L, int idx);
+
+/* Options tables. An options argument is a table or nil: lbpf_lua_opt_table returns its
+ * (absolute) index, or 0 for nil, and every getter gives its default for t == 0 or an absent
+ * field. A field of the wrong type raises "option 'mode' must be a string, got number". */
+int lbpf_lua_opt_table(lua_State *L, int idx);
+int lbpf_lua_opt_bool(lua_State *L, int t, const char *field, int def);
+lua_Integer lbpf_lua_opt_int(lua_State *L, int t, const char *field, lua_Integer def);
+/* The string stays valid while the options table does. */
+const char *lbpf_lua_opt_str(lua_State *L, int t, const char *field, const char *def);
+/* For options with checks or messages of their own: pushes the field and returns 1, or pushes
+ * nothing and returns 0 when t is 0 or the field is nil. */
+int lbpf_lua_opt_push(lua_State *L, int t, const char *field);
 
 #endif

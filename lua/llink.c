@@ -17,10 +17,15 @@ void lbpf_lua_push_link(lua_State *L, lbpf_link *link, int owner_idx)
 	struct lbpf_lua_link *l = lbpf_newuserdata(L, sizeof(*l));
 	l->link = link;
 	luaL_setmetatable(L, LBPF_LINK_MT);
-	lua_createtable(L, 0, 1);
-	lua_pushvalue(L, owner_idx);
-	lua_setfield(L, -2, "owner");
-	lbpf_setuservalue(L, -2);
+	lbpf_lua_set_owner(L, -1, owner_idx);
+}
+
+int lbpf_lua_link_result(lua_State *L, int err, lbpf_link **plink)
+{
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lbpf_lua_push_link(L, *plink, 1);
+	return 1;
 }
 
 static struct lbpf_lua_link *check_link_ud(lua_State *L, int idx)
@@ -45,22 +50,14 @@ static int l_detach(lua_State *L)
 		lua_pushboolean(L, 1);
 		return 1;
 	}
-	int err = lbpf_link_detach(link);
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_link_detach(link));
 }
 
 static int l_pin(lua_State *L)
 {
 	lbpf_link *link = lbpf_lua_check_link(L, 1);
 	const char *path = luaL_checkstring(L, 2);
-	int err = lbpf_link_pin(link, path);
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_link_pin(link, path));
 }
 
 static int l_fd(lua_State *L)
@@ -96,9 +93,7 @@ static int l_tostring(lua_State *L)
 
 static int l_index(lua_State *L)
 {
-	lua_pushvalue(L, 2);
-	lua_rawget(L, lua_upvalueindex(1));
-	if (!lua_isnil(L, -1))
+	if (lbpf_lua_index_method(L))
 		return 1;
 	struct lbpf_lua_link *l = check_link_ud(L, 1);
 	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";

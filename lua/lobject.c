@@ -143,11 +143,8 @@ static uint32_t check_btf_disable(lua_State *L, int opts)
 /* A string option: kept alive in strings_idx (the core may hold the pointer until load). */
 static const char *opt_string(lua_State *L, int opts, const char *field, int strings_idx)
 {
-	lua_getfield(L, opts, field);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
+	if (!lbpf_lua_opt_push(L, opts, field))
 		return NULL;
-	}
 	if (lua_type(L, -1) != LUA_TSTRING)
 		luaL_error(L, "opts.%s: string expected, got %s", field, luaL_typename(L, -1));
 	const char *s = lua_tostring(L, -1);
@@ -177,13 +174,12 @@ static void check_opts(lua_State *L, int opts, int strings_idx, struct lbpf_open
 	o->name = opt_string(L, opts, "name", strings_idx);
 	o->pin_root = opt_string(L, opts, "pin_path", strings_idx);
 	o->btf_path = opt_string(L, opts, "btf", strings_idx);
-	lua_getfield(L, opts, "kernel_version");
-	if (!lua_isnil(L, -1)) {
+	if (lbpf_lua_opt_push(L, opts, "kernel_version")) {
 		if (!lbpf_isinteger(L, -1))
 			luaL_error(L, "opts.kernel_version: integer expected, got %s", luaL_typename(L, -1));
 		o->kernel_version = (uint32_t)lua_tointeger(L, -1);
+		lua_pop(L, 1);
 	}
-	lua_pop(L, 1);
 	o->btf_disable = check_btf_disable(L, opts);
 	lua_getfield(L, opts, "globals");
 	if (!lua_isnil(L, -1) && !lua_istable(L, -1))
@@ -306,9 +302,7 @@ static int l_tostring(lua_State *L)
 
 static int l_index(lua_State *L)
 {
-	lua_pushvalue(L, 2);
-	lua_rawget(L, lua_upvalueindex(1));
-	if (!lua_isnil(L, -1))
+	if (lbpf_lua_index_method(L))
 		return 1;
 	struct lbpf_lua_object *o = check_object_ud(L, 1);
 	const char *k = lua_tostring(L, 2);

@@ -18,10 +18,7 @@ void lbpf_lua_new_program_handle(lua_State *L, lbpf_program *prog, int obj_idx)
 	p->owner = lbpf_lua_to_object(L, obj_idx);
 	lbpf_lua_copy_name(p->name, sizeof(p->name), lbpf_program_name(prog));
 	luaL_setmetatable(L, LBPF_PROGRAM_MT);
-	lua_createtable(L, 0, 1);
-	lua_pushvalue(L, obj_idx);
-	lua_setfield(L, -2, "owner");
-	lbpf_setuservalue(L, -2);
+	lbpf_lua_set_owner(L, -1, obj_idx);
 }
 
 static struct lbpf_lua_program *check_program_ud(lua_State *L, int idx)
@@ -42,8 +39,8 @@ lbpf_program *lbpf_lua_check_program(lua_State *L, int idx)
 	return p->prog;
 }
 
-/* A loaded program or a Lua error (attach/test_run before load is misuse). */
-static lbpf_program *check_loaded(lua_State *L, int idx)
+/* Attaching or running a program before load is misuse: a Lua error, not a nil return. */
+lbpf_program *lbpf_lua_check_loaded(lua_State *L, int idx)
 {
 	lbpf_program *prog = lbpf_lua_check_program(L, idx);
 	if (lbpf_program_fd(prog) < 0)
@@ -51,65 +48,54 @@ static lbpf_program *check_loaded(lua_State *L, int idx)
 	return prog;
 }
 
-static int push_new_link(lua_State *L, int err, lbpf_link *link)
-{
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lbpf_lua_push_link(L, link, 1);
-	return 1;
-}
-
 static int l_attach(lua_State *L)
 {
 	lbpf_link *link = NULL;
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	int err = lbpf_program_attach(prog, &link);
-	return push_new_link(L, err, link);
+	return lbpf_lua_link_result(L, err, &link);
 }
 
 static int l_attach_tracepoint(lua_State *L)
 {
 	lbpf_link *link = NULL;
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	const char *category = luaL_checkstring(L, 2);
 	const char *name = luaL_checkstring(L, 3);
 	int err = lbpf_program_attach_tracepoint(prog, category, name, &link);
-	return push_new_link(L, err, link);
+	return lbpf_lua_link_result(L, err, &link);
 }
 
 static int l_attach_raw_tracepoint(lua_State *L)
 {
 	lbpf_link *link = NULL;
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	const char *name = luaL_checkstring(L, 2);
 	int err = lbpf_program_attach_raw_tracepoint(prog, name, &link);
-	return push_new_link(L, err, link);
+	return lbpf_lua_link_result(L, err, &link);
 }
 
+/* test_run's own option getters: sizes must not be negative, and messages name test_run. */
 static size_t opt_size(lua_State *L, int tbl, const char *field, size_t dflt)
 {
-	lua_getfield(L, tbl, field);
-	size_t v = dflt;
-	if (!lua_isnil(L, -1)) {
-		if (!lbpf_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-			luaL_error(L, "test_run: %s must be a non-negative integer, got %s", field,
-				   luaL_typename(L, -1));
-		v = (size_t)lua_tointeger(L, -1);
-	}
+	if (!lbpf_lua_opt_push(L, tbl, field))
+		return dflt;
+	if (!lbpf_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+		luaL_error(L, "test_run: %s must be a non-negative integer, got %s", field,
+			   luaL_typename(L, -1));
+	size_t v = (size_t)lua_tointeger(L, -1);
 	lua_pop(L, 1);
 	return v;
 }
 
 static const char *opt_bytes(lua_State *L, int tbl, const char *field, size_t *len)
 {
-	lua_getfield(L, tbl, field);
-	const char *s = NULL;
 	*len = 0;
-	if (!lua_isnil(L, -1)) {
-		if (lua_type(L, -1) != LUA_TSTRING)
-			luaL_error(L, "test_run: %s must be a string, got %s", field, luaL_typename(L, -1));
-		s = lua_tolstring(L, -1, len);
-	}
+	if (!lbpf_lua_opt_push(L, tbl, field))
+		return NULL;
+	if (lua_type(L, -1) != LUA_TSTRING)
+		luaL_error(L, "test_run: %s must be a string, got %s", field, luaL_typename(L, -1));
+	const char *s = lua_tolstring(L, -1, len);
 	lua_pop(L, 1); /* the string stays referenced by the options table */
 	return s;
 }
@@ -153,7 +139,7 @@ static int test_run_syscall(lua_State *L, lbpf_program *prog, struct lbpf_test_r
  *   -> {retval=, duration=, data=, ctx=} | nil, message, errno */
 static int l_test_run(lua_State *L)
 {
-	lbpf_program *prog = check_loaded(L, 1);
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
 	struct lbpf_test_run run;
 
 	memset(&run, 0, sizeof(run));
@@ -267,9 +253,7 @@ static int push_property(lua_State *L, struct lbpf_lua_program *p, const char *k
 
 static int l_index(lua_State *L)
 {
-	lua_pushvalue(L, 2);
-	lua_rawget(L, lua_upvalueindex(1));
-	if (!lua_isnil(L, -1))
+	if (lbpf_lua_index_method(L))
 		return 1;
 	struct lbpf_lua_program *p = check_program_ud(L, 1);
 	if (lua_type(L, 2) != LUA_TSTRING)

@@ -109,7 +109,6 @@ static int l_write(lua_State *L)
 	struct lwriter *w = check_writer(L, 1);
 	const void *data;
 	size_t size;
-	int err;
 
 	if (lua_type(L, 2) == LUA_TSTRING) {
 		data = lua_tolstring(L, 2, &size);
@@ -123,11 +122,7 @@ static int l_write(lua_State *L)
 	}
 	if (size > UINT32_MAX / 2)
 		return luaL_error(L, "%s: a record of %d bytes is too big", w->name, (int)size);
-	err = lbpf_user_ringbuf_write(w->urb, data, (uint32_t)size);
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_user_ringbuf_write(w->urb, data, (uint32_t)size));
 }
 
 /* writer:wait([bytes[, timeout_ms]]): true once bytes (default: the type's size) fit. */
@@ -135,15 +130,11 @@ static int l_wait(lua_State *L)
 {
 	struct lwriter *w = check_writer(L, 1);
 	lua_Integer size = luaL_optinteger(L, 2, w->size ? w->size : 1);
-	int err;
 
 	if (size < 0 || size > UINT32_MAX / 2)
 		return luaL_argerror(L, 2, "size out of range");
-	err = lbpf_user_ringbuf_wait(w->urb, (uint32_t)size, (int)luaL_optinteger(L, 3, -1));
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lbpf_lua_ok(L, lbpf_user_ringbuf_wait(w->urb, (uint32_t)size,
+						     (int)luaL_optinteger(L, 3, -1)));
 }
 
 static int l_free_space(lua_State *L)

@@ -259,16 +259,8 @@ describe("pinned links", function()
 		if net then net:destroy() end
 	end)
 
-	local function run_lua(code)
-		local script = support.tmpname()
-		support.write_file(script, code)
-		local ok, out = support.sh(("%s %s 2>&1"):format(netns.interpreter(), script))
-		os.remove(script)
-		return ok, out
-	end
-
 	it("keep XDP attached after the process exits until a second process removes it", function()
-		local ok, out = run_lua(([[
+		local ok, out = netns.run_lua(([[
 			local bpf = require "bpf"
 			local obj = assert(bpf.load(%q))
 			local link = assert(obj.programs.xdp_firewall:attach_xdp(%q))
@@ -280,7 +272,7 @@ describe("pinned links", function()
 		local id = bpf.xdp_query(net.host_if)
 		assert.is_true(id > 0, "XDP program still attached after the first process exited")
 
-		ok, out = run_lua(([[
+		ok, out = netns.run_lua(([[
 			local bpf = require "bpf"
 			local link = assert(bpf.open_link(%q))
 			local info = link:info()

@@ -10,9 +10,7 @@ local lua_version = is_luajit and "5.1" or "5.4"
 local interpreter = is_luajit and "luajit" or "lua5.4"
 local extra = is_luajit and " LUA_INCDIR=/usr/include/luajit-2.1" or ""
 
-local function q(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = support.quote
 
 -- luarocks with a clean Lua environment: the test runner's LUA_CPATH points at build/.
 local function luarocks(tree, args)

@@ -8,9 +8,7 @@ local support = require "support.init"
 local root = support.root
 local run_sh = root .. "/examples/nginx/run.sh"
 
-local function q(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = support.quote
 
 local function must(cmd)
 	local ok, out = support.sh(cmd .. " 2>&1")

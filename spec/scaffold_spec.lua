@@ -6,9 +6,7 @@ local support = require "support.init"
 local root = support.root
 local is_luajit = rawget(_G, "jit") ~= nil
 
-local function q(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = support.quote
 
 -- Checks what a generated NAME.lua printed after counting for a while.
 local function check_run_output(name, out)

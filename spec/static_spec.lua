@@ -6,9 +6,7 @@ local support = require "support.init"
 
 local binary = support.root .. "/build/luabpf"
 
-local function q(s)
-	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = support.quote
 
 describe("the static luabpf binary", function()
 	local dir

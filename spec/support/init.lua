@@ -59,6 +59,11 @@ function M.sh(cmd)
 	return tonumber(status) == 0, body or out
 end
 
+-- s as one shell word (single-quoted).
+function M.quote(s)
+	return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
 -- The pid (= tgid) of this interpreter: /proc/self is whoever reads it.
 function M.getpid()
 	local stat = M.read_file("/proc/self/stat")

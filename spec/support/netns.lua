@@ -128,4 +128,14 @@ function M.interpreter()
 	return jit and "luajit" or "lua5.4"
 end
 
+-- Runs Lua code in a fresh interpreter of the same kind (LUA_CPATH finds the module); returns
+-- success and the combined output.
+function M.run_lua(code)
+	local script = support.tmpname()
+	support.write_file(script, code)
+	local ok, out = support.sh(("%s %s 2>&1"):format(M.interpreter(), script))
+	os.remove(script)
+	return ok, out
+end
+
 return M
