@@ -255,19 +255,30 @@ int lbpf_ringbuf_consume(lbpf_ringbuf *rb)
 	return clamp_count(handled);
 }
 
-int lbpf_ringbuf_poll(lbpf_ringbuf *rb, int timeout_ms)
+/* Rings with data within timeout_ms: the count, 0 (none, or a signal came: let the caller look
+ * at its signals) or a negative errno. */
+static int wait_ready(lbpf_ringbuf *rb, int timeout_ms)
 {
-	int64_t handled = 0;
 	int n;
 
 	if (!rb)
 		return lbpf_err(EINVAL, "ring buffer reader: NULL reader");
 	n = epoll_wait(rb->epoll_fd, rb->events, (int)rb->count, timeout_ms);
-	if (n < 0) {
-		if (errno == EINTR)
-			return 0; /* let the caller look at its signals */
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n < 0)
 		return lbpf_err(errno, "ring buffer reader: epoll_wait: %s", strerror(errno));
-	}
+	return n;
+}
+
+int lbpf_ringbuf_poll(lbpf_ringbuf *rb, int timeout_ms)
+{
+	int64_t handled = 0;
+	int n;
+
+	n = wait_ready(rb, timeout_ms);
+	if (n <= 0)
+		return n;
 	for (int i = 0; i < n; i++) {
 		int ret = ring_consume(&rb->rings[rb->events[i].data.u32], &handled);
 
@@ -397,17 +408,9 @@ int lbpf_ringbuf_release(lbpf_ringbuf *rb, size_t index)
 
 int lbpf_ringbuf_wait(lbpf_ringbuf *rb, int timeout_ms)
 {
-	int n;
+	int n = wait_ready(rb, timeout_ms);
 
-	if (!rb)
-		return lbpf_err(EINVAL, "ring buffer reader: NULL reader");
-	n = epoll_wait(rb->epoll_fd, rb->events, (int)rb->count, timeout_ms);
-	if (n < 0) {
-		if (errno == EINTR)
-			return 0; /* let the caller look at its signals */
-		return lbpf_err(errno, "ring buffer reader: epoll_wait: %s", strerror(errno));
-	}
-	return n > 0;
+	return n < 0 ? n : n > 0;
 }
 
 struct lbpf_ringbuf_cursor *lbpf_ringbuf_cursor(lbpf_ringbuf *rb, size_t index)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "lbpf_lua.h"
 
@@ -161,5 +162,21 @@ void lreader_writer_open(lua_State *L);
 int lreader_new_from_maps(lua_State *L, const int *map_idx, int nmaps, int opts_idx, bool log);
 /* Registers everything above into the module table on top of the stack (called by luaopen). */
 void lbpf_lua_open_reader(lua_State *L);
+
+/* An unaligned 1/2/4/8-byte host-order integer from a record, zero-extended. */
+static inline uint64_t lreader_load(const uint8_t *p, unsigned size)
+{
+	uint8_t b1;
+	uint16_t b2;
+	uint32_t b4;
+	uint64_t b8;
+
+	switch (size) {
+	case 1: memcpy(&b1, p, 1); return b1;
+	case 2: memcpy(&b2, p, 2); return b2;
+	case 4: memcpy(&b4, p, 4); return b4;
+	default: memcpy(&b8, p, 8); return b8;
+	}
+}
 
 #endif

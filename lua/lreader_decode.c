@@ -11,24 +11,9 @@
 
 /* ---- decoders -------------------------------------------------------------------------------- */
 
-static uint64_t load_le(const uint8_t *p, unsigned size)
-{
-	uint8_t b1;
-	uint16_t b2;
-	uint32_t b4;
-	uint64_t b8;
-
-	switch (size) {
-	case 1: memcpy(&b1, p, 1); return b1;
-	case 2: memcpy(&b2, p, 2); return b2;
-	case 4: memcpy(&b4, p, 4); return b4;
-	default: memcpy(&b8, p, 8); return b8;
-	}
-}
-
 static void push_int(lua_State *L, const uint8_t *p, unsigned size, bool is_signed)
 {
-	uint64_t v = load_le(p, size);
+	uint64_t v = lreader_load(p, size);
 
 	if (!is_signed) {
 		if (size < 8)
@@ -61,14 +46,14 @@ void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const str
 
 	switch (f->kind) {
 	case FIELD_UINT:
-		v = load_le(p, f->size);
+		v = lreader_load(p, f->size);
 		if (f->size < 8)
 			lua_pushinteger(L, (lua_Integer)v);
 		else
 			lbpf_lua_push_u64(L, v);
 		return;
 	case FIELD_SINT:
-		v = load_le(p, f->size);
+		v = lreader_load(p, f->size);
 		if (f->size < 8) {
 			unsigned shift = 64 - 8 * f->size;
 			lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
@@ -77,7 +62,7 @@ void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const str
 		}
 		return;
 	case FIELD_BOOL:
-		lua_pushboolean(L, load_le(p, f->size) != 0);
+		lua_pushboolean(L, lreader_load(p, f->size) != 0);
 		return;
 	case FIELD_UINTS:
 	case FIELD_SINTS:
@@ -120,7 +105,7 @@ void lreader_push_record(lua_State *L, struct lreader_source *s, const void *dat
  * integers hold every 64-bit pattern; LuaJIT numbers hold what is below 2^53. */
 static inline void push_elem(lua_State *L, const uint8_t *p, unsigned size, bool is_signed)
 {
-	uint64_t v = load_le(p, size);
+	uint64_t v = lreader_load(p, size);
 
 	if (size == 8) {
 		if (!LBPF_LUAJIT || (is_signed ? (int64_t)v > -(1ll << 53) && (int64_t)v < (1ll << 53)

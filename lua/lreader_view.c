@@ -93,21 +93,6 @@ static const uint8_t *checked_span(lua_State *L, int p_idx, lua_Integer offset, 
 	return p + offset;
 }
 
-static uint64_t load_bytes(const uint8_t *at, unsigned size)
-{
-	uint8_t b1;
-	uint16_t b2;
-	uint32_t b4;
-	uint64_t b8;
-
-	switch (size) {
-	case 1: memcpy(&b1, at, 1); return b1;
-	case 2: memcpy(&b2, at, 2); return b2;
-	case 4: memcpy(&b4, at, 4); return b4;
-	default: memcpy(&b8, at, 8); return b8;
-	}
-}
-
 /* "u8" "i8"/"s8" "u16" ... "i64", "f32"/"float", "f64"/"double", "ptr". Returns the size;
  * *kind is 'u', 'i' or 'f'. */
 static unsigned parse_kind(lua_State *L, int idx, char *kind)
@@ -142,7 +127,7 @@ static int l_peek(lua_State *L)
 	char kind;
 	unsigned size = parse_kind(L, 3, &kind);
 	const uint8_t *at = checked_span(L, 1, luaL_checkinteger(L, 2), size);
-	uint64_t v = load_bytes(at, size);
+	uint64_t v = lreader_load(at, size);
 
 	if (kind == 'f') {
 		if (size == 4) {
