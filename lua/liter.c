@@ -2,7 +2,14 @@
  * Map iteration: map:pairs() returns an iterator userdata (callable, so `for k, v in
  * map:pairs() do` works on every interpreter; Lua 5.4 also honours __pairs, so `pairs(map)`
  * works there). It reads BPF_MAP_LOOKUP_BATCH batches into buffers inside the iterator and
- * falls back to get_next_key + lookup for map types without batch support.
+ * falls back to get_next_key + lookup for map types without batch support. The same iterator
+ * feeds map:keys(), map:items(), map:count(), map:clear() and map:dump() (lmap_dump.c).
+ *
+ * Decoding: keys and values that are flat structs of a plain map type are built here with their
+ * exact hash size, field names interned once per iterator (its uservalue) and lua_rawset, which
+ * saves lua_setfield's lookup of every name; the iterator's __call checks its metatable against
+ * an upvalue rather than the registry. Under LuaJIT, __call and next are replaced by a Lua
+ * function (lmap_jit.c) that decodes flat maps in JIT-compiled code.
  *
  * Deleting while iterating: deleting the entry just returned (or any already returned) is safe
  * in both modes: batches are copied out before they are handed over, and the next_key mode
@@ -21,27 +28,6 @@
 #define BATCH_BYTES (256 * 1024)
 #define BATCH_MAX 4096
 
-enum iter_mode { ITER_BATCH, ITER_NEXT_KEY };
-
-struct lbpf_lua_iter {
-	struct lbpf_lua_map *m; /* kept alive by the uservalue */
-	uint32_t cap;           /* entries per batch */
-	uint32_t count;         /* entries in the buffers */
-	uint32_t pos;           /* next one to hand out */
-	uint32_t token_size;
-	uint8_t mode;
-	bool started;
-	bool exhausted; /* batch mode: the kernel said there is no more */
-	bool have_cur;  /* next_key mode: cur holds the next key to hand out */
-	bool raw;
-	uint8_t *keys;
-	uint8_t *values;
-	uint8_t *in_token;
-	uint8_t *out_token;
-	uint8_t *cur;
-	uint8_t *prev;
-};
-
 static size_t align8(size_t n)
 {
 	return (n + 7) & ~(size_t)7;
@@ -59,9 +45,7 @@ static uint32_t batch_capacity(const struct lbpf_lua_map *m, lua_Integer wanted)
 	return cap ? (uint32_t)cap : 1;
 }
 
-/* Pushes a new iterator over the map at map_idx: opts.raw, opts.batch (false: next_key mode),
- * opts.batch_size. */
-static struct lbpf_lua_iter *new_iter(lua_State *L, int map_idx, int opts_idx)
+struct lbpf_lua_iter *lbpf_lua_new_iter(lua_State *L, int map_idx, int opts_idx)
 {
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, map_idx);
 	int raw = 0, batch = 1;
@@ -92,7 +76,7 @@ static struct lbpf_lua_iter *new_iter(lua_State *L, int map_idx, int opts_idx)
 	memset(it, 0, head);
 	it->m = m;
 	it->cap = cap;
-	it->mode = batch ? ITER_BATCH : ITER_NEXT_KEY;
+	it->mode = batch ? LBPF_ITER_BATCH : LBPF_ITER_NEXT_KEY;
 	it->raw = raw;
 	it->token_size = (uint32_t)token;
 	it->keys = (uint8_t *)it + head;
@@ -101,10 +85,16 @@ static struct lbpf_lua_iter *new_iter(lua_State *L, int map_idx, int opts_idx)
 	it->out_token = it->in_token + token;
 	it->cur = it->out_token + token;
 	it->prev = it->cur + ks;
+	it->flat_key = lbpf_lua_map_flat_side(m, true, raw);
+	it->flat_value = lbpf_lua_map_flat_side(m, false, raw);
 	luaL_setmetatable(L, LBPF_ITER_MT);
-	lua_createtable(L, 0, 1);
+	lua_createtable(L, m->key.nfields + m->value.nfields, 1);
 	lua_pushvalue(L, map_idx);
 	lua_setfield(L, -2, "map");
+	if (it->flat_key)
+		lbpf_lua_store_field_names(L, &m->key, lua_gettop(L), 1);
+	if (it->flat_value)
+		lbpf_lua_store_field_names(L, &m->value, lua_gettop(L), 1 + m->key.nfields);
 	lbpf_setuservalue(L, -2);
 	return it;
 }
@@ -130,7 +120,7 @@ static const uint8_t *batch_value(const struct lbpf_lua_iter *it, uint32_t i)
 /* Switches to next_key mode; after (a key, or NULL to start from the first key). */
 static void switch_to_next_key(lua_State *L, struct lbpf_lua_iter *it, const uint8_t *after)
 {
-	it->mode = ITER_NEXT_KEY;
+	it->mode = LBPF_ITER_NEXT_KEY;
 	it->started = true;
 	int err = lbpf_map_next_key(it->m->map, after, it->cur);
 	if (err < 0 && err != -ENOENT)
@@ -169,14 +159,13 @@ static void fetch_batch(lua_State *L, struct lbpf_lua_iter *it)
 	it->pos = 0;
 }
 
-/* Next entry: 1 with *key and *value set, 0 at the end. want_value 0 skips lookups where it can. */
-static int iter_step(lua_State *L, struct lbpf_lua_iter *it, const uint8_t **key,
+int lbpf_lua_iter_step(lua_State *L, struct lbpf_lua_iter *it, const uint8_t **key,
 		     const uint8_t **value, int want_value)
 {
 	struct lbpf_lua_map *m = it->m;
 	if (!lbpf_lua_map_alive(m))
 		luaL_error(L, "map '%s' used after its object was closed", m->name);
-	while (it->mode == ITER_BATCH) {
+	while (it->mode == LBPF_ITER_BATCH) {
 		if (it->pos < it->count) {
 			*key = batch_key(it, it->pos);
 			*value = batch_value(it, it->pos);
@@ -214,37 +203,138 @@ static struct lbpf_lua_iter *check_iter(lua_State *L, int idx)
 	return luaL_checkudata(L, idx, LBPF_ITER_MT);
 }
 
-/* it() -> key, value | nil */
+/* ---- decoding flat structs ------------------------------------------------------------------ */
+
+bool lbpf_lua_map_flat_side(const struct lbpf_lua_map *m, bool is_key, bool raw)
+{
+	const struct lbpf_lua_codec *c = is_key ? &m->key : &m->value;
+	return !raw && c->shape == LBPF_SHAPE_FLAT && lbpf_lua_map_plain_type(m) &&
+	       (is_key || m->ncpus <= 1);
+}
+
+void lbpf_lua_store_field_names(lua_State *L, const struct lbpf_lua_codec *c, int t, int first)
+{
+	for (int i = 0; i < c->nfields; i++) {
+		lua_pushstring(L, c->fields[i].name);
+		lua_rawseti(L, t, first + i);
+	}
+}
+
+static uint64_t load_uint(const uint8_t *p, size_t size)
+{
+	switch (size) {
+	case 1: return p[0];
+	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+	default: { uint64_t v; memcpy(&v, p, 8); return v; }
+	}
+}
+
+void lbpf_lua_push_field(lua_State *L, const struct lbpf_lua_flat_field *f, const uint8_t *data)
+{
+	const uint8_t *p = data + f->offset;
+	switch (f->kind) {
+	case LBPF_FIELD_UINT:
+		lbpf_lua_push_u64(L, load_uint(p, f->size));
+		return;
+	case LBPF_FIELD_SINT: {
+		unsigned bits = f->size * 8u;
+		uint64_t v = load_uint(p, f->size);
+		if (bits < 64) {
+			uint64_t sign = 1ull << (bits - 1);
+			v = (v ^ sign) - sign;
+		}
+		lbpf_lua_push_i64(L, (int64_t)v);
+		return;
+	}
+	case LBPF_FIELD_BOOL:
+		lua_pushboolean(L, load_uint(p, f->size) != 0);
+		return;
+	default: {
+		const uint8_t *nul = memchr(p, 0, f->size);
+		lua_pushlstring(L, (const char *)p, nul ? (size_t)(nul - p) : f->size);
+	}
+	}
+}
+
+void lbpf_lua_push_flat(lua_State *L, const struct lbpf_lua_codec *c, const uint8_t *data,
+			int names, int first)
+{
+	lua_createtable(L, 0, c->nfields);
+	for (int i = 0; i < c->nfields; i++) {
+		lua_rawgeti(L, names, first + i);
+		lbpf_lua_push_field(L, &c->fields[i], data);
+		lua_rawset(L, -3);
+	}
+}
+
+/* The iterator at 1, checked against the metatable in upvalue 1 (no registry lookup by name on
+ * every entry); luaL_checkudata for the message when it is something else. */
+static struct lbpf_lua_iter *check_iter_fast(lua_State *L)
+{
+	struct lbpf_lua_iter *it = lua_touserdata(L, 1);
+	if (it && lua_getmetatable(L, 1)) {
+		int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+		lua_pop(L, 1);
+		if (same)
+			return it;
+	}
+	return check_iter(L, 1);
+}
+
+/* it() / it:next() -> key, value | nothing at the end */
 static int l_iter_call(lua_State *L)
 {
-	struct lbpf_lua_iter *it = check_iter(L, 1);
+	struct lbpf_lua_iter *it = check_iter_fast(L);
 	const uint8_t *key, *value;
-	if (!iter_step(L, it, &key, &value, 1))
+	if (!lbpf_lua_iter_step(L, it, &key, &value, 1))
 		return 0;
-	lbpf_lua_map_push_key(L, it->m, key, it->raw);
-	lbpf_lua_map_push_value(L, it->m, value, it->raw);
+	if (!it->flat_key && !it->flat_value) {
+		lbpf_lua_map_push_key(L, it->m, key, it->raw);
+		lbpf_lua_map_push_value(L, it->m, value, it->raw);
+		return 2;
+	}
+	lbpf_getuservalue(L, 1);
+	int names = lua_gettop(L);
+	if (it->flat_key)
+		lbpf_lua_push_flat(L, &it->m->key, key, names, 1);
+	else
+		lbpf_lua_map_push_key(L, it->m, key, it->raw);
+	if (it->flat_value)
+		lbpf_lua_push_flat(L, &it->m->value, value, names, 1 + it->m->key.nfields);
+	else
+		lbpf_lua_map_push_value(L, it->m, value, it->raw);
 	return 2;
+}
+
+void lbpf_lua_push_iter_call(lua_State *L)
+{
+	luaL_getmetatable(L, LBPF_ITER_MT);
+	lua_pushcclosure(L, l_iter_call, 1);
 }
 
 static int l_iter_tostring(lua_State *L)
 {
 	struct lbpf_lua_iter *it = check_iter(L, 1);
 	lua_pushfstring(L, "bpf.map_iterator(%s, %s)", it->m->name,
-			it->mode == ITER_BATCH ? "batch" : "next_key");
+			it->mode == LBPF_ITER_BATCH ? "batch" : "next_key");
 	return 1;
 }
 
 /* map:pairs([opts]) -> iterator. */
 static int l_pairs(lua_State *L)
 {
-	new_iter(L, 1, 2);
+	lbpf_lua_new_iter(L, 1, 2);
+#if LBPF_LUAJIT
+	lbpf_lua_jit_pairs(L, 1, lua_gettop(L));
+#endif
 	return 1;
 }
 
 /* __pairs (Lua 5.4): pairs(map) -> iterator, nil, nil */
 static int l_pairs_meta(lua_State *L)
 {
-	new_iter(L, 1, 0);
+	lbpf_lua_new_iter(L, 1, 0);
 	lua_pushnil(L);
 	lua_pushnil(L);
 	return 3;
@@ -253,11 +343,11 @@ static int l_pairs_meta(lua_State *L)
 /* map:keys([opts]) -> array of keys */
 static int l_keys(lua_State *L)
 {
-	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	struct lbpf_lua_iter *it = lbpf_lua_new_iter(L, 1, 2);
 	const uint8_t *key, *value;
 	int n = 0;
 	lua_newtable(L);
-	while (iter_step(L, it, &key, &value, 0)) {
+	while (lbpf_lua_iter_step(L, it, &key, &value, 0)) {
 		lbpf_lua_map_push_key(L, it->m, key, it->raw);
 		lua_rawseti(L, -2, ++n);
 	}
@@ -267,10 +357,10 @@ static int l_keys(lua_State *L)
 /* map:items([opts]) -> {[key] = value} (a snapshot as a Lua table) */
 static int l_items(lua_State *L)
 {
-	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	struct lbpf_lua_iter *it = lbpf_lua_new_iter(L, 1, 2);
 	const uint8_t *key, *value;
 	lua_newtable(L);
-	while (iter_step(L, it, &key, &value, 1)) {
+	while (lbpf_lua_iter_step(L, it, &key, &value, 1)) {
 		lbpf_lua_map_push_key(L, it->m, key, it->raw);
 		lbpf_lua_map_push_value(L, it->m, value, it->raw);
 		lua_rawset(L, -3);
@@ -279,155 +369,16 @@ static int l_items(lua_State *L)
 }
 
 #if LBPF_LUAJIT
-/*
- * LuaJIT: map:dump() decodes in JIT-compiled Lua. For maps whose key and value are plain
- * integers or flat structs (LBPF_SHAPE_FLAT), a decoder is generated once per map from the
- * precompiled field list: ffi loads at fixed offsets inside a table constructor, which the JIT
- * turns into a few machine instructions per field, where the C API would pay a call, a string
- * lookup and a hash insertion for each. Batches still come from C (it:_batch()); values keep
- * the binding's rules (64-bit integers stay numbers below 2^53, cdata above).
- */
-static const char jit_dump_gen[] =
-	"local ffi = require 'ffi'\n"
-	"local cast, tonumber, fstring = ffi.cast, tonumber, ffi.string\n"
-	"local P = { [1] = ffi.typeof('const uint8_t *'), [2] = ffi.typeof('const uint16_t *'),\n"
-	"  [4] = ffi.typeof('const uint32_t *'), [8] = ffi.typeof('const uint64_t *'),\n"
-	"  [-1] = ffi.typeof('const int8_t *'), [-2] = ffi.typeof('const int16_t *'),\n"
-	"  [-4] = ffi.typeof('const int32_t *'), [-8] = ffi.typeof('const int64_t *') }\n"
-	"local LIM, SLIM = 9007199254740992ULL, 9007199254740992LL\n"
-	"local function bu(x) if x < LIM then return tonumber(x) end return x end\n"
-	"local function bs(x) if x < SLIM and x > -SLIM then return tonumber(x) end return x end\n"
-	"local function cstr(p, n) local l = 0 while l < n and p[l] ~= 0 do l = l + 1 end\n"
-	"  return fstring(p, l) end\n"
-	/* desc: {size, signed} for an integer, or a list of {name, offset, size, kind} */
-	"local function expr(off, size, kind)\n"
-	"  if kind == 3 then return ('cstr(p + %d, %d)'):format(off, size) end\n"
-	"  local e = ('cast(P[%d], p + %d)[0]'):format(kind == 1 and -size or size, off)\n"
-	"  if kind == 2 then return '(' .. e .. ' ~= 0)' end\n"
-	"  if size == 8 then return (kind == 1 and 'bs(' or 'bu(') .. e .. ')' end\n"
-	"  return e\n"
-	"end\n"
-	"local function decoder(d)\n"
-	"  if d.int then return 'return ' .. expr(0, d.size, d.signed and 1 or 0) end\n"
-	"  local parts = {}\n"
-	"  for i, f in ipairs(d) do\n"
-	"    if not f[1]:match('^[%a_][%w_]*$') then return nil end\n"
-	"    parts[i] = ('[%q] = %s'):format(f[1], expr(f[2], f[3], f[4]))\n"
-	"  end\n"
-	"  return 'return {' .. table.concat(parts, ', ') .. '}'\n"
-	"end\n"
-	"return function(kd, vd, kst, vst)\n"
-	"  local kb, vb = decoder(kd), decoder(vd)\n"
-	"  if not kb or not vb then return nil end\n"
-	"  local src = 'local cast, P, bu, bs, cstr, u8p = ...\\n' ..\n"
-	"    'local function kdec(p) ' .. kb .. ' end\\n' ..\n"
-	"    'local function vdec(p) ' .. vb .. ' end\\n' ..\n"
-	"    'return function(it, keys, values, n)\\n' ..\n"
-	"    '  while true do\\n' ..\n"
-	"    '    local kp, vp, cnt = it:_batch()\\n' ..\n"
-	"    '    if not kp then return n, cnt end\\n' ..\n"
-	"    '    kp, vp = cast(u8p, kp), cast(u8p, vp)\\n' ..\n"
-	"    '    for i = 0, cnt - 1 do\\n' ..\n"
-	"    '      n = n + 1\\n' ..\n"
-	"    '      keys[n] = kdec(kp + i * ' .. kst .. ')\\n' ..\n"
-	"    '      values[n] = vdec(vp + i * ' .. vst .. ')\\n' ..\n"
-	"    '    end\\n' ..\n"
-	"    '  end\\n' ..\n"
-	"    'end\\n'\n"
-	"  return assert(loadstring(src, '=bpf map decoder'))(cast, P, bu, bs, cstr, P[1])\n"
-	"end\n";
-
-/* Pushes a description of a codec for the generator, or returns 0 if it has no fast path. */
-static int push_codec_desc(lua_State *L, const struct lbpf_lua_codec *c)
+int lbpf_lua_iter_batch(lua_State *L)
 {
-	if (c->shape == LBPF_SHAPE_UINT || c->shape == LBPF_SHAPE_SINT) {
-		lua_createtable(L, 0, 3);
-		lua_pushboolean(L, 1);
-		lua_setfield(L, -2, "int");
-		lua_pushinteger(L, c->size);
-		lua_setfield(L, -2, "size");
-		lua_pushboolean(L, c->shape == LBPF_SHAPE_SINT);
-		lua_setfield(L, -2, "signed");
-		return 1;
-	}
-	if (c->shape != LBPF_SHAPE_FLAT)
-		return 0;
-	/* field kinds for the generator: 0 unsigned, 1 signed, 2 bool, 3 chars */
-	static const int kinds[] = { [LBPF_FIELD_UINT] = 0, [LBPF_FIELD_SINT] = 1,
-				     [LBPF_FIELD_BOOL] = 2, [LBPF_FIELD_CHARS] = 3 };
-	lua_createtable(L, c->nfields, 0);
-	for (int i = 0; i < c->nfields; i++) {
-		const struct lbpf_lua_flat_field *f = &c->fields[i];
-		lua_createtable(L, 4, 0);
-		lua_pushstring(L, f->name);
-		lua_rawseti(L, -2, 1);
-		lua_pushinteger(L, f->offset);
-		lua_rawseti(L, -2, 2);
-		lua_pushinteger(L, f->size);
-		lua_rawseti(L, -2, 3);
-		lua_pushinteger(L, kinds[f->kind]);
-		lua_rawseti(L, -2, 4);
-		lua_rawseti(L, -2, i + 1);
-	}
-	return 1;
-}
-
-static bool jit_dump_applies(const struct lbpf_lua_map *m, const struct lbpf_lua_iter *it)
-{
-	return !it->raw && it->mode == ITER_BATCH && m->ncpus <= 1 &&
-	       (m->type == BPF_MAP_TYPE_HASH || m->type == BPF_MAP_TYPE_LRU_HASH ||
-		m->type == BPF_MAP_TYPE_ARRAY);
-}
-
-/* Pushes the map's generated dump function (cached in the map's uservalue), or nil. */
-static void push_jit_dump(lua_State *L, int map_idx, const struct lbpf_lua_map *m)
-{
-	lbpf_getuservalue(L, map_idx);
-	lua_getfield(L, -1, "jit_dump");
-	if (!lua_isnil(L, -1)) {
-		lua_remove(L, -2);
-		return;
-	}
-	lua_pop(L, 1);
-	lua_getfield(L, LUA_REGISTRYINDEX, "bpf.jit_dump_gen");
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		if (luaL_loadstring(L, jit_dump_gen) != 0)
-			lua_error(L);
-		lua_call(L, 0, 1);
-		lua_pushvalue(L, -1);
-		lua_setfield(L, LUA_REGISTRYINDEX, "bpf.jit_dump_gen");
-	}
-	int top = lua_gettop(L); /* uservalue, generator */
-	if (!push_codec_desc(L, &m->key) || !push_codec_desc(L, &m->value)) {
-		lua_settop(L, top - 1);
-		lua_pushboolean(L, 0);
-	} else {
-		lua_pushinteger(L, m->key_size);
-		lua_pushinteger(L, m->lookup_size);
-		lua_call(L, 4, 1);
-		if (lua_isnil(L, -1)) {
-			lua_pop(L, 1);
-			lua_pushboolean(L, 0);
-		}
-	}
-	lua_pushvalue(L, -1);
-	lua_setfield(L, -3, "jit_dump"); /* false: no fast path for this map */
-	lua_remove(L, -2);
-}
-
-/* it:_batch() -> keys pointer, values pointer, count | nil, 0 at the end | nil, 1 when the
- * iterator fell back to next_key mode (the caller continues with it()). */
-static int l_iter_batch(lua_State *L)
-{
-	struct lbpf_lua_iter *it = luaL_checkudata(L, 1, LBPF_ITER_MT);
+	struct lbpf_lua_iter *it = check_iter(L, 1);
 	if (!lbpf_lua_map_alive(it->m))
 		return luaL_error(L, "map '%s' used after its object was closed", it->m->name);
-	while (it->mode == ITER_BATCH && it->pos >= it->count && !it->exhausted)
+	while (it->mode == LBPF_ITER_BATCH && it->pos >= it->count && !it->exhausted)
 		fetch_batch(L, it);
-	if (it->mode != ITER_BATCH || it->pos >= it->count) {
+	if (it->mode != LBPF_ITER_BATCH || it->pos >= it->count) {
 		lua_pushnil(L);
-		lua_pushinteger(L, it->mode != ITER_BATCH);
+		lua_pushinteger(L, it->mode != LBPF_ITER_BATCH);
 		return 2;
 	}
 	lua_pushlightuserdata(L, (void *)batch_key(it, it->pos));
@@ -436,86 +387,21 @@ static int l_iter_batch(lua_State *L)
 	it->pos = it->count;
 	return 3;
 }
-
-/* Runs the generated dump if there is one: pushes keys, values, n and returns 1, else 0. */
-static int try_jit_dump(lua_State *L, int map_idx, int it_idx)
-{
-	struct lbpf_lua_iter *it = lua_touserdata(L, it_idx);
-	if (!jit_dump_applies(it->m, it))
-		return 0;
-	push_jit_dump(L, map_idx, it->m);
-	if (!lua_isfunction(L, -1)) {
-		lua_pop(L, 1);
-		return 0;
-	}
-	lua_pushvalue(L, it_idx);
-	lua_newtable(L);
-	lua_newtable(L);
-	lua_pushvalue(L, -2);
-	lua_pushvalue(L, -2);
-	lua_insert(L, it_idx + 1);
-	lua_insert(L, it_idx + 1); /* it, keys, values, fn, it, keys, values */
-	lua_pushinteger(L, 0);
-	lua_call(L, 4, 2); /* -> n, fell_back */
-	lua_Integer n = lua_tointeger(L, -2);
-	bool fell_back = lua_tointeger(L, -1) != 0;
-	lua_pop(L, 2);
-	const uint8_t *key, *value;
-	while (fell_back && iter_step(L, it, &key, &value, 1)) {
-		n++;
-		lbpf_lua_map_push_key(L, it->m, key, 0);
-		lua_rawseti(L, it_idx + 1, (int)n);
-		lbpf_lua_map_push_value(L, it->m, value, 0);
-		lua_rawseti(L, it_idx + 2, (int)n);
-	}
-	lua_pushinteger(L, n);
-	return 1;
-}
 #endif
 
-/* map:dump([opts]) -> keys, values, n: every entry as two parallel arrays, read in batches.
- * The fastest way to bring a whole map into Lua: one C call, and the garbage collector is
- * paused while it runs, since everything it allocates stays referenced by the result (an
- * incremental collector would otherwise re-traverse the growing arrays over and over). */
-/* dump_protected(map, iterator) -> keys, values, n; runs with the collector stopped. */
-static int dump_protected(lua_State *L)
+bool lbpf_lua_map_plain_type(const struct lbpf_lua_map *m)
 {
-	struct lbpf_lua_iter *it = lua_touserdata(L, 2);
-	const uint8_t *key, *value;
-	lua_Integer n = 0;
-#if LBPF_LUAJIT
-	if (try_jit_dump(L, 1, 2))
-		return 3;
-#endif
-	lua_newtable(L);
-	lua_newtable(L);
-	while (iter_step(L, it, &key, &value, 1)) {
-		n++;
-		lbpf_lua_map_push_key(L, it->m, key, it->raw);
-		lua_rawseti(L, 3, (int)n);
-		lbpf_lua_map_push_value(L, it->m, value, it->raw);
-		lua_rawseti(L, 4, (int)n);
+	switch (m->type) {
+	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
+	case BPF_MAP_TYPE_ARRAY:
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		return true;
+	default:
+		return false;
 	}
-	lua_pushinteger(L, n);
-	return 3;
-}
-
-static int l_dump(lua_State *L)
-{
-	new_iter(L, 1, 2);
-	int it_idx = lua_gettop(L);
-	int was_running = lua_gc(L, LUA_GCISRUNNING, 0);
-	lua_pushcfunction(L, dump_protected);
-	lua_pushvalue(L, 1);
-	lua_pushvalue(L, it_idx);
-	if (was_running)
-		lua_gc(L, LUA_GCSTOP, 0);
-	int status = lua_pcall(L, 2, 3, 0);
-	if (was_running)
-		lua_gc(L, LUA_GCRESTART, 0);
-	if (status != LUA_OK)
-		return lua_error(L);
-	return 3;
 }
 
 static bool dense_array(const struct lbpf_lua_map *m)
@@ -531,10 +417,10 @@ static int l_count(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)lbpf_map_max_entries(m->map));
 		return 1;
 	}
-	struct lbpf_lua_iter *it = new_iter(L, 1, 2);
+	struct lbpf_lua_iter *it = lbpf_lua_new_iter(L, 1, 2);
 	const uint8_t *key, *value;
 	lua_Integer n = 0;
-	while (iter_step(L, it, &key, &value, 0))
+	while (lbpf_lua_iter_step(L, it, &key, &value, 0))
 		n++;
 	lua_pushinteger(L, n);
 	return 1;
@@ -556,9 +442,9 @@ static int l_clear(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)max);
 		return 1;
 	}
-	struct lbpf_lua_iter *it = new_iter(L, 1, 0);
+	struct lbpf_lua_iter *it = lbpf_lua_new_iter(L, 1, 0);
 	const uint8_t *key, *value;
-	while (iter_step(L, it, &key, &value, 0)) {
+	while (lbpf_lua_iter_step(L, it, &key, &value, 0)) {
 		int err = lbpf_map_delete(m->map, key);
 		if (err == -ENOENT)
 			continue;
@@ -573,14 +459,12 @@ static int l_clear(lua_State *L)
 void lbpf_lua_open_map_iter(lua_State *L)
 {
 	static const luaL_Reg iter_meta[] = {
-		{ "__call", l_iter_call },
 		{ "__tostring", l_iter_tostring },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg iter_methods[] = {
-		{ "next", l_iter_call },
 #if LBPF_LUAJIT
-		{ "_batch", l_iter_batch },
+		{ "_batch", lbpf_lua_iter_batch },
 #endif
 		{ NULL, NULL },
 	};
@@ -588,15 +472,26 @@ void lbpf_lua_open_map_iter(lua_State *L)
 		{ "pairs", l_pairs },
 		{ "keys", l_keys },
 		{ "items", l_items },
-		{ "dump", l_dump },
 		{ "count", l_count },
 		{ "clear", l_clear },
 		{ NULL, NULL },
 	};
 	lbpf_lua_new_class(L, LBPF_ITER_MT, iter_meta, iter_methods, NULL);
+	/* __call and next as closures over the metatable (check_iter_fast) */
+	luaL_getmetatable(L, LBPF_ITER_MT);
+	lbpf_lua_push_iter_call(L);
+	lua_setfield(L, -2, "__call");
+	lua_getfield(L, -1, "methods");
+	lbpf_lua_push_iter_call(L);
+	lua_setfield(L, -2, "next");
+	lua_pop(L, 2);
 	lbpf_lua_add_methods(L, LBPF_MAP_MT, map_methods);
 	luaL_getmetatable(L, LBPF_MAP_MT);
 	lua_pushcfunction(L, l_pairs_meta);
 	lua_setfield(L, -2, "__pairs");
 	lua_pop(L, 1);
+	lbpf_lua_open_map_dump(L);
+#if LBPF_LUAJIT
+	lbpf_lua_open_map_jit(L);
+#endif
 }

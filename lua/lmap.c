@@ -328,10 +328,27 @@ static void encode_value_keeping_key(lua_State *L, struct lbpf_lua_map *m, int i
 
 /* ---- element operations --------------------------------------------------------------------- */
 
-/* map:lookup(key [, {raw=true}]) -> value | nil, message, errno (ENOENT when absent) */
+/* The map handle at 1 for map[key], map[key] = v and map:lookup(k), created in the kernel: checked against the
+ * metatable held in upvalue up (no registry lookup by name on every access); the usual checks
+ * and messages otherwise. */
+static struct lbpf_lua_map *fast_created_map(lua_State *L, int up)
+{
+	struct lbpf_lua_map *m = lua_touserdata(L, 1);
+	if (m && lua_getmetatable(L, 1)) {
+		int same = lua_rawequal(L, -1, lua_upvalueindex(up));
+		lua_pop(L, 1);
+		if (same && lbpf_lua_map_alive(m) && lbpf_map_fd(m->map) >= 0)
+			return m;
+	}
+	return lbpf_lua_check_created_map(L, 1);
+}
+
+
+/* map:lookup(key [, {raw=true}]) -> value | nil, message, errno (ENOENT when absent).
+ * Upvalue: the metatable (fast_created_map). */
 static int l_lookup(lua_State *L)
 {
-	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	struct lbpf_lua_map *m = fast_created_map(L, 1);
 	int raw = opt_raw(L, 3);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
 	int err = lbpf_map_lookup(m->map, m->key_buf, m->value_buf, 0);
@@ -676,7 +693,7 @@ static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
 	return 1;
 }
 
-/* map[key]: method, property, or the value (nil when absent). */
+/* map[key]: method, property, or the value (nil when absent). Upvalues: methods, metatable. */
 static int l_index(lua_State *L)
 {
 	int type = lua_type(L, 2);
@@ -690,7 +707,7 @@ static int l_index(lua_State *L)
 		if (n >= 0)
 			return n;
 	}
-	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	struct lbpf_lua_map *m = fast_created_map(L, 2);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, 0);
 	int err = lbpf_map_lookup(m->map, m->key_buf, m->value_buf, 0);
 	lbpf_lua_map_release_key(m);
@@ -702,10 +719,10 @@ static int l_index(lua_State *L)
 	return 1;
 }
 
-/* map[key] = value (nil deletes; deleting an absent key is not an error). */
+/* map[key] = value (nil deletes; deleting an absent key is not an error). Upvalue: metatable. */
 static int l_newindex(lua_State *L)
 {
-	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	struct lbpf_lua_map *m = fast_created_map(L, 1);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, 0);
 	int err;
 	if (lua_isnil(L, 3)) {
@@ -734,7 +751,6 @@ void lbpf_lua_open_map(lua_State *L)
 {
 	static const luaL_Reg meta[] = {
 		{ "__tostring", lbpf_lua_map_tostring },
-		{ "__newindex", l_newindex },
 		{ "__eq", l_eq },
 		{ "__gc", l_close },
 #if LBPF_HAVE_CLOSE
@@ -763,6 +779,20 @@ void lbpf_lua_open_map(lua_State *L)
 		{ NULL, NULL },
 	};
 	lbpf_lua_new_class(L, LBPF_MAP_MT, meta, methods, l_index);
+	/* __index and __newindex again, as closures that also hold the metatable */
+	luaL_getmetatable(L, LBPF_MAP_MT);
+	lua_getfield(L, -1, "methods");
+	lua_pushvalue(L, -2);
+	lua_pushcclosure(L, l_index, 2);
+	lua_setfield(L, -2, "__index");
+	lua_pushvalue(L, -1);
+	lua_pushcclosure(L, l_newindex, 1);
+	lua_setfield(L, -2, "__newindex");
+	lua_getfield(L, -1, "methods");
+	lua_pushvalue(L, -2);
+	lua_pushcclosure(L, l_lookup, 1);
+	lua_setfield(L, -2, "lookup");
+	lua_pop(L, 2);
 	lbpf_lua_open_map_iter(L);
 	lbpf_lua_open_map_info(L);
 }
