@@ -1,5 +1,6 @@
 /* Maps: creation from a definition, element operations, pinning, and standalone maps. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,10 @@ static int batch_attr(const lbpf_map *map, union bpf_attr *attr, const void *key
 	return 0;
 }
 
+/* Element commands read only map_fd, key, value and flags: sending just those bytes spares the
+ * kernel copying and tail-checking the rest of the union on every lookup. */
+#define ELEM_ATTR_SIZE (offsetof(union bpf_attr, flags) + sizeof(((union bpf_attr *)0)->flags))
+
 static int elem_op(const lbpf_map *map, enum bpf_cmd cmd, const void *key, void *value,
 		   uint64_t flags, const char *what)
 {
@@ -131,7 +136,7 @@ static int elem_op(const lbpf_map *map, enum bpf_cmd cmd, const void *key, void 
 	attr.key = lbpf_ptr(key);
 	attr.value = lbpf_ptr(value);
 	attr.flags = flags;
-	ret = lbpf_sys_bpf(cmd, &attr, sizeof(attr));
+	ret = lbpf_sys_bpf(cmd, &attr, ELEM_ATTR_SIZE);
 	if (ret < 0)
 		return lbpf_err(ret, "%s on map '%s' failed: %s", what, map->name, lbpf_strerror(ret));
 	return ret;
