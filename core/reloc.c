@@ -60,76 +60,109 @@ static int extern_named(const lbpf_object *obj, const char *name)
 	return -1;
 }
 
+/* What one relocation of code section code_idx names, for messages. */
+struct reloc_site {
+	lbpf_object *obj;
+	size_t code_idx, insn_idx;
+	const struct bpf_insn *insn;
+	const char *sym_name;
+	GElf_Sym sym;
+};
+
+static const char *site_func(const struct reloc_site *s)
+{
+	return func_at(s->obj, s->code_idx, s->insn_idx);
+}
+
+static int describe_extern(const struct reloc_site *s, struct lbpf_reloc *r)
+{
+	int idx = extern_named(s->obj, s->sym_name);
+
+	if (idx < 0)
+		return lbpf_err(ENOENT, "program '%s': relocation against undefined symbol '%s' "
+				"(not defined in the object, nor an extern in .kconfig/.ksyms)",
+				site_func(s), s->sym_name);
+	r->kind = LBPF_RELO_EXTERN;
+	r->extern_idx = (size_t)idx;
+	return 0;
+}
+
+/* A bpf-to-bpf call, or the address of a function passed as a callback. */
+static int describe_code_ref(const struct reloc_site *s, int code_idx, struct lbpf_reloc *r)
+{
+	const struct lbpf_code *target;
+
+	if (code_idx < 0)
+		return lbpf_err(EINVAL, "program '%s': call to '%s', which is not code", site_func(s),
+				s->sym_name);
+	target = &s->obj->code[code_idx];
+	r->target_code = (size_t)code_idx;
+	if (is_pseudo_call(s->insn)) {
+		r->kind = LBPF_RELO_CALL;
+		r->target_insn = s->sym.st_value / LBPF_INSN_SIZE + (size_t)(s->insn->imm + 1);
+	} else {
+		r->kind = LBPF_RELO_FUNC_PTR;
+		r->target_insn = (s->sym.st_value + (size_t)s->insn->imm) / LBPF_INSN_SIZE;
+	}
+	if (r->target_insn >= target->insn_cnt)
+		return lbpf_err(EINVAL, "program '%s': call target outside section '%s'",
+				site_func(s), target->name);
+	return 0;
+}
+
+/* A 64-bit load of a map (its fd) or of a global (an address inside a data map). */
+static int describe_data_ref(const struct reloc_site *s, struct lbpf_reloc *r)
+{
+	const lbpf_object *obj = s->obj;
+	size_t shndx = s->sym.st_shndx;
+	int idx;
+
+	if ((int)shndx == obj->elf.maps_shndx || (int)shndx == obj->elf.legacy_maps_shndx) {
+		idx = map_at(obj, shndx, (uint32_t)s->sym.st_value, false);
+		r->kind = LBPF_RELO_MAP_FD;
+	} else {
+		idx = map_at(obj, shndx, 0, true);
+		r->kind = LBPF_RELO_MAP_VALUE;
+		r->value_off = (uint32_t)(s->sym.st_value + (uint32_t)s->insn->imm);
+	}
+	if (idx < 0)
+		return lbpf_err(EINVAL, "program '%s': relocation against '%s' in section '%s', "
+				"which holds no map or global data", site_func(s), s->sym_name,
+				obj->elf.secs[shndx].name);
+	r->map_idx = (size_t)idx;
+	return 0;
+}
+
 /* Fills r from one ELF relocation of code section code_idx. */
 static int describe_reloc(lbpf_object *obj, size_t code_idx, const GElf_Rel *rel,
 			  struct lbpf_reloc *r)
 {
 	const struct lbpf_code *code = &obj->code[code_idx];
-	size_t insn_idx = rel->r_offset / LBPF_INSN_SIZE;
-	const struct bpf_insn *insn;
-	const char *sym_name;
-	GElf_Sym sym;
-	int idx;
+	struct reloc_site s = { .obj = obj, .code_idx = code_idx,
+				.insn_idx = rel->r_offset / LBPF_INSN_SIZE };
+	int target_code;
 
-	if (rel->r_offset % LBPF_INSN_SIZE || insn_idx >= code->insn_cnt)
+	if (rel->r_offset % LBPF_INSN_SIZE || s.insn_idx >= code->insn_cnt)
 		return lbpf_err(EINVAL, "section '%s': relocation at offset %lu is outside the code",
 				code->name, (unsigned long)rel->r_offset);
-	insn = &code->insns[insn_idx];
-	if (!lbpf_elf_sym(&obj->elf, GELF_R_SYM(rel->r_info), &sym))
+	s.insn = &code->insns[s.insn_idx];
+	if (!lbpf_elf_sym(&obj->elf, GELF_R_SYM(rel->r_info), &s.sym))
 		return lbpf_err(EINVAL, "section '%s': relocation names symbol %lu, which does not exist",
 				code->name, (unsigned long)GELF_R_SYM(rel->r_info));
-	sym_name = lbpf_elf_sym_name(&obj->elf, &sym);
-	r->insn_idx = insn_idx;
-
-	if (sym.st_shndx == SHN_UNDEF) {
-		idx = extern_named(obj, sym_name);
-		if (idx < 0)
-			return lbpf_err(ENOENT, "program '%s': relocation against undefined symbol '%s' "
-					"(not defined in the object, nor an extern in .kconfig/.ksyms)",
-					func_at(obj, code_idx, insn_idx), sym_name);
-		r->kind = LBPF_RELO_EXTERN;
-		r->extern_idx = (size_t)idx;
-		return 0;
-	}
-	if (sym.st_shndx >= obj->elf.nsecs)
+	s.sym_name = lbpf_elf_sym_name(&obj->elf, &s.sym);
+	r->insn_idx = s.insn_idx;
+	if (s.sym.st_shndx == SHN_UNDEF)
+		return describe_extern(&s, r);
+	if (s.sym.st_shndx >= obj->elf.nsecs)
 		return lbpf_err(EINVAL, "program '%s': relocation against symbol '%s' in a special "
-				"section %u", func_at(obj, code_idx, insn_idx), sym_name, sym.st_shndx);
-	if (is_pseudo_call(insn) || (is_ld_imm64(insn) && (idx = code_of_section(obj, sym.st_shndx)) >= 0)) {
-		idx = code_of_section(obj, sym.st_shndx);
-		if (idx < 0)
-			return lbpf_err(EINVAL, "program '%s': call to '%s', which is not code",
-					func_at(obj, code_idx, insn_idx), sym_name);
-		r->target_code = (size_t)idx;
-		if (is_pseudo_call(insn)) {
-			r->kind = LBPF_RELO_CALL;
-			r->target_insn = sym.st_value / LBPF_INSN_SIZE + (size_t)(insn->imm + 1);
-		} else {
-			r->kind = LBPF_RELO_FUNC_PTR;
-			r->target_insn = (sym.st_value + (size_t)insn->imm) / LBPF_INSN_SIZE;
-		}
-		if (r->target_insn >= obj->code[idx].insn_cnt)
-			return lbpf_err(EINVAL, "program '%s': call target outside section '%s'",
-					func_at(obj, code_idx, insn_idx), obj->code[idx].name);
-		return 0;
-	}
-	if (!is_ld_imm64(insn) || insn_idx + 1 >= code->insn_cnt)
+				"section %u", site_func(&s), s.sym_name, s.sym.st_shndx);
+	target_code = code_of_section(obj, s.sym.st_shndx);
+	if (is_pseudo_call(s.insn) || (is_ld_imm64(s.insn) && target_code >= 0))
+		return describe_code_ref(&s, target_code, r);
+	if (!is_ld_imm64(s.insn) || s.insn_idx + 1 >= code->insn_cnt)
 		return lbpf_err(EINVAL, "program '%s': relocation against '%s' on instruction %zu, "
-				"which is not a 64-bit load", func_at(obj, code_idx, insn_idx),
-				sym_name, insn_idx);
-	if ((int)sym.st_shndx == obj->elf.maps_shndx || (int)sym.st_shndx == obj->elf.legacy_maps_shndx) {
-		idx = map_at(obj, sym.st_shndx, (uint32_t)sym.st_value, false);
-		r->kind = LBPF_RELO_MAP_FD;
-	} else {
-		idx = map_at(obj, sym.st_shndx, 0, true);
-		r->kind = LBPF_RELO_MAP_VALUE;
-		r->value_off = (uint32_t)(sym.st_value + (uint32_t)insn->imm);
-	}
-	if (idx < 0)
-		return lbpf_err(EINVAL, "program '%s': relocation against '%s' in section '%s', "
-				"which holds no map or global data", func_at(obj, code_idx, insn_idx),
-				sym_name, obj->elf.secs[sym.st_shndx].name);
-	r->map_idx = (size_t)idx;
-	return 0;
+				"which is not a 64-bit load", site_func(&s), s.sym_name, s.insn_idx);
+	return describe_data_ref(&s, r);
 }
 
 static int cmp_reloc(const void *a, const void *b)
