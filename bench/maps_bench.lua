@@ -12,6 +12,9 @@
 --   for k, v in map:pairs()        the same through the iterator, one entry per call
 --   map:dump{columns = true}       keys.saddr[i], values.packets[i]: one array per field, no
 --                                  table per entry (a different result shape, reported as such)
+-- and two loops that read every field of every entry once, as the C side does, keeping nothing:
+--   for k, v in map:pairs()              fresh key and value tables per entry (garbage at once)
+--   for k, v in map:pairs{reuse = true}  the same two tables refilled in place at every step
 local bpf = require "bpf"
 
 local OBJ, MAPS_C = arg[1] or "bpf/maps_bench.bpf.o", arg[2] or "build/bench/maps_c"
@@ -78,6 +81,20 @@ local function dump_pairs(map)
 	return keys, values
 end
 
+-- Every field of every entry summed, nothing kept (what C does with its arrays). The sums are
+-- checked against C's below.
+local field_sums = {}
+local function sum_pairs(map, opts, name)
+	local sum, n = 0, 0
+	for k, v in map:pairs(opts) do
+		sum = sum + k.saddr + k.daddr + k.sport + k.dport + k.proto
+			+ v.packets + v.bytes + v.first_ns + v.last_cpu + v.flags
+		n = n + 1
+	end
+	assert(n == N, map.name .. ": " .. n .. " entries")
+	field_sums[name] = sum
+end
+
 local function lookups_index()
 	for k = 1, LOOKUPS do
 		local _ = small[k]
@@ -128,6 +145,8 @@ for round = 1, ROUNDS do
 	time("pairs_flows", dump_pairs, flows)
 	time("cols_small", dump_columns, small)
 	time("cols_flows", dump_columns, flows)
+	time("sum_flows", sum_pairs, flows, nil, "sum_flows")
+	time("reuse_flows", sum_pairs, flows, { reuse = true }, "reuse_flows")
 	-- Lookups are short (about 0.3 s) and dominated by the syscall, whose cost moves with the
 	-- load of the machine: the C and Lua loops alternate three times per round.
 	for _ = 1, 3 do
@@ -147,6 +166,8 @@ do
 		sum = sum + v.packets + v.bytes + v.first_ns + v.last_cpu + v.flags
 	end
 	assert(sum == c_sums.c_dump_flows, "flows: Lua and C checksums differ")
+	assert(field_sums.sum_flows == sum and field_sums.reuse_flows == sum,
+		"flows: pairs() / pairs{reuse = true} and C checksums differ")
 	local ck, cv = dump_columns(flows)
 	local csum = 0
 	for _, col in pairs(ck) do for i = 1, N do csum = csum + col[i] end end
@@ -172,12 +193,16 @@ row("u32 -> u64: map:dump{columns = true}", b.cols_small, b.c_dump_small, 1.5)
 row("struct16 -> struct32: map:dump()", b.dump_flows, b.c_dump_flows, 1.5)
 row("  ... then a full collection (result alive)", b.dumpgc_flows, b.c_dump_flows, nil)
 row("struct16 -> struct32: for k, v in map:pairs()", b.pairs_flows, b.c_dump_flows, 1.5)
+row("struct16 -> struct32: pairs(), fields read, none kept", b.sum_flows, b.c_dump_flows, 1.5)
+row("struct16 -> struct32: pairs{reuse = true}", b.reuse_flows, b.c_dump_flows, 1.5)
 row("struct16 -> struct32: dump{columns = true}", b.cols_flows, b.c_dump_flows, nil)
 row("single lookups: map[k] vs bpf_map_lookup_elem", b.lookup_index, b.c_lookup, 1.2)
 row("single lookups: map:lookup(k)", b.lookup_method, b.c_lookup, 1.2)
 print(("per entry (u32 / struct): C %.0f / %.0f ns, map:dump() %.0f / %.0f ns, pairs %.0f / %.0f ns, "
-	.. "columns %.0f / %.0f ns; per lookup: C %.0f ns, map[k] %.0f ns"):format(
+	.. "columns %.0f / %.0f ns; struct pairs reading fields: fresh %.0f ns, reuse %.0f ns; "
+	.. "per lookup: C %.0f ns, map[k] %.0f ns"):format(
 	b.c_dump_small / N * 1e9, b.c_dump_flows / N * 1e9, b.dump_small / N * 1e9, b.dump_flows / N * 1e9,
 	b.pairs_small / N * 1e9, b.pairs_flows / N * 1e9, b.cols_small / N * 1e9, b.cols_flows / N * 1e9,
-	b.c_lookup / LOOKUPS * 1e9, b.lookup_index / LOOKUPS * 1e9))
+	b.sum_flows / N * 1e9, b.reuse_flows / N * 1e9, b.c_lookup / LOOKUPS * 1e9,
+	b.lookup_index / LOOKUPS * 1e9))
 obj:close()

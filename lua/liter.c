@@ -9,7 +9,8 @@
  * exact hash size, field names interned once per iterator (its uservalue) and lua_rawset, which
  * saves lua_setfield's lookup of every name; the iterator's __call checks its metatable against
  * an upvalue rather than the registry. Under LuaJIT, __call and next are replaced by a Lua
- * function (lmap_jit.c) that decodes flat maps in JIT-compiled code.
+ * function (lmap_jit.c) that decodes flat maps in JIT-compiled code. pairs{reuse = true} refills
+ * one key table and one value table in place instead (liter_reuse.c).
  *
  * Deleting while iterating: deleting the entry just returned (or any already returned) is safe
  * in both modes: batches are copied out before they are handed over, and the next_key mode
@@ -200,6 +201,10 @@ int lbpf_lua_iter_step(lua_State *L, struct lbpf_lua_iter *it, const uint8_t **k
 
 static struct lbpf_lua_iter *check_iter(lua_State *L, int idx)
 {
+#if !LBPF_LUAJIT
+	if (lbpf_lua_is_reuse_iter(L, idx))
+		return lua_touserdata(L, idx);
+#endif
 	return luaL_checkudata(L, idx, LBPF_ITER_MT);
 }
 
@@ -289,6 +294,8 @@ static int l_iter_call(lua_State *L)
 	const uint8_t *key, *value;
 	if (!lbpf_lua_iter_step(L, it, &key, &value, 1))
 		return 0;
+	if (it->reuse)
+		return lbpf_lua_iter_push_reused(L, it, 1, key, value);
 	if (!it->flat_key && !it->flat_value) {
 		lbpf_lua_map_push_key(L, it->m, key, it->raw);
 		lbpf_lua_map_push_value(L, it->m, value, it->raw);
@@ -321,12 +328,17 @@ static int l_iter_tostring(lua_State *L)
 	return 1;
 }
 
-/* map:pairs([opts]) -> iterator. */
+/* map:pairs([opts]) -> iterator. reuse is read here only: map:keys(), map:dump() & co build
+ * fresh values whatever the options say. */
 static int l_pairs(lua_State *L)
 {
-	lbpf_lua_new_iter(L, 1, 2);
+	int reuse = lbpf_lua_opt_bool(L, lbpf_lua_opt_table(L, 2), "reuse", 0);
+	struct lbpf_lua_iter *it = lbpf_lua_new_iter(L, 1, 2);
+	it->reuse = reuse;
 #if LBPF_LUAJIT
 	lbpf_lua_jit_pairs(L, 1, lua_gettop(L));
+#else
+	lbpf_lua_iter_reuse_attach(L, 1, lua_gettop(L));
 #endif
 	return 1;
 }
@@ -493,5 +505,7 @@ void lbpf_lua_open_map_iter(lua_State *L)
 	lbpf_lua_open_map_dump(L);
 #if LBPF_LUAJIT
 	lbpf_lua_open_map_jit(L);
+#else
+	lbpf_lua_open_iter_reuse(L);
 #endif
 }

@@ -51,6 +51,7 @@ struct lbpf_lua_iter {
 	bool raw;
 	bool flat_key;   /* decoded field by field, names in the uservalue from [1] */
 	bool flat_value; /* the same, names after the key's */
+	bool reuse;      /* pairs{reuse = true}: the same key / value tables refilled (liter_reuse.c) */
 	uint8_t *keys;   /* key_size stride, as the kernel writes them */
 	uint8_t *values; /* lookup_size stride */
 	uint8_t *in_token;
@@ -71,6 +72,27 @@ int lbpf_lua_iter_batch(lua_State *L);
 /* Pushes the iterator's __call / it:next() (a closure): the next key and value, nothing at the
  * end. */
 void lbpf_lua_push_iter_call(lua_State *L);
+/* liter_reuse.c. The iterator's uservalue holds the reused key and value tables at these
+ * indices (field names from 1 on, "map"). */
+#define LBPF_ITER_REUSED_KEY (-1)
+#define LBPF_ITER_REUSED_VALUE (-2)
+/* pairs{reuse = true}: pushes the entry's key and value into the reused tables of the iterator
+ * at it_idx (scalars as they are); returns 2. */
+int lbpf_lua_iter_push_reused(lua_State *L, const struct lbpf_lua_iter *it, int it_idx,
+			      const uint8_t *key, const uint8_t *value);
+/* Pushes the reused table of a side (uservalue at uv), created on first use for a flat struct;
+ * nil when that side has none yet or is no flat struct. */
+void lbpf_lua_iter_push_reused_table(lua_State *L, const struct lbpf_lua_iter *it, int uv,
+				     bool is_key);
+#if !LBPF_LUAJIT
+/* Lua 5.4: gives a reuse iterator with a flat side a metatable of its own whose __call is a Lua
+ * closure made by code generated per map (liter_reuse.c); nothing otherwise. */
+void lbpf_lua_iter_reuse_attach(lua_State *L, int map_idx, int it_idx);
+/* Whether the value at idx is an iterator with such a metatable. */
+bool lbpf_lua_is_reuse_iter(lua_State *L, int idx);
+/* Registers the generator (after the iterator class exists). */
+void lbpf_lua_open_iter_reuse(lua_State *L);
+#endif
 /* Map types whose keys and values have no type-specific shape (lmap_types.c has none for them). */
 bool lbpf_lua_map_plain_type(const struct lbpf_lua_map *m);
 /* Whether keys / values decode field by field from the codec's list (flat structs of a plain
@@ -91,8 +113,8 @@ void lbpf_lua_open_map_dump(lua_State *L);
 #define LBPF_DUMP_CHUNK_HEADER 8
 #if LBPF_LUAJIT
 /* lmap_jit.c: decoders generated in Lua for flat keys and values, which LuaJIT compiles.
- * lbpf_lua_jit_push_decoders: pushes {fill, fillcols, kdec, vdec, kst, vst} and returns 1, or
- * returns 0 (nothing pushed) when the map has none. lbpf_lua_jit_pairs: switches the new
+ * lbpf_lua_jit_push_decoders: pushes {fill, fillcols, kdec, vdec, kfill, vfill, kst, vst} and
+ * returns 1, or returns 0 (nothing pushed) when the map has none. lbpf_lua_jit_pairs: switches the new
  * iterator at it_idx to the generated decoders when the map has them. */
 int lbpf_lua_jit_push_decoders(lua_State *L, int map_idx, const struct lbpf_lua_iter *it);
 void lbpf_lua_jit_pairs(lua_State *L, int map_idx, int it_idx);

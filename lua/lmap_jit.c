@@ -10,7 +10,8 @@
  * and map:pairs(), whose iterator's __call and next are a Lua function here: it hands out the
  * entries of the current batch (it:_batch()) through the map's decoders, so that a
  * `for k, v in map:pairs()` loop compiles as a whole, and leaves anything else (maps without
- * decoders, next_key mode, the end) to the C iterator.
+ * decoders, next_key mode, the end) to the C iterator. With reuse = true the generated kfill /
+ * vfill write the fields into the C iterator's reused tables instead of building new ones.
  *
  * The Lua sources are kept readable below; the generator's output is a function per map.
  */
@@ -26,7 +27,7 @@ _Static_assert(offsetof(struct lbpf_lua_map, map) == 0, "map first");
 _Static_assert(offsetof(struct lbpf_lua_map, owner) == sizeof(void *), "owner second");
 _Static_assert(offsetof(struct lbpf_lua_object, obj) == 0, "obj first");
 
-/* Returns {fill, fillcols, kdec, vdec, kst, vst} for a map, or nil. */
+/* Returns {fill, fillcols, kdec, vdec, kfill, vfill, kst, vst} for a map, or nil. */
 static const char jit_gen_src[] =
 	"local ffi = require 'ffi'\n"
 	"local cast, tonumber, fstring = ffi.cast, tonumber, ffi.string\n"
@@ -59,6 +60,13 @@ static const char jit_gen_src[] =
 	"  end\n"
 	"  return out\n"
 	"end\n"
+	"-- The statements refilling table t (reuse = true); nil for an integer.\n"
+	"local function refill(fs)\n"
+	"  if not fs[1][1] then return nil end\n"
+	"  local parts = {}\n"
+	"  for i, f in ipairs(fs) do parts[i] = ('t[%q] = %s'):format(f[1], f[2]) end\n"
+	"  return table.concat(parts, '; ')\n"
+	"end\n"
 	"local function ctor(fs)\n"
 	"  if not fs[1][1] then return fs[1][2] end\n"
 	"  local parts = {}\n"
@@ -76,6 +84,14 @@ static const char jit_gen_src[] =
 	"  add('local cast, P, bu, bs, cstr, u8p, u32p = ...')\n"
 	"  add('local function kdec(p) return %s end', ctor(kf))\n"
 	"  add('local function vdec(p) return %s end', ctor(vf))\n"
+	"  -- map:pairs{reuse = true}: the same fields into the iterator's reused table t\n"
+	"  local function addfill(name, fs, dec)\n"
+	"    local body = refill(fs)\n"
+	"    if body then add('local function %s(p, t) %s; return t end', name, body)\n"
+	"    else add('local %s = %s', name, dec) end\n"
+	"  end\n"
+	"  addfill('kfill', kf, 'kdec')\n"
+	"  addfill('vfill', vf, 'vdec')\n"
 	"  -- map:dump(): every collected entry into arrays created at their final size\n"
 	"  add('local function fill(list, keys, values)')\n"
 	"  add('  local n = 0')\n"
@@ -109,10 +125,11 @@ static const char jit_gen_src[] =
 	"  add('  end')\n"
 	"  add('  return n')\n"
 	"  add('end')\n"
-	"  add('return fill, fillcols, kdec, vdec')\n"
-	"  local fill, fillcols, kdec, vdec = assert(loadstring(table.concat(src, '\\n'), '=bpf map decoder'))(\n"
-	"    cast, P, bu, bs, cstr, P[1], P[4])\n"
-	"  return { fill = fill, fillcols = fillcols, kdec = kdec, vdec = vdec, kst = ks, vst = vs }\n"
+	"  add('return fill, fillcols, kdec, vdec, kfill, vfill')\n"
+	"  local fill, fillcols, kdec, vdec, kfill, vfill =\n"
+	"    assert(loadstring(table.concat(src, '\\n'), '=bpf map decoder'))(cast, P, bu, bs, cstr, P[1], P[4])\n"
+	"  return { fill = fill, fillcols = fillcols, kdec = kdec, vdec = vdec, kfill = kfill,\n"
+	"    vfill = vfill, kst = ks, vst = vs }\n"
 	"end\n";
 
 /* The iterator's __call / next, and attach(it, decoders, map pointer). Per iterator state lives
@@ -146,11 +163,14 @@ static const char jit_iter_src[] =
 	"    return cnext(it)\n"
 	"  end\n"
 	"  s.i = i + 1\n"
-	"  return s.kdec(s.kp + i * s.kst), s.vdec(s.vp + i * s.vst)\n"
+	"  return s.kdec(s.kp + i * s.kst, s.kt), s.vdec(s.vp + i * s.vst, s.vt)\n"
 	"end\n"
-	"local function attach(it, d, mp)\n"
-	"  states[it] = { i = 0, n = 0, kp = false, vp = false, kdec = d.kdec, vdec = d.vdec,\n"
-	"    kst = d.kst, vst = d.vst, mp = cast(vpp, mp) }\n"
+	"-- kt, vt: the iterator's reused tables (reuse = true, flat structs), else nil; decoders take\n"
+	"-- (p, t) and the plain ones ignore t.\n"
+	"local function attach(it, d, mp, kt, vt)\n"
+	"  states[it] = { i = 0, n = 0, kp = false, vp = false, kdec = kt and d.kfill or d.kdec,\n"
+	"    vdec = vt and d.vfill or d.vdec, kt = kt, vt = vt, kst = d.kst, vst = d.vst,\n"
+	"    mp = cast(vpp, mp) }\n"
 	"end\n"
 	"return call, attach\n";
 
@@ -233,6 +253,21 @@ int lbpf_lua_jit_push_decoders(lua_State *L, int map_idx, const struct lbpf_lua_
 	return 0;
 }
 
+/* The iterator's reused key and value tables (the C iterator's, liter_reuse.c), or nil, nil. */
+static void push_reused_tables(lua_State *L, const struct lbpf_lua_iter *it, int it_idx)
+{
+	if (!it->reuse) {
+		lua_pushnil(L);
+		lua_pushnil(L);
+		return;
+	}
+	lbpf_getuservalue(L, it_idx);
+	int uv = lua_gettop(L);
+	lbpf_lua_iter_push_reused_table(L, it, uv, true);
+	lbpf_lua_iter_push_reused_table(L, it, uv, false);
+	lua_remove(L, uv);
+}
+
 void lbpf_lua_jit_pairs(lua_State *L, int map_idx, int it_idx)
 {
 	struct lbpf_lua_iter *it = lua_touserdata(L, it_idx);
@@ -242,7 +277,8 @@ void lbpf_lua_jit_pairs(lua_State *L, int map_idx, int it_idx)
 	lua_pushvalue(L, it_idx);
 	lua_pushvalue(L, -3);
 	lua_pushlightuserdata(L, it->m);
-	lua_call(L, 3, 0);
+	push_reused_tables(L, it, it_idx);
+	lua_call(L, 5, 0);
 	lua_pop(L, 1);
 }
 

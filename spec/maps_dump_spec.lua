@@ -66,6 +66,41 @@ local function u64_hex(v)
 	return s
 end
 
+-- A deep copy (what a caller of pairs{reuse = true} keeps of an entry).
+local function copy(v)
+	if type(v) ~= "table" then return v end
+	local out = {}
+	for k, x in pairs(v) do out[k] = copy(x) end
+	return out
+end
+
+-- Every entry of a reuse iterator, copied at its step; asserts that the key and value tables
+-- (and, for nested ones, every nested table) are the very same at every step.
+local function reused_entries(map, opts)
+	local out, first = {}, nil
+	local function tables(v, acc)
+		if type(v) == "table" then
+			acc[#acc + 1] = v
+			local names = {}
+			for name in pairs(v) do names[#names + 1] = tostring(name) end
+			table.sort(names)
+			for _, name in ipairs(names) do tables(v[name] or v[tonumber(name)], acc) end
+		end
+		return acc
+	end
+	for k, v in map:pairs(opts) do
+		local seen = tables(v, tables(k, {}))
+		if first then
+			assert.equal(#first, #seen, "the same tables at every step")
+			for i = 1, #first do assert.is_true(rawequal(first[i], seen[i]), "table " .. i .. " reused") end
+		else
+			first = seen
+		end
+		out[#out + 1] = { copy(k), copy(v) }
+	end
+	return out, first
+end
+
 local function same_entries(expected, keys, values, n)
 	assert.equal(#expected, n)
 	local want = by_key(expected)
@@ -291,6 +326,86 @@ describe("map:dump", function()
 			end
 			assert.equal(FILL, n)
 			assert.equal(0, maps.flows:count())
+		end)
+	end)
+
+	describe("pairs{reuse = true}", function()
+		it("reads what pairs() reads, in the same key and value tables at every step", function()
+			local got, tables = reused_entries(maps.flows, { reuse = true })
+			assert.equal(FILL, #got)
+			assert.equal(2, #tables) -- one key table, one value table, for every entry
+			assert.same(by_key(entries_of(maps.flows)), by_key(got))
+			for _, e in ipairs(got) do
+				local k, v = e[1], e[2]
+				local n = k.saddr - 0x0a000000
+				assert.equal(n * 3 + 1, v.packets)
+				assert.equal("t" .. n % 10, v.tag)
+				assert.equal(("fff00000000000%02x"):format(n), u64_hex(v.first_ns))
+				assert.same(maps.flows[k], v)
+			end
+		end)
+
+		it("refills nested structs and arrays in place; per-CPU arrays too", function()
+			for _, name in ipairs { "nested", "per_cpu" } do
+				local got, tables = reused_entries(maps[name], { reuse = true })
+				assert.equal(FILL, #got, name)
+				assert.same(by_key(entries_of(maps[name])), by_key(got), name)
+				-- nested: the value, its pos and its arr; per_cpu: the array of per-CPU values
+				assert.equal(name == "nested" and 3 or 1, #tables, name)
+			end
+			local seen = 0
+			for k, v in maps.nested:pairs { reuse = true } do
+				assert.same({ pos = { x = k, y = 65535 - k }, arr = { k, k * 2, k * 3 }, total = k * 2 ^ 40 }, v)
+				seen = seen + 1
+			end
+			assert.equal(FILL, seen)
+		end)
+
+		it("leaves integer keys and values as numbers", function()
+			local got = reused_entries(maps.counts, { reuse = true })
+			assert.same(by_key(entries_of(maps.counts)), by_key(got))
+			for _, e in ipairs(got) do assert.equal(-e[1] * 1000, e[2]) end
+		end)
+
+		it("works in next_key mode and with small batches, and with it:next()", function()
+			for _, name in ipairs { "flows", "nested" } do
+				local expected = by_key(entries_of(maps[name]))
+				for _, opts in ipairs { { reuse = true, batch = false }, { reuse = true, batch_size = 3 },
+					{ reuse = true, batch_size = 1 } } do
+					local got, tables = reused_entries(maps[name], opts)
+					assert.same(expected, by_key(got), name)
+					assert.equal(name == "flows" and 2 or 3, #tables, name)
+				end
+			end
+			local it = maps.flows:pairs { reuse = true, batch_size = 7 }
+			local k1, v1 = it:next()
+			local k2, v2 = it()
+			assert.is_true(rawequal(k1, k2) and rawequal(v1, v2))
+			assert.equal("bpf.map_iterator(flows, batch)", tostring(it))
+			assert.is_function(it.help)
+		end)
+
+		it("refuses to go on once the object is closed, even within a batch", function()
+			for _, opts in ipairs { { reuse = true }, { reuse = true, batch = false } } do
+				local o = assert(bpf.load(OBJ))
+				fill(o, FILL)
+				local it = o.maps.flows:pairs(opts)
+				assert.is_table(it())
+				o:close()
+				assert.has_error(function() it() end, "map 'flows' used after its object was closed")
+			end
+		end)
+
+		it("does not change map:dump() or pairs() without it", function()
+			local keys, values, n = maps.flows:dump { reuse = true }
+			assert.equal(FILL, n)
+			assert.is_false(rawequal(keys[1], keys[2]))
+			assert.is_false(rawequal(values[1], values[2]))
+			local it = maps.flows:pairs()
+			local k1, v1 = it()
+			local k2, v2 = it()
+			assert.is_false(rawequal(k1, k2) or rawequal(v1, v2))
+			assert.has_error(function() maps.flows:pairs { reuse = 1 } end)
 		end)
 	end)
 end)
