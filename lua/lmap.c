@@ -432,20 +432,27 @@ static int l_push(lua_State *L)
 	return 1;
 }
 
-/* map:peek() for queue/stack -> value | nil when empty | nil, message, errno */
-static int l_peek(lua_State *L)
+/* The value a lookup-like call left in value_buf, nil when there was none (ENOENT), or the
+ * system failure. */
+static int push_taken(lua_State *L, struct lbpf_lua_map *m, int err, int raw)
 {
-	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
-	lbpf_lua_map_check_op(L, m, LBPF_OP_PEEK);
-	int err = lbpf_map_lookup(m->map, NULL, m->value_buf, 0);
 	if (err == -ENOENT) {
 		lua_pushnil(L);
 		return 1;
 	}
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
-	lbpf_lua_map_push_value(L, m, m->value_buf, 0);
+	lbpf_lua_map_push_value(L, m, m->value_buf, raw);
 	return 1;
+}
+
+/* map:peek() for queue/stack -> value | nil when empty | nil, message, errno */
+static int l_peek(lua_State *L)
+{
+	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
+	lbpf_lua_map_check_op(L, m, LBPF_OP_PEEK);
+	int err = lbpf_map_lookup(m->map, NULL, m->value_buf, 0);
+	return push_taken(L, m, err, 0);
 }
 
 /* map:contains(value) for bloom filters -> boolean | nil, message, errno */
@@ -472,14 +479,7 @@ static int l_pop(lua_State *L)
 	struct lbpf_lua_map *m = lbpf_lua_check_created_map(L, 1);
 	lbpf_lua_map_check_op(L, m, LBPF_OP_POP);
 	int err = lbpf_map_lookup_and_delete(m->map, NULL, m->value_buf);
-	if (err == -ENOENT) {
-		lua_pushnil(L);
-		return 1;
-	}
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lbpf_lua_map_push_value(L, m, m->value_buf, 0);
-	return 1;
+	return push_taken(L, m, err, 0);
 }
 
 /* map:take(key) for hash maps: atomic lookup-and-delete -> value | nil when absent |
@@ -492,14 +492,7 @@ static int l_take(lua_State *L)
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
 	int err = lbpf_map_lookup_and_delete(m->map, m->key_buf, m->value_buf);
 	lbpf_lua_map_release_key(m);
-	if (err == -ENOENT) {
-		lua_pushnil(L);
-		return 1;
-	}
-	if (err < 0)
-		return lbpf_lua_fail(L, err);
-	lbpf_lua_map_push_value(L, m, m->value_buf, raw);
-	return 1;
+	return push_taken(L, m, err, raw);
 }
 
 /* Entries of the table at idx (pairs, not just the array part). */
