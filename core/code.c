@@ -51,12 +51,31 @@ static int add_code_section(lbpf_object *obj, size_t sec_idx)
 	return 0;
 }
 
-static int code_of_section(const lbpf_object *obj, size_t sec_idx)
+int lbpf_code_of_section(const lbpf_object *obj, size_t sec_idx)
 {
 	for (size_t i = 0; i < obj->ncode; i++)
 		if (obj->code[i].sec_idx == sec_idx)
 			return (int)i;
 	return -1;
+}
+
+int lbpf_func_containing(const lbpf_object *obj, size_t code_idx, size_t insn)
+{
+	for (size_t i = 0; i < obj->nfuncs; i++) {
+		const struct lbpf_func *fn = &obj->funcs[i];
+
+		if (fn->code_idx == code_idx && insn >= fn->insn_off &&
+		    insn < fn->insn_off + fn->insn_cnt)
+			return (int)i;
+	}
+	return -1;
+}
+
+const char *lbpf_func_name_at(const lbpf_object *obj, size_t code_idx, size_t insn)
+{
+	int func = lbpf_func_containing(obj, code_idx, insn);
+
+	return func >= 0 ? obj->funcs[func].name : obj->code[code_idx].name;
 }
 
 static int add_func(lbpf_object *obj, const char *name, size_t code_idx, const GElf_Sym *sym)
@@ -88,7 +107,7 @@ static int collect_funcs(lbpf_object *obj)
 
 		if (!lbpf_elf_sym(&obj->elf, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC)
 			continue;
-		code_idx = code_of_section(obj, sym.st_shndx);
+		code_idx = lbpf_code_of_section(obj, sym.st_shndx);
 		if (code_idx < 0)
 			continue;
 		ret = add_func(obj, lbpf_elf_sym_name(&obj->elf, &sym), (size_t)code_idx, &sym);

@@ -19,18 +19,10 @@ static int relocate_code(lbpf_object *obj, struct lbpf_core_cand_cache *cache,
 	for (uint32_t i = 0; sec && i < sec->count; i++) {
 		const struct bpf_core_relo *rec =
 			(const void *)((const char *)sec->recs + (size_t)i * sec->rec_size);
-		int func = -1;
-
-		for (size_t f = 0; f < obj->nfuncs && func < 0; f++) {
-			const struct lbpf_func *fn = &obj->funcs[f];
-			size_t insn = rec->insn_off / LBPF_INSN_SIZE;
-
-			if (fn->code_idx == (size_t)(code - obj->code) && insn >= fn->insn_off &&
-			    insn < fn->insn_off + fn->insn_cnt)
-				func = (int)f;
-		}
+		const char *func = lbpf_func_name_at(obj, (size_t)(code - obj->code),
+						     rec->insn_off / LBPF_INSN_SIZE);
 		int ret = lbpf_core_apply(cache, obj->btf, targets, ntargets, rec, code->insns,
-					  code->insn_cnt, func >= 0 ? obj->funcs[func].name : code->name);
+					  code->insn_cnt, func);
 		if (ret)
 			return ret;
 	}

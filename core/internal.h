@@ -204,6 +204,12 @@ int lbpf_apply_map_inits(lbpf_object *obj);
 int lbpf_collect_data_maps(lbpf_object *obj);
 /* code.c: code sections, functions, programs. */
 int lbpf_collect_code(lbpf_object *obj);
+/* Index of the code section holding ELF section sec_idx, or -1. */
+int lbpf_code_of_section(const lbpf_object *obj, size_t sec_idx);
+/* Index of the function holding instruction insn of code section code_idx, or -1. */
+int lbpf_func_containing(const lbpf_object *obj, size_t code_idx, size_t insn);
+/* Its name, for messages (the section's name when no function symbol covers it). */
+const char *lbpf_func_name_at(const lbpf_object *obj, size_t code_idx, size_t insn);
 /* extern.c: __kconfig / __ksym externs (and the .kconfig map). */
 int lbpf_collect_externs(lbpf_object *obj);
 /* reloc.c */

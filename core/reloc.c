@@ -19,26 +19,6 @@ static bool is_pseudo_call(const struct bpf_insn *insn)
 	return insn->code == INSN_CALL && insn->src_reg == LBPF_PSEUDO_CALL;
 }
 
-static const char *func_at(const lbpf_object *obj, size_t code_idx, size_t insn)
-{
-	for (size_t i = 0; i < obj->nfuncs; i++) {
-		const struct lbpf_func *fn = &obj->funcs[i];
-
-		if (fn->code_idx == code_idx && insn >= fn->insn_off &&
-		    insn < fn->insn_off + fn->insn_cnt)
-			return fn->name;
-	}
-	return "?";
-}
-
-static int code_of_section(const lbpf_object *obj, size_t sec_idx)
-{
-	for (size_t i = 0; i < obj->ncode; i++)
-		if (obj->code[i].sec_idx == sec_idx)
-			return (int)i;
-	return -1;
-}
-
 static int map_at(const lbpf_object *obj, size_t sec_idx, uint32_t off, bool data)
 {
 	for (size_t i = 0; i < obj->nmaps; i++) {
@@ -71,7 +51,7 @@ struct reloc_site {
 
 static const char *site_func(const struct reloc_site *s)
 {
-	return func_at(s->obj, s->code_idx, s->insn_idx);
+	return lbpf_func_name_at(s->obj, s->code_idx, s->insn_idx);
 }
 
 static int describe_extern(const struct reloc_site *s, struct lbpf_reloc *r)
@@ -156,7 +136,7 @@ static int describe_reloc(lbpf_object *obj, size_t code_idx, const GElf_Rel *rel
 	if (s.sym.st_shndx >= obj->elf.nsecs)
 		return lbpf_err(EINVAL, "program '%s': relocation against symbol '%s' in a special "
 				"section %u", site_func(&s), s.sym_name, s.sym.st_shndx);
-	target_code = code_of_section(obj, s.sym.st_shndx);
+	target_code = lbpf_code_of_section(obj, s.sym.st_shndx);
 	if (is_pseudo_call(s.insn) || (is_ld_imm64(s.insn) && target_code >= 0))
 		return describe_code_ref(&s, target_code, r);
 	if (!is_ld_imm64(s.insn) || s.insn_idx + 1 >= code->insn_cnt)
@@ -205,7 +185,7 @@ int lbpf_collect_relocs(lbpf_object *obj)
 
 		if (rsec->shdr.sh_type != SHT_REL)
 			continue;
-		code_idx = code_of_section(obj, rsec->shdr.sh_info);
+		code_idx = lbpf_code_of_section(obj, rsec->shdr.sh_info);
 		if (code_idx < 0)
 			continue; /* relocations of debug info, BTF, .maps initialisers */
 		if (!rsec->data)
@@ -264,22 +244,10 @@ static int place_func(struct linker *l, size_t func_idx, size_t *pos)
 	return 0;
 }
 
-static int func_containing(const lbpf_object *obj, size_t code_idx, size_t insn)
-{
-	for (size_t i = 0; i < obj->nfuncs; i++) {
-		const struct lbpf_func *fn = &obj->funcs[i];
-
-		if (fn->code_idx == code_idx && insn >= fn->insn_off &&
-		    insn < fn->insn_off + fn->insn_cnt)
-			return (int)i;
-	}
-	return -1;
-}
-
 /* Point the call (or function address) at final position `at` to code_idx:target. */
 static int link_call(struct linker *l, size_t at, size_t code_idx, size_t target, bool func_ptr)
 {
-	int func = func_containing(l->obj, code_idx, target);
+	int func = lbpf_func_containing(l->obj, code_idx, target);
 	size_t pos;
 	int ret;
 
