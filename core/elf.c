@@ -167,3 +167,18 @@ const char *lbpf_elf_sym_name(const struct lbpf_elf *e, const GElf_Sym *sym)
 
 	return name ? name : "";
 }
+
+int lbpf_elf_find_sym(const struct lbpf_elf *e, const char *name, int shndx, int type,
+		      GElf_Sym *out)
+{
+	for (size_t i = 1; i < e->nsyms; i++) {
+		if (!lbpf_elf_sym(e, i, out))
+			continue;
+		if ((shndx >= 0 && out->st_shndx != (size_t)shndx) ||
+		    (type >= 0 && GELF_ST_TYPE(out->st_info) != type))
+			continue;
+		if (!strcmp(lbpf_elf_sym_name(e, out), name))
+			return 0;
+	}
+	return -ENOENT;
+}

@@ -41,6 +41,9 @@ int lbpf_elf_open(const void *data, size_t size, struct lbpf_elf *out);
 void lbpf_elf_close(struct lbpf_elf *e);
 bool lbpf_elf_sym(const struct lbpf_elf *e, size_t idx, GElf_Sym *sym);
 const char *lbpf_elf_sym_name(const struct lbpf_elf *e, const GElf_Sym *sym);
+/* The symbol called name, in section shndx and of type (STT_*), each -1 for any; -ENOENT. */
+int lbpf_elf_find_sym(const struct lbpf_elf *e, const char *name, int shndx, int type,
+		      GElf_Sym *out);
 
 /* ---- code ----------------------------------------------------------------------------------- */
 

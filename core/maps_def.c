@@ -153,21 +153,6 @@ static int parse_def_struct(lbpf_object *obj, lbpf_map *map, uint32_t struct_id)
 	return 0;
 }
 
-static int find_symbol_offset(const lbpf_object *obj, int shndx, const char *name, uint32_t *off)
-{
-	for (size_t i = 1; i < obj->elf.nsyms; i++) {
-		GElf_Sym sym;
-
-		if (!lbpf_elf_sym(&obj->elf, i, &sym) || sym.st_shndx != (size_t)shndx)
-			continue;
-		if (!strcmp(lbpf_elf_sym_name(&obj->elf, &sym), name)) {
-			*off = (uint32_t)sym.st_value;
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 static int collect_btf_maps(lbpf_object *obj)
 {
 	int shndx = obj->elf.maps_shndx;
@@ -188,6 +173,7 @@ static int collect_btf_maps(lbpf_object *obj)
 		const struct btf_type *var = lbpf_btf_type(obj->btf, vs[i].type);
 		const char *name;
 		lbpf_map *map;
+		GElf_Sym sym;
 		int ret;
 
 		if (!var || lbpf_btf_kind(var) != BTF_KIND_VAR)
@@ -196,8 +182,9 @@ static int collect_btf_maps(lbpf_object *obj)
 		map = new_map(obj, name, LBPF_MAP_USER, (size_t)shndx);
 		if (!map)
 			return lbpf_err(ENOMEM, "out of memory");
-		if (find_symbol_offset(obj, shndx, name, &map->sec_off))
+		if (lbpf_elf_find_sym(&obj->elf, name, shndx, -1, &sym))
 			return lbpf_err(EINVAL, "map '%s' has no symbol in .maps", name);
+		map->sec_off = (uint32_t)sym.st_value;
 		ret = parse_def_struct(obj, map, lbpf_btf_resolve(obj->btf, var->type));
 		if (ret)
 			return ret;

@@ -64,18 +64,12 @@ static int elf_sec_size(void *ctx, const char *name, uint32_t *size)
 static int elf_var_offset(void *ctx, const char *var, uint32_t *off)
 {
 	const lbpf_object *obj = ctx;
+	GElf_Sym sym;
+	int ret = lbpf_elf_find_sym(&obj->elf, var, -1, STT_OBJECT, &sym);
 
-	for (size_t i = 1; i < obj->elf.nsyms; i++) {
-		GElf_Sym sym;
-
-		if (!lbpf_elf_sym(&obj->elf, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
-			continue;
-		if (!strcmp(lbpf_elf_sym_name(&obj->elf, &sym), var)) {
-			*off = (uint32_t)sym.st_value;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	if (!ret)
+		*off = (uint32_t)sym.st_value;
+	return ret;
 }
 
 static int read_btf(lbpf_object *obj)
