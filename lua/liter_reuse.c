@@ -146,16 +146,17 @@ int lbpf_lua_iter_push_reused(lua_State *L, const struct lbpf_lua_iter *it, int 
  * iterator with a flat side therefore gets a metatable of its own whose __call (and next) is a
  * Lua closure made by code generated per map, with the iterator's reused tables as upvalues: the
  * C function reuse_fields hands over the entry's field values on the stack and the closure
- * writes them with constant-key assignments (OP_SETFIELD), which the VM does cheaper. The
- * metatable is a copy of the class's (same __name, __tostring and methods), marked with
- * reuse_mark so that the binding knows it for an iterator.
+ * writes them with constant-key assignments (OP_SETFIELD), which the VM does cheaper. Each
+ * iterator gets its own reuse_fields closure with the iterator as upvalue: the step takes no
+ * argument it would have to check on every entry. The metatable is a copy of the class's (same
+ * __name, __tostring and methods), marked with reuse_mark so that the binding knows it for an
+ * iterator.
  */
 static const char reuse_mark = 0; /* its address: the marker key */
 
 static const char reuse_src[] =
-	"local cfields = ...\n"
 	"-- kn, vn: the field names of a flat key / value, or false (one value, passed through).\n"
-	"-- The result: make(kt, vt) -> the iterator's step function over the reused tables.\n"
+	"-- The result: make(kt, vt, cfields) -> the iterator's step function over the reused tables.\n"
 	"return function(kn, vn)\n"
 	"  local params, body = {}, {}\n"
 	"  local function side(names, t, single)\n"
@@ -167,10 +168,10 @@ static const char reuse_src[] =
 	"    return t\n"
 	"  end\n"
 	"  local kr, vr = side(kn, 'kt', 'k'), side(vn, 'vt', 'v')\n"
-	"  local src = ('local cfields = ... return function(kt, vt) return function(it) local %s = cfields(it) '\n"
+	"  local src = ('return function(kt, vt, cfields) return function() local %s = cfields() '\n"
 	"    .. 'if %s == nil then return nil end %s return %s, %s end end')\n"
 	"    :format(table.concat(params, ', '), params[1], table.concat(body, ' '), kr, vr)\n"
-	"  return assert(load(src, '=bpf map refill'))(cfields)\n"
+	"  return assert(load(src, '=bpf map refill'))()\n"
 	"end\n";
 
 bool lbpf_lua_is_reuse_iter(lua_State *L, int idx)
@@ -202,14 +203,14 @@ static int push_side_values(lua_State *L, const struct lbpf_lua_iter *it, bool i
 	return c->nfields;
 }
 
-/* cfields(it) -> the entry's values for the generated step, nothing at the end. */
+/* cfields() -> the entry's values for the generated step, nothing at the end. The iterator is
+ * upvalue 1 (pushed at 1 for the helpers that find it there). */
 static int reuse_fields(lua_State *L)
 {
-	if (!lbpf_lua_is_reuse_iter(L, 1))
-		return luaL_typeerror(L, 1, LBPF_ITER_MT);
+	lua_settop(L, 0);
+	lua_pushvalue(L, lua_upvalueindex(1));
 	struct lbpf_lua_iter *it = lua_touserdata(L, 1);
 	const uint8_t *key, *value;
-	lua_settop(L, 1);
 	if (!lbpf_lua_iter_step(L, it, &key, &value, 1))
 		return 0;
 	int n = push_side_values(L, it, true, key);
@@ -282,20 +283,21 @@ void lbpf_lua_iter_reuse_attach(lua_State *L, int map_idx, int it_idx)
 	lbpf_lua_iter_push_reused_table(L, it, lua_gettop(L), true);
 	lbpf_lua_iter_push_reused_table(L, it, lua_gettop(L) - 1, false);
 	lua_remove(L, -3);
-	lua_call(L, 2, 1); /* the step function */
+	lua_pushvalue(L, it_idx);
+	lua_pushcclosure(L, reuse_fields, 1);
+	lua_call(L, 3, 1); /* the step function */
 	push_reuse_metatable(L, lua_gettop(L));
 	lua_setmetatable(L, it_idx);
 	lua_pop(L, 1);
 }
 
-/* The generator (with reuse_fields) and the metatable that sends the reuse metatables' __index
+/* The generator and the metatable that sends the reuse metatables' __index
  * to the class's methods. */
 void lbpf_lua_open_iter_reuse(lua_State *L)
 {
 	if (luaL_loadstring(L, reuse_src) != 0)
 		lua_error(L);
-	lua_pushcfunction(L, reuse_fields);
-	lua_call(L, 1, 1);
+	lua_call(L, 0, 1);
 	lua_setfield(L, LUA_REGISTRYINDEX, "bpf.reuse_gen");
 	lua_createtable(L, 0, 1);
 	lbpf_lua_push_methods(L, LBPF_ITER_MT);
