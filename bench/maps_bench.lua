@@ -15,6 +15,12 @@
 -- and two loops that read every field of every entry once, as the C side does, keeping nothing:
 --   for k, v in map:pairs()              fresh key and value tables per entry (garbage at once)
 --   for k, v in map:pairs{reuse = true}  the same two tables refilled in place at every step
+-- Two interpreter floors, with no map and no kernel involved, show what a form costs at least:
+--   tables  the same 2M key and value tables built by Lua table constructors into two arrays
+--           (the collector handled as map:dump() handles it): the least a per-entry dump costs
+--           on top of the kernel's copy, whoever builds the tables
+--   reads   the reading loop's body (ten field reads and sums) over two fixed tables handed out
+--           by a Lua function: the least a loop that reads every field adds, whatever it reads
 local bpf = require "bpf"
 
 local OBJ, MAPS_C = arg[1] or "bpf/maps_bench.bpf.o", arg[2] or "build/bench/maps_c"
@@ -95,6 +101,33 @@ local function sum_pairs(map, opts, name)
 	field_sums[name] = sum
 end
 
+-- Floor "tables": N keys and N values as Lua constructors build them, nothing read from a map.
+local function floor_tables()
+	local keys, values = {}, {}
+	collectgarbage("stop")
+	for i = 1, N do
+		keys[i] = { saddr = i, daddr = i + 1, sport = i % 65536, dport = 80, proto = 6 }
+		values[i] = { packets = i, bytes = i * 100, first_ns = i * 7, last_cpu = i % 2, flags = 2 }
+	end
+	collectgarbage("restart")
+	assert(#keys == N, "floor: " .. #keys .. " keys")
+	return keys, values
+end
+
+-- Floor "reads": the body of sum_pairs over two fixed tables, N times.
+local function floor_reads()
+	local fk = { saddr = 1, daddr = 2, sport = 3, dport = 80, proto = 6 }
+	local fv = { packets = 1, bytes = 100, first_ns = 7, last_cpu = 1, flags = 2 }
+	local function step() return fk, fv end
+	local sum = 0
+	for _ = 1, N do
+		local k, v = step()
+		sum = sum + k.saddr + k.daddr + k.sport + k.dport + k.proto
+			+ v.packets + v.bytes + v.first_ns + v.last_cpu + v.flags
+	end
+	assert(sum == N * 203, "floor: reads")
+end
+
 local function lookups_index()
 	for k = 1, LOOKUPS do
 		local _ = small[k]
@@ -147,6 +180,8 @@ for round = 1, ROUNDS do
 	time("cols_flows", dump_columns, flows)
 	time("sum_flows", sum_pairs, flows, nil, "sum_flows")
 	time("reuse_flows", sum_pairs, flows, { reuse = true }, "reuse_flows")
+	time("floor_tables", floor_tables)
+	time("floor_reads", floor_reads)
 	-- Lookups are short (about 0.3 s) and dominated by the syscall, whose cost moves with the
 	-- load of the machine: the C and Lua loops alternate three times per round.
 	for _ = 1, 3 do
@@ -196,6 +231,14 @@ row("struct16 -> struct32: for k, v in map:pairs()", b.pairs_flows, b.c_dump_flo
 row("struct16 -> struct32: pairs(), fields read, none kept", b.sum_flows, b.c_dump_flows, 1.5)
 row("struct16 -> struct32: pairs{reuse = true}", b.reuse_flows, b.c_dump_flows, 1.5)
 row("struct16 -> struct32: dump{columns = true}", b.cols_flows, b.c_dump_flows, nil)
+-- The least each struct form can cost, from the floors: C's time (the kernel's copy, which Lua
+-- pays as well) plus what the interpreter needs for the form's own Lua work.
+local floor_dump = b.c_dump_flows + b.floor_tables
+local floor_reading = b.c_dump_flows + b.floor_reads
+row("floor: Lua builds the same 2M tables (no map)", b.floor_tables, b.c_dump_flows, nil)
+row("floor: Lua reads ten fields 1M times (no map)", b.floor_reads, b.c_dump_flows, nil)
+print(("  => least reachable: map:dump() %.2f, loops reading every field %.2f "
+	.. "(C + floor, over C)"):format(floor_dump / b.c_dump_flows, floor_reading / b.c_dump_flows))
 row("single lookups: map[k] vs bpf_map_lookup_elem", b.lookup_index, b.c_lookup, 1.2)
 row("single lookups: map:lookup(k)", b.lookup_method, b.c_lookup, 1.2)
 print(("per entry (u32 / struct): C %.0f / %.0f ns, map:dump() %.0f / %.0f ns, pairs %.0f / %.0f ns, "
