@@ -100,7 +100,10 @@ run_variant() {
 		echo "run-tests: $moddir/bpf.so is missing (build it first)" >&2
 	fi
 
-	local log="$log_dir/$variant.log"
+	# Each run writes and parses a log of its own, renamed to $variant.log when done: two suites
+	# running in one tree at once no longer read each other's output.
+	local log
+	log=$(mktemp "$log_dir/$variant.XXXXXX.part")
 	echo "=== busted under $variant ($interp, $moddir/bpf.so) ==="
 	# The preloads go on last (after timeout) so that only the interpreter's side carries them.
 	timeout --kill-after=30 "$timeout_s" \
@@ -129,6 +132,7 @@ run_variant() {
 	total_failed=$((total_failed + failed))
 	total_skipped=$((total_skipped + pending))
 	summaries+=("$variant: $passed passed, $failed failed, $pending pending (exit $rc)")
+	mv -f "$log" "$log_dir/$variant.log"
 }
 
 for v in "${variants[@]}"; do
