@@ -56,6 +56,11 @@ void lbpf_lua_open_btf(lua_State *L);    /* lbtf.c */
 void lbpf_lua_open_reader(lua_State *L); /* lreader.c */
 void lbpf_lua_open_attach(lua_State *L); /* lattach.c */
 void lbpf_lua_open_info(lua_State *L);   /* linfo.c */
+void lbpf_lua_open_enum(lua_State *L);   /* lenum.c */
+
+/* lbtf.c: the BTF of the bpf.btf handle at idx; NULL if it is something else, a Lua error if it
+ * was closed. */
+const lbpf_btf *lbpf_lua_test_btf(lua_State *L, int idx);
 
 /* ---- additions by the binding (lvalue.c, lutil.c) ---------------------------------------- */
 
@@ -67,6 +72,9 @@ void lbpf_lua_push_i64(lua_State *L, int64_t v);
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
  * 64 bits; *negative says whether it was below zero. Returns 0, or -1 for anything else. */
 int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative);
+/* Whether an ENUM/ENUM64 type's values decode as signed: its kflag, or (older compilers leave
+ * the flag unset) an enumerator below zero. */
+bool lbpf_lua_enum_is_signed(const struct btf_type *t);
 /* lbpf_lua_get_int or a Lua argument error. */
 uint64_t lbpf_lua_check_u64(lua_State *L, int idx);
 

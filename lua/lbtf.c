@@ -27,6 +27,11 @@ static lbpf_btf *check_btf(lua_State *L, int idx)
 	return h->btf;
 }
 
+const lbpf_btf *lbpf_lua_test_btf(lua_State *L, int idx)
+{
+	return luaL_testudata(L, idx, LBPF_BTF_MT) ? check_btf(L, idx) : NULL;
+}
+
 /* A new handle owning btf; base_idx (0: none) is kept alive as the uservalue. */
 static void push_handle(lua_State *L, lbpf_btf *btf, const char *origin, int base_idx)
 {

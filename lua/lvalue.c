@@ -312,6 +312,11 @@ static bool enum_has_negative(const struct btf_type *t)
 	return false;
 }
 
+bool lbpf_lua_enum_is_signed(const struct btf_type *t)
+{
+	return lbpf_btf_kflag(t) || enum_has_negative(t);
+}
+
 static int describe_int(const struct btf_type *t, struct int_desc *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -330,7 +335,7 @@ static int describe_int(const struct btf_type *t, struct int_desc *d)
 	case BTF_KIND_ENUM64:
 		d->size = t->size;
 		d->bits = t->size * 8;
-		d->is_signed = lbpf_btf_kflag(t) || enum_has_negative(t);
+		d->is_signed = lbpf_lua_enum_is_signed(t);
 		return d->size <= 8;
 	case BTF_KIND_PTR:
 		d->size = 8;

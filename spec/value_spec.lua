@@ -145,6 +145,38 @@ describe("BTF-decoded values", function()
 			assert.equal(-3, maps.small_enum[1])
 		end)
 
+		it("names enum values with bpf.enum_name (map, object, bpf.btf or kernel BTF)", function()
+			maps.values[3] = { col = "BLUE" }
+			local col = maps.values[3].col
+			assert.equal(300, col)
+			assert.equal("BLUE", bpf.enum_name(maps.values, "color", col))
+			assert.equal("BLUE", bpf.enum_name(obj, "enum color", col))
+			assert.is_nil(bpf.enum_name(obj, "color", 4)) -- no enumerator: nil
+			maps.small_enum[1] = "NEG" -- a signed 1-byte enum: decoded -3, named back
+			assert.equal("NEG", bpf.enum_name(maps.small_enum, "small_signed", maps.small_enum[1]))
+			-- a signed 32-bit enum from a bpf.btf handle
+			local btf = assert(bpf.btf.open(support.obj("btf_kinds")))
+			assert.equal("SMALL_A", bpf.enum_name(btf, "small_values", -1))
+			btf:close()
+			-- the running kernel's BTF when the source is nil; ENUM64 (clang 14 emits none)
+			assert.equal("BPF_MAP_TYPE_ARRAY", bpf.enum_name(nil, "bpf_map_type", 2))
+			assert.equal("ENUM64", bpf.btf.kernel():type("perf_callchain_context").kind:upper())
+			assert.equal("PERF_CONTEXT_MAX", bpf.enum_name(nil, "perf_callchain_context", -4095))
+		end)
+
+		it("refuses an unknown enum, a bad source or value, and a closed handle", function()
+			assert.has_error(function() bpf.enum_name(obj, "no_such_enum", 1) end,
+				"bpf.enum_name: no enum named 'no_such_enum' in this BTF")
+			assert.has_error(function() bpf.enum_name(obj, "value", 1) end) -- a struct, not an enum
+			assert.has_error(function() bpf.enum_name("obj", "color", 1) end)
+			assert.has_error(function() bpf.enum_name(obj, "color", "BLUE") end)
+			assert.has_error(function() bpf.enum_name(obj, "color", 1.5) end)
+			local map = maps.values
+			obj:close()
+			assert.has_error(function() bpf.enum_name(map, "color", 1) end)
+			obj = assert(bpf.load(OBJ)) -- for after_each
+		end)
+
 		it("takes string keys for char[N] keys", function()
 			maps.by_name["hello"] = 5
 			assert.equal(5, maps.by_name["hello"])
