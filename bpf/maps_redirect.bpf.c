@@ -1,5 +1,6 @@
 /*
- * XDP redirects through a devmap and a cpumap with real packets, for spec/maps_redirect_spec.lua.
+ * XDP redirects through a devmap, a cpumap and an xskmap with real packets, for
+ * spec/maps_redirect_spec.lua.
  * UDP datagrams to the port in config[0] that reach the interface an ingress program is attached
  * to are sent on through the map; the program each map entry runs and a program on the receiving
  * interface count them (and the cpumap program notes the CPU it ran on). Everything else passes,
@@ -28,6 +29,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct bpf_cpumap_val);
 } cpus SEC(".maps");
+
+/* AF_XDP sockets by receive queue (the spec's xskfix fixture makes one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
 
 /* [0]: the UDP destination port to act on (host order); [1]: the cpumap slot to redirect to. */
 struct {
@@ -106,6 +115,16 @@ int to_cpu(struct xdp_md *ctx)
 	add(REDIRECTED, 1);
 	clear_udp_checksum(ctx);
 	return bpf_redirect_map(&cpus, config_at(1), XDP_PASS);
+}
+
+/* To the AF_XDP socket of the receive queue, if there is one (else on to the stack). */
+SEC("xdp")
+int to_socket(struct xdp_md *ctx)
+{
+	if (!is_test_datagram(ctx))
+		return XDP_PASS;
+	add(REDIRECTED, 1);
+	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);
 }
 
 /* Run by the devmap entry on the egress device, before the frame is transmitted. */

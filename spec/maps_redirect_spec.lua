@@ -1,12 +1,13 @@
--- devmap and cpumap carrying real packets: UDP datagrams sent from a test namespace reach an
--- XDP program on the host end of its veth, which redirects them through the map set from Lua;
--- the programs the map entries run and the receiving side count what arrived.
+-- devmap, cpumap and xskmap carrying real packets: UDP datagrams sent from a test namespace
+-- reach an XDP program on the host end of its veth, which redirects them through the map set
+-- from Lua; the programs the map entries run and the receiving side count what arrived.
 local bpf = require "bpf"
 local support = require "support.init"
 local netns = require "support.netns"
 
 local REDIRECT = support.obj("maps_redirect")
 local NETFIX = netns.fixture("netfix")
+local XSKFIX = netns.fixture("xskfix")
 local REDIRECTED, DEV_EGRESS, CPU_RAN, RECEIVED, CPU_SEEN = 0, 1, 2, 3, 4
 
 local function send(net, port, count)
@@ -90,6 +91,48 @@ describe("XDP redirects through maps set from Lua", function()
 		assert.equal(3, obj.maps.counts[RECEIVED])
 		assert.equal(0, obj.maps.counts[DEV_EGRESS]) -- the entry had no program
 		assert.equal(4, host_got)
+	end)
+
+	it("xskmap: an AF_XDP socket set from Lua receives the datagrams", function()
+		local net = new_net()
+		local port = netns.port()
+		obj.maps.config[0] = port
+		local pin = ("/sys/fs/bpf/lbpf_spec_xsk_%d"):format(support.getpid())
+		os.remove(pin)
+		assert(obj.maps.xsks:pin(pin))
+		local link = assert(obj.programs.to_socket:attach_xdp(net.host_if))
+		-- The socket lives in the fixture (fd 3, inherited by the Lua child that sets it).
+		local script = support.tmpname()
+		support.write_file(script, ([[
+			local bpf = require "bpf"
+			local xsks = assert(bpf.open_map(%q))
+			assert(xsks:update(0, tonumber(os.getenv("LBPF_XSK_FD"))))
+			local ok, err = xsks:lookup(0) -- not readable from user space: the kernel says so
+			assert(ok == nil and err:match("Operation not supported"), err)
+		]]):format(pin))
+		local p = assert(io.popen(("%s %s 0 700 -- %s %s 2>&1"):format(XSKFIX, net.host_if,
+			netns.interpreter(), script)))
+		local first = p:read("l")
+		if first ~= "ready" then
+			local rest = p:read("a")
+			p:close(); os.remove(script); os.remove(pin); link:detach()
+			error("xskfix: " .. tostring(first) .. "\n" .. tostring(rest))
+		end
+		send(net, port, 5)
+		local out = p:read("a")
+		p:close()
+		os.remove(script)
+		os.remove(pin)
+		link:detach()
+		-- whole frames: Ethernet, IPv4 and UDP headers (14 + 20 + 8 bytes) and "redirect"
+		local frames = select(2, out:gsub("frame 50\n", ""))
+		assert.equal(5, frames, out)
+		assert.matches("total 5", out)
+		assert.equal(5, obj.maps.counts[REDIRECTED])
+		-- a socket that is not AF_XDP is refused, naming the map
+		local okx, err = obj.maps.xsks:update(1, 0)
+		assert.is_nil(okx)
+		assert.matches("xsks", err)
 	end)
 
 	it("cpumap: datagrams are handed to another CPU, run its program and reach the stack", function()
