@@ -30,7 +30,7 @@ struct {
 	__type(value, struct bpf_cpumap_val);
 } cpus SEC(".maps");
 
-/* AF_XDP sockets by receive queue (the spec's xskfix fixture makes one). */
+/* AF_XDP sockets by receive queue (the spec's fixture, netfix xsk, makes one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, 4);

@@ -7,7 +7,6 @@ local netns = require "support.netns"
 
 local REDIRECT = support.obj("maps_redirect")
 local NETFIX = netns.fixture("netfix")
-local XSKFIX = netns.fixture("xskfix")
 local REDIRECTED, DEV_EGRESS, CPU_RAN, RECEIVED, CPU_SEEN = 0, 1, 2, 3, 4
 
 local function send(net, port, count)
@@ -110,13 +109,13 @@ describe("XDP redirects through maps set from Lua", function()
 			local ok, err = xsks:lookup(0) -- not readable from user space: the kernel says so
 			assert(ok == nil and err:match("Operation not supported"), err)
 		]]):format(pin))
-		local p = assert(io.popen(("%s %s 0 700 -- %s %s 2>&1"):format(XSKFIX, net.host_if,
+		local p = assert(io.popen(("%s xsk %s 0 700 -- %s %s 2>&1"):format(NETFIX, net.host_if,
 			netns.interpreter(), script)))
 		local first = p:read("l")
 		if first ~= "ready" then
 			local rest = p:read("a")
 			p:close(); os.remove(script); os.remove(pin); link:detach()
-			error("xskfix: " .. tostring(first) .. "\n" .. tostring(rest))
+			error("netfix xsk: " .. tostring(first) .. "\n" .. tostring(rest))
 		end
 		send(net, port, 5)
 		local out = p:read("a")
