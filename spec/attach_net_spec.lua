@@ -11,9 +11,7 @@ local NETFIX = netns.fixture("netfix")
 local PASSED, DROPPED, SEEN = 0, 1, 2
 
 local function send(net, src, dst, port, msg, count)
-	local ok, out = net:exec(("%s send %s %s %d %s %d 2>&1"):format(NETFIX, src, dst, port, msg,
-		count))
-	assert(ok, out)
+	net:send(src, dst, port, msg, count)
 end
 
 describe("XDP", function()

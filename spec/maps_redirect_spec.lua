@@ -10,9 +10,7 @@ local NETFIX = netns.fixture("netfix")
 local REDIRECTED, DEV_EGRESS, CPU_RAN, RECEIVED, CPU_SEEN = 0, 1, 2, 3, 4
 
 local function send(net, port, count)
-	local ok, out = net:exec(("%s send %s %s %d redirect %d 2>&1"):format(NETFIX, net.ns_ip,
-		net.host_ip, port, count))
-	assert(ok, out)
+	net:send(net.ns_ip, net.host_ip, port, "redirect", count)
 end
 
 -- The highest online CPU (the cpumap's kthread for it runs there).

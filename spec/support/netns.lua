@@ -3,6 +3,7 @@
 --
 --   local netns = require "support.netns"
 --   local net = netns.create()        -- net.ns, net.host_if, net.ns_if, net.host_ip, net.ns_ip
+--   net:send(src, dst, port, msg, n)  -- UDP datagrams from inside the namespace
 --   ... finally(function() net:destroy() end)
 --
 -- destroy() removes the namespace and the veth (deleting one end deletes both) and is safe to
@@ -33,6 +34,14 @@ end
 -- Runs a shell command inside the namespace.
 function Net:exec(cmd)
 	return support.sh("ip netns exec " .. self.ns .. " " .. cmd)
+end
+
+-- Sends count UDP datagrams of msg from address src inside the namespace to dst:port (netfix
+-- send); a failure is an error carrying its output.
+function Net:send(src, dst, port, msg, count)
+	local ok, out = self:exec(("%s send %s %s %d %s %d 2>&1"):format(M.fixture("netfix"), src, dst,
+		port, msg, count))
+	if not ok then error("netfix send failed: " .. out, 2) end
 end
 
 -- extra_ips: more addresses for the namespace side (host byte 3, 4, ...).
