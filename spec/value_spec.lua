@@ -162,6 +162,9 @@ describe("BTF-decoded values", function()
 			assert.equal("BPF_MAP_TYPE_ARRAY", bpf.enum_name(nil, "bpf_map_type", 2))
 			assert.equal("ENUM64", bpf.btf.kernel():type("perf_callchain_context").kind:upper())
 			assert.equal("PERF_CONTEXT_MAX", bpf.enum_name(nil, "perf_callchain_context", -4095))
+			-- a typedef of an anonymous enum, and of a named one
+			assert.equal("SS_FREE", bpf.enum_name(nil, "socket_state", 0))
+			assert.equal("IRQ_HANDLED", bpf.enum_name(nil, "irqreturn_t", 1))
 		end)
 
 		it("refuses an unknown enum, a bad source or value, and a closed handle", function()
