@@ -69,6 +69,37 @@ const lbpf_btf *lbpf_lua_test_btf(lua_State *L, int idx);
  * otherwise a uint64_t / int64_t cdata (built through the ffi). */
 void lbpf_lua_push_u64(lua_State *L, uint64_t v);
 void lbpf_lua_push_i64(lua_State *L, int64_t v);
+
+/* The low bits of v as a signed number (bits 1 to 64). */
+static inline int64_t lbpf_lua_sign_extend(uint64_t v, unsigned bits)
+{
+	if (bits >= 64)
+		return (int64_t)v;
+	uint64_t sign = 1ull << (bits - 1);
+	v &= (sign << 1) - 1;
+	return (int64_t)((v ^ sign) - sign);
+}
+
+/* An integer of bits bits (its value in the low bits of v), signed or not, pushed as
+ * lbpf_lua_push_u64 / _i64 would push it. Inline, with the common case (a plain Lua number)
+ * pushed directly: the record readers and map iterators call it per field. */
+static inline void lbpf_lua_push_int_bits(lua_State *L, uint64_t v, unsigned bits, bool is_signed)
+{
+	if (is_signed)
+		v = (uint64_t)lbpf_lua_sign_extend(v, bits);
+#if LBPF_LUAJIT
+	if (is_signed ? (int64_t)v <= -(1ll << 53) || (int64_t)v >= (1ll << 53) : v >= (1ull << 53)) {
+		if (is_signed)
+			lbpf_lua_push_i64(L, (int64_t)v);
+		else
+			lbpf_lua_push_u64(L, v);
+		return;
+	}
+	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
+#else
+	lua_pushinteger(L, (lua_Integer)v);
+#endif
+}
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
  * 64 bits; *negative says whether it was below zero. Returns 0, or -1 for anything else. */
 int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative);

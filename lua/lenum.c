@@ -66,13 +66,9 @@ static uint64_t enumerator_bits(const struct btf_type *t, bool is_signed, uint16
 		v = (uint64_t)e->val_hi32 << 32 | e->val_lo32;
 	}
 	unsigned bits = t->size >= 1 && t->size < 8 ? t->size * 8u : 64u;
-	if (bits < 64) {
-		uint64_t sign = 1ull << (bits - 1);
-		v &= (sign << 1) - 1;
-		if (is_signed)
-			v = (v ^ sign) - sign;
-	}
-	return v;
+	if (is_signed)
+		return (uint64_t)lbpf_lua_sign_extend(v, bits);
+	return bits < 64 ? v & ((1ull << bits) - 1) : v;
 }
 
 /* bpf.enum_name(source, enum, value) -> name, or nil when no enumerator has that value (nil,

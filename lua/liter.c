@@ -240,18 +240,10 @@ void lbpf_lua_push_field(lua_State *L, const struct lbpf_lua_flat_field *f, cons
 	const uint8_t *p = data + f->offset;
 	switch (f->kind) {
 	case LBPF_FIELD_UINT:
-		lbpf_lua_push_u64(L, load_uint(p, f->size));
+	case LBPF_FIELD_SINT:
+		lbpf_lua_push_int_bits(L, load_uint(p, f->size), f->size * 8u,
+				       f->kind == LBPF_FIELD_SINT);
 		return;
-	case LBPF_FIELD_SINT: {
-		unsigned bits = f->size * 8u;
-		uint64_t v = load_uint(p, f->size);
-		if (bits < 64) {
-			uint64_t sign = 1ull << (bits - 1);
-			v = (v ^ sign) - sign;
-		}
-		lbpf_lua_push_i64(L, (int64_t)v);
-		return;
-	}
 	case LBPF_FIELD_BOOL:
 		lua_pushboolean(L, load_uint(p, f->size) != 0);
 		return;

@@ -11,23 +11,6 @@
 
 /* ---- decoders -------------------------------------------------------------------------------- */
 
-static void push_int(lua_State *L, const uint8_t *p, unsigned size, bool is_signed)
-{
-	uint64_t v = lreader_load(p, size);
-
-	if (!is_signed) {
-		if (size < 8)
-			lua_pushinteger(L, (lua_Integer)v);
-		else
-			lbpf_lua_push_u64(L, v);
-	} else if (size < 8) {
-		unsigned shift = 64 - 8 * size;
-		lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
-	} else {
-		lbpf_lua_push_i64(L, (int64_t)v);
-	}
-}
-
 static void refill_ints(lua_State *L, int tbl_idx, const struct lreader_field *f,
 			const uint8_t *p);
 
@@ -42,24 +25,11 @@ void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const str
 		       const uint8_t *rec)
 {
 	const uint8_t *p = rec + f->offset;
-	uint64_t v;
 
 	switch (f->kind) {
 	case FIELD_UINT:
-		v = lreader_load(p, f->size);
-		if (f->size < 8)
-			lua_pushinteger(L, (lua_Integer)v);
-		else
-			lbpf_lua_push_u64(L, v);
-		return;
 	case FIELD_SINT:
-		v = lreader_load(p, f->size);
-		if (f->size < 8) {
-			unsigned shift = 64 - 8 * f->size;
-			lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
-		} else {
-			lbpf_lua_push_i64(L, (int64_t)v);
-		}
+		lbpf_lua_push_int_bits(L, lreader_load(p, f->size), f->size * 8u, f->kind == FIELD_SINT);
 		return;
 	case FIELD_BOOL:
 		lua_pushboolean(L, lreader_load(p, f->size) != 0);
@@ -101,28 +71,11 @@ void lreader_push_record(lua_State *L, struct lreader_source *s, const void *dat
 	}
 }
 
-/* One integer element, pushed without the generic checks where the interpreter allows: Lua 5.4
- * integers hold every 64-bit pattern; LuaJIT numbers hold what is below 2^53. */
+/* One integer element (lbpf_lua_push_int_bits is inline: each constant size below gets its
+ * own specialised loop). */
 static inline void push_elem(lua_State *L, const uint8_t *p, unsigned size, bool is_signed)
 {
-	uint64_t v = lreader_load(p, size);
-
-	if (size == 8) {
-		if (!LBPF_LUAJIT || (is_signed ? (int64_t)v > -(1ll << 53) && (int64_t)v < (1ll << 53)
-					       : v < (1ull << 53))) {
-			if (is_signed)
-				lua_pushinteger(L, (lua_Integer)(int64_t)v);
-			else
-				lua_pushinteger(L, (lua_Integer)v);
-		} else {
-			push_int(L, p, size, is_signed);
-		}
-	} else if (is_signed) {
-		unsigned shift = 64 - 8 * size;
-		lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
-	} else {
-		lua_pushinteger(L, (lua_Integer)v);
-	}
+	lbpf_lua_push_int_bits(L, lreader_load(p, size), size * 8u, is_signed);
 }
 
 /* Refills the integer array table at tbl_idx (absolute) with a member's elements. */

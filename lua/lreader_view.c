@@ -140,16 +140,8 @@ static int l_peek(lua_State *L)
 			memcpy(&d, &v, sizeof(d));
 			lua_pushnumber(L, d);
 		}
-	} else if (kind == 'u') {
-		if (size < 8)
-			lua_pushinteger(L, (lua_Integer)v);
-		else
-			lbpf_lua_push_u64(L, v);
-	} else if (size < 8) {
-		unsigned shift = 64 - 8 * size;
-		lua_pushinteger(L, (lua_Integer)((int64_t)(v << shift) >> shift));
 	} else {
-		lbpf_lua_push_i64(L, (int64_t)v);
+		lbpf_lua_push_int_bits(L, v, size * 8u, kind == 'i');
 	}
 	return 1;
 }

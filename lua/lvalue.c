@@ -227,15 +227,6 @@ static void store_uint(uint8_t *data, size_t size, uint64_t v)
 	}
 }
 
-static int64_t sign_extend(uint64_t v, unsigned bits)
-{
-	if (bits >= 64)
-		return (int64_t)v;
-	uint64_t sign = 1ull << (bits - 1);
-	v &= (sign << 1) - 1;
-	return (int64_t)((v ^ sign) - sign);
-}
-
 /* Bits [bit_off, bit_off + nbits) of a little-endian byte range of size bytes. */
 static uint64_t load_bits(const uint8_t *data, size_t size, uint32_t bit_off, uint32_t nbits)
 {
@@ -261,14 +252,6 @@ static void store_bits(uint8_t *data, size_t size, uint32_t bit_off, uint32_t nb
 		else
 			data[b / 8] &= (uint8_t)~mask;
 	}
-}
-
-static void push_int_bits(lua_State *L, uint64_t v, unsigned bits, int is_signed)
-{
-	if (is_signed)
-		lbpf_lua_push_i64(L, sign_extend(v, bits));
-	else
-		lbpf_lua_push_u64(L, v);
 }
 
 /* Skips typedefs/modifiers and VARs to the type that describes the bytes. */
@@ -391,7 +374,7 @@ static void push_int(lua_State *L, const struct int_desc *d, const uint8_t *data
 	if (d->is_bool)
 		lua_pushboolean(L, v != 0);
 	else
-		push_int_bits(L, v, bits, d->is_signed);
+		lbpf_lua_push_int_bits(L, v, bits, d->is_signed);
 }
 
 static void push_array(lua_State *L, const lbpf_btf *btf, const struct btf_type *t,
@@ -447,7 +430,7 @@ static void decode_member(lua_State *L, const lbpf_btf *btf, const struct btf_ty
 		if (d.is_bool)
 			lua_pushboolean(L, v != 0);
 		else
-			push_int_bits(L, v, nbits, d.is_signed);
+			lbpf_lua_push_int_bits(L, v, nbits, d.is_signed);
 	} else {
 		size_t off = bit_off / 8;
 		push_typed(L, btf, mid, data + off, bounded_size(btf, mid, size - off), depth + 1);
@@ -1004,7 +987,7 @@ static void push_flat(lua_State *L, const struct lbpf_lua_codec *c, const uint8_
 			lbpf_lua_push_u64(L, load_uint(p, f->size));
 			break;
 		case LBPF_FIELD_SINT:
-			lbpf_lua_push_i64(L, sign_extend(load_uint(p, f->size), f->size * 8u));
+			lbpf_lua_push_i64(L, lbpf_lua_sign_extend(load_uint(p, f->size), f->size * 8u));
 			break;
 		case LBPF_FIELD_BOOL:
 			lua_pushboolean(L, load_uint(p, f->size) != 0);
@@ -1059,7 +1042,7 @@ void lbpf_lua_codec_push(lua_State *L, const struct lbpf_lua_codec *c, const voi
 		lbpf_lua_push_u64(L, load_uint(data, c->size));
 		return;
 	case LBPF_SHAPE_SINT:
-		lbpf_lua_push_i64(L, sign_extend(load_uint(data, c->size), c->size * 8));
+		lbpf_lua_push_i64(L, lbpf_lua_sign_extend(load_uint(data, c->size), c->size * 8));
 		return;
 	case LBPF_SHAPE_FLAT:
 		push_flat(L, c, data);
