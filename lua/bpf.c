@@ -29,12 +29,31 @@ static void set_constants(lua_State *L)
 
 int luaopen_bpf(lua_State *L);
 
+/* A module built against PUC 5.1's headers loads into LuaJIT too (same API) but would hand out
+ * rounded doubles where LuaJIT's build gives exact 64-bit cdata: refuse it, saying how to build
+ * the right one. */
+static void check_interpreter(lua_State *L)
+{
+#if LUA_VERSION_NUM == 501 && !LBPF_LUAJIT
+	lua_getglobal(L, "jit");
+	bool luajit = lua_istable(L, -1);
+	lua_pop(L, 1);
+	if (luajit)
+		luaL_error(L, "bpf: this bpf.so was built for PUC Lua 5.1 but runs under LuaJIT; build "
+			   "it against LuaJIT's headers (luarocks --lua-version 5.1 make "
+			   "rockspec/luabpf-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1)");
+#else
+	(void)L;
+#endif
+}
+
 int luaopen_bpf(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "num_possible_cpus", l_num_possible_cpus },
 		{ NULL, NULL },
 	};
+	check_interpreter(L);
 	lua_newtable(L);
 	luaL_setfuncs(L, funcs, 0);
 	set_constants(L);

@@ -96,8 +96,10 @@ static inline void lbpf_lua_push_int_bits(lua_State *L, uint64_t v, unsigned bit
 		return;
 	}
 	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
-#else
+#elif LBPF_LUA_INTEGERS
 	lua_pushinteger(L, (lua_Integer)v);
+#else
+	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
 #endif
 }
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
