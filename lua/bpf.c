@@ -68,5 +68,6 @@ int luaopen_bpf(lua_State *L)
 	lbpf_lua_open_attach(L);
 	lbpf_lua_open_enum(L);
 	lbpf_lua_open_info(L); /* last: it adds methods to every class above */
+	lbpf_lua_open_apidoc(L);
 	return 1;
 }
