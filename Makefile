@@ -166,8 +166,9 @@ test-luajit: deps mount
 	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(LUAJIT_MODULE)
 	bash scripts/run-tests.sh luajit -- $(SPEC)
 
+# Both modules: the README's REPL lines use either interpreter.
 demo: deps mount
-	$(MAKE) --no-print-directory -j$(JOBS) core bpf $(LUA54_MODULE)
+	$(MAKE) --no-print-directory -j$(JOBS) core bpf $(LUA54_MODULE) $(LUAJIT_MODULE)
 	LUA_CPATH="$(CURDIR)/$(BUILD)/lua5.4/?.so;;" \
 	LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	$(LUA54) examples/syscount.lua

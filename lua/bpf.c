@@ -1,4 +1,6 @@
 /* luaopen_bpf: the module table `require "bpf"` returns. */
+#include <string.h>
+
 #include "lhandle.h"
 
 static int l_num_possible_cpus(lua_State *L)
@@ -47,6 +49,25 @@ static void check_interpreter(lua_State *L)
 #endif
 }
 
+/* `lua5.4 -l bpf` sets the global bpf; the 5.1 interpreters (LuaJIT, PUC 5.1) only require the
+ * module. Loaded with no Lua function on the stack, which is how their -l loads it, the module
+ * sets the global itself, so that `luajit -i -l bpf` works as the README says. A require from
+ * Lua code never sets a global. */
+static void set_global_when_loaded_by_host(lua_State *L)
+{
+#if LUA_VERSION_NUM == 501
+	lua_Debug ar;
+	for (int level = 0; lua_getstack(L, level, &ar); level++) {
+		if (lua_getinfo(L, "S", &ar) && ar.what && strcmp(ar.what, "C") != 0)
+			return;
+	}
+	lua_pushvalue(L, -1);
+	lua_setglobal(L, "bpf");
+#else
+	(void)L;
+#endif
+}
+
 int luaopen_bpf(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
@@ -69,5 +90,6 @@ int luaopen_bpf(lua_State *L)
 	lbpf_lua_open_enum(L);
 	lbpf_lua_open_info(L); /* last: it adds methods to every class above */
 	lbpf_lua_open_apidoc(L);
+	set_global_when_loaded_by_host(L);
 	return 1;
 }
