@@ -20,6 +20,9 @@ packages=(
 	# issue 7: nginx with its Lua module (LuaJIT 2.1) and curl for the nginx spec, luarocks for
 	# the rockspec spec; the static lib of Lua 5.4 (liblua5.4-dev), libelf and zlib for `make static`.
 	nginx libnginx-mod-http-lua curl luarocks
+	# issue 14: the static REPL's line editing (libedit.a with its terminfo, libbsd, libmd
+	# static libraries) and tmux, the terminal its spec drives
+	libedit-dev libncurses-dev libbsd-dev libmd-dev tmux
 )
 
 installed() {
