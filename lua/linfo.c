@@ -568,7 +568,9 @@ static int l_features(lua_State *L)
 
 /* ---- small things for scripts ----------------------------------------------------------------- */
 
-/* bpf.sleep(seconds): fractional seconds; the tracing examples and bpf.top wait with it. */
+/* bpf.sleep(seconds) -> seconds left: fractional seconds; the tracing examples and bpf.top wait
+ * with it. A caught signal ends the sleep early (the interpreters' Ctrl-C handler then stops the
+ * script at once instead of after the whole wait); it returns what was left, 0 otherwise. */
 static int l_sleep(lua_State *L)
 {
 	lua_Number s = luaL_checknumber(L, 1);
@@ -578,9 +580,10 @@ static int l_sleep(lua_State *L)
 		return luaL_argerror(L, 1, "negative duration");
 	ts.tv_sec = (time_t)s;
 	ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-	return 0;
+	if (nanosleep(&ts, &ts) == 0 || errno != EINTR)
+		ts.tv_sec = ts.tv_nsec = 0;
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
 }
 
 /* ---- help and lazily loaded pure-Lua parts -------------------------------------------------- */

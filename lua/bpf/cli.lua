@@ -50,7 +50,12 @@ end
 -- "NAME: message" and a traceback on stderr and exits with status 1.
 function App:run(fn, ...)
 	local args, n = { ... }, select("#", ...)
-	local ok, err = xpcall(function() return fn(unpack(args, 1, n)) end, function(e)
+	-- Not a tail call: the interpreters raise the interruption at the next Lua instruction,
+	-- which must still be inside the protected call when fn was a C function (bpf.sleep).
+	local ok, err = xpcall(function()
+		fn(unpack(args, 1, n))
+		return true
+	end, function(e)
 		if is_interrupt(e) then return e end
 		return debug.traceback(tostring(e), 2)
 	end)
