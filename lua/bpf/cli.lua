@@ -1,6 +1,6 @@
 --[[
 bpf.cli: the small pieces the example scripts (examples/*.lua) share, so that each example
-shows its BPF work rather than argument plumbing. Not part of the bpf module table:
+shows its BPF work rather than argument plumbing. Also bpf.cli (loaded on first use):
 
   local cli = require "bpf.cli"
   local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]",
@@ -22,6 +22,7 @@ local M = {}
 
 local App = {}
 App.__index = App
+App.__name = "bpf.cli.app"
 
 -- An example script called name, whose usage line is usage (about: one line saying what it
 -- does, printed by -h).
