@@ -1,7 +1,8 @@
 -- The example scripts as command-line tools (issue 14): every one answers -h and --help with its
 -- usage on stdout and exit status 0, and Ctrl-C (a real SIGINT while it runs) stops the long-
 -- running ones cleanly through bpf.cli's app:run: exit status 0, what they print at the end
--- (totals, histograms) printed, no traceback and no "interrupted!" on stderr.
+-- (totals, histograms) printed, no traceback and no "interrupted!" on stderr — under the
+-- interpreters and under the static binary, which handles SIGINT as they do.
 local support = require "support.init"
 
 local root, q = support.root, support.quote
@@ -29,13 +30,13 @@ describe("example scripts", function()
 
 	-- Runs the script in the background, waits for ready on its stdout, sends SIGINT, waits
 	-- for the end; returns exit status, stdout, stderr.
-	local function interrupt(name, args, ready)
+	local function interrupt(name, args, ready, runner)
 		local ok, dir = support.sh("mktemp -d /tmp/firsthour_int.XXXXXX")
 		assert(ok, dir)
 		dir = dir:gsub("%s+$", "")
 		-- the whole background job off the pipe support.sh reads, or it waits for the job
 		local cmd = ("(cd %s && { %s examples/%s.lua %s >%s/out 2>%s/err & echo $! >%s/pid; wait $!; " ..
-			"echo $? >%s/status; }) >/dev/null 2>&1 </dev/null &"):format(q(root), interp, name, args,
+			"echo $? >%s/status; }) >/dev/null 2>&1 </dev/null &"):format(q(root), runner or interp, name, args,
 			dir, dir, dir, dir)
 		assert(support.sh(cmd))
 		local function file(f)
@@ -72,6 +73,12 @@ describe("example scripts", function()
 
 	it("runqlat: Ctrl-C prints the histogram so far", function()
 		local out = clean(interrupt("runqlat", "-d 30", "Tracing run queue latency"))
+		assert.truthy(out:match("@usecs"), out)
+	end)
+
+	it("runqlat under the static binary: Ctrl-C prints the histogram so far", function()
+		local out = clean(interrupt("runqlat", "-d 30", "Tracing run queue latency",
+			q(root .. "/build/luabpf")))
 		assert.truthy(out:match("@usecs"), out)
 	end)
 

@@ -12,6 +12,7 @@
  * `bpf` is a global in every mode (require "bpf" works too); nothing is loaded from disk but the
  * script itself and the .bpf.o files it opens.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,24 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* Ctrl-C while Lua code runs, as lua5.4 and luajit handle it: the signal handler sets a hook
+ * that raises "interrupted!" at the next Lua instruction, so that bpf.cli's app:run (and any
+ * pcall) sees it and a script ends cleanly. */
+static lua_State *running_L;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig)
+{
+	signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
+	lua_sethook(running_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 /* Calls the function below nargs arguments; reports an error on stderr. Returns a lua status. */
 static int docall(lua_State *L, int nargs, int nresults)
 {
@@ -142,7 +161,10 @@ static int docall(lua_State *L, int nargs, int nresults)
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
+	running_L = L;
+	signal(SIGINT, on_sigint);
 	int status = lua_pcall(L, nargs, nresults, base);
+	signal(SIGINT, SIG_DFL);
 	lua_remove(L, base);
 	return status;
 }
