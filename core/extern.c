@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
@@ -58,6 +59,9 @@ static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
 
 		if (size <= 0)
 			return lbpf_err(EINVAL, "kconfig extern '%s' has no size", name);
+		if (size > LBPF_MAX_DATA_SIZE)
+			return lbpf_err(E2BIG, "kconfig extern '%s' claims %lld bytes", name,
+					(long long)size);
 		ext->size = (uint32_t)size;
 	}
 	return 0;
@@ -66,7 +70,7 @@ static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
 /* Lay the kconfig externs out in one read-only map, each aligned to its size (max 8). */
 static int add_kconfig_map(lbpf_object *obj)
 {
-	uint32_t off = 0;
+	uint64_t off = 0; /* each size is at most LBPF_MAX_DATA_SIZE: no wrap in 64 bits */
 	lbpf_map *map;
 
 	for (size_t i = 0; i < obj->nexterns; i++) {
@@ -75,8 +79,11 @@ static int add_kconfig_map(lbpf_object *obj)
 
 		if (!e->kconfig)
 			continue;
-		off = (off + align - 1) & ~(align - 1);
-		e->offset = off;
+		off = (off + align - 1) & ~(uint64_t)(align - 1);
+		if (off + e->size > LBPF_MAX_DATA_SIZE)
+			return lbpf_err(E2BIG, "kconfig externs need more than %u bytes (at '%s')",
+					LBPF_MAX_DATA_SIZE, e->name);
+		e->offset = (uint32_t)off;
 		off += e->size;
 	}
 	if (!off)
@@ -90,7 +97,7 @@ static int add_kconfig_map(lbpf_object *obj)
 	map->readonly = true;
 	map->def.type = BPF_MAP_TYPE_ARRAY;
 	map->def.key_size = 4;
-	map->def.value_size = off;
+	map->def.value_size = (uint32_t)off;
 	map->def.max_entries = 1;
 	map->def.map_flags = BPF_F_MMAPABLE | BPF_F_RDONLY_PROG;
 	return 0;
@@ -163,6 +170,8 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
 		const struct btf_type *t = lbpf_btf_type(obj->btf, e->btf_id);
 		int ret;
 
+		if (e->kconfig && !kc)
+			return lbpf_err(EINVAL, "kconfig extern '%s' has no .kconfig map", e->name);
 		if (e->kconfig && !strcmp(e->name, "LINUX_KERNEL_VERSION")) {
 			if (e->size != sizeof(uint32_t))
 				return lbpf_err(EINVAL, "LINUX_KERNEL_VERSION must be a 32-bit integer");

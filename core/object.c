@@ -55,7 +55,9 @@ static int elf_sec_size(void *ctx, const char *name, uint32_t *size)
 
 	for (size_t i = 1; i < obj->elf.nsecs; i++)
 		if (!strcmp(obj->elf.secs[i].name, name)) {
-			*size = (uint32_t)obj->elf.secs[i].size;
+			size_t n = obj->elf.secs[i].size; /* NOBITS: as large as it claims */
+
+			*size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 			return 0;
 		}
 	return -ENOENT;
@@ -80,6 +82,8 @@ static int read_btf(lbpf_object *obj)
 	if (obj->elf.btf_shndx < 0)
 		return 0;
 	sec = &obj->elf.secs[obj->elf.btf_shndx];
+	if (!sec->data)
+		return lbpf_err(EINVAL, "object BTF (.BTF): the section has no contents (NOBITS)");
 	ret = lbpf_btf_open_mem(sec->data, sec->size, &obj->btf);
 	if (ret)
 		return lbpf_err_prefix(ret, "object BTF (.BTF): ");
@@ -89,6 +93,8 @@ static int read_btf(lbpf_object *obj)
 	if (obj->elf.btf_ext_shndx < 0)
 		return 0;
 	sec = &obj->elf.secs[obj->elf.btf_ext_shndx];
+	if (!sec->data)
+		return lbpf_err(EINVAL, "object BTF (.BTF.ext): the section has no contents (NOBITS)");
 	ret = lbpf_btf_ext_parse(sec->data, sec->size, obj->btf, (struct lbpf_btf_ext **)&obj->btf_ext);
 	if (!ret)
 		ret = lbpf_btf_ext_check(obj->btf_ext, obj->btf, elf_sec_size, obj);
@@ -390,6 +396,7 @@ void lbpf_object_close(lbpf_object *obj)
 		free(obj->code[i].insns);
 		free(obj->code[i].relocs);
 	}
+	lbpf_core_cache_free(obj->core_cache); /* left by a relocation that never reached load */
 	lbpf_btf_ext_free(obj->btf_ext);
 	lbpf_btf_free(obj->btf);
 	lbpf_btf_free(obj->target_btf);
