@@ -98,6 +98,7 @@ static int describe_code_ref(const struct reloc_site *s, int code_idx, struct lb
 	if (!ok || insn >= target->insn_cnt)
 		return lbpf_err(EINVAL, "program '%s': call target outside section '%s'",
 				site_func(s), target->name);
+	r->target_insn = (size_t)insn;
 	return 0;
 }
 
