@@ -11,6 +11,7 @@
 #define MAX_DEPTH 64 /* declarators deeper than this only come from corrupt (looping) BTF */
 #define MAX_OUTPUT (64u << 20) /* no real BTF needs more C; a hostile DAG of inline records could */
 #define MAX_TYPE_OUTPUT (1u << 20) /* the same for one type (vmlinux's largest: 23 KB) */
+#define MAX_INLINE_RECORDS 256 /* inline anonymous records in one definition (vmlinux: 45) */
 #define PAD_LINES_MAX_BITS (8u * 4096) /* padding gaps up to this are written as bit-fields */
 
 /* ---- a growable string -------------------------------------------------------------------- */
@@ -145,6 +146,7 @@ struct dump {
 	uint32_t enum_slots; /* capacity left in idents for enumerators */
 	uint32_t inline_stack[MAX_DEPTH + 2]; /* anonymous records being written inline */
 	int inline_depth;
+	uint32_t inline_count; /* anonymous records written inline in the current definition */
 	uint8_t *align_memo; /* per type id, allocated on the first alignment asked for */
 };
 
@@ -340,6 +342,13 @@ static void emit_inline_record(struct dump *d, struct sbuf *o, uint32_t id, int 
 		}
 	if (d->inline_depth > MAX_DEPTH) {
 		sb_puts(o, "{ /* nested too deep */ }");
+		return;
+	}
+	/* In C each anonymous record is written once, where it is used; BTF may share one among
+	 * several users, but a DAG that multiplies them at every level only comes from corrupt
+	 * BTF and would take exponential time, bounded only by the output limit. */
+	if (++d->inline_count > MAX_INLINE_RECORDS) {
+		sb_puts(o, "{ /* too many nested anonymous records: corrupt BTF? */ }");
 		return;
 	}
 	d->inline_stack[d->inline_depth++] = id;
@@ -543,6 +552,7 @@ static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *i
 static void emit_definition(struct dump *d, struct sbuf *o, uint32_t id)
 {
 	const struct btf_type *t = lbpf_btf_type(d->btf, id);
+	d->inline_count = 0;
 	switch (BTF_INFO_KIND(t->info)) {
 	case BTF_KIND_STRUCT: case BTF_KIND_UNION:
 		sb_printf(o, "%s %s%s", record_keyword(t), type_name(d, id), *type_name(d, id) ? " " : "");

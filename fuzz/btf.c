@@ -9,7 +9,7 @@
 
 /* Each C text is bounded by the library (1 MB); the harness bounds their sum so that a BTF of
  * many large types is not reported as a hang of the writer. */
-#define C_TEXT_BUDGET (8u << 20)
+#define C_TEXT_BUDGET (1u << 20)
 
 static void query_types(const lbpf_btf *btf)
 {
