@@ -69,8 +69,9 @@ fuzz-seeds: bpf $(BUILD)/fixtures/probe_target bpf/nobtf_globals.bpf.o
 		$(BPF_OBJS)
 
 # Each target runs for FUZZ_SECONDS on its corpus (build/fuzz/corpus/<target>, grown from the
-# seeds); findings land in build/fuzz/findings/<target>/. The last lines of each run (cov:,
-# ft:, execs) are kept in build/fuzz/logs/<target>.log.
+# seeds); findings land in build/fuzz/findings/<target>/. Each run's log is kept in
+# build/fuzz/logs/<target>.log and summed up in one line (fuzz/summary.sh: seconds,
+# executions, cov:, ft:, findings).
 fuzz: fuzz-build fuzz-seeds
 	@set -e; for t in $(FUZZ_RUN); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/findings/$$t $(FUZZ_DIR)/logs; \
@@ -80,7 +81,7 @@ fuzz: fuzz-build fuzz-seeds
 			-artifact_prefix=$(FUZZ_DIR)/findings/$$t/ $(FUZZ_DIR)/corpus/$$t \
 			$(FUZZ_DIR)/seeds/$$t > $(FUZZ_DIR)/logs/$$t.log 2>&1 \
 			|| { tail -40 $(FUZZ_DIR)/logs/$$t.log; echo "fuzz: $$t FOUND something"; exit 1; }; \
-		grep -E '^#[0-9]+.*(DONE|cov:)' $(FUZZ_DIR)/logs/$$t.log | tail -1; \
+		bash fuzz/summary.sh $(FUZZ_DIR)/logs/$$t.log; \
 	done
 
 # ---- the -g0 object: global variables without BTF (loaded as libbpf loads it) --------------
