@@ -22,7 +22,10 @@ FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -f
 # clang flags NLMSG_OK (a <linux/netlink.h> macro) under -Wsign-compare where gcc does not.
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-sign-compare $(FUZZ_SAN)
 FUZZ_C_TARGETS := object btf btf_elf btf_ext core_access usdt_args usdt_notes
-LUA_FUZZ_TARGETS ?= lua_help_parse:bpf.help:parse
+# name:module:function, one per line (spec/fuzz_regressions_spec.lua reads this list too)
+LUA_FUZZ_TARGETS := \
+	lua_help_parse:bpf.help:parse \
+
 
 lua_fuzz_name = $(word 1,$(subst :, ,$(1)))
 FUZZ_LUA_NAMES := $(foreach t,$(LUA_FUZZ_TARGETS),$(call lua_fuzz_name,$(t)))

@@ -114,20 +114,28 @@ local function replay_usdt_notes(name, bytes)
 	return #sites .. " sites"
 end
 
-local function replay_help_parse(name, bytes)
-	local entries = require("bpf.help").parse(bytes)
-	assert.equal("table", type(entries), name)
-	return "parsed"
-end
-
 local replay = {
 	object = replay_object,
 	btf = replay_btf,
 	btf_elf = replay_btf_elf,
 	usdt_args = replay_usdt_args,
 	usdt_notes = replay_usdt_notes,
-	lua_help_parse = replay_help_parse,
 }
+
+-- Parsers written in Lua: every "name:module:function" of mk/fuzz.mk's LUA_FUZZ_TARGETS is
+-- replayed as its fuzz target runs it, require(module)[function](bytes): an error is a clean
+-- answer, anything else too; only a crash or a hang would be a finding.
+local lua_targets = {}
+for line in support.read_file(support.root .. "/mk/fuzz.mk"):gmatch("[^\n]+") do
+	local name, module, fn = line:match("^%s+([%w_]+):([%w_.]+):([%w_]+)%s*\\?$")
+	if name then
+		lua_targets[#lua_targets + 1] = name
+		replay[name] = function(_, bytes)
+			local ok, err = pcall(require(module)[fn], bytes)
+			return ok and "answered" or ("refused: " .. tostring(err))
+		end
+	end
+end
 
 describe("fuzz regressions", function()
 	it("has a Lua entry point for every target directory that holds inputs", function()
@@ -140,8 +148,13 @@ describe("fuzz regressions", function()
 		end
 	end)
 
-	for _, target in ipairs({ "object", "btf", "btf_elf", "usdt_args", "usdt_notes",
-		"lua_help_parse" }) do
+	it("knows the Lua fuzz targets of mk/fuzz.mk", function()
+		assert.truthy(#lua_targets >= 1)
+	end)
+
+	local targets = { "object", "btf", "btf_elf", "usdt_args", "usdt_notes" }
+	for _, name in ipairs(lua_targets) do targets[#targets + 1] = name end
+	for _, target in ipairs(targets) do
 		for _, name in ipairs(files(target)) do
 			it(("%s/%s ends in a clean answer"):format(target, name), function()
 				local bytes = support.read_file(DIR .. "/" .. target .. "/" .. name)
