@@ -92,6 +92,7 @@ struct lbpf_extern {
 	uint32_t btf_id;       /* VAR or FUNC in the object BTF */
 	uint32_t offset;       /* kconfig: offset in the .kconfig map */
 	uint32_t size;
+	uint32_t align;        /* kconfig: of its type (libbpf's layout order) */
 	bool resolved;
 	uint64_t value;        /* ksym variable address, or kfunc BTF id */
 	int btf_fd_idx;        /* kfunc module BTF (0: vmlinux) */
