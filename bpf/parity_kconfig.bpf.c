@@ -1,7 +1,8 @@
 /*
  * Parity with libbpf (spec/parity_spec.lua): a program written for libbpf's own headers that
  * needs the kconfig values libbpf provides itself. usdt.bpf.h reads LINUX_HAS_BPF_COOKIE,
- * BPF_KSYSCALL reads LINUX_HAS_SYSCALL_WRAPPER; the tracepoint copies both to globals.
+ * BPF_KSYSCALL reads LINUX_HAS_SYSCALL_WRAPPER; the tracepoint copies both to globals. The usdt
+ * and ksyscall programs load (this kernel has no kprobes to attach the latter to).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -22,14 +23,18 @@ int on_getppid(void *ctx)
 	has_wrapper = LINUX_HAS_SYSCALL_WRAPPER;
 	kernel_version = LINUX_KERNEL_VERSION;
 	unknown = LINUX_HAS_NO_SUCH_VALUE;
-	/* No USDT attached here: the spec lookup finds nothing, so this is -ESRCH. */
-	usdt_argc = bpf_usdt_arg_cnt(ctx);
 	hits++;
 	return 0;
 }
 
-/* Loads as a kprobe program; this kernel has no kprobes to attach it to. (The macro's own
- * pt_regs pointer goes unused with no arguments.) */
+SEC("usdt")
+int on_usdt(struct pt_regs *ctx)
+{
+	usdt_argc = bpf_usdt_arg_cnt(ctx);
+	return 0;
+}
+
+/* The macro's own pt_regs pointer goes unused with no arguments. */
 #pragma clang diagnostic ignored "-Wunused-variable"
 SEC("ksyscall/getppid")
 int BPF_KSYSCALL(ksys_getppid)

@@ -68,6 +68,41 @@ static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
 	return 0;
 }
 
+static int secinfo_by_offset(const void *pa, const void *pb)
+{
+	const struct btf_var_secinfo *a = pa, *b = pb;
+
+	return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+/* The .kconfig DATASEC as the kernel accepts it: each VAR allocated at its place in the map
+ * (as libbpf rewrites it), and the entries in offset order, which the kernel requires and
+ * libbpf's layout order does not give (libbpf then loses the BTF; we keep it). */
+static void fix_kconfig_datasec(lbpf_object *obj, uint32_t size)
+{
+	int32_t id = lbpf_btf_find(obj->btf, ".kconfig", BTF_KIND_DATASEC);
+	struct btf_type *ds = id > 0 ? lbpf_btf_type_mut(obj->btf, (uint32_t)id) : NULL;
+	struct btf_var_secinfo *vs;
+
+	if (!ds)
+		return;
+	ds->size = size;
+	vs = (struct btf_var_secinfo *)(ds + 1);
+	for (uint16_t i = 0; i < lbpf_btf_vlen(ds); i++) {
+		struct btf_type *var = lbpf_btf_type_mut(obj->btf, vs[i].type);
+
+		for (size_t e = 0; e < obj->nexterns; e++) {
+			if (!obj->externs[e].kconfig || obj->externs[e].btf_id != vs[i].type)
+				continue;
+			vs[i].offset = obj->externs[e].offset;
+			vs[i].size = obj->externs[e].size;
+		}
+		if (var && lbpf_btf_kind(var) == BTF_KIND_VAR)
+			((struct btf_var *)(var + 1))->linkage = BTF_VAR_GLOBAL_ALLOCATED;
+	}
+	qsort(vs, lbpf_btf_vlen(ds), sizeof(*vs), secinfo_by_offset);
+}
+
 /* Kconfig externs sorted as libbpf lays them out: alignment descending, then size, then name
  * (so offsets, and the instructions that use them, match what libbpf loads). */
 static int kconfig_order(const void *pa, const void *pb)
@@ -110,6 +145,7 @@ static int add_kconfig_map(lbpf_object *obj)
 	free(order);
 	if (!off)
 		return 0;
+	fix_kconfig_datasec(obj, (uint32_t)off);
 	map = lbpf_array_push((void **)&obj->maps, &obj->nmaps, sizeof(*map));
 	if (!map || !(map->name = strdup(".kconfig")) || !(map->image = calloc(1, off)))
 		return lbpf_err(ENOMEM, "out of memory");
