@@ -339,7 +339,11 @@ static int create_fd(lbpf_map *map, int inner_fd)
 		ret = lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 		if (ret >= 0)
 			return ret;
-		/* The kernel may refuse the types for some map kinds: BTF is a nicety here. */
+		/* The kernel may refuse the types for some map kinds: BTF is a nicety here, but
+		 * its loss is said (libbpf retries the same way). */
+		if (map->obj)
+			lbpf_object_warn(map->obj, "map '%s' created without BTF: the kernel refused "
+					 "its key/value types (%s)", map->name, lbpf_strerror(ret));
 		attr.btf_fd = attr.btf_key_type_id = attr.btf_value_type_id = 0;
 	}
 	return lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
