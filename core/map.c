@@ -287,16 +287,24 @@ void lbpf_kernel_name(char dst[BPF_OBJ_NAME_LEN], const char *src)
 	dst[i] = '\0';
 }
 
+/* libbpf's names for global-data maps, so bpftool shows the same either way: a suffix of the
+ * section name (at least 7 characters reserved for it, ".bss" included), the object name's
+ * head before it ("syscount.rodata", "my_obje.kconfig"); a section with a second dot
+ * (".data.counters") goes without the object name. */
 static void data_map_kernel_name(const lbpf_map *map, char name[BPF_OBJ_NAME_LEN])
 {
-	char full[64];
-	size_t sec_len = strlen(map->name);
-	int prefix = sec_len < BPF_OBJ_NAME_LEN - 1 ? (int)(BPF_OBJ_NAME_LEN - 1 - sec_len) : 0;
+	const char *obj_name = map->obj ? map->obj->name : "";
+	size_t sfx = strlen(map->name), pfx;
+	char full[BPF_OBJ_NAME_LEN];
 
-	/* Like other loaders: "objname.bss", the object name shortened so the section fits. */
-	if (prefix > 8)
-		prefix = 8;
-	snprintf(full, sizeof(full), "%.*s%s", prefix, map->obj ? map->obj->name : "", map->name);
+	if (sfx < 7)
+		sfx = 7;
+	if (sfx > BPF_OBJ_NAME_LEN - 1)
+		sfx = BPF_OBJ_NAME_LEN - 1;
+	pfx = strchr(map->name + 1, '.') ? 0 : BPF_OBJ_NAME_LEN - 1 - sfx;
+	if (pfx > strlen(obj_name))
+		pfx = strlen(obj_name);
+	snprintf(full, sizeof(full), "%.*s%.*s", (int)pfx, obj_name, (int)sfx, map->name);
 	lbpf_kernel_name(name, full);
 }
 
@@ -320,7 +328,7 @@ static int create_fd(lbpf_map *map, int inner_fd)
 	attr.numa_node = map->def.numa_node;
 	attr.map_extra = map->def.map_extra;
 	attr.inner_map_fd = inner_fd > 0 ? (uint32_t)inner_fd : 0;
-	if (map->origin == LBPF_MAP_DATA)
+	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
 		data_map_kernel_name(map, attr.map_name);
 	else
 		lbpf_kernel_name(attr.map_name, map->name);
@@ -331,7 +339,11 @@ static int create_fd(lbpf_map *map, int inner_fd)
 		ret = lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 		if (ret >= 0)
 			return ret;
-		/* The kernel may refuse the types for some map kinds: BTF is a nicety here. */
+		/* The kernel may refuse the types for some map kinds: BTF is a nicety here, but
+		 * its loss is said (libbpf retries the same way). */
+		if (map->obj)
+			lbpf_object_warn(map->obj, "map '%s' created without BTF: the kernel refused "
+					 "its key/value types (%s)", map->name, lbpf_strerror(ret));
 		attr.btf_fd = attr.btf_key_type_id = attr.btf_value_type_id = 0;
 	}
 	return lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));

@@ -20,6 +20,8 @@ static const struct lbpf_sec_def sec_defs[] = {
 	{ "kretprobe.multi", BPF_PROG_TYPE_KPROBE, BPF_TRACE_KPROBE_MULTI, 0 },
 	{ "kprobe", BPF_PROG_TYPE_KPROBE, 0, 0 },
 	{ "kretprobe", BPF_PROG_TYPE_KPROBE, 0, 0 },
+	{ "ksyscall", BPF_PROG_TYPE_KPROBE, 0, 0 },
+	{ "kretsyscall", BPF_PROG_TYPE_KPROBE, 0, 0 },
 	{ "uprobe.s", BPF_PROG_TYPE_KPROBE, 0, S },
 	{ "uretprobe.s", BPF_PROG_TYPE_KPROBE, 0, S },
 	{ "uprobe", BPF_PROG_TYPE_KPROBE, 0, 0 },

@@ -245,6 +245,8 @@ static void push_prog_entry(lua_State *L, int fd, const struct bpf_prog_info *in
 	set_u64(L, "run_count", info->run_cnt);
 	if (info->btf_id)
 		set_int(L, "btf_id", info->btf_id);
+	set_int(L, "func_info", info->nr_func_info);
+	set_int(L, "line_info", info->nr_line_info);
 	push_map_ids(L, fd, info->nr_map_ids);
 	lua_setfield(L, -2, "map_ids");
 }
@@ -401,6 +403,25 @@ static int l_xlated(lua_State *L)
 		return lbpf_lua_fail(L, err);
 	lua_pushstring(L, text);
 	free(text);
+	return 1;
+}
+
+/* prog:info(): what the kernel reports about a loaded program (the entry bpf.programs() lists). */
+static int l_prog_info(lua_State *L)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	lbpf_program *prog = lbpf_lua_check_program(L, 1);
+	int fd = lbpf_program_fd(prog), err;
+
+	if (fd < 0)
+		return luaL_error(L, "program '%s' is not loaded (call obj:load() first)",
+				  lbpf_program_name(prog));
+	memset(&info, 0, sizeof(info));
+	err = lbpf_obj_info(fd, &info, &len);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	push_prog_entry(L, fd, &info);
 	return 1;
 }
 
@@ -652,6 +673,10 @@ void lbpf_lua_open_info(lua_State *L)
 		{ "xlated", l_xlated },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg object_prog_methods[] = {
+		{ "info", l_prog_info },
+		{ NULL, NULL },
+	};
 	static const luaL_Reg help_method[] = {
 		{ "help", l_handle_help },
 		{ NULL, NULL },
@@ -663,6 +688,7 @@ void lbpf_lua_open_info(lua_State *L)
 
 	luaL_setfuncs(L, funcs, 0);
 	add_to_class(L, LBPF_PROGRAM_MT, prog_methods);
+	add_to_class(L, LBPF_PROGRAM_MT, object_prog_methods);
 	add_to_class(L, "bpf.pinned_program", prog_methods);
 	for (int i = 0; classes[i]; i++)
 		add_to_class(L, classes[i], help_method);

@@ -362,6 +362,20 @@ static int l_map(lua_State *L)
 	return 1;
 }
 
+/* obj:warnings(): what the object skipped or degraded on the way (a list of strings). */
+static int l_warnings(lua_State *L)
+{
+	lbpf_object *obj = lbpf_lua_check_object(L, 1);
+	size_t n = lbpf_object_warning_count(obj);
+
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, lbpf_object_warning_at(obj, i));
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+	return 1;
+}
+
 void lbpf_lua_open_object(lua_State *L)
 {
 	static const luaL_Reg meta[] = {
@@ -377,6 +391,7 @@ void lbpf_lua_open_object(lua_State *L)
 		{ "close", l_close },
 		{ "program", l_program },
 		{ "map", l_map },
+		{ "warnings", l_warnings },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg funcs[] = {

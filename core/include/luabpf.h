@@ -64,6 +64,10 @@ const char *lbpf_object_name(const lbpf_object *obj);
 bool lbpf_object_is_loaded(const lbpf_object *obj);
 const char *lbpf_object_license(const lbpf_object *obj);
 uint32_t lbpf_object_kversion(const lbpf_object *obj);
+/* Warnings the object collected: steps it skipped or degraded rather than failed (the kernel
+ * refused the object's BTF, a map was created without its BTF), oldest first. */
+size_t lbpf_object_warning_count(const lbpf_object *obj);
+const char *lbpf_object_warning_at(const lbpf_object *obj, size_t index); /* NULL past the end */
 /* The object's own BTF (NULL when it has none). Owned by the object. */
 const lbpf_btf *lbpf_object_btf(const lbpf_object *obj);
 
