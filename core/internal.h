@@ -185,6 +185,7 @@ struct lbpf_object {
 	char **warnings;               /* steps skipped or degraded on the way (lbpf_object_warn) */
 	size_t nwarnings;
 	char *btf_refusal;             /* why the kernel refused the object's BTF, NULL if it did not */
+	char *built_sec_name;          /* prog_build.c: the section name of a built program */
 	bool loaded;
 };
 
@@ -217,6 +218,10 @@ int lbpf_code_of_section(const lbpf_object *obj, size_t sec_idx);
 int lbpf_func_containing(const lbpf_object *obj, size_t code_idx, size_t insn);
 /* Its name, for messages (the section's name when no function symbol covers it). */
 const char *lbpf_func_name_at(const lbpf_object *obj, size_t code_idx, size_t insn);
+/* Type, expected attach type, flags and attach name from the program's section name. */
+void lbpf_program_apply_sec_def(lbpf_program *prog);
+/* object.c: attach_btf_id of a BTF-targeted program (fentry/x, tp_btf/x, ...) from vmlinux. */
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog);
 /* extern.c: __kconfig / __ksym externs (and the .kconfig map). */
 int lbpf_collect_externs(lbpf_object *obj);
 /* reloc.c */
