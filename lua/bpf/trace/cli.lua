@@ -14,7 +14,7 @@ usage: luabpf trace [options] FILE.bt [ARGS...]
 options:
   -e PROGRAM     the program text (instead of a file)
   -d SECONDS     stop after SECONDS (then END runs and the maps print)
-  -c 'CMD'       run CMD (through sh) once the probes are attached; stop when it exits;
+  -c 'CMD'       run CMD once the probes are attached; stop when it exits;
                  its pid is the program's `cpid`
   -p PID         stop when process PID exits (`$pid` targets for uprobes)
   --dump         print the generated programs as text; load nothing
@@ -97,14 +97,18 @@ end
 local Child = {}
 Child.__index = Child
 
-local function spawn(cmd)
+--- Starts CMD (shell words) held before its first instruction: child.pid is known at once, the command
+-- runs after child:release(); child:wait([seconds]) waits for it to end, child:kill() ends it.
+function M.spawn(cmd)
 	local dir = os.tmpname()
 	os.remove(dir)
 	if not os.execute("mkdir -m 700 " .. sh_quote(dir) .. " && mkfifo " .. sh_quote(dir .. "/go")) then
 		return nil, "-c: cannot make a FIFO in " .. dir
 	end
-	local script = string.format("echo $$ > %s/pid; read _ < %s/go; exec sh -c %s",
-		sh_quote(dir), sh_quote(dir), sh_quote(cmd))
+	-- exec: the command keeps the pid written (bpftrace runs -c's command without a shell too,
+	-- so `sh -c '...'` is how to trace a pipeline)
+	local script = string.format("echo $$ > %s/pid; read _ < %s/go; exec %s",
+		sh_quote(dir), sh_quote(dir), cmd)
 	-- fd 3 carries our stdin past the rule that gives background jobs /dev/null
 	os.execute("exec 3<&0; sh -c " .. sh_quote(script) .. " 0<&3 3<&- &")
 	local pid
@@ -131,6 +135,19 @@ function Child:cleanup()
 	os.remove(self.dir .. "/go")
 	os.remove(self.dir .. "/pid")
 	os.remove(self.dir)
+end
+
+function Child:alive()
+	return alive(self.pid)
+end
+
+-- Waits until the process is gone (default: 10 s); whether it is.
+function Child:wait(seconds)
+	for _ = 1, math.floor((seconds or 10) * 100) do
+		if not alive(self.pid) then return true end
+		os.execute("sleep 0.01")
+	end
+	return not alive(self.pid)
 end
 
 function Child:kill()
@@ -166,7 +183,7 @@ function M.main(argv)
 	end
 	local child
 	if o.cmd then
-		child, err = spawn(o.cmd)
+		child, err = M.spawn(o.cmd)
 		if not child then return fail(1, "luabpf trace: " .. err) end
 	end
 	local t, terr = trace(source, { name = name, args = o.args, cpid = child and child.pid, pid = o.pid })
