@@ -18,6 +18,8 @@ packages=(
 	# issue 7: nginx with its Lua module (LuaJIT 2.1) and curl for the nginx spec, luarocks for
 	# the rockspec spec; the static lib of Lua 5.4 (liblua5.4-dev), libelf and zlib for `make static`.
 	nginx libnginx-mod-http-lua curl luarocks
+	# issue 13: the kernel matrix boots Debian kernels under qemu with a busybox initramfs
+	qemu-system-x86 busybox-static cpio xz-utils
 )
 
 installed() {
