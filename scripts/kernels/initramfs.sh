@@ -21,6 +21,8 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list); do
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
+mkdir -p "$root/boot"
+cp "$kdir"/boot/config-* "$root/boot/" # .kconfig externs read /boot/config-$(uname -r)
 cp build/luabpf "$root/luabpf/luabpf"
 cp bpf/*.bpf.o "$root/luabpf/bpf/"
 cp spec/kernel/*.lua "$root/luabpf/spec/kernel/"

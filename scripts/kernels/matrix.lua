@@ -186,7 +186,8 @@ print("(cells: passed/failed/skipped)")
 for _, c in ipairs(columns) do
 	for _, t in ipairs(c.tests) do
 		if t.status ~= "pass" then
-			print(("%s: %s %s: %s"):format(c.label, t.status, t.file, t.text))
+			local text = t.text:gsub(" | stack traceback:.*", "")
+			print(("%s: %s %s: %s"):format(c.label, t.status, t.file, text))
 		end
 	end
 	if c.problem then

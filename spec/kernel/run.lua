@@ -66,6 +66,21 @@ function env.sh(cmd)
 	return ok, out
 end
 
+-- This process's id (the programs filter on it).
+function env.tgid()
+	local f = assert(io.open("/proc/self/stat"))
+	local pid = tonumber(f:read("l"):match("^(%d+)"))
+	f:close()
+	return pid
+end
+
+-- Whether this kernel can attach kind (bpf.features().attach), else skips with the reason.
+function env.need(kind)
+	if not bpf.features().attach[kind] then
+		env.skip(("this kernel cannot attach %s (bpf.features().attach.%s is false)"):format(kind, kind))
+	end
+end
+
 -- A kernel version as a comparable number: 6.1.192 -> 6001192.
 function env.kernel_version()
 	local f = assert(io.open("/proc/sys/kernel/osrelease"))
