@@ -81,6 +81,20 @@ function env.need(kind)
 	end
 end
 
+-- Opens path with target_tgid = this process and loads only the programs named.
+function env.load_only(path, names)
+	local obj = env.ok(bpf.open(path, { globals = { target_tgid = env.tgid() } }))
+	local wanted = {}
+	for _, n in ipairs(names) do wanted[n] = true end
+	for name, prog in pairs(obj.programs) do prog:set_autoload(wanted[name] == true) end
+	local loaded, err = obj:load()
+	if not loaded then
+		obj:close()
+		return nil, err
+	end
+	return obj
+end
+
 -- A kernel version as a comparable number: 6.1.192 -> 6001192.
 function env.kernel_version()
 	local f = assert(io.open("/proc/sys/kernel/osrelease"))
