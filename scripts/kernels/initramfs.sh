@@ -29,24 +29,23 @@ cp spec/kernel/*.lua "$root/luabpf/spec/kernel/"
 mkdir -p "$root/luabpf/build/kernels/fixtures"
 cp build/kernels/fixtures/* "$root/luabpf/build/kernels/fixtures/" 2>/dev/null || true
 
-# Modules with their dependencies first (modules.dep lists a module's own dependencies).
+# Modules with their dependencies first. The package has no modules.dep (depmod runs at install):
+# each module's own .modinfo names its dependencies ("depends=a,b").
 moddir=$(ls -d "$kdir"/lib/modules/* | head -n 1)
 : > "$root/lib/modules/order"
 add_module() {
-	local rel line dep
-	line=$(grep -E "/$1\.ko(\.xz)?:" "$moddir/modules.dep" | head -n 1) || return 0
-	rel=${line%%:*}
-	for dep in ${line#*:}; do
-		add_module "$(basename "${dep%.xz}" .ko)"
-	done
-	local name
-	name=$(basename "${rel%.xz}")
-	grep -qx "$name" "$root/lib/modules/order" && return 0
-	case "$rel" in
-	*.xz) xz -dc "$moddir/$rel" > "$root/lib/modules/$name" ;;
-	*) cp "$moddir/$rel" "$root/lib/modules/$name" ;;
+	local name=$1 path dep
+	grep -qx "$name.ko" "$root/lib/modules/order" && return 0
+	path=$(find "$moddir/kernel" \( -name "$name.ko" -o -name "$name.ko.xz" \) | head -n 1)
+	[ -n "$path" ] || { echo "initramfs: module $name not in $moddir" >&2; return 1; }
+	case "$path" in
+	*.xz) xz -dc "$path" > "$root/lib/modules/$name.ko" ;;
+	*) cp "$path" "$root/lib/modules/$name.ko" ;;
 	esac
-	echo "$name" >> "$root/lib/modules/order"
+	for dep in $(tr '\0' '\n' < "$root/lib/modules/$name.ko" | sed -n 's/^depends=//p' | tr ',' ' '); do
+		add_module "$dep"
+	done
+	echo "$name.ko" >> "$root/lib/modules/order"
 }
 for m in "${modules[@]}"; do add_module "$m"; done
 
