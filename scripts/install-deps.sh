@@ -20,6 +20,8 @@ packages=(
 	nginx libnginx-mod-http-lua curl luarocks
 	# issue 12: Debian's bpftrace 0.17, the reference the trace specs and `make bench-trace` compare with
 	bpftrace
+	# issue 13: the kernel matrix boots Debian kernels under qemu with a busybox initramfs
+	qemu-system-x86 busybox-static cpio xz-utils
 )
 
 installed() {
