@@ -433,10 +433,34 @@ static int reuse_or_pin(lbpf_map *map, int (*create)(lbpf_map *))
 	return ret ? ret : lbpf_map_pin(map, path);
 }
 
+/* A BTF key or value type whose size differs from the map's own size: the kernel would refuse the
+ * BTF, and a map created without it would encode and decode values at the wrong size. */
+static int check_btf_size(const lbpf_map *map, uint32_t type_id, uint32_t size, const char *what)
+{
+	int64_t sz;
+
+	if (!map->btf || !type_id)
+		return 0;
+	sz = lbpf_btf_type_size(map->btf, type_id);
+	if (sz < 0 || (uint64_t)sz == size)
+		return 0;
+	return lbpf_err(EINVAL, "map '%s': its BTF %s type is %lld bytes but its %s_size is %u",
+			map->name, what, (long long)sz, what, size);
+}
+
+static int check_btf_sizes(const lbpf_map *map)
+{
+	int ret = check_btf_size(map, map->btf_key_type_id, map->def.key_size, "key");
+
+	return ret ? ret : check_btf_size(map, map->btf_value_type_id, map->def.value_size, "value");
+}
+
 static int create_new(lbpf_map *map)
 {
 	int inner_fd = -1, ret;
 
+	if ((ret = check_btf_sizes(map)) || (map->inner && (ret = check_btf_sizes(map->inner))))
+		return ret;
 	if (map->inner) {
 		inner_fd = create_fd(map->inner, -1);
 		if (inner_fd < 0)

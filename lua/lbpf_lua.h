@@ -173,6 +173,9 @@ void lbpf_lua_push_owner(lua_State *L, int idx);
 int lbpf_lua_opt_table(lua_State *L, int idx);
 int lbpf_lua_opt_bool(lua_State *L, int t, const char *field, int def);
 lua_Integer lbpf_lua_opt_int(lua_State *L, int t, const char *field, lua_Integer def);
+/* An integer option in 0..max (a negative, fractional or larger number is an error). */
+lua_Integer lbpf_lua_opt_uint(lua_State *L, int t, const char *field, lua_Integer def,
+			      lua_Integer max);
 /* The string stays valid while the options table does. */
 const char *lbpf_lua_opt_str(lua_State *L, int t, const char *field, const char *def);
 /* For options with checks or messages of their own: pushes the field and returns 1, or pushes

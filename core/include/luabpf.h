@@ -297,6 +297,10 @@ int lbpf_prog_xlated(int prog_fd, struct bpf_insn **insns, size_t *count);
 /* The same, disassembled (malloc'd NUL-terminated text). */
 int lbpf_prog_xlated_text(int prog_fd, char **out);
 
+/* What an EPERM message adds (once) to say which privilege is missing. */
+#define LBPF_PRIVILEGE_HINT "this needs root, or CAP_BPF with CAP_PERFMON for tracing and CAP_NET_ADMIN " \
+	"for networking"
+
 /* Feature probing (probe.c): whether this kernel supports a program type, map type, helper
  * (for a program type) or attach kind. 1: yes, 0: no, negative errno: could not tell.
  * Results are cached per process. */
