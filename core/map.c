@@ -287,16 +287,24 @@ void lbpf_kernel_name(char dst[BPF_OBJ_NAME_LEN], const char *src)
 	dst[i] = '\0';
 }
 
+/* libbpf's names for global-data maps, so bpftool shows the same either way: a suffix of the
+ * section name (at least 7 characters reserved for it, ".bss" included), the object name's
+ * head before it ("syscount.rodata", "my_obje.kconfig"); a section with a second dot
+ * (".data.counters") goes without the object name. */
 static void data_map_kernel_name(const lbpf_map *map, char name[BPF_OBJ_NAME_LEN])
 {
-	char full[64];
-	size_t sec_len = strlen(map->name);
-	int prefix = sec_len < BPF_OBJ_NAME_LEN - 1 ? (int)(BPF_OBJ_NAME_LEN - 1 - sec_len) : 0;
+	const char *obj_name = map->obj ? map->obj->name : "";
+	size_t sfx = strlen(map->name), pfx;
+	char full[BPF_OBJ_NAME_LEN];
 
-	/* Like other loaders: "objname.bss", the object name shortened so the section fits. */
-	if (prefix > 8)
-		prefix = 8;
-	snprintf(full, sizeof(full), "%.*s%s", prefix, map->obj ? map->obj->name : "", map->name);
+	if (sfx < 7)
+		sfx = 7;
+	if (sfx > BPF_OBJ_NAME_LEN - 1)
+		sfx = BPF_OBJ_NAME_LEN - 1;
+	pfx = strchr(map->name + 1, '.') ? 0 : BPF_OBJ_NAME_LEN - 1 - sfx;
+	if (pfx > strlen(obj_name))
+		pfx = strlen(obj_name);
+	snprintf(full, sizeof(full), "%.*s%.*s", (int)pfx, obj_name, (int)sfx, map->name);
 	lbpf_kernel_name(name, full);
 }
 
@@ -320,7 +328,7 @@ static int create_fd(lbpf_map *map, int inner_fd)
 	attr.numa_node = map->def.numa_node;
 	attr.map_extra = map->def.map_extra;
 	attr.inner_map_fd = inner_fd > 0 ? (uint32_t)inner_fd : 0;
-	if (map->origin == LBPF_MAP_DATA)
+	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
 		data_map_kernel_name(map, attr.map_name);
 	else
 		lbpf_kernel_name(attr.map_name, map->name);
@@ -331,7 +339,11 @@ static int create_fd(lbpf_map *map, int inner_fd)
 		ret = lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
 		if (ret >= 0)
 			return ret;
-		/* The kernel may refuse the types for some map kinds: BTF is a nicety here. */
+		/* The kernel may refuse the types for some map kinds: BTF is a nicety here, but
+		 * its loss is said (libbpf retries the same way). */
+		if (map->obj)
+			lbpf_object_warn(map->obj, "map '%s' created without BTF: the kernel refused "
+					 "its key/value types (%s)", map->name, lbpf_strerror(ret));
 		attr.btf_fd = attr.btf_key_type_id = attr.btf_value_type_id = 0;
 	}
 	return lbpf_sys_bpf(BPF_MAP_CREATE, &attr, sizeof(attr));
@@ -421,10 +433,34 @@ static int reuse_or_pin(lbpf_map *map, int (*create)(lbpf_map *))
 	return ret ? ret : lbpf_map_pin(map, path);
 }
 
+/* A BTF key or value type whose size differs from the map's own size: the kernel would refuse the
+ * BTF, and a map created without it would encode and decode values at the wrong size. */
+static int check_btf_size(const lbpf_map *map, uint32_t type_id, uint32_t size, const char *what)
+{
+	int64_t sz;
+
+	if (!map->btf || !type_id)
+		return 0;
+	sz = lbpf_btf_type_size(map->btf, type_id);
+	if (sz < 0 || (uint64_t)sz == size)
+		return 0;
+	return lbpf_err(EINVAL, "map '%s': its BTF %s type is %lld bytes but its %s_size is %u",
+			map->name, what, (long long)sz, what, size);
+}
+
+static int check_btf_sizes(const lbpf_map *map)
+{
+	int ret = check_btf_size(map, map->btf_key_type_id, map->def.key_size, "key");
+
+	return ret ? ret : check_btf_size(map, map->btf_value_type_id, map->def.value_size, "value");
+}
+
 static int create_new(lbpf_map *map)
 {
 	int inner_fd = -1, ret;
 
+	if ((ret = check_btf_sizes(map)) || (map->inner && (ret = check_btf_sizes(map->inner))))
+		return ret;
 	if (map->inner) {
 		inner_fd = create_fd(map->inner, -1);
 		if (inner_fd < 0)
@@ -512,4 +548,55 @@ void lbpf_map_free(lbpf_map *map)
 		return; /* an object's maps die with their object */
 	lbpf_map_release(map);
 	free(map);
+}
+
+/* A standalone map from a definition (bpf.map_create): BTF for its key and value when given,
+ * so its elements decode like an object's map. */
+static int build_btf(lbpf_map *map, const struct lbpf_map_build *spec)
+{
+	int ret;
+
+	if (!spec->btf)
+		return 0;
+	ret = lbpf_btf_open_mem(spec->btf, spec->btf_size, &map->owned_btf);
+	if (!ret)
+		ret = lbpf_btf_load(map->owned_btf, 0);
+	if (ret < 0)
+		return lbpf_err_prefix(ret, "map '%s': the BTF of its key and value: ", map->name);
+	map->btf = map->owned_btf;
+	map->btf_key_type_id = spec->btf_key_type_id;
+	map->btf_value_type_id = spec->btf_value_type_id;
+	return 0;
+}
+
+int lbpf_map_build(const struct lbpf_map_build *spec, lbpf_map **out)
+{
+	lbpf_map *map;
+	int ret;
+
+	*out = NULL;
+	lbpf_err_clear();
+	map = calloc(1, sizeof(*map));
+	if (!map)
+		return lbpf_err(ENOMEM, "out of memory");
+	map->fd = -1;
+	map->values_off = -1;
+	map->origin = LBPF_MAP_USER;
+	map->name = strdup(spec->name && *spec->name ? spec->name : "map");
+	map->def.type = spec->type;
+	map->def.key_size = spec->key_size;
+	map->def.value_size = spec->value_size;
+	map->def.max_entries = spec->max_entries;
+	map->def.map_flags = spec->map_flags;
+	map->def.numa_node = spec->numa_node;
+	map->def.map_extra = spec->map_extra;
+	ret = map->name ? build_btf(map, spec) : lbpf_err(ENOMEM, "out of memory");
+	if (!ret)
+		ret = create_new(map);
+	if (ret) {
+		lbpf_map_free(map);
+		return ret;
+	}
+	*out = map;
+	return 0;
 }

@@ -91,6 +91,36 @@ static int parse_inner_def(lbpf_object *obj, lbpf_map *outer, const struct btf_m
 	return parse_def_struct(obj, outer->inner, lbpf_btf_resolve(btf, ptr->type));
 }
 
+/* __uint(key_size, N) / __uint(value_size, N) after a __type(...) of another size. */
+static int parse_size_member(lbpf_map *map, const char *name, uint32_t val)
+{
+	bool key = name[0] == 'k';
+	uint32_t *size = key ? &map->def.key_size : &map->def.value_size;
+
+	if (*size && *size != val && (key ? map->btf_key_type_id : map->btf_value_type_id))
+		return lbpf_err(EINVAL, "map '%s': %s %u conflicts with its BTF %s type of %u bytes",
+				map->name, name, val, key ? "key" : "value", *size);
+	*size = val;
+	return 0;
+}
+
+/* __type(key, T) / __type(value, T): T's size is the map's key or value size. A size given
+ * apart (__uint(value_size, N)) that disagrees is an error, as libbpf has it. */
+static int parse_type_member(const lbpf_btf *btf, lbpf_map *map, const struct btf_member *m,
+			     const char *name)
+{
+	bool key = name[0] == 'k';
+	uint32_t *size = key ? &map->def.key_size : &map->def.value_size;
+	uint32_t given = *size;
+
+	if (btf_type_member(btf, m, key ? &map->btf_key_type_id : &map->btf_value_type_id, size))
+		return lbpf_err(EINVAL, "map '%s': attribute '%s' is malformed", map->name, name);
+	if (given && given != *size)
+		return lbpf_err(EINVAL, "map '%s': %s_size %u conflicts with its BTF %s type of %u bytes",
+				map->name, name, given, name, *size);
+	return 0;
+}
+
 static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_member *m)
 {
 	const lbpf_btf *btf = obj->btf;
@@ -98,11 +128,9 @@ static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_me
 	uint32_t val = 0;
 	int ret = 0;
 
-	if (!strcmp(name, "key"))
-		ret = btf_type_member(btf, m, &map->btf_key_type_id, &map->def.key_size);
-	else if (!strcmp(name, "value"))
-		ret = btf_type_member(btf, m, &map->btf_value_type_id, &map->def.value_size);
-	else if (!strcmp(name, "values")) {
+	if (!strcmp(name, "key") || !strcmp(name, "value"))
+		return parse_type_member(btf, map, m, name);
+	if (!strcmp(name, "values")) {
 		map->values_off = (int32_t)(m->offset / 8);
 		return parse_inner_def(obj, map, m);
 	}
@@ -117,10 +145,8 @@ static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_me
 			map->def.numa_node = val;
 		else if (!strcmp(name, "pinning"))
 			map->def.pinning = val;
-		else if (!strcmp(name, "key_size"))
-			map->def.key_size = val;
-		else if (!strcmp(name, "value_size"))
-			map->def.value_size = val;
+		else if (!strcmp(name, "key_size") || !strcmp(name, "value_size"))
+			return parse_size_member(map, name, val);
 		else if (!strcmp(name, "map_extra"))
 			map->def.map_extra = val;
 		else

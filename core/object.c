@@ -2,6 +2,7 @@
  * link and relocate → programs). Each stage lives in its own file; this one sequences them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,49 @@ uint32_t lbpf_running_kversion(void)
 	return (a << 16) + (b << 8) + (c > 255 ? 255 : c);
 }
 
+void lbpf_object_warn(lbpf_object *obj, const char *fmt, ...)
+{
+	char **grown = realloc(obj->warnings, (obj->nwarnings + 1) * sizeof(*grown));
+	va_list ap;
+	char *text;
+
+	if (!grown)
+		return;
+	obj->warnings = grown;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) >= 0)
+		obj->warnings[obj->nwarnings++] = text;
+	va_end(ap);
+}
+
+size_t lbpf_object_warning_count(const lbpf_object *obj) { return obj->nwarnings; }
+
+const char *lbpf_object_warning_at(const lbpf_object *obj, size_t index)
+{
+	return index < obj->nwarnings ? obj->warnings[index] : NULL;
+}
+
+/* A BTF load failure in one line: its first line and the kernel log's last ("[8] STRUCT
+ * a-b size=4 vlen=1 Invalid name"), the full log being a dump of every type before it. */
+static char *short_reason(const char *msg)
+{
+	const char *nl = strchr(msg, '\n'), *end = msg + strlen(msg), *last;
+	char *out;
+
+	while (end > msg && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	for (last = end; last > msg && last[-1] != '\n'; last--)
+		;
+	if (!nl || last <= nl)
+		return strndup(msg, (size_t)(end - msg));
+	if (asprintf(&out, "%.*s: %.*s", (int)(nl - msg), msg, (int)(end - last), last) < 0)
+		return NULL;
+	return out;
+}
+
+/* Like libbpf, programs load without the object's BTF when the kernel refuses it (they lose
+ * source lines, and what needs BTF fails later): go on, but say so in a warning, and keep the
+ * kernel's reason for any later failure's message. */
 static int load_object_btf(lbpf_object *obj)
 {
 	int ret;
@@ -238,8 +282,15 @@ static int load_object_btf(lbpf_object *obj)
 	if (!obj->btf)
 		return 0;
 	ret = lbpf_btf_load(obj->btf, obj->opts.btf_disable);
-	/* Without kernel BTF the programs still load, just without source lines: carry on. */
-	return ret < 0 ? 0 : 0;
+	if (ret >= 0)
+		return 0;
+	free(obj->btf_refusal);
+	obj->btf_refusal = short_reason(lbpf_errmsg());
+	lbpf_object_warn(obj, "object BTF not loaded, going on without it (no line info; spin "
+			 "locks, timers and kptrs will be refused): %s",
+			 obj->btf_refusal ? obj->btf_refusal : "out of memory");
+	lbpf_err_clear();
+	return 0;
 }
 
 /* What CO-RE relocations and BTF attach targets resolve against: the file opts.btf_path names
@@ -257,7 +308,7 @@ int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out)
 	return ret;
 }
 
-static int resolve_attach_btf_id(lbpf_object *obj, lbpf_program *prog)
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 {
 	char name[256];
 	const char *prefix = "";
@@ -327,7 +378,7 @@ static int load_programs(lbpf_object *obj)
 
 		if (!prog->autoload)
 			continue;
-		ret = resolve_attach_btf_id(obj, prog);
+		ret = lbpf_program_resolve_attach_btf(obj, prog);
 		if (!ret)
 			ret = lbpf_link_program(obj, prog);
 		if (!ret)
@@ -378,6 +429,12 @@ int lbpf_object_load(lbpf_object *obj)
 	obj->core_cache = NULL;
 	if (ret) {
 		unload(obj);
+		if (obj->btf_refusal) {
+			lbpf_err_append("\n(the kernel refused this object's BTF earlier, so it loaded "
+					"without it: ");
+			lbpf_err_append(obj->btf_refusal);
+			lbpf_err_append(")");
+		}
 		return lbpf_err_prefix(ret, "object '%s': ", obj->name);
 	}
 	obj->loaded = true;
@@ -408,9 +465,14 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->globals);
 	free(obj->externs);
 	free(obj->inits);
+	for (size_t i = 0; i < obj->nwarnings; i++)
+		free(obj->warnings[i]);
+	free(obj->warnings);
+	free(obj->btf_refusal);
 	free(obj->name);
 	free(obj->pin_root);
 	free(obj->btf_path);
+	free(obj->built_sec_name);
 	free(obj);
 }
 
