@@ -151,6 +151,8 @@ static int add_kconfig_map(lbpf_object *obj)
 		return lbpf_err(ENOMEM, "out of memory");
 	map->origin = LBPF_MAP_KCONFIG;
 	map->fd = -1;
+	map->inner_fd = -1;
+	map->autocreate = true;
 	map->values_off = -1;
 	map->readonly = true;
 	map->def.type = BPF_MAP_TYPE_ARRAY;

@@ -24,6 +24,8 @@ static lbpf_map *new_map(lbpf_object *obj, const char *name, enum lbpf_map_origi
 	map->sec_idx = sec_idx;
 	map->values_off = -1;
 	map->fd = -1;
+	map->inner_fd = -1;
+	map->autocreate = true;
 	map->btf = obj->btf;
 	return map;
 }
@@ -82,6 +84,7 @@ static int parse_inner_def(lbpf_object *obj, lbpf_map *outer, const struct btf_m
 	if (!outer->inner)
 		return lbpf_err(ENOMEM, "out of memory");
 	outer->inner->fd = -1;
+	outer->inner->inner_fd = -1;
 	outer->inner->btf = btf;
 	if (asprintf(&outer->inner->name, "%s.inner", outer->name) < 0) {
 		outer->inner->name = NULL;
