@@ -189,7 +189,8 @@ static int explain_refusal(lbpf_program *prog, int err, const char *log)
 {
 	const char *why = lbpf_strerror(err);
 
-	if (prog->type == BPF_PROG_TYPE_TRACING || prog->type == BPF_PROG_TYPE_LSM) {
+	if (prog->type == BPF_PROG_TYPE_TRACING || prog->type == BPF_PROG_TYPE_LSM ||
+	    prog->type == BPF_PROG_TYPE_EXT) {
 		if (err == -EPERM && (!log || !*log))
 			return lbpf_err(err, "program '%s' (section '%s'): %s refused by the kernel: "
 					"EPERM (BPF trampolines are not permitted on this kernel)",
