@@ -11,6 +11,7 @@
 #define MAX_DEPTH 64 /* declarators deeper than this only come from corrupt (looping) BTF */
 #define MAX_OUTPUT (64u << 20) /* no real BTF needs more C; a hostile DAG of inline records could */
 #define MAX_TYPE_OUTPUT (4u << 20) /* the same for one type */
+#define PAD_LINES_MAX_BITS (8u * 4096) /* padding gaps up to this are written as bit-fields */
 
 /* ---- a growable string -------------------------------------------------------------------- */
 
@@ -236,6 +237,15 @@ static void emit_padding(struct sbuf *o, uint64_t pos, uint64_t end, int indent)
 	while (pos < end && !o->oom) {
 		uint32_t w = 0;
 		const char *ty = "unsigned char";
+		/* Real records never have gaps beyond a page (page-aligned members); a larger one
+		 * (corrupt BTF: a 2 GB struct) is one byte array, not millions of lines. */
+		if (pos % 8 == 0 && end - pos > PAD_LINES_MAX_BITS) {
+			sb_indent(o, indent);
+			sb_printf(o, "unsigned char __lbpf_pad_%" PRIu64 "[%" PRIu64 "];\n", pos / 8,
+				  (end - pos) / 8);
+			pos += (end - pos) / 8 * 8;
+			continue;
+		}
 		if (pos % 8) {
 			w = 8 - pos % 8;
 		} else {
@@ -248,7 +258,10 @@ static void emit_padding(struct sbuf *o, uint64_t pos, uint64_t end, int indent)
 		if (!w || w > end - pos)
 			w = (uint32_t)(end - pos < 8 ? end - pos : 8);
 		sb_indent(o, indent);
-		sb_printf(o, "%s: %u;\n", ty, w);
+		if (w == 64) /* the bulk of a large gap: no printf per line */
+			sb_puts(o, "long: 64;\n");
+		else
+			sb_printf(o, "%s: %u;\n", ty, w);
 		pos += w;
 	}
 }
@@ -453,6 +466,8 @@ static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *i
 		else if (BTF_INFO_KIND(t->info) == BTF_KIND_ENUM ||
 			 BTF_INFO_KIND(t->info) == BTF_KIND_ENUM64)
 			emit_enum_body(d, o, id, indent);
+		else if (BTF_INFO_KIND(t->info) == BTF_KIND_FWD) /* no members follow a FWD */
+			sb_puts(o, "/* anonymous forward declaration */");
 		else
 			emit_inline_record(d, o, id, indent, depth);
 		sep_inner(o, inner);

@@ -1,4 +1,5 @@
 /* Per-thread last-error message, so C callers and the Lua binding can say *why* a call failed. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,14 @@ void lbpf_err_clear(void)
 	errcode = 0;
 }
 
+/* EPERM from bpf(2) or perf_event_open(2) nearly always means missing privilege: say which. */
+static void add_privilege_hint(void)
+{
+	if (strstr(errmsg, "CAP_BPF"))
+		return;
+	lbpf_err_append(" (" LBPF_PRIVILEGE_HINT ")");
+}
+
 int lbpf_err(int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -30,6 +39,8 @@ int lbpf_err(int err, const char *fmt, ...)
 	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
 	va_end(ap);
 	errcode = err;
+	if (err == EPERM)
+		add_privilege_hint();
 	return -err;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
@@ -61,6 +62,9 @@ static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
 
 		if (size <= 0)
 			return lbpf_err(EINVAL, "kconfig extern '%s' has no size", name);
+		if (size > LBPF_MAX_DATA_SIZE)
+			return lbpf_err(E2BIG, "kconfig extern '%s' claims %lld bytes", name,
+					(long long)size);
 		ext->size = (uint32_t)size;
 		align = lbpf_btf_type_align(obj->btf, lbpf_btf_type(obj->btf, kc)->type);
 		ext->align = align > 0 ? (uint32_t)align : 1;
@@ -122,7 +126,7 @@ static int add_kconfig_map(lbpf_object *obj)
 {
 	struct lbpf_extern **order = calloc(obj->nexterns ? obj->nexterns : 1, sizeof(*order));
 	size_t n = 0;
-	uint64_t off = 0;
+	uint64_t off = 0; /* each size is at most LBPF_MAX_DATA_SIZE: no wrap in 64 bits */
 	lbpf_map *map;
 
 	if (!order)
@@ -135,12 +139,14 @@ static int add_kconfig_map(lbpf_object *obj)
 		uint32_t align = order[i]->align;
 
 		off = (off + align - 1) & ~(uint64_t)(align - 1);
+		if (off + order[i]->size > LBPF_MAX_DATA_SIZE) {
+			int err = lbpf_err(E2BIG, "kconfig externs need more than %u bytes (at '%s')",
+					   LBPF_MAX_DATA_SIZE, order[i]->name);
+			free(order);
+			return err;
+		}
 		order[i]->offset = (uint32_t)off;
 		off += order[i]->size;
-		if (off > UINT32_MAX) {
-			free(order);
-			return lbpf_err(E2BIG, "kconfig externs do not fit one map value");
-		}
 	}
 	free(order);
 	if (!off)
@@ -151,8 +157,6 @@ static int add_kconfig_map(lbpf_object *obj)
 		return lbpf_err(ENOMEM, "out of memory");
 	map->origin = LBPF_MAP_KCONFIG;
 	map->fd = -1;
-	map->inner_fd = -1;
-	map->autocreate = true;
 	map->values_off = -1;
 	map->readonly = true;
 	map->def.type = BPF_MAP_TYPE_ARRAY;
@@ -266,6 +270,8 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
 		const struct btf_type *t = lbpf_btf_type(obj->btf, e->btf_id);
 		int ret;
 
+		if (e->kconfig && !kc)
+			return lbpf_err(EINVAL, "kconfig extern '%s' has no .kconfig map", e->name);
 		if (e->kconfig && !strncmp(e->name, "LINUX_", 6)) {
 			ret = resolve_virtual(obj, e, (char *)kc->image + e->offset);
 			if (ret)

@@ -110,7 +110,7 @@ struct lbpf_program {
 	int attach_btf_kind;     /* how to resolve attach_btf_id (section.c) */
 	const char *attach_name; /* section text after the prefix's '/' */
 	char *attach_name_owned; /* set_attach_target's name (attach_name points at it) */
-	int attach_prog_fd;      /* freplace/fentry on a BPF program: its fd (dup'ed), else -1 */
+	int attach_prog_fd;      /* freplace/fentry on a BPF program: its fd (dup'ed, > 2), else 0 */
 	uint32_t log_level;      /* set_log_level: load with this log and keep it */
 	char *log;               /* that log, after load */
 	bool autoload;
@@ -142,8 +142,8 @@ struct lbpf_map {
 	lbpf_btf *owned_btf;
 	void *image;              /* DATA/KCONFIG: initial contents (value_size bytes) */
 	void *mmaped;             /* DATA after load */
-	int inner_fd;             /* set_inner_map_fd: the inner map template (dup'ed), else -1 */
-	bool autocreate;          /* false: not created; programs that use it are poisoned */
+	int inner_fd;             /* set_inner_map_fd: the inner map template (dup'ed, > 2), else 0 */
+	bool skip_create;         /* set_autocreate(false): not created; its loads are poisoned */
 	size_t mmap_size;
 	bool readonly;
 	int fd;
@@ -192,6 +192,7 @@ struct lbpf_object {
 	char **warnings;               /* steps skipped or degraded on the way (lbpf_object_warn) */
 	size_t nwarnings;
 	char *btf_refusal;             /* why the kernel refused the object's BTF, NULL if it did not */
+	char *built_sec_name;          /* prog_build.c: the section name of a built program */
 	bool loaded;
 };
 
@@ -224,6 +225,10 @@ int lbpf_code_of_section(const lbpf_object *obj, size_t sec_idx);
 int lbpf_func_containing(const lbpf_object *obj, size_t code_idx, size_t insn);
 /* Its name, for messages (the section's name when no function symbol covers it). */
 const char *lbpf_func_name_at(const lbpf_object *obj, size_t code_idx, size_t insn);
+/* Type, expected attach type, flags and attach name from the program's section name. */
+void lbpf_program_apply_sec_def(lbpf_program *prog);
+/* object.c: attach_btf_id of a BTF-targeted program (fentry/x, tp_btf/x, ...) from vmlinux. */
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog);
 /* extern.c: __kconfig / __ksym externs (and the .kconfig map). */
 int lbpf_collect_externs(lbpf_object *obj);
 /* reloc.c */

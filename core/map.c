@@ -183,7 +183,7 @@ int lbpf_map_set_autocreate(lbpf_map *map, bool autocreate)
 	int ret = check_settable(map, "autocreate");
 
 	if (!ret)
-		map->autocreate = autocreate;
+		map->skip_create = !autocreate;
 	return ret;
 }
 
@@ -200,7 +200,7 @@ int lbpf_map_set_inner_map_fd(lbpf_map *map, int fd)
 	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (dup_fd < 0)
 		return lbpf_err(errno, "map '%s': inner map fd %d: %s", map->name, fd, strerror(errno));
-	if (map->inner_fd >= 0)
+	if (map->inner_fd > 0)
 		close(map->inner_fd);
 	map->inner_fd = dup_fd;
 	return 0;
@@ -222,7 +222,7 @@ int lbpf_map_set_initial_value(lbpf_map *map, const void *data, size_t size)
 	return 0;
 }
 
-bool lbpf_map_autocreate(const lbpf_map *map) { return map->autocreate; }
+bool lbpf_map_autocreate(const lbpf_map *map) { return !map->skip_create; }
 uint32_t lbpf_map_numa_node(const lbpf_map *map) { return map->def.numa_node; }
 
 /* ---- element operations ---------------------------------------------------------------------- */
@@ -574,11 +574,35 @@ static int reuse_or_pin(lbpf_map *map, int (*create)(lbpf_map *))
 	return ret ? ret : lbpf_map_pin(map, path);
 }
 
+/* A BTF key or value type whose size differs from the map's own size: the kernel would refuse the
+ * BTF, and a map created without it would encode and decode values at the wrong size. */
+static int check_btf_size(const lbpf_map *map, uint32_t type_id, uint32_t size, const char *what)
+{
+	int64_t sz;
+
+	if (!map->btf || !type_id)
+		return 0;
+	sz = lbpf_btf_type_size(map->btf, type_id);
+	if (sz < 0 || (uint64_t)sz == size)
+		return 0;
+	return lbpf_err(EINVAL, "map '%s': its BTF %s type is %lld bytes but its %s_size is %u",
+			map->name, what, (long long)sz, what, size);
+}
+
+static int check_btf_sizes(const lbpf_map *map)
+{
+	int ret = check_btf_size(map, map->btf_key_type_id, map->def.key_size, "key");
+
+	return ret ? ret : check_btf_size(map, map->btf_value_type_id, map->def.value_size, "value");
+}
+
 static int create_new(lbpf_map *map)
 {
 	int inner_fd = -1, ret;
 
-	if (map->inner_fd >= 0) {
+	if ((ret = check_btf_sizes(map)) || (map->inner && (ret = check_btf_sizes(map->inner))))
+		return ret;
+	if (map->inner_fd > 0) {
 		inner_fd = fcntl(map->inner_fd, F_DUPFD_CLOEXEC, 3);
 		if (inner_fd < 0)
 			return lbpf_err(errno, "map '%s': inner map fd: %s", map->name, strerror(errno));
@@ -606,7 +630,7 @@ static int create_new(lbpf_map *map)
 
 int lbpf_map_create(lbpf_map *map)
 {
-	if (!map->autocreate)
+	if (map->skip_create)
 		return 0; /* the caller said not to (set_autocreate) */
 	if (map->def.pinning == LBPF_PIN_BY_NAME)
 		return reuse_or_pin(map, create_new);
@@ -623,7 +647,7 @@ void lbpf_map_release(lbpf_map *map)
 		lbpf_map_release(map->inner);
 		free(map->inner);
 	}
-	if (map->inner_fd >= 0)
+	if (map->inner_fd > 0)
 		close(map->inner_fd);
 	lbpf_btf_free(map->owned_btf);
 	free(map->image);
@@ -631,7 +655,6 @@ void lbpf_map_release(lbpf_map *map)
 	free(map->pin_path);
 	memset(map, 0, sizeof(*map));
 	map->fd = -1;
-	map->inner_fd = -1;
 }
 
 /* ---- standalone maps -------------------------------------------------------------------------- */
@@ -650,8 +673,6 @@ int lbpf_map_from_fd(int fd, lbpf_map **out)
 		return lbpf_err(ENOMEM, "out of memory");
 	map->name = strdup(info.name);
 	map->fd = fd;
-	map->inner_fd = -1;
-	map->autocreate = true;
 	map->def.type = info.type;
 	map->def.key_size = info.key_size;
 	map->def.value_size = info.value_size;
@@ -676,4 +697,55 @@ void lbpf_map_free(lbpf_map *map)
 		return; /* an object's maps die with their object */
 	lbpf_map_release(map);
 	free(map);
+}
+
+/* A standalone map from a definition (bpf.map_create): BTF for its key and value when given,
+ * so its elements decode like an object's map. */
+static int build_btf(lbpf_map *map, const struct lbpf_map_build *spec)
+{
+	int ret;
+
+	if (!spec->btf)
+		return 0;
+	ret = lbpf_btf_open_mem(spec->btf, spec->btf_size, &map->owned_btf);
+	if (!ret)
+		ret = lbpf_btf_load(map->owned_btf, 0);
+	if (ret < 0)
+		return lbpf_err_prefix(ret, "map '%s': the BTF of its key and value: ", map->name);
+	map->btf = map->owned_btf;
+	map->btf_key_type_id = spec->btf_key_type_id;
+	map->btf_value_type_id = spec->btf_value_type_id;
+	return 0;
+}
+
+int lbpf_map_build(const struct lbpf_map_build *spec, lbpf_map **out)
+{
+	lbpf_map *map;
+	int ret;
+
+	*out = NULL;
+	lbpf_err_clear();
+	map = calloc(1, sizeof(*map));
+	if (!map)
+		return lbpf_err(ENOMEM, "out of memory");
+	map->fd = -1;
+	map->values_off = -1;
+	map->origin = LBPF_MAP_USER;
+	map->name = strdup(spec->name && *spec->name ? spec->name : "map");
+	map->def.type = spec->type;
+	map->def.key_size = spec->key_size;
+	map->def.value_size = spec->value_size;
+	map->def.max_entries = spec->max_entries;
+	map->def.map_flags = spec->map_flags;
+	map->def.numa_node = spec->numa_node;
+	map->def.map_extra = spec->map_extra;
+	ret = map->name ? build_btf(map, spec) : lbpf_err(ENOMEM, "out of memory");
+	if (!ret)
+		ret = create_new(map);
+	if (ret) {
+		lbpf_map_free(map);
+		return ret;
+	}
+	*out = map;
+	return 0;
 }

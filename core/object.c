@@ -56,7 +56,9 @@ static int elf_sec_size(void *ctx, const char *name, uint32_t *size)
 
 	for (size_t i = 1; i < obj->elf.nsecs; i++)
 		if (!strcmp(obj->elf.secs[i].name, name)) {
-			*size = (uint32_t)obj->elf.secs[i].size;
+			size_t n = obj->elf.secs[i].size; /* NOBITS: as large as it claims */
+
+			*size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 			return 0;
 		}
 	return -ENOENT;
@@ -81,6 +83,8 @@ static int read_btf(lbpf_object *obj)
 	if (obj->elf.btf_shndx < 0)
 		return 0;
 	sec = &obj->elf.secs[obj->elf.btf_shndx];
+	if (!sec->data)
+		return lbpf_err(EINVAL, "object BTF (.BTF): the section has no contents (NOBITS)");
 	ret = lbpf_btf_open_mem(sec->data, sec->size, &obj->btf);
 	if (ret)
 		return lbpf_err_prefix(ret, "object BTF (.BTF): ");
@@ -90,6 +94,8 @@ static int read_btf(lbpf_object *obj)
 	if (obj->elf.btf_ext_shndx < 0)
 		return 0;
 	sec = &obj->elf.secs[obj->elf.btf_ext_shndx];
+	if (!sec->data)
+		return lbpf_err(EINVAL, "object BTF (.BTF.ext): the section has no contents (NOBITS)");
 	ret = lbpf_btf_ext_parse(sec->data, sec->size, obj->btf, (struct lbpf_btf_ext **)&obj->btf_ext);
 	if (!ret)
 		ret = lbpf_btf_ext_check(obj->btf_ext, obj->btf, elf_sec_size, obj);
@@ -331,7 +337,7 @@ static int resolve_in_program(lbpf_program *prog)
 	return 0;
 }
 
-static int resolve_attach_btf_id(lbpf_object *obj, lbpf_program *prog)
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 {
 	char name[256];
 	const char *prefix = "";
@@ -340,14 +346,14 @@ static int resolve_attach_btf_id(lbpf_object *obj, lbpf_program *prog)
 	int32_t id;
 	int ret;
 
-	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd < 0)
+	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd <= 0)
 		return lbpf_err(EINVAL, "program '%s' (section '%s'): an freplace program needs the "
 				"program it replaces: set its attach target before load (Lua: "
 				"prog:set{attach_target = {prog = ..., func = ...}})", prog->name,
 				prog->sec_name);
 	if (!prog->attach_btf_kind || prog->attach_btf_id)
 		return 0;
-	if (prog->attach_prog_fd >= 0 && prog->attach_name)
+	if (prog->attach_prog_fd > 0 && prog->attach_name)
 		return resolve_in_program(prog);
 	if (!prog->attach_name || !*prog->attach_name)
 		return lbpf_err(EINVAL, "program '%s': section '%s' must name its target "
@@ -408,7 +414,7 @@ static int load_programs(lbpf_object *obj)
 
 		if (!prog->autoload)
 			continue;
-		ret = resolve_attach_btf_id(obj, prog);
+		ret = lbpf_program_resolve_attach_btf(obj, prog);
 		if (!ret)
 			ret = lbpf_link_program(obj, prog);
 		if (!ret)
@@ -483,6 +489,7 @@ void lbpf_object_close(lbpf_object *obj)
 		free(obj->code[i].insns);
 		free(obj->code[i].relocs);
 	}
+	lbpf_core_cache_free(obj->core_cache); /* left by a relocation that never reached load */
 	lbpf_btf_ext_free(obj->btf_ext);
 	lbpf_btf_free(obj->btf);
 	lbpf_btf_free(obj->target_btf);
@@ -501,6 +508,7 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->name);
 	free(obj->pin_root);
 	free(obj->btf_path);
+	free(obj->built_sec_name);
 	free(obj);
 }
 

@@ -112,7 +112,7 @@ int lbpf_program_set_attach_target(lbpf_program *prog, int attach_prog_fd, const
 			close(fd);
 		return lbpf_err(ENOMEM, "out of memory");
 	}
-	if (prog->attach_prog_fd >= 0)
+	if (prog->attach_prog_fd > 0)
 		close(prog->attach_prog_fd);
 	free(prog->attach_name_owned);
 	prog->attach_prog_fd = fd;
@@ -153,7 +153,7 @@ static void fill_load_attr(const lbpf_program *prog, union bpf_attr *attr)
 	attr->kern_version = obj->kversion;
 	attr->prog_flags = prog->prog_flags;
 	attr->attach_btf_id = prog->attach_btf_id;
-	if (prog->attach_prog_fd >= 0)
+	if (prog->attach_prog_fd > 0)
 		attr->attach_prog_fd = (uint32_t)prog->attach_prog_fd;
 	lbpf_kernel_name(attr->prog_name, prog->name);
 	if (btf_fd >= 0) {
@@ -285,9 +285,8 @@ void lbpf_program_release(lbpf_program *prog)
 	if (prog->fd >= 0)
 		close(prog->fd);
 	prog->fd = -1;
-	if (prog->attach_prog_fd >= 0)
+	if (prog->attach_prog_fd > 0)
 		close(prog->attach_prog_fd);
-	prog->attach_prog_fd = -1;
 	free(prog->attach_name_owned);
 	free(prog->log);
 	free(prog->insns);

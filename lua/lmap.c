@@ -215,6 +215,22 @@ static int opt_raw(lua_State *L, int idx)
 	return raw;
 }
 
+/* Array maps: an index beyond max_entries is a usage error, not a system failure, and the same
+ * one for every keyed access (m[k], m[k] = v, lookup, update, delete, batches). */
+static void check_array_index(lua_State *L, const struct lbpf_lua_map *m, const void *key)
+{
+	uint32_t index;
+	if (!is_array_type(m->type) || m->key_size != 4)
+		return;
+	memcpy(&index, key, 4);
+	if (index >= lbpf_map_max_entries(m->map)) {
+		char msg[160]; /* lua_pushfstring has no %u */
+		snprintf(msg, sizeof(msg), "key %u out of range for %s map '%s' (max_entries %u)", index,
+			 type_name(m), m->name, lbpf_map_max_entries(m->map));
+		luaL_error(L, "%s", msg);
+	}
+}
+
 void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
 {
 	lbpf_lua_map_check_op(L, m, LBPF_OP_KEYED);
@@ -227,10 +243,12 @@ void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void
 		const char *s = lua_tolstring(L, idx, &len);
 		if (len == m->key_size) {
 			memcpy(out, s, len);
+			check_array_index(L, m, out);
 			return;
 		}
 	}
 	lbpf_lua_codec_encode(L, idx, &m->key, out, "key");
+	check_array_index(L, m, out);
 }
 
 void lbpf_lua_map_push_key(lua_State *L, const struct lbpf_lua_map *m, const void *key, int raw)
@@ -300,21 +318,6 @@ void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, vo
 		if (!lua_isnil(L, -1))
 			encode_one(L, m, lua_gettop(L), p + cpu * m->value_stride, raw);
 		lua_pop(L, 1);
-	}
-}
-
-/* Array maps: an index beyond max_entries is a usage error, not a system failure. */
-static void check_array_index(lua_State *L, struct lbpf_lua_map *m, const void *key)
-{
-	uint32_t index;
-	if (!is_array_type(m->type) || m->key_size != 4)
-		return;
-	memcpy(&index, key, 4);
-	if (index >= lbpf_map_max_entries(m->map)) {
-		char msg[160]; /* lua_pushfstring has no %u */
-		snprintf(msg, sizeof(msg), "key %u out of range for %s map '%s' (max_entries %u)", index,
-			 type_name(m), m->name, lbpf_map_max_entries(m->map));
-		luaL_error(L, "%s", msg);
 	}
 }
 
@@ -397,7 +400,6 @@ static int l_update(lua_State *L)
 	int raw = opt_raw(L, 5);
 	luaL_checkany(L, 3);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
-	check_array_index(L, m, m->key_buf);
 	encode_value_keeping_key(L, m, 3, raw);
 	int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
 	lbpf_lua_map_release_key(m);
@@ -544,8 +546,7 @@ static int update_each(lua_State *L, struct lbpf_lua_map *m, uint64_t flags)
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		lbpf_lua_map_encode_key(L, m, -2, m->key_buf, 0);
-		check_array_index(L, m, m->key_buf);
-		encode_value_keeping_key(L, m, -1, 0);
+			encode_value_keeping_key(L, m, -1, 0);
 		int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
 		lbpf_lua_map_release_key(m);
 		if (err < 0)
@@ -579,7 +580,6 @@ static int l_update_batch(lua_State *L)
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		lbpf_lua_map_encode_key(L, m, -2, keys + i * m->key_size, 0);
-		check_array_index(L, m, keys + i * m->key_size);
 		lbpf_lua_map_encode_value(L, m, -1, values + i * m->lookup_size, 0);
 		lua_pop(L, 1);
 		i++;
@@ -756,8 +756,7 @@ static int l_newindex(lua_State *L)
 		if (err == -ENOENT)
 			err = 0;
 	} else {
-		check_array_index(L, m, m->key_buf);
-		encode_value_keeping_key(L, m, 3, 0);
+			encode_value_keeping_key(L, m, 3, 0);
 		err = lbpf_map_update(m->map, m->key_buf, m->value_buf, BPF_ANY);
 	}
 	lbpf_lua_map_release_key(m);

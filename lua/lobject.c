@@ -113,7 +113,8 @@ static uint32_t check_btf_disable(lua_State *L, int opts)
 	lua_getfield(L, opts, "btf_disable");
 	uint32_t bits = 0;
 	if (lua_type(L, -1) == LUA_TNUMBER) {
-		bits = (uint32_t)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		return (uint32_t)lbpf_lua_opt_uint(L, opts, "btf_disable", 0, (1 << 6) - 1);
 	} else if (lua_istable(L, -1)) {
 		for (int i = 1;; i++) {
 			lua_rawgeti(L, -1, i);
@@ -174,12 +175,7 @@ static void check_opts(lua_State *L, int opts, int strings_idx, struct lbpf_open
 	o->name = opt_string(L, opts, "name", strings_idx);
 	o->pin_root = opt_string(L, opts, "pin_path", strings_idx);
 	o->btf_path = opt_string(L, opts, "btf", strings_idx);
-	if (lbpf_lua_opt_push(L, opts, "kernel_version")) {
-		if (!lbpf_isinteger(L, -1))
-			luaL_error(L, "opts.kernel_version: integer expected, got %s", luaL_typename(L, -1));
-		o->kernel_version = (uint32_t)lua_tointeger(L, -1);
-		lua_pop(L, 1);
-	}
+	o->kernel_version = (uint32_t)lbpf_lua_opt_uint(L, opts, "kernel_version", 0, UINT32_MAX);
 	o->btf_disable = check_btf_disable(L, opts);
 	lua_getfield(L, opts, "globals");
 	if (!lua_isnil(L, -1) && !lua_istable(L, -1))
@@ -231,6 +227,26 @@ static int l_open(lua_State *L)
 	}
 	lua_settop(L, 3);
 	return 1;
+}
+
+/* An object handle for obj, already open (and maybe loaded) elsewhere, e.g. a program built by
+ * bpf.asm: pushed, owning obj from now on. */
+void lbpf_lua_push_object(lua_State *L, lbpf_object *obj)
+{
+	struct lbpf_lua_object *o = lbpf_newuserdata(L, sizeof(*o));
+	int obj_idx = lua_gettop(L);
+
+	memset(o, 0, sizeof(*o));
+	luaL_setmetatable(L, LBPF_OBJECT_MT);
+	o->obj = obj;
+	lbpf_lua_copy_name(o->name, sizeof(o->name), lbpf_object_name(obj));
+	lua_newtable(L);
+	lua_newtable(L);
+	lua_setfield(L, -2, "strings");
+	lua_pushvalue(L, -1);
+	lbpf_setuservalue(L, obj_idx);
+	build_handle_tables(L, obj_idx, lua_gettop(L), obj);
+	lua_pop(L, 1);
 }
 
 static void close_object(struct lbpf_lua_object *o)

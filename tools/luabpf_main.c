@@ -7,11 +7,13 @@
  *   luabpf -i [SCRIPT]          enter the REPL after the script / one-liners
  *   luabpf                      the REPL (also when stdin is a pipe: lines are read until EOF)
  *   luabpf new NAME [DIR]       write a ready project DIR/NAME (default ./NAME)
+ *   luabpf trace ARGS...        bpftrace programs (bpf.trace.cli, lua/bpf/trace/cli.lua)
  *   luabpf -v | -h
  *
  * `bpf` is a global in every mode (require "bpf" works too); nothing is loaded from disk but the
  * script itself and the .bpf.o files it opens.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +37,10 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: %s [-e CODE]... [-i] [SCRIPT [ARGS...]]\n"
 		"       %s new NAME [DIR]   write a ready project (NAME.bpf.c, NAME.lua, Makefile)\n"
+		"       %s trace [-e PROGRAM | FILE.bt] [-d S] [-c CMD] [-p PID] [--dump]   bpftrace\n"
 		"       %s -v | -h\n"
 		"With no script (and no -e), reads Lua lines interactively with `bpf` loaded.\n",
-		progname, progname, progname);
+		progname, progname, progname, progname);
 }
 
 /* ---- embedded files ------------------------------------------------------------------------ */
@@ -84,7 +87,8 @@ static int load_embedded_module(lua_State *L)
 	return 1;
 }
 
-/* "lua/bpf/pp.lua" -> "bpf.pp", "lua/bpf/init.lua" -> none (bpf itself is the C module). */
+/* "lua/bpf/pp.lua" -> "bpf.pp", "lua/bpf/trace/format.lua" -> "bpf.trace.format",
+ * "lua/bpf/x/init.lua" -> "bpf.x", "lua/bpf/init.lua" -> none (bpf itself is the C module). */
 static int module_name_of(const char *file, char *out, size_t size)
 {
 	static const char prefix[] = "lua/bpf/";
@@ -95,7 +99,15 @@ static int module_name_of(const char *file, char *out, size_t size)
 		return 0;
 	int n = snprintf(out, size, "bpf.%.*s", (int)(len - 4 - (sizeof(prefix) - 1)),
 			 file + sizeof(prefix) - 1);
-	return n > 0 && (size_t)n < size && strcmp(out, "bpf.init") != 0;
+	if (n <= 0 || (size_t)n >= size)
+		return 0;
+	for (char *c = out; *c; c++)
+		if (*c == '/')
+			*c = '.';
+	size_t mlen = strlen(out);
+	if (mlen > 5 && strcmp(out + mlen - 5, ".init") == 0)
+		out[mlen - 5] = '\0';
+	return strcmp(out, "bpf") != 0;
 }
 
 /* package.preload: bpf (the C module) and every embedded lua/bpf/NAME.lua. */
@@ -132,6 +144,24 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* Ctrl-C while Lua runs: as lua5.4 does, an "interrupted!" error at the next Lua instruction
+ * (a wait in the kernel returns early on the signal), so scripts and `luabpf trace` can catch it
+ * and finish cleanly. A second Ctrl-C ends the process. */
+static lua_State *running_state;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig)
+{
+	signal(sig, SIG_DFL);
+	lua_sethook(running_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 /* Calls the function below nargs arguments; reports an error on stderr. Returns a lua status. */
 static int docall(lua_State *L, int nargs, int nresults)
 {
@@ -139,7 +169,10 @@ static int docall(lua_State *L, int nargs, int nresults)
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
+	running_state = L;
+	signal(SIGINT, on_sigint);
 	int status = lua_pcall(L, nargs, nresults, base);
+	signal(SIGINT, SIG_DFL);
 	lua_remove(L, base);
 	return status;
 }
@@ -326,6 +359,27 @@ static int new_project(lua_State *L, int argc, char **argv)
 	return report(L, status) == LUA_OK ? 0 : 1;
 }
 
+/* ---- `luabpf trace ...` -------------------------------------------------------------------- */
+
+/* require("bpf.trace.cli").main({ARGS after "trace"}): the exit status it returns. */
+static int trace_command(lua_State *L, int argc, char **argv)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "bpf.trace.cli");
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 1;
+	lua_getfield(L, -1, "main");
+	lua_remove(L, -2);
+	lua_createtable(L, argc - 2, 0);
+	for (int i = 2; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - 1);
+	}
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 1;
+	return (int)lua_tointeger(L, -1);
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 struct options {
@@ -400,6 +454,10 @@ static int pmain(lua_State *L)
 	preload_modules(L);
 	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
 		lua_pushinteger(L, new_project(L, argc, argv));
+		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "trace") == 0) {
+		lua_pushinteger(L, trace_command(L, argc, argv));
 		return 1;
 	}
 	rc = parse_options(argc, argv, &o);
