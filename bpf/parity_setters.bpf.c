@@ -1,7 +1,8 @@
 /*
  * Parity with libbpf (spec/parity_spec.lua): what tools change before load. The stack map is
  * sized from Lua (value_size), one program is not loaded (autoload), one changes type (socket
- * to xdp), one map is left uncreated (autocreate), .data gets new bytes (initial value).
+ * to xdp), one map is left uncreated (autocreate), .data gets new bytes (initial value), and
+ * outer gets another inner map template (inner_map).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -19,6 +20,21 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } only_for_skipped SEC(".maps");
+
+/* A map of maps whose inner template the spec replaces (map:set{inner_map = ...}). */
+struct small_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} small_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, struct small_inner);
+} outer SEC(".maps");
 
 long stack_id = -1;
 __u64 hits = 0;

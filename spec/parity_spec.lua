@@ -241,6 +241,17 @@ describe("pre-load setters", function()
 			"map '.data': initial value of 5 bytes, the section has 16")
 	end)
 
+	it("gives a map of maps another inner map template", function()
+		local other = assert(bpf.load(support.obj("parity_ksym"))) -- branches: u64 values, 2 slots
+		obj = assert(bpf.open(support.obj("parity_setters")))
+		obj.maps.outer:set { inner_map = other.maps.branches }
+		assert(obj:load())
+		obj.maps.outer[0] = other.maps.branches -- the new template's shape: accepted
+		assert.equal(other.maps.branches:info().id, obj.maps.outer[0])
+		assert.has_error(function() obj.maps.outer[1] = obj.maps.small_inner end)
+		other:close()
+	end)
+
 	it("names the uncreated map a loaded program still uses", function()
 		obj = assert(bpf.open(support.obj("parity_setters")))
 		obj.maps.only_for_skipped:set { autocreate = false }
