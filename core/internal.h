@@ -109,7 +109,12 @@ struct lbpf_program {
 	uint32_t attach_btf_id;
 	int attach_btf_kind;     /* how to resolve attach_btf_id (section.c) */
 	const char *attach_name; /* section text after the prefix's '/' */
+	char *attach_name_owned; /* set_attach_target's name (attach_name points at it) */
+	int attach_prog_fd;      /* freplace/fentry on a BPF program: its fd (dup'ed, > 2), else 0 */
+	uint32_t log_level;      /* set_log_level: load with this log and keep it */
+	char *log;               /* that log, after load */
 	bool autoload;
+	bool autoattach;
 	int fd;
 	struct bpf_insn *insns;  /* after linking and relocation */
 	size_t insn_cnt;
@@ -137,6 +142,8 @@ struct lbpf_map {
 	lbpf_btf *owned_btf;
 	void *image;              /* DATA/KCONFIG: initial contents (value_size bytes) */
 	void *mmaped;             /* DATA after load */
+	int inner_fd;             /* set_inner_map_fd: the inner map template (dup'ed, > 2), else 0 */
+	bool skip_create;         /* set_autocreate(false): not created; its loads are poisoned */
 	size_t mmap_size;
 	bool readonly;
 	int fd;

@@ -74,15 +74,156 @@ size_t lbpf_map_lookup_value_size(const lbpf_map *map)
 	return map->def.value_size;
 }
 
-int lbpf_map_set_max_entries(lbpf_map *map, uint32_t max_entries)
+/* ---- pre-load setters (libbpf's bpf_map__set_*) ------------------------------------------ */
+
+static int check_settable(const lbpf_map *map, const char *what)
 {
-	if (map->fd >= 0)
-		return lbpf_err(EBUSY, "map '%s' already exists in the kernel", map->name);
-	if (map->origin != LBPF_MAP_USER)
-		return lbpf_err(EINVAL, "map '%s' holds global data: its size is fixed", map->name);
-	map->def.max_entries = max_entries;
+	if (map->fd >= 0 || (map->obj && map->obj->loaded))
+		return lbpf_err(EBUSY, "map '%s': %s can only be set before load (the map already "
+				"exists in the kernel)", map->name, what);
 	return 0;
 }
+
+static int check_user_map(const lbpf_map *map, const char *what)
+{
+	int ret = check_settable(map, what);
+
+	if (!ret && map->origin != LBPF_MAP_USER)
+		return lbpf_err(EINVAL, "map '%s' holds global data: its %s is fixed by the object",
+				map->name, what);
+	return ret;
+}
+
+int lbpf_map_set_max_entries(lbpf_map *map, uint32_t max_entries)
+{
+	int ret = check_user_map(map, "max_entries");
+
+	if (!ret)
+		map->def.max_entries = max_entries;
+	return ret;
+}
+
+/* A key or value size that no longer matches its BTF type: that side goes without BTF (its
+ * values become byte strings), said in a warning rather than refused later by the kernel. */
+static void drop_mismatched_btf(lbpf_map *map, uint32_t *type_id, uint32_t size, const char *side)
+{
+	int64_t btf_size = *type_id && map->btf ? lbpf_btf_type_size(map->btf, *type_id) : -1;
+
+	if (btf_size < 0 || (uint64_t)btf_size == size)
+		return;
+	if (map->obj)
+		lbpf_object_warn(map->obj, "map '%s': %s size set to %u, its BTF type has %lld bytes: "
+				 "the map goes without BTF, %ss are raw bytes", map->name, side, size,
+				 (long long)btf_size, side);
+	map->btf_key_type_id = map->btf_value_type_id = 0; /* the kernel takes both or none */
+}
+
+int lbpf_map_set_key_size(lbpf_map *map, uint32_t size)
+{
+	int ret = check_user_map(map, "key size");
+
+	if (ret)
+		return ret;
+	map->def.key_size = size;
+	drop_mismatched_btf(map, &map->btf_key_type_id, size, "key");
+	return 0;
+}
+
+int lbpf_map_set_value_size(lbpf_map *map, uint32_t size)
+{
+	int ret = check_user_map(map, "value size");
+
+	if (ret)
+		return ret;
+	map->def.value_size = size;
+	drop_mismatched_btf(map, &map->btf_value_type_id, size, "value");
+	return 0;
+}
+
+int lbpf_map_set_type(lbpf_map *map, enum bpf_map_type type)
+{
+	int ret = check_user_map(map, "type");
+
+	if (!ret)
+		map->def.type = type;
+	return ret;
+}
+
+int lbpf_map_set_flags(lbpf_map *map, uint32_t flags)
+{
+	int ret = check_settable(map, "flags");
+
+	if (!ret)
+		map->def.map_flags = flags;
+	return ret;
+}
+
+int lbpf_map_set_numa_node(lbpf_map *map, uint32_t node)
+{
+	int ret = check_settable(map, "numa node");
+
+	if (!ret) {
+		map->def.numa_node = node;
+		map->def.map_flags |= BPF_F_NUMA_NODE; /* the kernel reads numa_node only then */
+	}
+	return ret;
+}
+
+int lbpf_map_set_map_extra(lbpf_map *map, uint64_t extra)
+{
+	int ret = check_settable(map, "map_extra");
+
+	if (!ret)
+		map->def.map_extra = extra;
+	return ret;
+}
+
+int lbpf_map_set_autocreate(lbpf_map *map, bool autocreate)
+{
+	int ret = check_settable(map, "autocreate");
+
+	if (!ret)
+		map->skip_create = !autocreate;
+	return ret;
+}
+
+int lbpf_map_set_inner_map_fd(lbpf_map *map, int fd)
+{
+	int ret = check_user_map(map, "inner map");
+	int dup_fd;
+
+	if (ret)
+		return ret;
+	if (map->def.type != BPF_MAP_TYPE_ARRAY_OF_MAPS && map->def.type != BPF_MAP_TYPE_HASH_OF_MAPS)
+		return lbpf_err(EINVAL, "map '%s' is a %s map, not a map of maps: it has no inner map",
+				map->name, lbpf_map_type_name(map->def.type));
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dup_fd < 0)
+		return lbpf_err(errno, "map '%s': inner map fd %d: %s", map->name, fd, strerror(errno));
+	if (map->inner_fd > 0)
+		close(map->inner_fd);
+	map->inner_fd = dup_fd;
+	return 0;
+}
+
+int lbpf_map_set_initial_value(lbpf_map *map, const void *data, size_t size)
+{
+	int ret = check_settable(map, "initial value");
+
+	if (ret)
+		return ret;
+	if (map->origin != LBPF_MAP_DATA)
+		return lbpf_err(EINVAL, "map '%s' holds no global data: only .data, .rodata, .bss "
+				"and their .data.* kin have an initial value", map->name);
+	if (size != map->def.value_size)
+		return lbpf_err(EINVAL, "map '%s': initial value of %zu bytes, the section has %u",
+				map->name, size, map->def.value_size);
+	memcpy(map->image, data, size);
+	return 0;
+}
+
+bool lbpf_map_autocreate(const lbpf_map *map) { return !map->skip_create; }
+uint32_t lbpf_map_numa_node(const lbpf_map *map) { return map->def.numa_node; }
 
 /* ---- element operations ---------------------------------------------------------------------- */
 
@@ -461,7 +602,11 @@ static int create_new(lbpf_map *map)
 
 	if ((ret = check_btf_sizes(map)) || (map->inner && (ret = check_btf_sizes(map->inner))))
 		return ret;
-	if (map->inner) {
+	if (map->inner_fd > 0) {
+		inner_fd = fcntl(map->inner_fd, F_DUPFD_CLOEXEC, 3);
+		if (inner_fd < 0)
+			return lbpf_err(errno, "map '%s': inner map fd: %s", map->name, strerror(errno));
+	} else if (map->inner) {
 		inner_fd = create_fd(map->inner, -1);
 		if (inner_fd < 0)
 			return lbpf_err(inner_fd, "creating the inner map template of '%s' failed: %s",
@@ -485,6 +630,8 @@ static int create_new(lbpf_map *map)
 
 int lbpf_map_create(lbpf_map *map)
 {
+	if (map->skip_create)
+		return 0; /* the caller said not to (set_autocreate) */
 	if (map->def.pinning == LBPF_PIN_BY_NAME)
 		return reuse_or_pin(map, create_new);
 	return create_new(map);
@@ -500,6 +647,8 @@ void lbpf_map_release(lbpf_map *map)
 		lbpf_map_release(map->inner);
 		free(map->inner);
 	}
+	if (map->inner_fd > 0)
+		close(map->inner_fd);
 	lbpf_btf_free(map->owned_btf);
 	free(map->image);
 	free(map->name);

@@ -308,6 +308,35 @@ int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out)
 	return ret;
 }
 
+/* set_attach_target with a program fd: the function is one of that program's, by its BTF. */
+static int resolve_in_program(lbpf_program *prog)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	lbpf_btf *btf = NULL;
+	int32_t id;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	ret = lbpf_obj_info(prog->attach_prog_fd, &info, &len);
+	if (ret < 0)
+		return lbpf_err(ret, "program '%s': its attach target fd is not a BPF program: %s",
+				prog->name, lbpf_strerror(ret));
+	if (!info.btf_id)
+		return lbpf_err(EINVAL, "program '%s': the target program '%s' has no BTF, so its "
+				"function '%s' cannot be found", prog->name, info.name, prog->attach_name);
+	ret = lbpf_btf_from_id(info.btf_id, &btf);
+	if (ret < 0)
+		return lbpf_err_prefix(ret, "program '%s': BTF of the target program: ", prog->name);
+	id = lbpf_btf_find(btf, prog->attach_name, BTF_KIND_FUNC);
+	lbpf_btf_free(btf);
+	if (id < 0)
+		return lbpf_err(ENOENT, "program '%s': the target program '%s' has no function '%s'",
+				prog->name, info.name, prog->attach_name);
+	prog->attach_btf_id = (uint32_t)id;
+	return 0;
+}
+
 int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 {
 	char name[256];
@@ -317,8 +346,15 @@ int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 	int32_t id;
 	int ret;
 
+	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd <= 0)
+		return lbpf_err(EINVAL, "program '%s' (section '%s'): an freplace program needs the "
+				"program it replaces: set its attach target before load (Lua: "
+				"prog:set{attach_target = {prog = ..., func = ...}})", prog->name,
+				prog->sec_name);
 	if (!prog->attach_btf_kind || prog->attach_btf_id)
 		return 0;
+	if (prog->attach_prog_fd > 0 && prog->attach_name)
+		return resolve_in_program(prog);
 	if (!prog->attach_name || !*prog->attach_name)
 		return lbpf_err(EINVAL, "program '%s': section '%s' must name its target "
 				"(e.g. tp_btf/sched_switch)", prog->name, prog->sec_name);

@@ -283,10 +283,29 @@ static int link_call(struct linker *l, size_t at, size_t code_idx, size_t target
 	return 0;
 }
 
+/* A map left uncreated (set_autocreate(false)): as libbpf does, its ld_imm64 becomes two calls
+ * to a helper that does not exist, numbered after the map, so the verifier accepts the program
+ * where that code is dead and names "unknown#2001000000+index" where it is not. */
+#define MAP_POISON_BASE 2001000000
+
+static void poison_map_load(struct bpf_insn *insn, size_t map_idx)
+{
+	for (int i = 0; i < 2; i++) {
+		insn[i].code = BPF_JMP | BPF_CALL;
+		insn[i].dst_reg = insn[i].src_reg = 0;
+		insn[i].off = 0;
+		insn[i].imm = MAP_POISON_BASE + (int32_t)map_idx;
+	}
+}
+
 static int apply_map_reloc(struct linker *l, size_t at, const struct lbpf_reloc *r)
 {
 	const lbpf_map *map = &l->obj->maps[r->map_idx];
 
+	if (map->skip_create) {
+		poison_map_load(&l->insns[at], r->map_idx);
+		return 0;
+	}
 	if (map->fd < 0)
 		return lbpf_err(EINVAL, "program '%s': map '%s' was not created", l->prog->name,
 				map->name);

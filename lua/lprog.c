@@ -245,6 +245,14 @@ static int push_property(lua_State *L, struct lbpf_lua_program *p, const char *k
 		lua_pushboolean(L, lbpf_program_autoload(p->prog));
 	} else if (strcmp(k, "loaded") == 0) {
 		lua_pushboolean(L, lbpf_program_fd(p->prog) >= 0);
+	} else if (strcmp(k, "autoattach") == 0) {
+		lua_pushboolean(L, lbpf_program_autoattach(p->prog));
+	} else if (strcmp(k, "flags") == 0) {
+		lua_pushinteger(L, (lua_Integer)lbpf_program_flags(p->prog));
+	} else if (strcmp(k, "log_level") == 0) {
+		lua_pushinteger(L, (lua_Integer)lbpf_program_log_level(p->prog));
+	} else if (strcmp(k, "log") == 0) {
+		lua_pushstring(L, lbpf_program_log(p->prog)); /* nil unless a log level was set */
 	} else {
 		return 0;
 	}
