@@ -89,33 +89,50 @@ end
 local Builder = {}
 Builder.__index = Builder
 
--- "bpf.asm: file:line:col: message" (the current source position when there is one); raised at
--- the level of the code that called the builder.
-local function fail(b, msg, level)
+-- The stack level of the first caller outside bpf.asm's own files (for error positions).
+local function caller_level()
+	local level = 3
+	while true do
+		local info = debug.getinfo(level, "S")
+		if not info then return 0 end
+		if not info.source:find("bpf[/.]asm[%w_]*%.lua$") and info.what ~= "C" then
+			return level - 1
+		end
+		level = level + 1
+	end
+end
+
+-- "bpf.asm: file:line:col: message" (the current source position when there is one), raised
+-- at the code that called the builder.
+local function fail(b, msg)
 	local where = ""
 	if b and b.cur_line then
 		where = format("%s:%d:%d: ", b.cur_file or "?", b.cur_line, b.cur_col or 0)
 	end
-	error("bpf.asm: " .. where .. msg, (level or 2) + 1)
+	error("bpf.asm: " .. where .. msg, caller_level())
 end
-M._fail = fail
+
+local function num_text(v)
+	if type(v) == "number" and v % 1 == 0 and v == v then return format("%.0f", v) end
+	return tostring(v)
+end
 
 local function check_open(b)
-	if b.finished then fail(b, "the program is finished: no more instructions", 3) end
+	if b.finished then fail(b, "the program is finished: no more instructions") end
 end
 
 local function imm32(b, v, what)
 	if type(v) == "cdata" then v = tonumber(v) end
 	if type(v) ~= "number" or v % 1 ~= 0 or v < -TWO31 or v >= TWO32 then
 		fail(b, format("%s must be a 32-bit integer, got %s", what or "immediate",
-			type(v) == "number" and tostring(v) or type(v)), 3)
+			type(v) == "number" and num_text(v) or type(v)))
 	end
 	return s32(v)
 end
 
 local function off16(b, v)
 	if type(v) ~= "number" or v % 1 ~= 0 or v < -32768 or v > 32767 then
-		fail(b, "offset must be an integer in -32768..32767, got " .. tostring(v), 3)
+		fail(b, "offset must be an integer in -32768..32767, got " .. tostring(v))
 	end
 	return v
 end
@@ -195,12 +212,13 @@ local function alu(b, opcode, dst, src, off)
 				(type(dst) == "string" and "'" .. dst .. "'" or type(dst)), 3) end
 	end
 	if type(src) == "string" then
-		local s = cls == op.ALU64 and R64[src] or R32[src]
+		local s
+		if cls == op.ALU64 then s = R64[src] else s = R32[src] end
 		if not s then
 			if R64[src] or R32[src] then
-				fail(b, format("cannot mix %s and %s in one instruction", dst, src), 3)
+				fail(b, format("cannot mix %s and %s in one instruction", dst, src))
 			end
-			fail(b, "source must be a register or an integer, got '" .. src .. "'", 3)
+			fail(b, "source must be a register or an integer, got '" .. src .. "'")
 		end
 		return emit(b, cls + opcode + op.X, d, s, off or 0, 0)
 	end
@@ -245,9 +263,9 @@ end
 
 local function endian(b, dst, bits, cls, src)
 	local d = R64[dst] or R32[dst]
-	if not d then fail(b, "a register expected, got " .. tostring(dst), 3) end
+	if not d then fail(b, "a register expected, got " .. tostring(dst)) end
 	if bits ~= 16 and bits ~= 32 and bits ~= 64 then
-		fail(b, "bits must be 16, 32 or 64, got " .. tostring(bits), 3)
+		fail(b, "bits must be 16, 32 or 64, got " .. tostring(bits))
 	end
 	return emit(b, cls + op.END + src, d, 0, 0, bits)
 end
@@ -259,9 +277,9 @@ function Builder:bswap(dst, bits) return endian(self, dst, bits, op.ALU64, op.TO
 
 local function check_label(b, name)
 	if type(name) ~= "string" or name == "" then
-		fail(b, "a label name (string) expected, got " .. tostring(name), 4)
+		fail(b, "a label name (string) expected, got " .. tostring(name))
 	end
-	if R64[name] or R32[name] then fail(b, "'" .. name .. "' is a register, not a label", 4) end
+	if R64[name] or R32[name] then fail(b, "'" .. name .. "' is a register, not a label") end
 end
 
 function Builder:label(name)
@@ -300,16 +318,17 @@ local function jump(b, opcode, dst, src, label)
 	if not d then
 		d, cls = R32[dst], op.JMP32
 		if not d then fail(b, "jump: a register r0..r10 or w0..w10 expected, got " ..
-				tostring(dst), 3) end
+				tostring(dst)) end
 	end
 	local n
 	if type(src) == "string" then
-		local s = cls == op.JMP and R64[src] or R32[src]
+		local s
+		if cls == op.JMP then s = R64[src] else s = R32[src] end
 		if not s then
 			if R64[src] or R32[src] then
-				fail(b, format("cannot mix %s and %s in one jump", dst, src), 3)
+				fail(b, format("cannot mix %s and %s in one jump", dst, src))
 			end
-			fail(b, "jump: source must be a register or an integer, got '" .. src .. "'", 3)
+			fail(b, "jump: source must be a register or an integer, got '" .. src .. "'")
 		end
 		n = emit(b, cls + opcode + op.X, d, s, 0, 0)
 	else
@@ -342,7 +361,7 @@ local function size_of(b, size, signed_ok)
 	if s then return s, false end
 	if signed_ok and SIGNED_SIZES[size] then return SIGNED_SIZES[size], true end
 	fail(b, "size must be u8, u16, u32 or u64" .. (signed_ok and " (or s8, s16, s32)" or "") ..
-		", got " .. tostring(size), 3)
+		", got " .. tostring(size))
 end
 
 function Builder:ldx(size, dst, src, off)
@@ -396,7 +415,7 @@ local function check_map(b, map)
 	if (t == "userdata" and type(map.fd) == "function") or (t == "table" and map.id) then
 		return map
 	end
-	fail(b, "a map handle or fd expected, got " .. t, 4)
+	fail(b, "a map handle or fd expected, got " .. t)
 end
 
 local function ld_pseudo(b, dst, src, imm_lo, imm_hi)
@@ -483,17 +502,17 @@ local function find_helper(b, helper, level)
 	local h
 	if type(helper) == "number" then
 		h = by_id[helper]
-		if not h then fail(b, "unknown helper id " .. tostring(helper), level) end
+		if not h then fail(b, "unknown helper id " .. tostring(helper)) end
 		return h
 	end
 	if type(helper) ~= "string" then
-		fail(b, "a helper name or id expected, got " .. type(helper), level)
+		fail(b, "a helper name or id expected, got " .. type(helper))
 	end
 	h = helpers[helper:gsub("^bpf_", "", 1)]
 	if not h then
 		local near = nearest_helpers((helper:gsub("^bpf_", "", 1)))
 		fail(b, "unknown helper '" .. helper .. "'" .. (#near > 0 and
-			" (did you mean " .. concat(near, ", ") .. "?)" or ""), level)
+			" (did you mean " .. concat(near, ", ") .. "?)" or ""))
 	end
 	return h
 end
@@ -501,11 +520,11 @@ M.find_helper = function(name) return find_helper(nil, name, 2) end
 
 local function check_nargs(b, h, nargs, level)
 	if nargs == nil then return end
-	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs, level) end
+	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs) end
 	if h.variadic and nargs >= h.nargs then return end
 	if nargs ~= h.nargs then
 		fail(b, format("%s takes %s%d argument%s (%s), got %d", h.name, h.variadic and "at least " or "",
-			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs), level)
+			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs))
 	end
 end
 
@@ -652,7 +671,7 @@ function Builder:pos() return self.cur_file, self.cur_line, self.cur_col end
 local function slot_error(b, slot, msg)
 	local file, line, col = b:source_of(slot)
 	local where = line and format("%s:%d:%d: ", file, line, col or 0) or ""
-	error(format("bpf.asm: %sinstruction %d: %s", where, slot, msg), 3)
+	error(format("bpf.asm: %sinstruction %d: %s", where, slot, msg), caller_level())
 end
 
 local function is_second_slot(b, slot) -- slot 0-based
@@ -717,7 +736,7 @@ function Builder:finish()
 		if not target then
 			local pos = self.label_use[i]
 			error(format("bpf.asm: %sinstruction %d: undefined label '%s'",
-				pos and pos .. ": " or "", slot, name), 2)
+				pos and pos .. ": " or "", slot, name), caller_level())
 		end
 		if target >= n then slot_error(self, slot, "label '" .. name .. "' is at the end of the program: no instruction follows it") end
 		local delta = target - slot - 1
@@ -790,9 +809,11 @@ local function encode(b, map_imm)
 	return concat(out)
 end
 
+-- The imm of a map load in bytes(): the fd of a handle; a map named by id in assembled text
+-- stays its id until load opens it.
 local function map_fd(ref)
 	if type(ref) == "number" then return ref end
-	if type(ref) == "table" then return ref.handle:fd() end
+	if type(ref) == "table" then return ref.handle and ref.handle:fd() or ref.id end
 	return ref:fd()
 end
 
@@ -816,17 +837,18 @@ function Builder:bytes()
 end
 
 local disasm = bpf.disasm
+local annotate
 
 -- Text in bpf.disasm's format; map references show their kernel ids.
 function Builder:text(opts)
 	self:finish()
 	local text = disasm(encode(self, map_id))
 	if not opts or not (opts.labels or opts.lines) then return text end
-	return M._annotate(self, text, opts)
+	return annotate(self, text, opts)
 end
 
 -- Labels and line comments woven into the plain text (opts.labels, opts.lines).
-function M._annotate(b, text, opts)
+function annotate(b, text, opts)
 	local at = {}
 	if opts.labels then
 		for name, slot in pairs(b.labels) do
