@@ -141,7 +141,7 @@ local function reg64(b, r, what)
 	local n = R64[r]
 	if not n then
 		fail(b, format("%s must be a register r0..r10, got %s", what or "register",
-			type(r) == "string" and "'" .. r .. "'" or type(r)), 3)
+			type(r) == "string" and "'" .. r .. "'" or type(r)))
 	end
 	return n
 end
@@ -163,7 +163,6 @@ function M.new(opts)
 		code = {}, regs = {}, off = {}, imm = {},
 		jump_label = {},             -- slot → label (jumps: off; calls and ld_func: imm)
 		labels = {},                 -- name → slot
-		label_use = {},              -- slot → source position of the use, for errors
 		map_ref = {},                -- slot → map handle, fd number, or {id = N}
 		funcs = { { name = name, start = 0, nargs = 1, main = true } },
 		sp = 0,                      -- stack bytes of the current function
@@ -301,9 +300,6 @@ end
 local function use_label(b, n, name)
 	check_label(b, name)
 	b.jump_label[n] = name
-	if b.cur_line then
-		b.label_use[n] = format("%s:%d:%d", b.cur_file or b.file or "?", b.cur_line, b.cur_col or 0)
-	end
 end
 
 function Builder:ja(label)
@@ -498,8 +494,11 @@ local function nearest_helpers(name)
 end
 
 -- The helper entry for a name ("map_lookup_elem", "bpf_map_lookup_elem") or id.
-local function find_helper(b, helper, level)
-	local h
+local helper_cache = {} -- "bpf_x" and "x" → entry, filled on first use (no gsub per call)
+
+local function find_helper(b, helper)
+	local h = helper_cache[helper]
+	if h then return h end
 	if type(helper) == "number" then
 		h = by_id[helper]
 		if not h then fail(b, "unknown helper id " .. tostring(helper)) end
@@ -508,17 +507,19 @@ local function find_helper(b, helper, level)
 	if type(helper) ~= "string" then
 		fail(b, "a helper name or id expected, got " .. type(helper))
 	end
-	h = helpers[helper:gsub("^bpf_", "", 1)]
+	local short = helper:gsub("^bpf_", "", 1)
+	h = helpers[short]
 	if not h then
-		local near = nearest_helpers((helper:gsub("^bpf_", "", 1)))
+		local near = nearest_helpers(short)
 		fail(b, "unknown helper '" .. helper .. "'" .. (#near > 0 and
 			" (did you mean " .. concat(near, ", ") .. "?)" or ""))
 	end
+	helper_cache[helper] = h
 	return h
 end
-M.find_helper = function(name) return find_helper(nil, name, 2) end
+M.find_helper = function(name) return find_helper(nil, name) end
 
-local function check_nargs(b, h, nargs, level)
+local function check_nargs(b, h, nargs)
 	if nargs == nil then return end
 	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs) end
 	if h.variadic and nargs >= h.nargs then return end
@@ -529,18 +530,17 @@ local function check_nargs(b, h, nargs, level)
 end
 
 function Builder:call(helper, nargs)
-	local h = find_helper(self, helper, 3)
-	check_nargs(self, h, nargs, 3)
+	local h = find_helper(self, helper)
+	check_nargs(self, h, nargs)
 	return emit(self, CALL, 0, 0, 0, h.id)
 end
 
 local ARG_REGS = { "r1", "r2", "r3", "r4", "r5" }
 
 function Builder:helper(helper, ...)
-	local h = find_helper(self, helper, 3)
+	local h = find_helper(self, helper)
 	local nargs = select("#", ...)
-	check_nargs(self, h, nargs, 3)
-	local written = {}
+	check_nargs(self, h, nargs)
 	for i = 1, nargs do
 		local a = select(i, ...)
 		local kind, target = h.kinds[i] or "int", ARG_REGS[i]
@@ -551,9 +551,10 @@ function Builder:helper(helper, ...)
 				fail(self, format("%s argument %d (%s): a register r0..r10 expected, got '%s'",
 					h.name, i, h.args[i] or "...", a))
 			end
-			if written[r] then
+			-- r1..r(i-1) now hold earlier arguments: reading one is wrong unless it stayed put
+			if r >= 1 and r < i and select(r, ...) ~= a then
 				fail(self, format("%s argument %d reads %s, which argument %d already overwrote",
-					h.name, i, a, written[r]))
+					h.name, i, a, r))
 			end
 			if r ~= i then self:mov(target, a) end
 		elseif ta == "number" or ta == "cdata" then
@@ -573,7 +574,6 @@ function Builder:helper(helper, ...)
 			fail(self, format("%s argument %d: a register, integer or map expected, got %s",
 				h.name, i, ta))
 		end
-		written[i] = i
 	end
 	return emit(self, CALL, 0, 0, 0, h.id)
 end
@@ -698,31 +698,41 @@ local function collect_funcs(b)
 	table.sort(b.funcs, function(x, y) return x.start < y.start end)
 end
 
--- Line info at the start of every function, as the kernel requires once there is any.
+-- Line info at the start of every function, as the kernel requires once there is any: a
+-- function without one gets a copy of the entry before it (or the first one). Entries and
+-- function starts are both sorted, so one merge pass finds what is missing.
 local function complete_lines(b)
-	if b.nlines == 0 then return end
-	local l = b.lines
-	local entries = {}
-	for k = 1, b.nlines, 5 do entries[#entries + 1] = { l[k], l[k + 1], l[k + 2], l[k + 3], l[k + 4] } end
-	local have = {}
-	for _, e in ipairs(entries) do have[e[1]] = true end
+	local nl = b.nlines
+	if nl == 0 then return end
+	local l, missing, k = b.lines, nil, 1
 	for _, f in ipairs(b.funcs) do
-		if not have[f.start] then
-			local best
-			for _, e in ipairs(entries) do
-				if e[1] <= f.start then best = e elseif not best then best = e; break end
-			end
-			entries[#entries + 1] = { f.start, best[2], best[3], best[4], best[5] }
-			have[f.start] = true
+		local s = f.start
+		while k + 5 <= nl and l[k + 5] <= s do k = k + 5 end
+		if l[k] ~= s then
+			missing = missing or {}
+			missing[#missing + 1] = { s, k }
 		end
 	end
-	table.sort(entries, function(x, y) return x[1] < y[1] end)
-	local flat = {}
-	for _, e in ipairs(entries) do
-		flat[#flat + 1], flat[#flat + 2], flat[#flat + 3], flat[#flat + 4], flat[#flat + 5] =
-			e[1], e[2], e[3], e[4], e[5]
+	if not missing then return end
+	local flat, m, j = {}, 1, 1
+	for e = 1, nl, 5 do
+		while missing[m] and missing[m][1] < l[e] do
+			local src = missing[m][2]
+			flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+				missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
+			j, m = j + 5, m + 1
+		end
+		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+			l[e], l[e + 1], l[e + 2], l[e + 3], l[e + 4]
+		j = j + 5
 	end
-	b.lines, b.nlines = flat, #flat
+	while missing[m] do
+		local src = missing[m][2]
+		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+			missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
+		j, m = j + 5, m + 1
+	end
+	b.lines, b.nlines = flat, j - 1
 end
 
 function Builder:finish()
@@ -733,11 +743,7 @@ function Builder:finish()
 	for i, name in pairs(self.jump_label) do
 		local target = labels[name]
 		local slot = i - 1
-		if not target then
-			local pos = self.label_use[i]
-			error(format("bpf.asm: %sinstruction %d: undefined label '%s'",
-				pos and pos .. ": " or "", slot, name), caller_level())
-		end
+		if not target then slot_error(self, slot, "undefined label '" .. name .. "'") end
 		if target >= n then slot_error(self, slot, "label '" .. name .. "' is at the end of the program: no instruction follows it") end
 		local delta = target - slot - 1
 		if code[i] == CALL or code[i] == LD_IMM64 then
@@ -802,9 +808,18 @@ local function encode(b, map_imm)
 		local v = imm[i]
 		local ref = refs[i]
 		if ref then v = map_imm(ref) end
-		local o = off[i] % 65536
-		local ob0 = o % 256
-		out[i] = char(code[i], regs[i], ob0, (o - ob0) / 256, le32(v))
+		local o = off[i]
+		local ob0, ob1 = 0, 0
+		if o ~= 0 then
+			o = o % 65536
+			ob0 = o % 256
+			ob1 = (o - ob0) / 256
+		end
+		if v >= 0 and v < 256 then
+			out[i] = char(code[i], regs[i], ob0, ob1, v, 0, 0, 0)
+		else
+			out[i] = char(code[i], regs[i], ob0, ob1, le32(v))
+		end
 	end
 	return concat(out)
 end
