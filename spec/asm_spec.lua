@@ -381,6 +381,14 @@ describe("bpf.asm", function()
 			assert.equal(3, c:count())
 		end)
 
+		it("use a helper table generated from the installed UAPI header", function()
+			local ok, out = support.sh("cd " .. support.quote(support.root) ..
+				" && lua5.4 bpf/gen_helper_defs.lua --lua /usr/include/linux/bpf.h")
+			assert.is_true(ok, out)
+			assert.equal(out, support.read_file(support.root .. "/lua/bpf/asm_helpers.lua"),
+				"lua/bpf/asm_helpers.lua is stale: run make asm-helpers")
+		end)
+
 		it("know the helpers' prototypes", function()
 			local h = asm.helpers.map_lookup_elem
 			assert.equal(1, h.id)

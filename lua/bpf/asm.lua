@@ -1027,5 +1027,11 @@ function M.disasm(bytes) return disasm(bytes) end
 
 function M.btf_type_size(t) return abtf.type_size(t) end
 
+function Builder:help() return require("bpf.help")(self) end
+
+-- Registered like the C handle classes, so bpf.help(b) and the API reference check find it.
+Builder.__name = "bpf.asm_builder"
+debug.getregistry()["bpf.asm_builder"] = Builder
+
 M.Builder = Builder
 return M
