@@ -78,6 +78,18 @@ describe("bpf.asm", function()
 			assert.same({ 0xfffffffe, 0xffffffff }, { run64(function(b) b:mov("r0", -7); b:alu("s/=", "r0", 3) end) })
 		end)
 
+		it("a 64-bit mov of 2^31..2^32-1 gives that value; other 64-bit uses are refused", function()
+			assert.same({ 0xffffffff, 0 }, { run64(function(b) b:mov("r0", -1); b:mov("r0", 0xffffffff) end) })
+			assert.same({ 0xffffffff, 0xffffffff }, { run64(function(b) b:mov("r0", -1) end) })
+			local b = asm.new()
+			assert.matches("immediate 4294967295 would be sign%-extended to %-1 by a 64%-bit operation",
+				err_of(b.add, b, "r1", 0xffffffff))
+			assert.matches("would be compared as %-1 by a 64%-bit jump", err_of(b.jeq, b, "r1", 0xffffffff, "x"))
+			assert.matches("would be stored sign%-extended", err_of(b.st, b, "u64", "r10", -8, 0x80000000))
+			b:jeq("w1", 0xffffffff, "x") -- 32-bit: the same bits
+			b:add("w1", 0xffffffff)
+		end)
+
 		it("ld_imm64 loads 64-bit constants", function()
 			assert.same({ 0x23456789, 1 }, { run64(function(b) b:ld_imm64("r0", 0x123456789) end) })
 			assert.same({ 0xfffffffe, 0xffffffff }, { run64(function(b) b:ld_imm64("r0", -2) end) })

@@ -208,7 +208,7 @@ local function alu(b, opcode, dst, src, off)
 	if not d then
 		d, cls = R32[dst], op.ALU
 		if not d then fail(b, "destination must be a register r0..r10 or w0..w10, got " ..
-				(type(dst) == "string" and "'" .. dst .. "'" or type(dst)), 3) end
+				(type(dst) == "string" and "'" .. dst .. "'" or type(dst))) end
 	end
 	if type(src) == "string" then
 		local s
@@ -221,7 +221,15 @@ local function alu(b, opcode, dst, src, off)
 		end
 		return emit(b, cls + opcode + op.X, d, s, off or 0, 0)
 	end
-	return emit(b, cls + opcode + op.K, d, 0, off or 0, imm32(b, src))
+	local imm = imm32(b, src)
+	if cls == op.ALU64 and imm ~= src and type(src) == "number" then
+		-- 2^31..2^32-1: a 64-bit operation would sign-extend it. mov means the value itself,
+		-- which a 32-bit mov gives (it zero-extends); anything else would be a surprise.
+		if opcode == op.MOV and (off or 0) == 0 then return emit(b, op.ALU + op.MOV + op.K, d, 0, 0, imm) end
+		fail(b, format("immediate %s would be sign-extended to %d by a 64-bit operation " ..
+			"(write %d, use a w register, or ld_imm64 it into a register)", num_text(src), imm, imm))
+	end
+	return emit(b, cls + opcode + op.K, d, 0, off or 0, imm)
 end
 
 local ALU_OPS = { add = op.ADD, sub = op.SUB, mul = op.MUL, div = op.DIV, or_ = op.OR,
@@ -328,7 +336,12 @@ local function jump(b, opcode, dst, src, label)
 		end
 		n = emit(b, cls + opcode + op.X, d, s, 0, 0)
 	else
-		n = emit(b, cls + opcode + op.K, d, 0, 0, imm32(b, src))
+		local imm = imm32(b, src)
+		if cls == op.JMP and imm ~= src and type(src) == "number" then
+			fail(b, format("immediate %s would be compared as %d by a 64-bit jump (write %d, " ..
+				"use a w register, or compare with a register)", num_text(src), imm, imm))
+		end
+		n = emit(b, cls + opcode + op.K, d, 0, 0, imm)
 	end
 	use_label(b, n, label)
 	return n
@@ -372,8 +385,12 @@ function Builder:stx(size, dst, off, src)
 end
 
 function Builder:st(size, dst, off, imm)
-	return emit(self, op.ST + size_of(self, size) + op.MEM, reg64(self, dst, "st dst"), 0,
-		off16(self, off or 0), imm32(self, imm))
+	local sz = size_of(self, size)
+	local v = imm32(self, imm)
+	if sz == op.DW and v ~= imm and type(imm) == "number" then
+		fail(self, format("immediate %s would be stored sign-extended as %d in 64 bits", num_text(imm), v))
+	end
+	return emit(self, op.ST + sz + op.MEM, reg64(self, dst, "st dst"), 0, off16(self, off or 0), v)
 end
 
 local ATOMIC_OPS = { add = op.ADD, ["or"] = op.OR, ["and"] = op.AND, xor = op.XOR,
