@@ -323,6 +323,33 @@ describe("bpf.asm", function()
 			assert.is_true(hits[0] >= 5, "hits: " .. tostring(hits[0]))
 		end)
 
+		it("uprobe and perf_event programs attach like an object's programs", function()
+			local netns = require "support.netns"
+			local target = netns.fixture("probe_target")
+			-- one single-entry array per program: direct value addresses need max_entries = 1
+			local hits = assert(bpf.map_create{ type = "array", key_type = "u32",
+				value_type = { name = "hits", { "uprobe", "u64" }, { "samples", "u64" } },
+				max_entries = 1, name = "asm_hits" })
+			local function counter(slot)
+				local b = asm.new{ name = "count_" .. slot }
+				b:ld_map_value("r1", hits, slot * 8)
+				b:mov("r2", 1); b:xadd("u64", "r1", 0, "r2")
+				b:mov("r0", 0); b:exit()
+				return b
+			end
+			local up = assert(counter(0):load{ section = "uprobe" })
+			local link = assert(up:attach_uprobe(target, "lbpf_fixture_add"))
+			local ok, out = support.sh(target .. " add 5 42 2>&1")
+			assert(ok, out)
+			link:detach()
+			assert.equal(5, hits[0].uprobe)
+			local sampler = assert(counter(1):load{ type = "perf_event" })
+			local plink = assert(sampler:attach_perf_event{ type = "software", config = "cpu-clock", freq = 1000 })
+			assert.is_truthy(support.wait_until(function() return hits[0].samples > 0 end, 5,
+				function() support.do_syscalls(100) end))
+			plink:detach()
+		end)
+
 		it("fentry resolves its target in vmlinux BTF (this kernel then refuses trampolines)", function()
 			local b = asm.new{ name = "on_unlink" }
 			b:mov("r0", 0); b:exit()
