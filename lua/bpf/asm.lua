@@ -122,12 +122,16 @@ local function check_open(b)
 end
 
 local function imm32(b, v, what)
-	if type(v) == "cdata" then v = tonumber(v) end
-	if type(v) ~= "number" or v % 1 ~= 0 or v < -TWO31 or v >= TWO32 then
-		fail(b, format("%s must be a 32-bit integer, got %s", what or "immediate",
-			type(v) == "number" and num_text(v) or type(v)))
+	local t = type(v)
+	if t ~= "number" then
+		if t == "cdata" then return imm32(b, tonumber(v), what) end
+	elseif v >= -TWO31 and v < TWO31 and v % 1 == 0 then
+		return v
+	elseif v >= TWO31 and v < TWO32 and v % 1 == 0 then
+		return v - TWO32
 	end
-	return s32(v)
+	fail(b, format("%s must be a 32-bit integer, got %s", what or "immediate",
+		t == "number" and num_text(v) or t))
 end
 
 local function off16(b, v)
