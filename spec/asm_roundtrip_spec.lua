@@ -98,6 +98,42 @@ describe("bpf.asm round trip", function()
 		assert.is_true(programs >= 70, programs .. " programs")
 	end)
 
+	it("answers damaged text with a positioned error, never anything else", function()
+		-- Deterministic damage (a small linear congruential generator) to real program text:
+		-- characters dropped, doubled or replaced. Every result either assembles or raises
+		-- "bpf.asm: asm:LINE:COL: ..." (or the whole-text error for text without instructions).
+		local obj = assert(bpf.open(support.obj("syscount")))
+		local text = bpf.disasm(obj.programs.count_syscalls:insns{ elf = true })
+		obj:close()
+		local seed = 12345
+		local function rand(n)
+			seed = (seed * 1103515245 + 12345) % 2147483648
+			return seed % n + 1
+		end
+		local alphabet = "r0w9 =+-*()[]:#xl;,sugotpcifexit"
+		local errors = 0
+		for _ = 1, 300 do
+			local t = text
+			for _ = 1, rand(4) do
+				local at, what = rand(#t), rand(3)
+				local c = alphabet:sub(rand(#alphabet), rand(#alphabet))
+				if what == 1 then t = t:sub(1, at - 1) .. t:sub(at + 1)
+				elseif what == 2 then t = t:sub(1, at) .. t:sub(at)
+				else t = t:sub(1, at - 1) .. c .. t:sub(at + 1) end
+			end
+			local ok, err = pcall(asm.assemble, t)
+			if ok then -- what assembles also finishes cleanly or says why not
+				local fine, why = pcall(err.bytes, err)
+				assert(fine or tostring(why):match("bpf%.asm: .*instruction %d+: "), tostring(why))
+			else
+				errors = errors + 1
+				assert(type(err) == "string" and (err:match("^bpf%.asm: asm:%d+:%d+: .+\n  .*\n *%^$") or
+					err:match("no instruction")), "unexpected error: " .. tostring(err))
+			end
+		end
+		assert.is_true(errors > 100, errors .. " errors")
+	end)
+
 	it("reproduces a builder's text with labels and line comments", function()
 		local b = asm.new()
 		b:line("t.bt", 1, 1, "first")

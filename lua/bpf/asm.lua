@@ -1024,6 +1024,9 @@ function Builder:load(opts)
 		end
 	end
 	local name = opts.name or self.name
+	if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+		error("load: name must be an identifier (it names the BTF function), got " .. tostring(name), 2)
+	end
 	local btf, func_info, line_info = abtf.program(self, name)
 	return core.load({
 		insns = encode(self, map_fd), btf = btf, func_info = func_info, line_info = line_info,

@@ -151,7 +151,7 @@ local function assign(b, op, state, dst, rhs)
 		return b:raw(op.LD + SIZE_CODE[lsz] + op.ABS, 0, 0, 0, imm_of(idx))
 	end
 	-- atomics with a result
-	local is64, fop, asz, aaddr, arest = rhs:match("^atomic(6?4?)_([%w_]+)%(%(([su]%d+) %*%)(%b())%s*,%s*(.-)%)$")
+	local fop, asz, aaddr, arest = rhs:match("^atomic6?4?_([%w_]+)%(%(([su]%d+) %*%)(%b())%s*,%s*(.-)%)$")
 	if fop then
 		local r, off = mem(aaddr)
 		if not r then perr("bad address '" .. aaddr .. "'", aaddr) end
@@ -165,7 +165,6 @@ local function assign(b, op, state, dst, rhs)
 		local kinds = { fetch_add = op.ADD + op.FETCH, fetch_or = op.OR + op.FETCH,
 			fetch_and = op.AND + op.FETCH, fetch_xor = op.XOR + op.FETCH, xchg = op.XCHG }
 		if not kinds[fop] then perr("unknown atomic operation '" .. fop .. "'", fop) end
-		local _ = is64
 		return b:raw(code, r, src, off, kinds[fop])
 	end
 	local lasz, laaddr = rhs:match("^load_acquire%(%(([su]%d+) %*%)(%b())%)$")
