@@ -19,7 +19,8 @@ packages=(
 	# the rockspec spec; the static lib of Lua 5.4 (liblua5.4-dev), libelf and zlib for `make static`.
 	nginx libnginx-mod-http-lua curl luarocks
 	# issue 12: Debian's bpftrace 0.17, the reference the trace specs and `make bench-trace` compare with
-	bpftrace
+	# (GNU time measures its peak RSS)
+	bpftrace time
 )
 
 installed() {
