@@ -181,6 +181,7 @@ struct lbpf_object {
 	struct lbpf_map_init *inits;
 	size_t ninits;
 	struct lbpf_core_cand_cache *core_cache; /* CO-RE results, kept to explain refusals */
+	char *built_sec_name;          /* prog_build.c: the section name of a built program */
 	bool loaded;
 };
 
@@ -213,6 +214,10 @@ int lbpf_code_of_section(const lbpf_object *obj, size_t sec_idx);
 int lbpf_func_containing(const lbpf_object *obj, size_t code_idx, size_t insn);
 /* Its name, for messages (the section's name when no function symbol covers it). */
 const char *lbpf_func_name_at(const lbpf_object *obj, size_t code_idx, size_t insn);
+/* Type, expected attach type, flags and attach name from the program's section name. */
+void lbpf_program_apply_sec_def(lbpf_program *prog);
+/* object.c: attach_btf_id of a BTF-targeted program (fentry/x, tp_btf/x, ...) from vmlinux. */
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog);
 /* extern.c: __kconfig / __ksym externs (and the .kconfig map). */
 int lbpf_collect_externs(lbpf_object *obj);
 /* reloc.c */

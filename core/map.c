@@ -513,3 +513,54 @@ void lbpf_map_free(lbpf_map *map)
 	lbpf_map_release(map);
 	free(map);
 }
+
+/* A standalone map from a definition (bpf.map_create): BTF for its key and value when given,
+ * so its elements decode like an object's map. */
+static int build_btf(lbpf_map *map, const struct lbpf_map_build *spec)
+{
+	int ret;
+
+	if (!spec->btf)
+		return 0;
+	ret = lbpf_btf_open_mem(spec->btf, spec->btf_size, &map->owned_btf);
+	if (!ret)
+		ret = lbpf_btf_load(map->owned_btf, 0);
+	if (ret < 0)
+		return lbpf_err_prefix(ret, "map '%s': the BTF of its key and value: ", map->name);
+	map->btf = map->owned_btf;
+	map->btf_key_type_id = spec->btf_key_type_id;
+	map->btf_value_type_id = spec->btf_value_type_id;
+	return 0;
+}
+
+int lbpf_map_build(const struct lbpf_map_build *spec, lbpf_map **out)
+{
+	lbpf_map *map;
+	int ret;
+
+	*out = NULL;
+	lbpf_err_clear();
+	map = calloc(1, sizeof(*map));
+	if (!map)
+		return lbpf_err(ENOMEM, "out of memory");
+	map->fd = -1;
+	map->values_off = -1;
+	map->origin = LBPF_MAP_USER;
+	map->name = strdup(spec->name && *spec->name ? spec->name : "map");
+	map->def.type = spec->type;
+	map->def.key_size = spec->key_size;
+	map->def.value_size = spec->value_size;
+	map->def.max_entries = spec->max_entries;
+	map->def.map_flags = spec->map_flags;
+	map->def.numa_node = spec->numa_node;
+	map->def.map_extra = spec->map_extra;
+	ret = map->name ? build_btf(map, spec) : lbpf_err(ENOMEM, "out of memory");
+	if (!ret)
+		ret = create_new(map);
+	if (ret) {
+		lbpf_map_free(map);
+		return ret;
+	}
+	*out = map;
+	return 0;
+}

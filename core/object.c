@@ -251,7 +251,7 @@ int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out)
 	return ret;
 }
 
-static int resolve_attach_btf_id(lbpf_object *obj, lbpf_program *prog)
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 {
 	char name[256];
 	const char *prefix = "";
@@ -321,7 +321,7 @@ static int load_programs(lbpf_object *obj)
 
 		if (!prog->autoload)
 			continue;
-		ret = resolve_attach_btf_id(obj, prog);
+		ret = lbpf_program_resolve_attach_btf(obj, prog);
 		if (!ret)
 			ret = lbpf_link_program(obj, prog);
 		if (!ret)
@@ -404,6 +404,7 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->name);
 	free(obj->pin_root);
 	free(obj->btf_path);
+	free(obj->built_sec_name);
 	free(obj);
 }
 

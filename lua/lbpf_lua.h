@@ -57,6 +57,7 @@ void lbpf_lua_open_reader(lua_State *L); /* lreader.c */
 void lbpf_lua_open_attach(lua_State *L); /* lattach.c */
 void lbpf_lua_open_info(lua_State *L);   /* linfo.c */
 void lbpf_lua_open_enum(lua_State *L);   /* lenum.c */
+void lbpf_lua_open_asm(lua_State *L);    /* lasm.c */
 
 /* lbtf.c: the BTF of the bpf.btf handle at idx; NULL if it is something else, a Lua error if it
  * was closed. */

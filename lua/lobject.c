@@ -233,6 +233,26 @@ static int l_open(lua_State *L)
 	return 1;
 }
 
+/* An object handle for obj, already open (and maybe loaded) elsewhere, e.g. a program built by
+ * bpf.asm: pushed, owning obj from now on. */
+void lbpf_lua_push_object(lua_State *L, lbpf_object *obj)
+{
+	struct lbpf_lua_object *o = lbpf_newuserdata(L, sizeof(*o));
+	int obj_idx = lua_gettop(L);
+
+	memset(o, 0, sizeof(*o));
+	luaL_setmetatable(L, LBPF_OBJECT_MT);
+	o->obj = obj;
+	lbpf_lua_copy_name(o->name, sizeof(o->name), lbpf_object_name(obj));
+	lua_newtable(L);
+	lua_newtable(L);
+	lua_setfield(L, -2, "strings");
+	lua_pushvalue(L, -1);
+	lbpf_setuservalue(L, obj_idx);
+	build_handle_tables(L, obj_idx, lua_gettop(L), obj);
+	lua_pop(L, 1);
+}
+
 static void close_object(struct lbpf_lua_object *o)
 {
 	if (o->obj) {

@@ -121,6 +121,50 @@ struct lbpf_test_run {
 };
 int lbpf_program_test_run(lbpf_program *prog, struct lbpf_test_run *run);
 
+/* ---- programs and maps built from raw parts (prog_build.c, map.c; bpf.asm) ----------------- */
+
+/* Reverse of the *_type_name functions: the value for a name, or -1. */
+int lbpf_prog_type_by_name(const char *name);
+int lbpf_map_type_by_name(const char *name);
+int lbpf_attach_type_by_name(const char *name);
+
+/* A program from instructions with generated BTF. The section name gives type, expected attach
+ * type and BTF target as for an object's program (and lets lbpf_program_attach work);
+ * prog_type / attach_type (names, may be NULL) override what it gives. */
+struct lbpf_prog_build {
+	const char *name, *section, *license;
+	const char *prog_type, *attach_type;
+	uint32_t kern_version, prog_flags;
+	bool sleepable;
+	const struct bpf_insn *insns;
+	size_t insn_cnt;
+	const void *btf;       /* raw BTF (NULL: none, and then no func/line info) */
+	size_t btf_size;
+	const void *func_info; /* struct bpf_func_info[] */
+	uint32_t func_info_cnt;
+	const void *line_info; /* struct bpf_line_info[] */
+	uint32_t line_info_cnt;
+};
+/* Loads it as the only program of a new, loaded object (closed with lbpf_object_close). A
+ * verifier refusal is reported as for an object's program, log tail included. */
+int lbpf_program_build(const struct lbpf_prog_build *spec, lbpf_object **out);
+/* The instructions as loaded (after linking and relocation), or the program's own ELF
+ * instructions (relocations not applied) before load; NULL/0 when there are none. */
+const struct bpf_insn *lbpf_program_insns(const lbpf_program *prog, size_t *count);
+int lbpf_program_elf_insns(const lbpf_program *prog, const struct bpf_insn **insns,
+			   size_t *count);
+
+/* A standalone map created from a definition, with BTF for its key and value when btf is set. */
+struct lbpf_map_build {
+	const char *name;
+	uint32_t type, key_size, value_size, max_entries, map_flags, numa_node;
+	uint64_t map_extra;
+	const void *btf;
+	size_t btf_size;
+	uint32_t btf_key_type_id, btf_value_type_id;
+};
+int lbpf_map_build(const struct lbpf_map_build *spec, lbpf_map **out);
+
 /* ---- links -------------------------------------------------------------------------------- */
 
 /* Attach according to the program's section name (tracepoint/cat/name, raw_tp/name, ...). */
