@@ -44,7 +44,7 @@ for _, runner in ipairs(RUNNERS) do
 			local path = os.tmpname()
 			support.write_file(path, "BEGIN { printf(\"%s %d\\n\", str($1), $2); }\n" ..
 				"interval:ms:100 { @ticks = count(); }\n")
-			local rc, out, err = run(runner.cmd .. " -d 0.5 " .. q(path) .. " abc 7")
+			local rc, out, err = run(runner.cmd .. " " .. q(path) .. " abc -d 0.5 7")
 			os.remove(path)
 			assert.are.equal(0, rc, err)
 			local ticks = tonumber(out:match("^Attaching 2 probes%.%.%.\nabc 7\n\n\n@ticks: (%d+)\n$"))
@@ -88,7 +88,7 @@ for _, runner in ipairs(RUNNERS) do
 				"still running after SIGINT")
 			local text = support.read_file(out)
 			os.remove(out)
-			assert.matches("^Attaching 1 probe%.%.%.\nend\n\n\n@calls: %d+\n$", text)
+			assert.matches("^Attaching 2 probes%.%.%.\nend\n\n\n@calls: %d+\n$", text) -- END counts, as in bpftrace
 			assert.is_nil(text:find("interrupted", 1, true))
 		end)
 	end)

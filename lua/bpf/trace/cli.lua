@@ -11,6 +11,7 @@ local M = {}
 local USAGE = [[
 usage: luabpf trace [options] FILE.bt [ARGS...]
        luabpf trace [options] -e 'PROGRAM' [ARGS...]
+(options may come anywhere; arguments after -- are never options)
 options:
   -e PROGRAM     the program text (instead of a file)
   -d SECONDS     stop after SECONDS (then END runs and the maps print)
@@ -45,10 +46,13 @@ function M.parse(argv)
 		return argv[i]
 	end
 	local ok, err = pcall(function()
+		local rest = false -- after "--": arguments only
 		while i <= #argv do
 			local a = argv[i]
-			if o.source or o.file then
-				o.args[#o.args + 1] = a
+			if rest or a:sub(1, 1) ~= "-" or a == "-" then
+				if o.source or o.file then o.args[#o.args + 1] = a else o.file = a end
+			elseif a == "--" then
+				rest = true
 			elseif a == "-e" then
 				o.source, o.name = value(a), "stdin"
 			elseif a == "-d" then
@@ -63,10 +67,8 @@ function M.parse(argv)
 				o.dump = true
 			elseif a == "-h" or a == "--help" then
 				o.help = true
-			elseif a:sub(1, 1) == "-" and a ~= "-" then
-				error({ usage = "unknown option '" .. a .. "'" })
 			else
-				o.file = a
+				error({ usage = "unknown option '" .. a .. "'" })
 			end
 			i = i + 1
 		end
