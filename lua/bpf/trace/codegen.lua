@@ -936,12 +936,14 @@ function G:stmt(s)
 	local k = s.kind
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
 	local used = b:stack_used()
+	local ends = false
 	if k == "assign" then
 		self:assign(s)
 	elseif k == "expr_stmt" then
 		local e = s.expr
 		if e.kind == "call" and e.ty and e.ty.k == "none" then
 			self:call_stmt(e)
+			ends = e.name == "exit"
 		elseif e.kind == "incdec" then
 			self:incdec(e)
 		elseif not s.no_effect then
@@ -951,20 +953,32 @@ function G:stmt(s)
 		self:line(s, s.cond_epos)
 		local f, done = b:new_label("else"), b:new_label("fi")
 		self:cond(s.cond, f)
-		self:block(s.then_)
-		if s.else_ then b:ja(done) end
+		local then_ends = self:block(s.then_)
+		if s.else_ and not then_ends then b:ja(done) end
 		b:label(f)
-		if s.else_ then self:block(s.else_); b:label(done) end
+		if s.else_ then
+			local else_ends = self:block(s.else_)
+			if not then_ends then b:label(done) end
+			ends = then_ends and else_ends
+		end
 	elseif k == "unroll" then
-		for _ = 1, s.n do self:block(s.body) end
+		for _ = 1, s.n do
+			if self:block(s.body) then ends = true; break end
+		end
 	elseif k == "block" then
-		self:block(s)
+		ends = self:block(s)
 	end
 	b:stack_reset(used)
+	return ends
 end
 
+-- Returns true when the block always ends the program (exit()): what follows it is not
+-- emitted, since the verifier refuses unreachable instructions.
 function G:block(blk)
-	for _, s in ipairs(blk.stmts) do self:stmt(s) end
+	for _, s in ipairs(blk.stmts) do
+		if self:stmt(s) then return true end
+	end
+	return false
 end
 
 -- Line info for a statement: its source line, column and text.
