@@ -37,8 +37,8 @@ describe("bpf.trace", function()
 			printf("read %d bytes, fd %d, %s\n", args->count, args->fd, comm); }]], { cpid = w.pid })
 		w:go()
 		t:poll(0)
-		assert.are.same({ "read 1 bytes, fd 3, trace_workload\n", "read 22 bytes, fd 3, trace_workload\n",
-			"read 333 bytes, fd 3, trace_workload\n", "read 4444 bytes, fd 3, trace_workload\n" }, out)
+		assert.are.same({ "read 1 bytes, fd 42, trace_workload\n", "read 22 bytes, fd 42, trace_workload\n",
+			"read 333 bytes, fd 42, trace_workload\n", "read 4444 bytes, fd 42, trace_workload\n" }, out)
 		t:close()
 	end)
 

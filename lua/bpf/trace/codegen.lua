@@ -148,7 +148,7 @@ function G:read_mem(size, signed, bitfield)
 	local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[size]
 	if not sz then raise(nil, "internal: read of %d bytes", size) end
 	b:ldx(sz, "r0", "r10", rd)
-	self:extend("r0", size, signed)
+	if signed then self:extend("r0", size, true) end
 end
 
 -- Loads a field/index/deref node's value (scalar types) into r0.
@@ -159,7 +159,7 @@ function G:load_access(e)
 	if a.how == "ctx" then
 		local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[a.size]
 		b:ldx(sz, "r0", "r6", a.offset)
-		self:extend("r0", a.size, a.signed)
+		if a.signed then self:extend("r0", a.size, true) end -- loads zero-extend
 	elseif a.how == "farg" then
 		b:ldx("u64", "r0", "r6", a.index * 8)
 		if ty.k == "int" and ty.size and ty.size < 8 then self:extend("r0", ty.size, ty.signed) end
@@ -668,7 +668,9 @@ function G:key(e, extra)
 	local m = e.map.plan
 	local size = m.key_size
 	local off = self:tmp(size)
-	self:zero(off, size)
+	-- every key part is written whole (buffers zero-pad themselves); only a keyless map's
+	-- constant key needs zeroing (a hist's slot is written by the caller)
+	if not e.keys then self:zero(off, size) end
 	for i, kexpr in ipairs(e.keys or {}) do
 		local pt = m.keys[i]
 		if types.is_buffer(kexpr.ty) then
@@ -896,7 +898,6 @@ function G:event(e)
 	local ev = e.event
 	local used = b:stack_used()
 	local off = self:tmp(ev.size)
-	if ev.size > 8 then self:zero(off + 8, ev.size - 8) end
 	local first = e.name == "printf" and 2 or 1
 	for i, a in ipairs(ev.args or {}) do
 		local arg = e.args[first + i - 1]
@@ -935,12 +936,14 @@ function G:stmt(s)
 	local k = s.kind
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
 	local used = b:stack_used()
+	local ends = false
 	if k == "assign" then
 		self:assign(s)
 	elseif k == "expr_stmt" then
 		local e = s.expr
 		if e.kind == "call" and e.ty and e.ty.k == "none" then
 			self:call_stmt(e)
+			ends = e.name == "exit"
 		elseif e.kind == "incdec" then
 			self:incdec(e)
 		elseif not s.no_effect then
@@ -950,26 +953,39 @@ function G:stmt(s)
 		self:line(s, s.cond_epos)
 		local f, done = b:new_label("else"), b:new_label("fi")
 		self:cond(s.cond, f)
-		self:block(s.then_)
-		if s.else_ then b:ja(done) end
+		local then_ends = self:block(s.then_)
+		if s.else_ and not then_ends then b:ja(done) end
 		b:label(f)
-		if s.else_ then self:block(s.else_); b:label(done) end
+		if s.else_ then
+			local else_ends = self:block(s.else_)
+			if not then_ends then b:label(done) end
+			ends = then_ends and else_ends
+		end
 	elseif k == "unroll" then
-		for _ = 1, s.n do self:block(s.body) end
+		for _ = 1, s.n do
+			if self:block(s.body) then ends = true; break end
+		end
 	elseif k == "block" then
-		self:block(s)
+		ends = self:block(s)
 	end
 	b:stack_reset(used)
+	return ends
 end
 
+-- Returns true when the block always ends the program (exit()): what follows it is not
+-- emitted, since the verifier refuses unreachable instructions.
 function G:block(blk)
-	for _, s in ipairs(blk.stmts) do self:stmt(s) end
+	for _, s in ipairs(blk.stmts) do
+		if self:stmt(s) then return true end
+	end
+	return false
 end
 
 -- Line info for a statement: its source line, column and text.
 function G:line(node, epos)
-	local line, col, text = self.where(node.pos)
-	local _ = epos
+	local line, col = self.where(node.pos)
+	local text = self.src:sub(node.pos, epos or node.epos):gsub("%s+", " ")
+	if #text > 80 then text = text:sub(1, 77) .. "..." end
 	self.b:line(self.file, line, col, text)
 end
 
@@ -979,8 +995,8 @@ end
 local function program(plan_prog, prog, refs, opts, where)
 	local b = asm.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
-		file = opts.name or "stdin", vars = {}, var_types = {} }, G)
-	self:line(prog.probe)
+		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
+	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
 	-- variables: one slot each for the whole program, zeroed

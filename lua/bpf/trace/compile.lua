@@ -75,6 +75,7 @@ local function compile(src, opts)
 	local copts = {}
 	for k, v in pairs(opts) do copts[k] = v end
 	copts.name = copts.name or "stdin"
+	copts.source = src
 	local btf_handle = opts.btf
 	if btf_handle == nil then btf_handle = kernel_btf() end
 	copts.btf = btf_handle or nil

@@ -88,7 +88,7 @@ function State:finish()
 	self:detach()
 	for i, p in ipairs(self.plan.programs) do
 		if p.kind == "end" then
-			local ok, err = self.programs[i]:test_run({})
+			local ok, err = self.programs[i]:test_run({ ["repeat"] = 0 })
 			if not ok then return nil, "END: " .. tostring(err) end
 		end
 	end
@@ -156,7 +156,7 @@ local function load(plan, opts)
 	if opts.begin ~= false then
 		for i, p in ipairs(plan.programs) do
 			if p.kind == "begin" then
-				local ok, rerr, rerrno = self.programs[i]:test_run({})
+				local ok, rerr, rerrno = self.programs[i]:test_run({ ["repeat"] = 0 })
 				if not ok then return fail("BEGIN: " .. tostring(rerr), rerrno) end
 			end
 		end

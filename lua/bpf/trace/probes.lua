@@ -90,7 +90,7 @@ local function find_in_path(name)
 	return name
 end
 
-local UNITS = { s = 1e9, ms = 1e6, us = 1e3, ns = 1, hz = "hz" }
+local UNITS = { s = 1000000000, ms = 1000000, us = 1000, ns = 1, hz = "hz" }
 
 local function rate(spec, kind, parts)
 	local unit, value = parts[2], parts[3]
@@ -106,7 +106,7 @@ local function rate(spec, kind, parts)
 	local n = tonumber(value)
 	if n == 0 then diag.raise(spec, "bad %s spec '%s': the rate must be positive", kind, spec.text) end
 	local a = { unit = unit }
-	if unit == "hz" then a.freq = n; a.period_ns = math.floor(1e9 / n)
+	if unit == "hz" then a.freq = n; a.period_ns = math.floor(1000000000 / n)
 	else a.period_ns = n * UNITS[unit] end
 	return a
 end

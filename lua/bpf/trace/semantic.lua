@@ -248,6 +248,10 @@ function S:record_field(e, rid, base_access)
 		e.access.offset = byte
 		ty = { k = "int", signed = ty.signed, size = 8 }
 	end
+	if ty.k == "array" and ty.is_char then
+		-- char arrays are strings (indexing them still reads single chars)
+		return { k = "str", size = ty.size, char_array = ty }
+	end
 	return ty
 end
 
@@ -405,6 +409,9 @@ function S:index(e)
 	local bty = self:expr(e.base)
 	local ity = self:need_int(e.index, "an index")
 	local n = const_int(e.index)
+	if bty.k == "str" and bty.char_array and e.base.access and e.base.access.how == "mem" then
+		bty = bty.char_array
+	end
 	if bty.k == "array" then
 		if not n then raise(e.index, "array indexes must be constant") end
 		if n < 0 or n >= bty.n then raise(e.index, "index %d is out of bounds (0 to %d)", n, bty.n - 1) end
