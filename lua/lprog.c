@@ -149,7 +149,10 @@ static int l_test_run(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	run.data_in = opt_bytes(L, 2, "data", &run.data_size_in);
 	run.ctx_in = opt_bytes(L, 2, "ctx", &run.ctx_size_in);
-	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL)
+	/* Raw tracepoint programs take the same rules (no repeat, data or ctx_out): BEGIN/END of
+	 * bpf.trace run that way. */
+	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL ||
+	    lbpf_program_type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT)
 		return test_run_syscall(L, prog, &run);
 	run.repeat = (uint32_t)opt_size(L, 2, "repeat", 1);
 	run.flags = (uint32_t)opt_size(L, 2, "flags", 0);
