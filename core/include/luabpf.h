@@ -259,6 +259,10 @@ int lbpf_probe_helper(enum bpf_prog_type type, int helper_id);
  * BPF_TRACE_FEXIT, BPF_MODIFY_RETURN, BPF_LSM_MAC, BPF_TRACE_ITER) loads against a kernel
  * function this kernel always has. */
 int lbpf_probe_attach_btf(enum bpf_attach_type type);
+/* Whether this kernel creates links of a kind: "kprobe_multi" (5.18+ with CONFIG_FPROBE),
+ * "uprobe_multi" (6.6+), "tcx" (6.6+). Asked with links that cannot attach anything (a missing
+ * function, a directory, ifindex 0) and told apart by the error, as libbpf probes them. */
+int lbpf_probe_link(const char *kind);
 
 #include "luabpf_attach.h"
 #include "luabpf_events.h"
