@@ -95,6 +95,18 @@ function env.load_only(path, names)
 	return obj
 end
 
+-- Polls cond() for up to seconds (default 5): packets on loopback are delivered from softirq
+-- context, possibly after the sender exits. Returns cond()'s last answer; never a timing assert.
+function env.wait_for(cond, seconds)
+	local deadline = os.time() + (seconds or 5)
+	local v = cond()
+	while not v and os.time() <= deadline do
+		bpf.sleep(0.02)
+		v = cond()
+	end
+	return v
+end
+
 -- A kernel version as a comparable number: 6.1.192 -> 6001192.
 function env.kernel_version()
 	local f = assert(io.open("/proc/sys/kernel/osrelease"))
