@@ -108,6 +108,8 @@ struct lbpf_program {
 	uint32_t attach_btf_id;
 	int attach_btf_kind;     /* how to resolve attach_btf_id (section.c) */
 	const char *attach_name; /* section text after the prefix's '/' */
+	int attach_prog_fd;      /* freplace: the target program (ours, 0: none) */
+	char *attach_func;       /* freplace: the function replaced (NULL: attach_name) */
 	bool autoload;
 	int fd;
 	struct bpf_insn *insns;  /* after linking and relocation */
@@ -223,6 +225,8 @@ int lbpf_map_create(lbpf_map *map);
 void lbpf_map_release(lbpf_map *map);
 /* prog.c */
 int lbpf_program_load(lbpf_program *prog);
+/* freplace.c: attach_btf_id of an extension program, from its target program's BTF. */
+int lbpf_freplace_resolve(lbpf_program *prog);
 void lbpf_program_release(lbpf_program *prog);
 /* object.c: grows an array by one zeroed element, returning it. */
 void *lbpf_array_push(void **array, size_t *count, size_t elem_size);

@@ -321,7 +321,8 @@ static int load_programs(lbpf_object *obj)
 
 		if (!prog->autoload)
 			continue;
-		ret = resolve_attach_btf_id(obj, prog);
+		ret = prog->type == BPF_PROG_TYPE_EXT ? lbpf_freplace_resolve(prog)
+						      : resolve_attach_btf_id(obj, prog);
 		if (!ret)
 			ret = lbpf_link_program(obj, prog);
 		if (!ret)

@@ -92,6 +92,8 @@ static void fill_load_attr(const lbpf_program *prog, union bpf_attr *attr)
 	attr->kern_version = obj->kversion;
 	attr->prog_flags = prog->prog_flags;
 	attr->attach_btf_id = prog->attach_btf_id;
+	if (prog->type == BPF_PROG_TYPE_EXT)
+		attr->attach_prog_fd = (uint32_t)prog->attach_prog_fd;
 	lbpf_kernel_name(attr->prog_name, prog->name);
 	if (btf_fd >= 0) {
 		attr->prog_btf_fd = (uint32_t)btf_fd;
@@ -112,7 +114,8 @@ static int explain_refusal(lbpf_program *prog, int err, const char *log)
 {
 	const char *why = lbpf_strerror(err);
 
-	if (prog->type == BPF_PROG_TYPE_TRACING || prog->type == BPF_PROG_TYPE_LSM) {
+	if (prog->type == BPF_PROG_TYPE_TRACING || prog->type == BPF_PROG_TYPE_LSM ||
+	    prog->type == BPF_PROG_TYPE_EXT) {
 		if (err == -EPERM && (!log || !*log))
 			return lbpf_err(err, "program '%s' (section '%s'): %s refused by the kernel: "
 					"EPERM (BPF trampolines are not permitted on this kernel)",
@@ -176,6 +179,9 @@ void lbpf_program_release(lbpf_program *prog)
 	if (prog->fd >= 0)
 		close(prog->fd);
 	prog->fd = -1;
+	if (prog->attach_prog_fd > 0)
+		close(prog->attach_prog_fd);
+	free(prog->attach_func);
 	free(prog->insns);
 	free(prog->func_info);
 	free(prog->line_info);

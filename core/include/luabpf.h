@@ -100,6 +100,9 @@ enum bpf_attach_type lbpf_program_expected_attach_type(const lbpf_program *prog)
 size_t lbpf_program_insn_count(const lbpf_program *prog); /* after relocation once loaded */
 bool lbpf_program_autoload(const lbpf_program *prog);
 int lbpf_program_set_autoload(lbpf_program *prog, bool autoload);            /* before load */
+/* freplace (before load): the program replaces function func (NULL: the one its section
+ * freplace/FUNC names) of the loaded program target_prog_fd (duplicated, kept until closed). */
+int lbpf_program_set_attach_target(lbpf_program *prog, int target_prog_fd, const char *func);
 int lbpf_program_set_type(lbpf_program *prog, enum bpf_prog_type type);     /* before load */
 int lbpf_program_set_expected_attach_type(lbpf_program *prog, enum bpf_attach_type type);
 /* Name of a program type / attach type / map type / link type ("xdp", "hash", ...). */

@@ -81,9 +81,10 @@ function env.need(kind)
 	end
 end
 
--- Opens path with target_tgid = this process and loads only the programs named.
-function env.load_only(path, names)
-	local obj = env.ok(bpf.open(path, { globals = { target_tgid = env.tgid() } }))
+-- Opens path (with target_tgid = this process unless globals says otherwise) and loads only
+-- the programs named.
+function env.load_only(path, names, globals)
+	local obj = env.ok(bpf.open(path, { globals = globals or { target_tgid = env.tgid() } }))
 	local wanted = {}
 	for _, n in ipairs(names) do wanted[n] = true end
 	for name, prog in pairs(obj.programs) do prog:set_autoload(wanted[name] == true) end
