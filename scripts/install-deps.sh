@@ -27,6 +27,9 @@ packages=(
 	# issue 12: Debian's bpftrace 0.17, the reference the trace specs and `make bench-trace` compare
 	# with (GNU time measures its peak RSS)
 	bpftrace time
+	# issue 14: the static REPL's line editing (libedit.a with its terminfo, libbsd, libmd
+	# static libraries) and tmux, the terminal its spec drives
+	libedit-dev libncurses-dev libbsd-dev libmd-dev tmux
 )
 
 installed() {
