@@ -658,7 +658,7 @@ static int l_sleep(lua_State *L)
 
 /* ---- help and lazily loaded pure-Lua parts -------------------------------------------------- */
 
-static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", NULL };
+static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", "repl", NULL };
 
 /* Module __index: bpf.hist & co. are required on first use and then stored in the module. */
 static int l_module_index(lua_State *L)

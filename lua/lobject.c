@@ -10,6 +10,7 @@
  *   strings  = option strings the core may keep pointers to until load
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lhandle.h"
@@ -68,7 +69,57 @@ void lbpf_lua_push_map(lua_State *L, int obj_idx, lbpf_map *map)
 	lbpf_lua_new_map_handle(L, map, obj_idx);
 }
 
-/* Fills uv.programs, uv.maps and uv.handles (uservalue table at uv_idx). */
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* __index of obj.maps / obj.programs: a name that is not there is a mistake worth an error that
+ * lists the names that are (upvalues: "map" or "program", the object's name). */
+static int l_missing_name(lua_State *L)
+{
+	const char *kind = lua_tostring(L, lua_upvalueindex(1));
+	const char *names[64];
+	size_t n = 0, more = 0;
+	luaL_Buffer b;
+
+	lua_pushnil(L);
+	while (lua_next(L, 1)) {
+		lua_pop(L, 1);
+		if (n < sizeof(names) / sizeof(names[0]))
+			names[n++] = lua_tostring(L, -1);
+		else
+			more++;
+	}
+	qsort(names, n, sizeof(names[0]), compare_names);
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < n; i++) {
+		luaL_addstring(&b, i ? ", " : "");
+		luaL_addstring(&b, names[i]);
+	}
+	if (more)
+		luaL_addstring(&b, ", ...");
+	luaL_pushresult(&b);
+	if (lua_type(L, 2) == LUA_TSTRING)
+		lua_pushfstring(L, "'%s'", lua_tostring(L, 2));
+	else
+		lua_pushfstring(L, "named by a %s", luaL_typename(L, 2));
+	return luaL_error(L, "object '%s' has no %s %s (its %ss: %s)",
+			  lua_tostring(L, lua_upvalueindex(2)), kind, lua_tostring(L, -1), kind,
+			  n ? lua_tostring(L, -2) : "none");
+}
+
+/* Gives the table on top the erroring __index above. */
+static void refuse_missing_names(lua_State *L, const char *kind, lbpf_object *obj)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, kind);
+	lua_pushstring(L, lbpf_object_name(obj));
+	lua_pushcclosure(L, l_missing_name, 2);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+}
+
 static void build_handle_tables(lua_State *L, int obj_idx, int uv_idx, lbpf_object *obj)
 {
 	size_t nprogs = lbpf_object_program_count(obj), nmaps = lbpf_object_map_count(obj);
@@ -87,6 +138,7 @@ static void build_handle_tables(lua_State *L, int obj_idx, int uv_idx, lbpf_obje
 		lua_rawset(L, handles);
 		lua_setfield(L, -2, lbpf_program_name(p));
 	}
+	refuse_missing_names(L, "program", obj);
 	lua_setfield(L, uv_idx, "programs");
 
 	lua_createtable(L, 0, (int)nmaps);
@@ -98,6 +150,7 @@ static void build_handle_tables(lua_State *L, int obj_idx, int uv_idx, lbpf_obje
 		lua_rawset(L, handles);
 		lua_setfield(L, -2, lbpf_map_name(m));
 	}
+	refuse_missing_names(L, "map", obj);
 	lua_setfield(L, uv_idx, "maps");
 	lua_pop(L, 1); /* handles */
 

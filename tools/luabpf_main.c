@@ -228,18 +228,9 @@ static int run_script(lua_State *L, char **argv, int argc, int script)
 
 /* ---- the REPL -------------------------------------------------------------------------------- */
 
-/* Prints the values on the stack above base: with bpf.pp (its format function, or the callable)
- * when there is one, as the issue asks of the REPL; tostring otherwise. */
-static const char repl_print_lua[] =
-	"local ok, pp = pcall(function() return bpf.pp end)\n"
-	"if not ok or pp == nil then ok, pp = pcall(require, 'bpf.pp') end\n"
-	"if not ok then pp = nil end\n"
-	"local fmt = type(pp) == 'table' and type(pp.format) == 'function' and pp.format\n"
-	"for i = 1, select('#', ...) do local v = select(i, ...)\n"
-	"  if fmt then print(fmt(v))\n"
-	"  elseif type(pp) == 'function' then pp(v)\n"
-	"  else print(tostring(v)) end\n"
-	"end\n";
+/* Prints the values on the stack above base through the global print, as lua.c does; the REPL
+ * installs bpf.repl's print first, so results look as in `lua5.4 -i -l bpf.repl`. */
+static const char repl_print_lua[] = "print(...)\n";
 
 static void repl_print(lua_State *L, int base)
 {
@@ -310,6 +301,9 @@ static void repl(lua_State *L)
 	int base = lua_gettop(L);
 
 	start_line_editing(L);
+	if (luaL_dostring(L, "require 'bpf.repl'") != LUA_OK)
+		report(L, LUA_ERRRUN);
+
 	/* The statement being typed accumulates as a string at base + 1. */
 	lua_pushliteral(L, "");
 	for (;;) {
