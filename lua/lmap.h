@@ -6,6 +6,8 @@
 #include "lhandle.h"
 
 bool lbpf_lua_map_alive(const struct lbpf_lua_map *m);
+/* After a pre-load setter (lmap_set.c) changed the map at idx: its sizes, codecs, buffers anew. */
+void lbpf_lua_map_refresh(lua_State *L, int idx);
 /* A live map handle / one whose map exists in the kernel, or a Lua error. */
 struct lbpf_lua_map *lbpf_lua_check_map_handle(lua_State *L, int idx);
 struct lbpf_lua_map *lbpf_lua_check_created_map(lua_State *L, int idx);

@@ -553,10 +553,7 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	*type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
 	lua_getfield(L, opts_idx, "raw");
 	*raw = lua_toboolean(L, -1);
-	lua_getfield(L, opts_idx, "batch");
-	r->batch = (int)luaL_optinteger(L, -1, 0);
-	if (r->batch < 0 || r->batch > 1 << 20)
-		luaL_error(L, "reader: batch must be between 0 and 1048576, not %d", r->batch);
+	r->batch = (int)lbpf_lua_opt_uint(L, opts_idx, "batch", 0, 1 << 20);
 	lua_getfield(L, opts_idx, "pointer");
 	r->pointer = lua_toboolean(L, -1);
 	lua_getfield(L, opts_idx, "view");
@@ -573,11 +570,9 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	if (r->pointer && (*type || *raw))
 		luaL_error(L, "reader: pointer = true hands over the records in place; it does not "
 			      "combine with type or raw");
-	lua_getfield(L, opts_idx, "pages");
-	popts->pages_per_cpu = (size_t)luaL_optinteger(L, -1, 0);
-	lua_getfield(L, opts_idx, "wakeup");
-	popts->wakeup_events = (uint32_t)luaL_optinteger(L, -1, 0);
-	lua_pop(L, 5); /* type stays referenced by the options table */
+	popts->pages_per_cpu = (size_t)lbpf_lua_opt_uint(L, opts_idx, "pages", 0, 1 << 20);
+	popts->wakeup_events = (uint32_t)lbpf_lua_opt_uint(L, opts_idx, "wakeup", 0, UINT32_MAX);
+	lua_pop(L, 2); /* type stays referenced by the options table */
 }
 
 /* reuse = true: one table per source (uv.reused), or with batch the reused array (uv.batch)

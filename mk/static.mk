@@ -20,7 +20,8 @@ STATIC_EMBED := new/new.lua=tools/new-project/new.lua cc/cc.lua=tools/cc/cc.lua 
 	$(foreach t,$(notdir $(wildcard tools/new-project/templates/*)),new/templates/$(t)=tools/new-project/templates/$(t)) \
 	$(foreach h,$(wildcard bpf/include/*.h),include/$(notdir $(h))=$(h)) \
 	include/bpf_helper_defs.h=$(HELPER_DEFS) \
-	$(foreach m,$(wildcard lua/bpf/*.lua),$(m)=$(m))
+	$(foreach m,$(wildcard lua/bpf/*.lua),$(m)=$(m)) \
+	$(foreach m,$(wildcard lua/bpf/trace/*.lua),$(m)=$(m))
 STATIC_EMBED_FILES = $(foreach e,$(STATIC_EMBED),$(lastword $(subst =, ,$(e))))
 
 .PHONY: static

@@ -7,6 +7,7 @@
  *   luabpf -i [SCRIPT]          enter the REPL after the script / one-liners
  *   luabpf                      the REPL (also when stdin is a pipe: lines are read until EOF)
  *   luabpf new NAME [DIR]       write a ready project DIR/NAME (default ./NAME)
+ *   luabpf trace ARGS...        bpftrace programs (bpf.trace.cli, lua/bpf/trace/cli.lua)
  *   luabpf -v | -h
  *
  * `bpf` is a global in every mode (require "bpf" works too); nothing is loaded from disk but the
@@ -37,11 +38,12 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: %s [-e CODE]... [-i] [SCRIPT [ARGS...]]\n"
 		"       %s new NAME [DIR]   write a ready project (NAME.bpf.c, NAME.lua, Makefile)\n"
+		"       %s trace [-e PROGRAM | FILE.bt] [-d S] [-c CMD] [-p PID] [--dump]   bpftrace\n"
 		"       %s cc FILE.bpf.c [-o OUT.bpf.o] [CLANG_OPTION...]\n"
 		"                          compile a BPF program (built-in headers, this kernel's vmlinux.h)\n"
 		"       %s -v | -h\n"
 		"With no script (and no -e), reads Lua lines interactively with `bpf` loaded.\n",
-		progname, progname, progname, progname);
+		progname, progname, progname, progname, progname);
 }
 
 /* ---- embedded files ------------------------------------------------------------------------ */
@@ -88,7 +90,8 @@ static int load_embedded_module(lua_State *L)
 	return 1;
 }
 
-/* "lua/bpf/pp.lua" -> "bpf.pp", "lua/bpf/init.lua" -> none (bpf itself is the C module). */
+/* "lua/bpf/pp.lua" -> "bpf.pp", "lua/bpf/trace/format.lua" -> "bpf.trace.format",
+ * "lua/bpf/x/init.lua" -> "bpf.x", "lua/bpf/init.lua" -> none (bpf itself is the C module). */
 static int module_name_of(const char *file, char *out, size_t size)
 {
 	static const char prefix[] = "lua/bpf/";
@@ -99,7 +102,15 @@ static int module_name_of(const char *file, char *out, size_t size)
 		return 0;
 	int n = snprintf(out, size, "bpf.%.*s", (int)(len - 4 - (sizeof(prefix) - 1)),
 			 file + sizeof(prefix) - 1);
-	return n > 0 && (size_t)n < size && strcmp(out, "bpf.init") != 0;
+	if (n <= 0 || (size_t)n >= size)
+		return 0;
+	for (char *c = out; *c; c++)
+		if (*c == '/')
+			*c = '.';
+	size_t mlen = strlen(out);
+	if (mlen > 5 && strcmp(out + mlen - 5, ".init") == 0)
+		out[mlen - 5] = '\0';
+	return strcmp(out, "bpf") != 0;
 }
 
 /* package.preload: bpf (the C module) and every embedded lua/bpf/NAME.lua. */
@@ -136,10 +147,10 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
-/* Ctrl-C while Lua code runs, as lua5.4 and luajit handle it: the signal handler sets a hook
- * that raises "interrupted!" at the next Lua instruction, so that bpf.cli's app:run (and any
- * pcall) sees it and a script ends cleanly. */
-static lua_State *running_L;
+/* Ctrl-C while Lua runs: as lua5.4 does, an "interrupted!" error at the next Lua instruction
+ * (a wait in the kernel returns early on the signal), so scripts and `luabpf trace` can catch it
+ * and finish cleanly. A second Ctrl-C ends the process. */
+static lua_State *running_state;
 
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
@@ -150,8 +161,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 
 static void on_sigint(int sig)
 {
-	signal(sig, SIG_DFL); /* a second Ctrl-C ends the process */
-	lua_sethook(running_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+	signal(sig, SIG_DFL);
+	lua_sethook(running_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 /* Calls the function below nargs arguments; reports an error on stderr. Returns a lua status. */
@@ -161,7 +172,7 @@ static int docall(lua_State *L, int nargs, int nresults)
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
-	running_L = L;
+	running_state = L;
 	signal(SIGINT, on_sigint);
 	int status = lua_pcall(L, nargs, nresults, base);
 	signal(SIGINT, SIG_DFL);
@@ -217,18 +228,9 @@ static int run_script(lua_State *L, char **argv, int argc, int script)
 
 /* ---- the REPL -------------------------------------------------------------------------------- */
 
-/* Prints the values on the stack above base: with bpf.pp (its format function, or the callable)
- * when there is one, as the issue asks of the REPL; tostring otherwise. */
-static const char repl_print_lua[] =
-	"local ok, pp = pcall(function() return bpf.pp end)\n"
-	"if not ok or pp == nil then ok, pp = pcall(require, 'bpf.pp') end\n"
-	"if not ok then pp = nil end\n"
-	"local fmt = type(pp) == 'table' and type(pp.format) == 'function' and pp.format\n"
-	"for i = 1, select('#', ...) do local v = select(i, ...)\n"
-	"  if fmt then print(fmt(v))\n"
-	"  elseif type(pp) == 'function' then pp(v)\n"
-	"  else print(tostring(v)) end\n"
-	"end\n";
+/* Prints the values on the stack above base through the global print, as lua.c does; the REPL
+ * installs bpf.repl's print first, so results look as in `lua5.4 -i -l bpf.repl`. */
+static const char repl_print_lua[] = "print(...)\n";
 
 static void repl_print(lua_State *L, int base)
 {
@@ -299,6 +301,9 @@ static void repl(lua_State *L)
 	int base = lua_gettop(L);
 
 	start_line_editing(L);
+	if (luaL_dostring(L, "require 'bpf.repl'") != LUA_OK)
+		report(L, LUA_ERRRUN);
+
 	/* The statement being typed accumulates as a string at base + 1. */
 	lua_pushliteral(L, "");
 	for (;;) {
@@ -362,6 +367,27 @@ static int new_project(lua_State *L, int argc, char **argv)
 		status = docall(L, 4, 0);
 	}
 	return report(L, status) == LUA_OK ? 0 : 1;
+}
+
+/* ---- `luabpf trace ...` -------------------------------------------------------------------- */
+
+/* require("bpf.trace.cli").main({ARGS after "trace"}): the exit status it returns. */
+static int trace_command(lua_State *L, int argc, char **argv)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "bpf.trace.cli");
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 1;
+	lua_getfield(L, -1, "main");
+	lua_remove(L, -2);
+	lua_createtable(L, argc - 2, 0);
+	for (int i = 2; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - 1);
+	}
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 1;
+	return (int)lua_tointeger(L, -1);
 }
 
 /* ---- `luabpf cc FILE.bpf.c ...` ------------------------------------------------------------- */
@@ -459,6 +485,10 @@ static int pmain(lua_State *L)
 	preload_modules(L);
 	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
 		lua_pushinteger(L, new_project(L, argc, argv));
+		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "trace") == 0) {
+		lua_pushinteger(L, trace_command(L, argc, argv));
 		return 1;
 	}
 	if (argc >= 2 && strcmp(argv[1], "cc") == 0) {
