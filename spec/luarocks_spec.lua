@@ -93,6 +93,24 @@ for _, rock in ipairs(rocks) do
 			if tree and tree:match("^/tmp/firsthour_rocks%.") then os.execute("rm -rf " .. q(tree)) end
 		end)
 
+		it("is the command the README shows", function()
+			-- 5.2 and 5.3 are named in the comment of the 5.4 line ("# or 5.2, 5.3")
+			local version = rock[2]:match("%-%-lua%-version (5%.[23])")
+			local args = version and "--lua-version 5.4" or rock[2]
+			local readme = support.read_file(root .. "/README.md")
+			local cmd = ("luarocks " .. args .. " make rockspec/luabpf-scm-1.rockspec" .. rock[3])
+				:gsub("%s+", " ")
+			local found = false
+			for line in readme:gmatch("[^\n]+") do
+				local code, comment = line:match("^([^#]*)#?(.*)$")
+				if code:gsub("%s+", " "):gsub(" $", "") == cmd and
+					(not version or comment:find(version, 1, true)) then
+					found = true
+				end
+			end
+			assert.is_true(found, "README.md does not show: " .. cmd)
+		end)
+
 		it("builds and installs the module and every lua/bpf submodule into a private tree", function()
 			local ok, out = support.sh("cd " .. q(root) .. " && MAKEFLAGS=-j2 " ..
 				luarocks(rock, tree, "make rockspec/luabpf-scm-1.rockspec" .. rock[3]) .. " 2>&1")
