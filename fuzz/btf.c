@@ -46,9 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	query_types(btf);
 	lbpf_btf_find(btf, "task_struct", 4);
 	/* The whole header is bounded by the writer (64 MB of C), which takes seconds under ASan
-	 * on a loaded machine: it is fuzzed on inputs up to 64 KB (every object's BTF), where
+	 * on a loaded machine: it is fuzzed on inputs up to 32 KB (most objects' BTF), where
 	 * corrupt layouts come from anyway; the kernel's BTF is covered by the specs. */
-	if (size < (64u << 10) && !lbpf_btf_dump_c_str(btf, &text, &len))
+	if (size < (32u << 10) && !lbpf_btf_dump_c_str(btf, &text, &len))
 		free(text);
 	lbpf_btf_free(btf);
 	return 0;
