@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "error.h"
 #include "internal.h"
 
@@ -54,7 +55,7 @@ static int btf_type_member(const lbpf_btf *btf, const struct btf_member *m, uint
 	if (!ptr || lbpf_btf_kind(ptr) != BTF_KIND_PTR)
 		return -EINVAL;
 	sz = lbpf_btf_type_size(btf, ptr->type);
-	if (sz < 0)
+	if (sz < 0 || sz > UINT32_MAX)
 		return -EINVAL;
 	*type_id = ptr->type;
 	*size = (uint32_t)sz;
@@ -242,7 +243,7 @@ static int collect_legacy_maps(lbpf_object *obj)
 		    GELF_ST_TYPE(sym.st_info) == STT_SECTION)
 			continue;
 		name = lbpf_elf_sym_name(&obj->elf, &sym);
-		if (!sec->data || sym.st_value + sizeof(def) > sec->size)
+		if (!sec->data || !lbpf_range_ok(sym.st_value, sizeof(def), sec->size))
 			return lbpf_err(EINVAL, "legacy map '%s' lies outside the maps section", name);
 		memcpy(&def, (const char *)sec->data + sym.st_value, sizeof(def));
 		map = new_map(obj, name, LBPF_MAP_USER, (size_t)shndx);
@@ -282,8 +283,12 @@ static bool is_data_section(const struct lbpf_elf_sec *sec, bool *readonly)
 static int add_data_map(lbpf_object *obj, size_t sec_idx, bool readonly)
 {
 	const struct lbpf_elf_sec *sec = &obj->elf.secs[sec_idx];
-	lbpf_map *map = new_map(obj, sec->name, LBPF_MAP_DATA, sec_idx);
+	lbpf_map *map;
 
+	if (sec->size > LBPF_MAX_DATA_SIZE)
+		return lbpf_err(E2BIG, "section '%s' claims %zu bytes of global data (corrupt?)",
+				sec->name, sec->size);
+	map = new_map(obj, sec->name, LBPF_MAP_DATA, sec_idx);
 	if (!map)
 		return lbpf_err(ENOMEM, "out of memory");
 	map->def.type = BPF_MAP_TYPE_ARRAY;
@@ -308,11 +313,11 @@ static int add_data_map(lbpf_object *obj, size_t sec_idx, bool readonly)
 
 static uint32_t var_type_in_datasec(const lbpf_object *obj, const lbpf_map *map, const char *name)
 {
-	const struct btf_type *sec = lbpf_btf_type(obj->btf, map->btf_value_type_id);
+	const struct btf_type *sec;
 	const struct btf_var_secinfo *vs;
 
-	if (!sec)
-		return 0;
+	if (!obj->btf || !(sec = lbpf_btf_type(obj->btf, map->btf_value_type_id)))
+		return 0; /* no BTF (-g0): the global is read as plain bytes or an integer */
 	vs = (const struct btf_var_secinfo *)(sec + 1);
 	for (uint16_t i = 0; i < lbpf_btf_vlen(sec); i++) {
 		const struct btf_type *var = lbpf_btf_type(obj->btf, vs[i].type);
@@ -329,7 +334,7 @@ static int add_global(lbpf_object *obj, size_t map_idx, const GElf_Sym *sym, con
 	const lbpf_map *map = &obj->maps[map_idx];
 	struct lbpf_global_sym *g;
 
-	if (sym->st_value + sym->st_size > map->def.value_size)
+	if (!lbpf_range_ok(sym->st_value, sym->st_size, map->def.value_size))
 		return lbpf_err(EINVAL, "global '%s' lies outside its section '%s'", name, map->name);
 	g = lbpf_array_push((void **)&obj->globals, &obj->nglobals, sizeof(*g));
 	if (!g)

@@ -56,7 +56,10 @@ void lbpf_lua_open_btf(lua_State *L);    /* lbtf.c */
 void lbpf_lua_open_reader(lua_State *L); /* lreader.c */
 void lbpf_lua_open_attach(lua_State *L); /* lattach.c */
 void lbpf_lua_open_info(lua_State *L);   /* linfo.c */
+void lbpf_lua_open_apidoc(lua_State *L); /* lapidoc.c: require "bpf.apidoc" */
 void lbpf_lua_open_enum(lua_State *L);   /* lenum.c */
+void lbpf_lua_open_set(lua_State *L);    /* lset.c */
+void lbpf_lua_open_asm(lua_State *L);    /* lasm.c */
 
 /* lbtf.c: the BTF of the bpf.btf handle at idx; NULL if it is something else, a Lua error if it
  * was closed. */
@@ -96,8 +99,10 @@ static inline void lbpf_lua_push_int_bits(lua_State *L, uint64_t v, unsigned bit
 		return;
 	}
 	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
-#else
+#elif LBPF_LUA_INTEGERS
 	lua_pushinteger(L, (lua_Integer)v);
+#else
+	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
 #endif
 }
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its

@@ -245,6 +245,8 @@ static void push_prog_entry(lua_State *L, int fd, const struct bpf_prog_info *in
 	set_u64(L, "run_count", info->run_cnt);
 	if (info->btf_id)
 		set_int(L, "btf_id", info->btf_id);
+	set_int(L, "func_info", info->nr_func_info);
+	set_int(L, "line_info", info->nr_line_info);
 	push_map_ids(L, fd, info->nr_map_ids);
 	lua_setfield(L, -2, "map_ids");
 }
@@ -404,6 +406,25 @@ static int l_xlated(lua_State *L)
 	return 1;
 }
 
+/* prog:info(): what the kernel reports about a loaded program (the entry bpf.programs() lists). */
+static int l_prog_info(lua_State *L)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	lbpf_program *prog = lbpf_lua_check_program(L, 1);
+	int fd = lbpf_program_fd(prog), err;
+
+	if (fd < 0)
+		return luaL_error(L, "program '%s' is not loaded (call obj:load() first)",
+				  lbpf_program_name(prog));
+	memset(&info, 0, sizeof(info));
+	err = lbpf_obj_info(fd, &info, &len);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	push_prog_entry(L, fd, &info);
+	return 1;
+}
+
 /* bpf.disasm(bytes [, {xlated = true}]): raw instructions (8 bytes each) as text. */
 static int l_disasm(lua_State *L)
 {
@@ -545,6 +566,9 @@ static void push_attach_features(lua_State *L, int unknown_idx)
 		{ "flow_dissector", prog_ok(BPF_PROG_TYPE_FLOW_DISSECTOR) },
 		{ "sockmap", both(prog_ok(BPF_PROG_TYPE_SK_SKB), prog_ok(BPF_PROG_TYPE_SK_MSG)) },
 		{ "netfilter", prog_ok((enum bpf_prog_type)32) },
+		{ "kprobe_multi", kprobe && lbpf_probe_link("kprobe_multi") > 0 },
+		{ "uprobe_multi", uprobe && lbpf_probe_link("uprobe_multi") > 0 },
+		{ "tcx", lbpf_probe_link("tcx") > 0 },
 	};
 
 	lua_createtable(L, 0, (int)(sizeof(kinds) / sizeof(kinds[0])));
@@ -634,7 +658,7 @@ static int l_sleep(lua_State *L)
 
 /* ---- help and lazily loaded pure-Lua parts -------------------------------------------------- */
 
-static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "repl", NULL };
+static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", "repl", NULL };
 
 /* Module __index: bpf.hist & co. are required on first use and then stored in the module. */
 static int l_module_index(lua_State *L)
@@ -701,6 +725,10 @@ void lbpf_lua_open_info(lua_State *L)
 		{ "xlated", l_xlated },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg object_prog_methods[] = {
+		{ "info", l_prog_info },
+		{ NULL, NULL },
+	};
 	static const luaL_Reg help_method[] = {
 		{ "help", l_handle_help },
 		{ NULL, NULL },
@@ -712,6 +740,7 @@ void lbpf_lua_open_info(lua_State *L)
 
 	luaL_setfuncs(L, funcs, 0);
 	add_to_class(L, LBPF_PROGRAM_MT, prog_methods);
+	add_to_class(L, LBPF_PROGRAM_MT, object_prog_methods);
 	add_to_class(L, "bpf.pinned_program", prog_methods);
 	for (int i = 0; classes[i]; i++)
 		add_to_class(L, classes[i], help_method);

@@ -23,31 +23,45 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
+static size_t scratch_size(const lbpf_map *map)
+{
+	uint32_t ks = lbpf_map_key_size(map);
+	size_t lookup = lbpf_map_lookup_value_size(map);
+
+	return 2 * align8(ks ? ks : 1) + align8(lookup ? lookup : 1);
+}
+
+/* Sizes, codecs and scratch buffers (at buf, scratch_size bytes) from the map's definition. */
+static void describe_map(struct lbpf_lua_map *m, lbpf_map *map, uint8_t *buf)
 {
 	uint32_t ks = lbpf_map_key_size(map), vs = lbpf_map_value_size(map);
-	size_t lookup = lbpf_map_lookup_value_size(map);
-	size_t head = align8(sizeof(struct lbpf_lua_map));
-	size_t total = head + 2 * align8(ks ? ks : 1) + align8(lookup ? lookup : 1);
 
-	obj_idx = obj_idx ? lua_absindex(L, obj_idx) : 0;
-	struct lbpf_lua_map *m = lbpf_newuserdata(L, total);
-	memset(m, 0, total);
-	m->map = map;
-	m->owner = obj_idx ? lbpf_lua_to_object(L, obj_idx) : NULL;
 	m->key_size = ks;
 	m->value_size = vs;
 	m->type = lbpf_map_type(map);
-	m->lookup_size = (uint32_t)lookup;
+	m->lookup_size = (uint32_t)lbpf_map_lookup_value_size(map);
 	m->ncpus = lbpf_map_is_percpu(map) ? (uint32_t)lbpf_num_possible_cpus() : 1;
 	if (m->ncpus < 1)
 		m->ncpus = 1;
 	m->value_stride = m->ncpus > 1 ? (uint32_t)align8(vs) : vs;
 	lbpf_lua_codec_init(&m->key, lbpf_map_btf(map), lbpf_map_btf_key_type_id(map), ks, 0);
 	lbpf_lua_codec_init(&m->value, lbpf_map_btf(map), lbpf_map_btf_value_type_id(map), vs, 0);
-	m->key_buf = (uint8_t *)m + head;
+	m->key_buf = buf;
 	m->key2_buf = m->key_buf + align8(ks ? ks : 1);
 	m->value_buf = m->key2_buf + align8(ks ? ks : 1);
+}
+
+void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
+{
+	size_t head = align8(sizeof(struct lbpf_lua_map));
+	size_t total = head + scratch_size(map);
+
+	obj_idx = obj_idx ? lua_absindex(L, obj_idx) : 0;
+	struct lbpf_lua_map *m = lbpf_newuserdata(L, total);
+	memset(m, 0, total);
+	m->map = map;
+	m->owner = obj_idx ? lbpf_lua_to_object(L, obj_idx) : NULL;
+	describe_map(m, map, (uint8_t *)m + head);
 	lbpf_lua_copy_name(m->name, sizeof(m->name), lbpf_map_name(map));
 	luaL_setmetatable(L, LBPF_MAP_MT);
 	lua_createtable(L, 0, 1);
@@ -56,6 +70,22 @@ void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
 		lua_setfield(L, -2, "owner");
 	}
 	lbpf_setuservalue(L, -2);
+}
+
+void lbpf_lua_map_refresh(lua_State *L, int idx)
+{
+	struct lbpf_lua_map *m = luaL_checkudata(L, idx, LBPF_MAP_MT);
+	size_t total = scratch_size(m->map);
+	uint8_t *buf;
+
+	idx = lua_absindex(L, idx);
+	buf = lbpf_newuserdata(L, total); /* the buffers inside the handle may be too small now */
+	memset(buf, 0, total);
+	lbpf_getuservalue(L, idx);
+	lua_insert(L, -2);
+	lua_setfield(L, -2, "scratch");
+	lua_pop(L, 1);
+	describe_map(m, m->map, buf);
 }
 
 static struct lbpf_lua_map *check_map_ud(lua_State *L, int idx)
@@ -685,7 +715,7 @@ static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
 		return 1;
 	}
 	static const char *const props[] = { "type", "key_size", "value_size", "max_entries", "flags",
-					     "percpu", "loaded", NULL };
+					     "percpu", "loaded", "autocreate", "numa_node", NULL };
 	int i = 0;
 	while (props[i] && strcmp(props[i], k) != 0)
 		i++;
@@ -701,6 +731,8 @@ static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
 	case 4: lua_pushinteger(L, (lua_Integer)lbpf_map_flags(m->map)); break;
 	case 5: lua_pushboolean(L, m->ncpus > 1 || lbpf_map_is_percpu(m->map)); break;
 	case 6: lua_pushboolean(L, lbpf_map_fd(m->map) >= 0); break;
+	case 7: lua_pushboolean(L, lbpf_map_autocreate(m->map)); break;
+	case 8: lua_pushinteger(L, (lua_Integer)lbpf_map_numa_node(m->map)); break;
 	}
 	return 1;
 }

@@ -111,7 +111,7 @@ static int get_cdata64(lua_State *L, int idx, uint64_t *bits, int *negative)
 	lua_pop(L, 3);
 	return 0;
 }
-#else
+#elif LBPF_LUA_INTEGERS
 void lbpf_lua_push_u64(lua_State *L, uint64_t v)
 {
 	lua_pushinteger(L, (lua_Integer)v);
@@ -120,6 +120,17 @@ void lbpf_lua_push_u64(lua_State *L, uint64_t v)
 void lbpf_lua_push_i64(lua_State *L, int64_t v)
 {
 	lua_pushinteger(L, (lua_Integer)v);
+}
+#else
+/* PUC 5.1 and 5.2: numbers are doubles, exact below 2^53. */
+void lbpf_lua_push_u64(lua_State *L, uint64_t v)
+{
+	lua_pushnumber(L, (lua_Number)v);
+}
+
+void lbpf_lua_push_i64(lua_State *L, int64_t v)
+{
+	lua_pushnumber(L, (lua_Number)v);
 }
 #endif
 
@@ -142,7 +153,7 @@ int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative)
 {
 	int type = lua_type(L, idx);
 	if (type == LUA_TNUMBER) {
-#if !LBPF_LUAJIT
+#if LBPF_LUA_INTEGERS
 		if (lua_isinteger(L, idx)) {
 			lua_Integer i = lua_tointeger(L, idx);
 			*bits = (uint64_t)i;
@@ -1092,7 +1103,7 @@ void lbpf_lua_codec_push(lua_State *L, const struct lbpf_lua_codec *c, const voi
 /* Integer fast path: the common u32/u64 key and value skip the generic encoder. */
 static int encode_fast_int(lua_State *L, int idx, const struct lbpf_lua_codec *c, void *out)
 {
-#if !LBPF_LUAJIT
+#if LBPF_LUA_INTEGERS
 	if (!lua_isinteger(L, idx))
 		return 0;
 	lua_Integer i = lua_tointeger(L, idx);
