@@ -501,6 +501,12 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->globals);
 	free(obj->externs);
 	free(obj->inits);
+	for (size_t i = 1; i < obj->fd_array_cnt; i++) {
+		close(obj->fd_array[i]);
+		free(obj->fd_array_names[i]);
+	}
+	free(obj->fd_array);
+	free(obj->fd_array_names);
 	for (size_t i = 0; i < obj->nwarnings; i++)
 		free(obj->warnings[i]);
 	free(obj->warnings);

@@ -134,6 +134,22 @@ describe("kfunc addresses (bpf_ksym_exists)", function()
 	end)
 end)
 
+describe("kfunc calls", function()
+	it("call conntrack's lookup and take its address (vmlinux here; a module elsewhere)", function()
+		-- spec/kernel/kfunc_module_k.lua runs the same object where nf_conntrack is a module.
+		local obj = assert(bpf.load(support.obj("parity_kfunc_ct")))
+		for _, name in ipairs { "ct_call", "ct_probe" } do
+			obj.globals.ran, obj.globals.ct_error = 0, 99
+			assert.equal(2, obj.programs[name]:test_run { data = support.packet() }.retval)
+			assert.equal(1, obj.globals.ran)
+			assert.equal(0, obj.globals.found)
+			assert.equal(-2, obj.globals.ct_error) -- ENOENT: no such connection
+		end
+		assert.equal(1, obj.globals.has_lookup)
+		obj:close()
+	end)
+end)
+
 describe("BTF of objects with __kconfig and __ksym externs", function()
 	it("loads with the object: line info stays, a spin lock and a bpf_timer work", function()
 		local obj = assert(bpf.load(support.obj("parity_btf")))
