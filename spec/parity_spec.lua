@@ -249,6 +249,8 @@ describe("pre-load setters", function()
 		obj = assert(bpf.open(support.obj("parity_setters")))
 		assert.has_error(function() obj.maps.stacks:set { value_size = "big" } end,
 			"map:set: value_size: integer expected, got string")
+		assert.has_error(function() obj.maps.stacks:set { max_entries = -1 } end,
+			"map:set: max_entries: -1 out of range (0 to 4294967295)")
 		assert.has_error(function() obj.maps[".bss"]:set { value_size = 16 } end,
 			"map '.bss' holds global data: its value size is fixed by the object")
 		assert.has_error(function() obj.programs.retyped:set { type = "no_such_type" } end,
