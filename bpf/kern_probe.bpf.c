@@ -18,6 +18,8 @@ struct seen {
 };
 
 struct seen kp = {}, kp_off5 = {}, kp_off9 = {}, kretp = {}, ksys = {}, kretsys = {};
+struct seen kmulti = {}, kretmulti = {};
+__u64 kmulti_ip = 0;
 
 static __always_inline int mine(void)
 {
@@ -89,6 +91,27 @@ int on_sys_openat_ret(struct pt_regs *ctx)
 	if (mine()) {
 		kretsys.ret = (long)PT_REGS_RC(ctx);
 		__sync_fetch_and_add(&kretsys.hits, 1);
+	}
+	return 0;
+}
+
+/* kprobe.multi: do_sys_open and do_sys_openat2 take (dfd, filename) first, like the rest. */
+SEC("kprobe.multi/do_sys_open*")
+int on_open_multi(struct pt_regs *ctx)
+{
+	if (mine()) {
+		kmulti_ip = bpf_get_func_ip(ctx);
+		record(&kmulti, (int)PT_REGS_PARM1(ctx), (const char *)PT_REGS_PARM2(ctx));
+	}
+	return 0;
+}
+
+SEC("kretprobe.multi/do_sys_openat2")
+int on_open_multi_ret(struct pt_regs *ctx)
+{
+	if (mine()) {
+		kretmulti.ret = (long)PT_REGS_RC(ctx);
+		__sync_fetch_and_add(&kretmulti.hits, 1);
 	}
 	return 0;
 }

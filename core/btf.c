@@ -550,6 +550,7 @@ int64_t lbpf_btf_type_size(const lbpf_btf *btf, uint32_t id)
 
 struct align_walk {
 	const lbpf_btf *btf;
+	uint8_t *memo; /* per type id: a record's alignment once known, 0 before (or NULL) */
 	uint32_t path[LBPF_BTF_MAX_CHAIN + 2]; /* records being walked */
 	int depth;
 	int budget;
@@ -587,11 +588,15 @@ static int align_of(struct align_walk *w, uint32_t id)
 		return a;
 	}
 	case BTF_KIND_STRUCT: case BTF_KIND_UNION: {
+		if (w->memo && w->memo[rid])
+			return w->memo[rid];
 		if (on_path(w, rid))
 			return 1;
 		w->path[w->depth++] = rid;
 		int a = member_align(w, t);
 		w->depth--;
+		if (w->memo)
+			w->memo[rid] = (uint8_t)a;
 		return a;
 	}
 	default:
@@ -621,7 +626,12 @@ static int member_align(struct align_walk *w, const struct btf_type *t)
 
 int lbpf_btf_type_align(const lbpf_btf *btf, uint32_t id)
 {
-	struct align_walk w = { .btf = btf, .budget = ALIGN_WALK_BUDGET };
+	return lbpf_btf_type_align_memo(btf, id, NULL);
+}
+
+int lbpf_btf_type_align_memo(const lbpf_btf *btf, uint32_t id, uint8_t *memo)
+{
+	struct align_walk w = { .btf = btf, .memo = memo, .budget = ALIGN_WALK_BUDGET };
 	return align_of(&w, id);
 }
 

@@ -22,12 +22,19 @@ void lbpf_err_clear(void)
 	errcode = 0;
 }
 
-/* EPERM from bpf(2) or perf_event_open(2) nearly always means missing privilege: say which. */
-static void add_privilege_hint(void)
+/* Errors whose cause is the process's situation rather than the object say which limit or
+ * privilege it is, once: EPERM from bpf(2) or perf_event_open(2) nearly always means missing
+ * privilege; EMFILE the open-file limit. */
+static void add_hint(int err)
 {
-	if (strstr(errmsg, "CAP_BPF"))
-		return;
-	lbpf_err_append(" (" LBPF_PRIVILEGE_HINT ")");
+	const char *hint = err == EPERM ? LBPF_PRIVILEGE_HINT
+			 : err == EMFILE ? "the process's limit on open files: ulimit -n" : NULL;
+
+	if (hint && !strstr(errmsg, hint)) {
+		lbpf_err_append(" (");
+		lbpf_err_append(hint);
+		lbpf_err_append(")");
+	}
 }
 
 int lbpf_err(int err, const char *fmt, ...)
@@ -39,8 +46,7 @@ int lbpf_err(int err, const char *fmt, ...)
 	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
 	va_end(ap);
 	errcode = err;
-	if (err == EPERM)
-		add_privilege_hint();
+	add_hint(err);
 	return -err;
 }
 

@@ -617,9 +617,10 @@ static int create_new(lbpf_map *map)
 		close(inner_fd);
 	if (ret < 0)
 		return lbpf_err(ret, "creating map '%s' (%s, key %u, value %u, max_entries %u) "
-				"failed: %s", map->name, lbpf_map_type_name(map->def.type),
+				"failed: %s%s", map->name, lbpf_map_type_name(map->def.type),
 				map->def.key_size, map->def.value_size, map->def.max_entries,
-				lbpf_strerror(ret));
+				lbpf_strerror(ret), ret == -ENOMEM ? " (map memory is charged to the "
+				"memory cgroup; before Linux 5.11 to RLIMIT_MEMLOCK: ulimit -l)" : "");
 	map->fd = ret;
 	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
 		return fill_data_map(map);

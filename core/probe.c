@@ -357,3 +357,103 @@ int lbpf_probe_attach_btf(enum bpf_attach_type type)
 	btf_attach_cache[type] = fd >= 0 ? YES : NO;
 	return fd >= 0;
 }
+
+/* ---- link kinds newer than 6.1 (kprobe_multi, uprobe_multi, tcx) ------------------------------ */
+
+#define PROBE_ATTACH_TCX_INGRESS 46
+#define PROBE_ATTACH_UPROBE_MULTI 48
+
+/* A program of type/attach that returns 0, or -errno. */
+static int load_ret0(enum bpf_prog_type type, enum bpf_attach_type attach)
+{
+	static const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = type;
+	attr.expected_attach_type = attach;
+	attr.insns = lbpf_ptr(ret0);
+	attr.insn_cnt = 2;
+	attr.license = lbpf_ptr("GPL");
+	return lbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+/* LINK_CREATE's answer (-errno, or 0 after closing a link that should not have been made). */
+static int probe_link_create(int prog_fd, uint32_t target, uint32_t attach, const void *extra,
+			     size_t extra_len)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = (uint32_t)prog_fd;
+	attr.link_create.target_fd = target;
+	attr.link_create.attach_type = attach;
+	memcpy((char *)&attr + offsetof(union bpf_attr, link_create.target_btf_id), extra, extra_len);
+	fd = lbpf_sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
+static int probe_kprobe_multi(void)
+{
+	const char *sym = "lbpf_probe_no_such_function";
+	struct { uint32_t flags, cnt; uint64_t syms, addrs, cookies; } multi = {
+		.cnt = 1, .syms = lbpf_ptr(&sym) };
+	int fd = load_ret0(BPF_PROG_TYPE_KPROBE, BPF_TRACE_KPROBE_MULTI), err;
+
+	if (fd < 0)
+		return 0; /* the attach type is unknown: before 5.18 */
+	/* With fprobe the kernel looks the symbol up and misses it: ENOENT (ESRCH on some). */
+	err = probe_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &multi, sizeof(multi));
+	close(fd);
+	return err == -ENOENT || err == -ESRCH;
+}
+
+static int probe_uprobe_multi(void)
+{
+	uint64_t offset = 0;
+	struct { uint64_t path, offsets, ref_ctr_offsets, cookies; uint32_t cnt, flags, pid; } multi = {
+		.path = lbpf_ptr("/"), .offsets = lbpf_ptr(&offset), .cnt = 1 };
+	int fd = load_ret0(BPF_PROG_TYPE_KPROBE, (enum bpf_attach_type)PROBE_ATTACH_UPROBE_MULTI), err;
+
+	if (fd < 0)
+		return 0;
+	/* The kernel opens the path and refuses a directory: EBADF. */
+	err = probe_link_create(fd, 0, PROBE_ATTACH_UPROBE_MULTI, &multi, sizeof(multi));
+	close(fd);
+	return err == -EBADF;
+}
+
+static int probe_tcx(void)
+{
+	int fd = load_ret0(BPF_PROG_TYPE_SCHED_CLS, (enum bpf_attach_type)0), err;
+	uint64_t none = 0;
+
+	if (fd < 0)
+		return 0;
+	/* Ifindex 0 names no device: ENXIO where tcx exists, EINVAL (unknown attach type) before. */
+	err = probe_link_create(fd, 0, PROBE_ATTACH_TCX_INGRESS, &none, sizeof(none));
+	close(fd);
+	return err == -ENXIO || err == -ENODEV;
+}
+
+int lbpf_probe_link(const char *kind)
+{
+	static const char *const kinds[] = { "kprobe_multi", "uprobe_multi", "tcx" };
+	static int (*const probes[])(void) = { probe_kprobe_multi, probe_uprobe_multi, probe_tcx };
+	static unsigned char cache[3];
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcmp(kind, kinds[i]) != 0)
+			continue;
+		if (!cache[i])
+			cache[i] = probes[i]() ? YES : NO;
+		return cache[i] == YES;
+	}
+	return lbpf_err(EINVAL, "no link kind '%s' to probe (kprobe_multi, uprobe_multi, tcx)", kind);
+}

@@ -102,6 +102,8 @@ int lbpf_program_set_attach_target(lbpf_program *prog, int attach_prog_fd, const
 	if (ret)
 		return ret;
 	if (!func_name || !*func_name)
+		func_name = prog->attach_name; /* freplace/FUNC: the function its section names */
+	if (!func_name || !*func_name)
 		return lbpf_err(EINVAL, "program '%s': attach target needs a function name",
 				prog->name);
 	if (attach_prog_fd >= 0 && (fd = fcntl(attach_prog_fd, F_DUPFD_CLOEXEC, 3)) < 0)

@@ -7,21 +7,31 @@
 #include "btf_internal.h"
 #include "luabpf.h"
 
+/* Each C text is bounded by the library (1 MB); the harness bounds their sum so that a BTF of
+ * many large types is not reported as a hang of the writer. */
+#define C_TEXT_BUDGET (1u << 20)
+
 static void query_types(const lbpf_btf *btf)
 {
 	char buf[512];
 	uint32_t n = lbpf_btf_type_count(btf);
+	size_t written = 0;
 
 	for (uint32_t id = 0; id < n && id < 2048; id++) {
 		const char *name = lbpf_btf_type_name(btf, id);
+		int len;
 
 		lbpf_btf_resolve(btf, id);
 		lbpf_btf_type_size(btf, id);
 		lbpf_btf_type_align(btf, id);
-		lbpf_btf_type_to_c(btf, id, buf, sizeof(buf));
-		lbpf_btf_decl_to_c(btf, id, "x", buf, sizeof(buf));
 		if (*name)
 			lbpf_btf_find(btf, name, 0);
+		if (written > C_TEXT_BUDGET)
+			continue;
+		if ((len = lbpf_btf_type_to_c(btf, id, buf, sizeof(buf))) > 0)
+			written += (size_t)len;
+		if ((len = lbpf_btf_decl_to_c(btf, id, "x", buf, sizeof(buf))) > 0)
+			written += (size_t)len;
 	}
 }
 

@@ -43,9 +43,9 @@ void lbpf_lua_add_methods(lua_State *L, const char *mt_name, const luaL_Reg *met
 void lbpf_lua_push_value(lua_State *L, const lbpf_btf *btf, uint32_t type_id, const void *data,
 			 size_t size, int raw);
 /* Encodes the Lua value at idx into out (size bytes, zeroed first). Raises a Lua error on a
- * value of the wrong shape, naming the field. */
+ * value of the wrong shape, naming the field under what ("globals.x"; NULL: "value"). */
 void lbpf_lua_to_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t type_id, void *out,
-		       size_t size, int raw);
+		       size_t size, int raw, const char *what);
 
 /* Each part registers itself into the module table on top of the stack. */
 void lbpf_lua_open_object(lua_State *L);

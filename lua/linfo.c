@@ -566,6 +566,9 @@ static void push_attach_features(lua_State *L, int unknown_idx)
 		{ "flow_dissector", prog_ok(BPF_PROG_TYPE_FLOW_DISSECTOR) },
 		{ "sockmap", both(prog_ok(BPF_PROG_TYPE_SK_SKB), prog_ok(BPF_PROG_TYPE_SK_MSG)) },
 		{ "netfilter", prog_ok((enum bpf_prog_type)32) },
+		{ "kprobe_multi", kprobe && lbpf_probe_link("kprobe_multi") > 0 },
+		{ "uprobe_multi", uprobe && lbpf_probe_link("uprobe_multi") > 0 },
+		{ "tcx", lbpf_probe_link("tcx") > 0 },
 	};
 
 	lua_createtable(L, 0, (int)(sizeof(kinds) / sizeof(kinds[0])));
@@ -655,7 +658,7 @@ static int l_sleep(lua_State *L)
 
 /* ---- help and lazily loaded pure-Lua parts -------------------------------------------------- */
 
-static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", NULL };
+static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", "repl", NULL };
 
 /* Module __index: bpf.hist & co. are required on first use and then stored in the module. */
 static int l_module_index(lua_State *L)

@@ -290,6 +290,27 @@ static void encode_one(lua_State *L, struct lbpf_lua_map *m, int idx, uint8_t *o
 	}
 }
 
+/* The largest index of a per-CPU array at idx; any key that is not a CPU index 1..ncpus is an
+ * error (a hole is a zero value), never dropped. */
+static size_t percpu_count(lua_State *L, int idx, uint32_t ncpus)
+{
+	size_t top = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		lua_Number k = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+		if (!(k >= 1 && k == (lua_Number)(size_t)k))
+			luaL_error(L, "value: per-CPU values are an array indexed by CPU, got a %s key",
+				   luaL_typename(L, -1));
+		if (k > ncpus)
+			luaL_error(L, "value: %d per-CPU values given, but the machine has %d possible CPUs",
+				   (int)(k > 1e9 ? 1e9 : k), (int)ncpus);
+		if ((size_t)k > top)
+			top = (size_t)k;
+	}
+	return top;
+}
+
 /* A value for one update: per-CPU maps take one value (replicated) or an array of them. */
 void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
 {
@@ -309,10 +330,7 @@ void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, vo
 			memcpy(p + (size_t)cpu * m->value_stride, p, m->value_size);
 		return;
 	}
-	size_t n = (size_t)lbpf_len(L, idx);
-	if (n > m->ncpus)
-		luaL_error(L, "value: %d per-CPU values given, but the machine has %d possible CPUs",
-			   (int)n, (int)m->ncpus);
+	size_t n = percpu_count(L, idx, m->ncpus);
 	for (size_t cpu = 0; cpu < n; cpu++) {
 		lua_rawgeti(L, idx, (int)cpu + 1);
 		if (!lua_isnil(L, -1))

@@ -562,9 +562,14 @@ static void encode_typed(struct enc *e, int idx, uint32_t id, uint8_t *out, size
 static void not_an_integer(struct enc *e, int idx, const char *type_name)
 {
 	lua_State *L = e->L;
-	if (lua_type(L, idx) == LUA_TNUMBER)
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Number n = lua_tonumber(L, idx);
+		if (n == floor(n)) /* integral but beyond any 64-bit integer (or infinite) */
+			shape_error(L, &e->path, "%s out of range for a 64-bit %s", lua_tostring(L, idx),
+				    type_name);
 		shape_error(L, &e->path, "%s expected, got the non-integral number %s", type_name,
 			    lua_tostring(L, idx));
+	}
 	if (lua_type(L, idx) == LUA_TSTRING)
 		shape_error(L, &e->path, "%s expected, got string (byte strings need {raw = true})",
 			    type_name);
@@ -968,9 +973,9 @@ static void encode_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t ty
 }
 
 void lbpf_lua_to_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t type_id, void *out,
-		       size_t size, int raw)
+		       size_t size, int raw, const char *what)
 {
-	encode_value(L, idx, btf, type_id, out, size, raw, "value");
+	encode_value(L, idx, btf, type_id, out, size, raw, what ? what : "value");
 }
 
 /* ---- codecs: the resolved per-map fast path ------------------------------------------------- */

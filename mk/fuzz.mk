@@ -22,7 +22,10 @@ FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -f
 # clang flags NLMSG_OK (a <linux/netlink.h> macro) under -Wsign-compare where gcc does not.
 FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Wno-sign-compare $(FUZZ_SAN)
 FUZZ_C_TARGETS := object btf btf_elf btf_ext core_access usdt_args usdt_notes
-LUA_FUZZ_TARGETS ?= lua_help_parse:bpf.help:parse
+# name:module:function, one per line (spec/fuzz_regressions_spec.lua reads this list too)
+LUA_FUZZ_TARGETS := \
+	lua_help_parse:bpf.help:parse \
+
 
 lua_fuzz_name = $(word 1,$(subst :, ,$(1)))
 FUZZ_LUA_NAMES := $(foreach t,$(LUA_FUZZ_TARGETS),$(call lua_fuzz_name,$(t)))
@@ -69,8 +72,9 @@ fuzz-seeds: bpf $(BUILD)/fixtures/probe_target bpf/nobtf_globals.bpf.o
 		$(BPF_OBJS)
 
 # Each target runs for FUZZ_SECONDS on its corpus (build/fuzz/corpus/<target>, grown from the
-# seeds); findings land in build/fuzz/findings/<target>/. The last lines of each run (cov:,
-# ft:, execs) are kept in build/fuzz/logs/<target>.log.
+# seeds); findings land in build/fuzz/findings/<target>/. Each run's log is kept in
+# build/fuzz/logs/<target>.log and summed up in one line (fuzz/summary.sh: seconds,
+# executions, cov:, ft:, findings).
 fuzz: fuzz-build fuzz-seeds
 	@set -e; for t in $(FUZZ_RUN); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/findings/$$t $(FUZZ_DIR)/logs; \
@@ -80,7 +84,7 @@ fuzz: fuzz-build fuzz-seeds
 			-artifact_prefix=$(FUZZ_DIR)/findings/$$t/ $(FUZZ_DIR)/corpus/$$t \
 			$(FUZZ_DIR)/seeds/$$t > $(FUZZ_DIR)/logs/$$t.log 2>&1 \
 			|| { tail -40 $(FUZZ_DIR)/logs/$$t.log; echo "fuzz: $$t FOUND something"; exit 1; }; \
-		grep -E '^#[0-9]+.*(DONE|cov:)' $(FUZZ_DIR)/logs/$$t.log | tail -1; \
+		bash fuzz/summary.sh $(FUZZ_DIR)/logs/$$t.log; \
 	done
 
 # ---- the -g0 object: global variables without BTF (loaded as libbpf loads it) --------------

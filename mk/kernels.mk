@@ -6,6 +6,8 @@
 
 KERNEL_FIXTURES := $(BUILD)/kernels/fixtures/probe_target $(BUILD)/kernels/fixtures/netfix
 KERNELS ?= 6.1 6.12
+# spec/kernels_spec.lua boots 6.1 with these inside `make test`.
+TEST_DEPS += $(KERNEL_FIXTURES)
 KSPEC ?=
 
 .PHONY: test-kernels

@@ -20,10 +20,16 @@ packages=(
 	# issue 7: nginx with its Lua module (LuaJIT 2.1) and curl for the nginx spec, luarocks for
 	# the rockspec spec; the static lib of Lua 5.4 (liblua5.4-dev), libelf and zlib for `make static`.
 	nginx libnginx-mod-http-lua curl luarocks
-	# issue 12: Debian's bpftrace 0.17, the reference the trace specs and `make bench-trace` compare with
-	bpftrace
 	# issue 13: the kernel matrix boots Debian kernels under qemu with a busybox initramfs
 	qemu-system-x86 busybox-static cpio xz-utils
+	# issue 11: libFuzzer and the sanitizer runtimes of clang 14 for `make fuzz`
+	libclang-rt-14-dev
+	# issue 12: Debian's bpftrace 0.17, the reference the trace specs and `make bench-trace` compare
+	# with (GNU time measures its peak RSS)
+	bpftrace time
+	# issue 14: the static REPL's line editing (libedit.a with its terminfo, libbsd, libmd
+	# static libraries) and tmux, the terminal its spec drives
+	libedit-dev libncurses-dev libbsd-dev libmd-dev tmux
 )
 
 installed() {

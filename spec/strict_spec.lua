@@ -129,6 +129,22 @@ describe("no silent value changes", function()
 		end)
 	end)
 
+	describe("per-CPU values", function()
+		it("an index beyond the possible CPUs or a key of another kind is an error", function()
+			local n = bpf.num_possible_cpus()
+			refuses(("value: %d per-CPU values given, but the machine has %d possible CPUs"):format(n + 5, n),
+				function() maps.pcpu_counts[1] = { [1] = 5, [n + 5] = 7 } end)
+			refuses("value: per-CPU values are an array indexed by CPU, got a string key",
+				function() maps.pcpu_counts[1] = { 5, x = 7 } end)
+			assert.same(0, maps.pcpu_counts[1][1])
+		end)
+	end)
+
+	it("an integral number beyond 64 bits is out of range, not 'non-integral'", function()
+		refuses("value: 1.844674407371e+19 out of range for a 64-bit integer",
+			function() maps.unsigned64[1] = 2 ^ 64 end)
+	end)
+
 	describe("array maps: one rule for an index beyond max_entries", function()
 		it("reads, writes and lookups raise the same error", function()
 			local text = "key 100 out of range for array map 'digest' (max_entries 4)"
@@ -145,11 +161,18 @@ end)
 describe("no silent value changes outside maps", function()
 	it("a global takes no string for an integer and no out-of-range value", function()
 		local obj = assert(bpf.load(support.obj("globals")))
-		refuses("integer expected, got string", function() obj.globals.data_var = "42" end)
-		refuses("out of range for signed 32-bit integer", function() obj.globals.data_var = 2 ^ 31 end)
-		refuses("string of 9 bytes too long for char[8]", function() obj.globals.greeting = "123456789" end)
+		refuses("globals.data_var: integer expected, got string", function() obj.globals.data_var = "42" end)
+		refuses("globals.data_var: 2147483648 out of range for signed 32-bit integer",
+			function() obj.globals.data_var = 2 ^ 31 end)
+		refuses("globals.greeting: string of 9 bytes too long for char[8]",
+			function() obj.globals.greeting = "123456789" end)
 		assert.equal(42, obj.globals.data_var)
 		obj:close()
+		-- initial values given to bpf.open name the global the same way
+		refuses("globals.big_constant: 1e+20 out of range for a 64-bit integer",
+			function() bpf.open(support.obj("globals"), { globals = { big_constant = 1e20 } }) end)
+		refuses("globals.data_var: integer expected, got string",
+			function() bpf.open(support.obj("globals"), { globals = { data_var = "42" } }) end)
 	end)
 
 	it("kernel_version must be a u32", function()

@@ -114,7 +114,8 @@ int lbpf_program_set_log_level(lbpf_program *prog, uint32_t level);
 uint32_t lbpf_program_log_level(const lbpf_program *prog);
 const char *lbpf_program_log(const lbpf_program *prog);   /* NULL unless a log level was set */
 /* The function a fentry/fexit/fmod_ret/freplace program attaches to: in a loaded BPF program
- * (attach_prog_fd >= 0, dup'ed; found in its BTF at load) or in the kernel (attach_prog_fd < 0). */
+ * (attach_prog_fd >= 0, dup'ed; found in its BTF at load) or in the kernel (attach_prog_fd < 0).
+ * func_name NULL: the function the section names (freplace/FUNC). */
 int lbpf_program_set_attach_target(lbpf_program *prog, int attach_prog_fd, const char *func_name);
 /* Whether obj:attach() (Lua) attaches it (default true); settable at any time. */
 int lbpf_program_set_autoattach(lbpf_program *prog, bool autoattach);
@@ -341,6 +342,10 @@ int lbpf_probe_helper(enum bpf_prog_type type, int helper_id);
  * BPF_TRACE_FEXIT, BPF_MODIFY_RETURN, BPF_LSM_MAC, BPF_TRACE_ITER) loads against a kernel
  * function this kernel always has. */
 int lbpf_probe_attach_btf(enum bpf_attach_type type);
+/* Whether this kernel creates links of a kind: "kprobe_multi" (5.18+ with CONFIG_FPROBE),
+ * "uprobe_multi" (6.6+), "tcx" (6.6+). Asked with links that cannot attach anything (a missing
+ * function, a directory, ifindex 0) and told apart by the error, as libbpf probes them. */
+int lbpf_probe_link(const char *kind);
 
 #include "luabpf_attach.h"
 #include "luabpf_events.h"

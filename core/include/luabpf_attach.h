@@ -149,6 +149,19 @@ const char *lbpf_usdt_reg_name(uint16_t reg_offset);
 int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t offset,
 			       bool retprobe, lbpf_link **out);
 
+/* kprobe.multi: one link on every kernel function matching pattern (a glob over tracefs
+ * available_filter_functions); needs 5.18+ with CONFIG_FPROBE. */
+int lbpf_program_attach_kprobe_multi(lbpf_program *prog, const char *pattern, bool retprobe,
+				     lbpf_link **out);
+
+struct lbpf_uprobe_multi_opts {
+	bool retprobe;
+	pid_t pid; /* 0: every process */
+};
+/* uprobe.multi: one link on every function of binary whose symbol matches pattern (6.6+). */
+int lbpf_program_attach_uprobe_multi(lbpf_program *prog, const char *binary, const char *pattern,
+				     const struct lbpf_uprobe_multi_opts *opts, lbpf_link **out);
+
 struct lbpf_perf_event_opts {
 	uint32_t type;          /* PERF_TYPE_SOFTWARE, PERF_TYPE_HARDWARE, ... */
 	uint64_t config;        /* PERF_COUNT_SW_CPU_CLOCK, ... */

@@ -16,6 +16,7 @@ local aliases = {
 	object = "bpf.object", obj = "bpf.object", program = "bpf.program", prog = "bpf.program",
 	map = "bpf.map", iterator = "bpf.map_iterator", link = "bpf.link", btf = "bpf.btf",
 	reader = "bpf.reader", writer = "bpf.writer", pinned_program = "bpf.pinned_program",
+	trace = "bpf.trace",
 }
 
 local function this_dir()
@@ -118,7 +119,7 @@ local function line(sig, entry)
 	return s ~= "" and string.format("  %-34s %s", sig, s) or "  " .. sig
 end
 
-local lazy_parts = { "help", "hist", "json", "pp", "top" }
+local lazy_parts = { "help", "hist", "json", "pp", "top", "trace" }
 
 local function module_text()
 	local bpf = require "bpf"

@@ -263,11 +263,12 @@ function handlers.time(t, ev)
 end
 
 function handlers.exit(t)
-	t.status = "exited"
+	if t.status == "running" then t.status = "exited" end -- in END, exit() changes nothing
 end
 
 local function dispatch(t, bytes)
-	if t.status ~= "running" then return end -- records after exit() are dropped, as bpftrace does
+	-- records after exit() are dropped, as bpftrace does, until END runs ("ending")
+	if t.status ~= "running" and t.status ~= "ending" then return end
 	local id = tonumber(values.int(bytes, 0, false))
 	local ev = t.plan.events[id]
 	if not ev then
@@ -317,12 +318,12 @@ function Trace:finish(reason)
 	check_open(self)
 	if self.finished then return self.finished end
 	self.finished = reason or "finished"
-	local running = self.status == "running"
-	self.state:finish()
-	if running then
-		self.reader:poll(0, function(bytes) dispatch(self, bytes) end)
-	end
-	if self.status == "running" then self.status = "exited" end
+	local handle = function(bytes) dispatch(self, bytes) end
+	self.reader:poll(0, handle) -- what came before: handled if still running, else dropped
+	self.state:finish() -- detach, then END
+	self.status = "ending"
+	self.reader:poll(0, handle) -- END's output
+	self.status = "exited"
 	if self.print_maps then
 		emit(self, "\n\n" .. self:format())
 	end

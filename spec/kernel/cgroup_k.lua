@@ -31,6 +31,7 @@ describe("cgroup", function()
 			-- A bpf_link has an fd of its own; PROG_ATTACH leaves none.
 			local fd = tonumber(tostring(link):match("fd (%-?%d+)%)$"))
 			send(4)
+			wait_for(function() return obj.globals.cgroup_seen.hits >= 4 end)
 			link:detach()
 			ge(obj.globals.cgroup_seen.hits, 4, "datagrams counted")
 			if mode == "link" then

@@ -81,9 +81,10 @@ function env.need(kind)
 	end
 end
 
--- Opens path with target_tgid = this process and loads only the programs named.
-function env.load_only(path, names)
-	local obj = env.ok(bpf.open(path, { globals = { target_tgid = env.tgid() } }))
+-- Opens path (with target_tgid = this process unless globals says otherwise) and loads only
+-- the programs named.
+function env.load_only(path, names, globals)
+	local obj = env.ok(bpf.open(path, { globals = globals or { target_tgid = env.tgid() } }))
 	local wanted = {}
 	for _, n in ipairs(names) do wanted[n] = true end
 	for name, prog in pairs(obj.programs) do prog:set_autoload(wanted[name] == true) end
@@ -93,6 +94,18 @@ function env.load_only(path, names)
 		return nil, err
 	end
 	return obj
+end
+
+-- Polls cond() for up to seconds (default 5): packets on loopback are delivered from softirq
+-- context, possibly after the sender exits. Returns cond()'s last answer; never a timing assert.
+function env.wait_for(cond, seconds)
+	local deadline = os.time() + (seconds or 5)
+	local v = cond()
+	while not v and os.time() <= deadline do
+		bpf.sleep(0.02)
+		v = cond()
+	end
+	return v
 end
 
 -- A kernel version as a comparable number: 6.1.192 -> 6001192.

@@ -11,6 +11,7 @@ local M = {}
 local USAGE = [[
 usage: luabpf trace [options] FILE.bt [ARGS...]
        luabpf trace [options] -e 'PROGRAM' [ARGS...]
+(options may come anywhere; arguments after -- are never options)
 options:
   -e PROGRAM     the program text (instead of a file)
   -d SECONDS     stop after SECONDS (then END runs and the maps print)
@@ -45,10 +46,13 @@ function M.parse(argv)
 		return argv[i]
 	end
 	local ok, err = pcall(function()
+		local rest = false -- after "--": arguments only
 		while i <= #argv do
 			local a = argv[i]
-			if o.source or o.file then
-				o.args[#o.args + 1] = a
+			if rest or a:sub(1, 1) ~= "-" or a == "-" then
+				if o.source or o.file then o.args[#o.args + 1] = a else o.file = a end
+			elseif a == "--" then
+				rest = true
 			elseif a == "-e" then
 				o.source, o.name = value(a), "stdin"
 			elseif a == "-d" then
@@ -63,10 +67,8 @@ function M.parse(argv)
 				o.dump = true
 			elseif a == "-h" or a == "--help" then
 				o.help = true
-			elseif a:sub(1, 1) == "-" and a ~= "-" then
-				error({ usage = "unknown option '" .. a .. "'" })
 			else
-				o.file = a
+				error({ usage = "unknown option '" .. a .. "'" })
 			end
 			i = i + 1
 		end
@@ -86,6 +88,18 @@ local function sh_quote(s)
 	return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+local function proc_state(pid)
+	local f = io.open("/proc/" .. pid .. "/stat", "r")
+	if not f then return nil end
+	local stat = f:read("*a") or ""
+	f:close()
+	return stat:match("^%d+ %b() (%a)")
+end
+
+local function stopped(pid)
+	return proc_state(pid) == "T"
+end
+
 local function alive(pid)
 	local f = io.open("/proc/" .. pid .. "/stat", "r")
 	if not f then return false end
@@ -97,44 +111,31 @@ end
 local Child = {}
 Child.__index = Child
 
---- Starts CMD (shell words) held before its first instruction: child.pid is known at once, the command
--- runs after child:release(); child:wait([seconds]) waits for it to end, child:kill() ends it.
+--- Starts CMD (shell words) held before its first instruction: child.pid is known at once, the
+-- command runs after child:release(); child:wait([seconds]) waits for it to end, child:kill()
+-- ends it. The shell holds by stopping itself (SIGSTOP): no system call a trace of the pid could
+-- see (a read of a pipe would be) happens between the release and the exec of CMD.
 function M.spawn(cmd)
-	local dir = os.tmpname()
-	os.remove(dir)
-	if not os.execute("mkdir -m 700 " .. sh_quote(dir) .. " && mkfifo " .. sh_quote(dir .. "/go")) then
-		return nil, "-c: cannot make a FIFO in " .. dir
-	end
+	local pidfile = os.tmpname()
 	-- exec: the command keeps the pid written (bpftrace runs -c's command without a shell too,
 	-- so `sh -c '...'` is how to trace a pipeline)
-	local script = string.format("echo $$ > %s/pid; read _ < %s/go; exec %s",
-		sh_quote(dir), sh_quote(dir), cmd)
+	local script = string.format("echo $$ > %s; kill -STOP $$; exec %s", sh_quote(pidfile), cmd)
 	-- fd 3 carries our stdin past the rule that gives background jobs /dev/null
 	os.execute("exec 3<&0; sh -c " .. sh_quote(script) .. " 0<&3 3<&- &")
 	local pid
-	for _ = 1, 500 do
-		local s = read_file(dir .. "/pid")
+	for _ = 1, 1000 do
+		local s = read_file(pidfile)
 		pid = s and tonumber(s:match("%d+"))
-		if pid then break end
+		if pid and stopped(pid) then break end
 		os.execute("sleep 0.01")
 	end
-	if not pid then return nil, "-c: the command did not start" end
-	return setmetatable({ pid = pid, dir = dir }, Child)
+	os.remove(pidfile)
+	if not pid or not stopped(pid) then return nil, "-c: the command did not start" end
+	return setmetatable({ pid = pid }, Child)
 end
 
 function Child:release()
-	local f = io.open(self.dir .. "/go", "w") -- blocks until the child opens its end: it is there
-	if f then
-		f:write("\n")
-		f:close()
-	end
-	self:cleanup()
-end
-
-function Child:cleanup()
-	os.remove(self.dir .. "/go")
-	os.remove(self.dir .. "/pid")
-	os.remove(self.dir)
+	os.execute("kill -CONT " .. self.pid)
 end
 
 function Child:alive()
@@ -186,7 +187,8 @@ function M.main(argv)
 		child, err = M.spawn(o.cmd)
 		if not child then return fail(1, "luabpf trace: " .. err) end
 	end
-	local t, terr = trace(source, { name = name, args = o.args, cpid = child and child.pid, pid = o.pid })
+	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid, pid = o.pid })
+	if not ok0 then t, terr = nil, "luabpf trace: " .. tostring(t) end
 	if not t then
 		if child then child:kill(); child:release() end
 		return fail(1, terr)
