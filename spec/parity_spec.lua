@@ -361,6 +361,7 @@ end)
 local BY_NATURE = {
 	legacy_maps = "libbpf 1.x no longer reads the legacy 'maps' section (luabpf still does)",
 	attach_nf = "libbpf 1.1 predates the netfilter program type (SEC(\"netfilter\"))",
+	kern_uprobe = "libbpf 1.1 predates uprobe.multi sections (libbpf 1.3)",
 }
 
 describe("every object in bpf/, loaded by luabpf and by libbpf", function()
