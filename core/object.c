@@ -349,8 +349,8 @@ int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd <= 0)
 		return lbpf_err(EINVAL, "program '%s' (section '%s'): an freplace program needs the "
 				"program it replaces: set its attach target before load (Lua: "
-				"prog:set{attach_target = {prog = ..., func = ...}})", prog->name,
-				prog->sec_name);
+				"prog:set_attach_target(program, function), or prog:set{attach_target = "
+				"{prog = ..., func = ...}})", prog->name, prog->sec_name);
 	if (!prog->attach_btf_kind || prog->attach_btf_id)
 		return 0;
 	if (prog->attach_prog_fd > 0 && prog->attach_name)
