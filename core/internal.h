@@ -95,7 +95,8 @@ struct lbpf_extern {
 	uint32_t align;        /* kconfig: of its type (libbpf's layout order) */
 	bool resolved;
 	uint64_t value;        /* ksym variable address, or kfunc BTF id */
-	int btf_fd_idx;        /* kfunc module BTF (0: vmlinux) */
+	int btf_fd_idx;        /* kfunc module BTF: its slot in the object's fd_array (0: vmlinux) */
+	int btf_obj_fd;        /* typed ksym / kfunc address in a module: its BTF fd (0: vmlinux) */
 };
 
 struct lbpf_program {
@@ -189,6 +190,9 @@ struct lbpf_object {
 	struct lbpf_map_init *inits;
 	size_t ninits;
 	struct lbpf_core_cand_cache *core_cache; /* CO-RE results, kept to explain refusals */
+	int *fd_array;                 /* module BTF fds kfunc calls name by index ([0] unused) */
+	size_t fd_array_cnt;
+	char **fd_array_names;         /* the module of each fd_array slot */
 	char **warnings;               /* steps skipped or degraded on the way (lbpf_object_warn) */
 	size_t nwarnings;
 	char *btf_refusal;             /* why the kernel refused the object's BTF, NULL if it did not */

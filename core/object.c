@@ -349,8 +349,8 @@ int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd <= 0)
 		return lbpf_err(EINVAL, "program '%s' (section '%s'): an freplace program needs the "
 				"program it replaces: set its attach target before load (Lua: "
-				"prog:set{attach_target = {prog = ..., func = ...}})", prog->name,
-				prog->sec_name);
+				"prog:set_attach_target(program, function), or prog:set{attach_target = "
+				"{prog = ..., func = ...}})", prog->name, prog->sec_name);
 	if (!prog->attach_btf_kind || prog->attach_btf_id)
 		return 0;
 	if (prog->attach_prog_fd > 0 && prog->attach_name)
@@ -501,6 +501,12 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->globals);
 	free(obj->externs);
 	free(obj->inits);
+	for (size_t i = 1; i < obj->fd_array_cnt; i++) {
+		close(obj->fd_array[i]);
+		free(obj->fd_array_names[i]);
+	}
+	free(obj->fd_array);
+	free(obj->fd_array_names);
 	for (size_t i = 0; i < obj->nwarnings; i++)
 		free(obj->warnings[i]);
 	free(obj->warnings);
