@@ -182,6 +182,12 @@ int lbpf_program_attach_perf_event_fd(lbpf_program *prog, int perf_fd, uint64_t 
  * load time. */
 int lbpf_program_attach_trampoline(lbpf_program *prog, lbpf_link **out);
 
+/* ---- struct_ops --------------------------------------------------------------------------- */
+
+/* Registers a struct_ops map of a loaded object (its value: the object's data and program fds):
+ * a map update, plus a bpf_link for .struct_ops.link maps (6.4+). Detaching unregisters. */
+int lbpf_map_attach_struct_ops(lbpf_map *map, lbpf_link **out);
+
 /* ---- iterators ---------------------------------------------------------------------------- */
 
 struct lbpf_iter_opts {
