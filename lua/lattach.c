@@ -326,6 +326,9 @@ static int attach_kprobe_common(lua_State *L, bool retprobe)
 
 	retprobe = lbpf_lua_opt_bool(L, t, "retprobe", retprobe);
 	offset = (uint64_t)lbpf_lua_opt_int(L, t, "offset", 0);
+	if (lbpf_lua_opt_bool(L, t, "legacy", 0))
+		return lbpf_lua_link_result(L, lbpf_program_attach_kprobe_legacy(prog, func, offset,
+										 retprobe, &link), &link);
 	return lbpf_lua_link_result(L, lbpf_program_attach_kprobe(prog, func, offset, retprobe,
 								  &link), &link);
 }

@@ -148,6 +148,10 @@ const char *lbpf_usdt_reg_name(uint16_t reg_offset);
 /* kprobe PMU, falling back to tracefs kprobe_events. */
 int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t offset,
 			       bool retprobe, lbpf_link **out);
+/* The path kernels before 4.17 (no kprobe PMU) and 5.15 (no perf links) need, on any kernel:
+ * a tracefs kprobe_events entry and PERF_EVENT_IOC_SET_BPF (removed again on detach). */
+int lbpf_program_attach_kprobe_legacy(lbpf_program *prog, const char *func, uint64_t offset,
+				      bool retprobe, lbpf_link **out);
 
 /* kprobe.multi: one link on every kernel function matching pattern (a glob over tracefs
  * available_filter_functions); needs 5.18+ with CONFIG_FPROBE. */
