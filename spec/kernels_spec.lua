@@ -65,12 +65,14 @@ end)
 describe("the kernel matrix (scripts/kernels/matrix.lua)", function()
 	local dir
 
+	-- qemu's work (initramfs, serial logs) stays under build/kernels/.
 	before_each(function()
-		local _, out = support.sh("mktemp -d /tmp/kernels-matrix.XXXXXX")
+		local _, out = support.sh("mkdir -p " .. q(root .. "/build/kernels") .. " && mktemp -d "
+			.. q(root .. "/build/kernels/spec-run.XXXXXX"))
 		dir = out:gsub("%s+$", "")
 	end)
 	after_each(function()
-		if dir and dir:match("^/tmp/kernels%-matrix%.") then os.execute("rm -rf " .. q(dir)) end
+		if dir and dir:match("/build/kernels/spec%-run%.") then os.execute("rm -rf " .. q(dir)) end
 	end)
 
 	-- The VM does not run the host's interpreter: booting it once per suite run is enough.
