@@ -117,7 +117,7 @@ static int collect_funcs(lbpf_object *obj)
 	return 0;
 }
 
-static void apply_sec_def(lbpf_program *prog)
+void lbpf_program_apply_sec_def(lbpf_program *prog)
 {
 	const struct lbpf_sec_def *def = lbpf_sec_def_find(prog->sec_name);
 	const char *slash;
@@ -149,8 +149,9 @@ static int add_program(lbpf_object *obj, size_t func_idx)
 	prog->sec_name = obj->code[fn->code_idx].name;
 	prog->func_idx = func_idx;
 	prog->autoload = true;
+	prog->autoattach = true;
 	prog->fd = -1;
-	apply_sec_def(prog);
+	lbpf_program_apply_sec_def(prog);
 	return 0;
 }
 

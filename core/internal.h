@@ -92,6 +92,7 @@ struct lbpf_extern {
 	uint32_t btf_id;       /* VAR or FUNC in the object BTF */
 	uint32_t offset;       /* kconfig: offset in the .kconfig map */
 	uint32_t size;
+	uint32_t align;        /* kconfig: of its type (libbpf's layout order) */
 	bool resolved;
 	uint64_t value;        /* ksym variable address, or kfunc BTF id */
 	int btf_fd_idx;        /* kfunc module BTF (0: vmlinux) */
@@ -108,9 +109,12 @@ struct lbpf_program {
 	uint32_t attach_btf_id;
 	int attach_btf_kind;     /* how to resolve attach_btf_id (section.c) */
 	const char *attach_name; /* section text after the prefix's '/' */
-	int attach_prog_fd;      /* freplace: the target program (ours, 0: none) */
-	char *attach_func;       /* freplace: the function replaced (NULL: attach_name) */
+	char *attach_name_owned; /* set_attach_target's name (attach_name points at it) */
+	int attach_prog_fd;      /* freplace/fentry on a BPF program: its fd (dup'ed, > 2), else 0 */
+	uint32_t log_level;      /* set_log_level: load with this log and keep it */
+	char *log;               /* that log, after load */
 	bool autoload;
+	bool autoattach;
 	int fd;
 	struct bpf_insn *insns;  /* after linking and relocation */
 	size_t insn_cnt;
@@ -138,6 +142,8 @@ struct lbpf_map {
 	lbpf_btf *owned_btf;
 	void *image;              /* DATA/KCONFIG: initial contents (value_size bytes) */
 	void *mmaped;             /* DATA after load */
+	int inner_fd;             /* set_inner_map_fd: the inner map template (dup'ed, > 2), else 0 */
+	bool skip_create;         /* set_autocreate(false): not created; its loads are poisoned */
 	size_t mmap_size;
 	bool readonly;
 	int fd;
@@ -185,6 +191,10 @@ struct lbpf_object {
 	struct lbpf_map_init *inits;
 	size_t ninits;
 	struct lbpf_core_cand_cache *core_cache; /* CO-RE results, kept to explain refusals */
+	char **warnings;               /* steps skipped or degraded on the way (lbpf_object_warn) */
+	size_t nwarnings;
+	char *btf_refusal;             /* why the kernel refused the object's BTF, NULL if it did not */
+	char *built_sec_name;          /* prog_build.c: the section name of a built program */
 	bool loaded;
 };
 
@@ -217,6 +227,10 @@ int lbpf_code_of_section(const lbpf_object *obj, size_t sec_idx);
 int lbpf_func_containing(const lbpf_object *obj, size_t code_idx, size_t insn);
 /* Its name, for messages (the section's name when no function symbol covers it). */
 const char *lbpf_func_name_at(const lbpf_object *obj, size_t code_idx, size_t insn);
+/* Type, expected attach type, flags and attach name from the program's section name. */
+void lbpf_program_apply_sec_def(lbpf_program *prog);
+/* object.c: attach_btf_id of a BTF-targeted program (fentry/x, tp_btf/x, ...) from vmlinux. */
+int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog);
 /* extern.c: __kconfig / __ksym externs (and the .kconfig map). */
 int lbpf_collect_externs(lbpf_object *obj);
 /* reloc.c */
@@ -237,6 +251,8 @@ void lbpf_struct_ops_free(lbpf_map *map);
 /* freplace.c: attach_btf_id of an extension program, from its target program's BTF. */
 int lbpf_freplace_resolve(lbpf_program *prog);
 void lbpf_program_release(lbpf_program *prog);
+/* object.c: records a warning the object keeps (printf-style; best effort under ENOMEM). */
+void lbpf_object_warn(lbpf_object *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* object.c: grows an array by one zeroed element, returning it. */
 void *lbpf_array_push(void **array, size_t *count, size_t elem_size);
 

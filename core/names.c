@@ -1,5 +1,6 @@
 /* Human names of kernel enums, for messages and for the Lua side's string types. */
 #include <stddef.h>
+#include <string.h>
 
 #include "luabpf.h"
 
@@ -51,3 +52,16 @@ const char *lbpf_prog_type_name(enum bpf_prog_type type) { return NAME_OF(prog_t
 const char *lbpf_map_type_name(enum bpf_map_type type) { return NAME_OF(map_types, type); }
 const char *lbpf_attach_type_name(enum bpf_attach_type type) { return NAME_OF(attach_types, type); }
 const char *lbpf_link_type_name(enum bpf_link_type type) { return NAME_OF(link_types, type); }
+
+static int index_of(const char *const *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (table[i] && strcmp(table[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+#define INDEX_OF(table, name) index_of(table, sizeof(table) / sizeof(table[0]), name)
+int lbpf_prog_type_by_name(const char *name) { return INDEX_OF(prog_types, name); }
+int lbpf_map_type_by_name(const char *name) { return INDEX_OF(map_types, name); }
+int lbpf_attach_type_by_name(const char *name) { return INDEX_OF(attach_types, name); }

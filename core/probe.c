@@ -4,7 +4,9 @@
  * create a tiny map, and reading why it refuses. Each answer is cached for the process.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -22,6 +24,38 @@
 enum { UNPROBED = 0, YES = 1, NO = 2 };
 
 static unsigned char prog_cache[PROBE_MAX_TYPES];
+/* Whether this process holds every capability BPF asks for: CAP_SYS_ADMIN, or CAP_BPF with
+ * CAP_PERFMON and CAP_NET_ADMIN. Then an EPERM is the kernel's answer (lockdown, no trampolines),
+ * not a missing privilege. */
+static int fully_privileged(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	uint64_t eff;
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return 0;
+	eff = data[0].effective | (uint64_t)data[1].effective << 32;
+	if (eff & (1ull << CAP_SYS_ADMIN))
+		return 1;
+	return (eff & (1ull << 39 /* CAP_BPF */)) && (eff & (1ull << 38 /* CAP_PERFMON */)) &&
+	       (eff & (1ull << CAP_NET_ADMIN));
+}
+
+/* A probe the kernel refused for lack of privilege answers nothing about the kernel: it is
+ * reported as -EPERM ("cannot tell") and not cached, so a later privileged call probes again. */
+static int refused_for_privilege(int ret)
+{
+	return ret == -EPERM && !fully_privileged();
+}
+
+static int cannot_tell(const char *what, int type)
+{
+	return lbpf_err(EPERM, "cannot probe %s %d: the kernel refused for lack of privilege", what,
+			type);
+}
+
 static unsigned char map_cache[PROBE_MAX_TYPES];
 static unsigned char helper_cache[PROBE_MAX_TYPES][PROBE_MAX_HELPERS];
 
@@ -81,9 +115,11 @@ int lbpf_probe_prog_type(enum bpf_prog_type type)
 	fd = load_probe(type, ret0, 2, log, sizeof(log));
 	if (fd >= 0)
 		close(fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("program type", (int)type);
 	/* An unknown type fails with EINVAL before the verifier runs, so with an empty log. A known
 	 * type that needs more (an attach target, a struct_ops) reaches the verifier, which says
-	 * why; EPERM and the like also mean the kernel knows the type. */
+	 * why; a privileged EPERM (lockdown) also means the kernel knows the type. */
 	prog_cache[type] = (fd >= 0 || fd != -EINVAL || log[0]) ? YES : NO;
 	return prog_cache[type] == YES;
 }
@@ -112,6 +148,8 @@ int lbpf_probe_helper(enum bpf_prog_type type, int helper_id)
 	fd = load_probe(type, insns, 3, log, sizeof(log));
 	if (fd >= 0)
 		close(fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("helper", helper_id);
 	/* The verifier names a refused helper in one of these ways (older and newer kernels);
 	 * any other complaint (about arguments) means the helper itself is allowed. */
 	helper_cache[type][helper_id] =
@@ -240,6 +278,8 @@ int lbpf_probe_map_type(enum bpf_map_type type)
 		close(btf_fd);
 	if (inner_fd >= 0)
 		close(inner_fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("map type", (int)type);
 	map_cache[type] = fd >= 0 ? YES : NO;
 	return map_cache[type] == YES;
 }
@@ -312,6 +352,8 @@ int lbpf_probe_attach_btf(enum bpf_attach_type type)
 	fd = lbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
 	if (fd >= 0)
 		close(fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("attach type", (int)type);
 	btf_attach_cache[type] = fd >= 0 ? YES : NO;
 	return fd >= 0;
 }

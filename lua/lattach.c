@@ -487,11 +487,6 @@ static int push_prog_info(lua_State *L, int fd)
 	return 1;
 }
 
-static int l_prog_info(lua_State *L)
-{
-	return push_prog_info(L, lbpf_program_fd(lbpf_lua_check_loaded(L, 1)));
-}
-
 /* ---- links ------------------------------------------------------------------------------ */
 
 static int l_link_info(lua_State *L)
@@ -704,8 +699,7 @@ void lbpf_lua_open_attach(lua_State *L)
 		{ "attach_trace", l_attach_trampoline },
 		{ "attach_iter", l_attach_iter },
 		{ "iterate", l_iterate },
-		{ "pin", l_prog_pin },
-		{ "info", l_prog_info },
+		{ "pin", l_prog_pin }, /* prog:info() is linfo.c's */
 		{ NULL, NULL },
 	};
 	static const luaL_Reg map_methods[] = {

@@ -44,6 +44,7 @@ struct lbpf_lua_map {
 };
 
 /* Helpers of lobject.c for the other handle files. */
+void lbpf_lua_push_object(lua_State *L, lbpf_object *obj); /* takes ownership of obj */
 struct lbpf_lua_object *lbpf_lua_to_object(lua_State *L, int idx); /* NULL if not one */
 /* Pushes (creating and caching on first use) the handle of a program / map of the object at
  * obj_idx. */

@@ -149,7 +149,10 @@ static int l_test_run(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	run.data_in = opt_bytes(L, 2, "data", &run.data_size_in);
 	run.ctx_in = opt_bytes(L, 2, "ctx", &run.ctx_size_in);
-	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL)
+	/* Raw tracepoint programs take the same rules (no repeat, data or ctx_out): BEGIN/END of
+	 * bpf.trace run that way. */
+	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL ||
+	    lbpf_program_type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT)
 		return test_run_syscall(L, prog, &run);
 	run.repeat = (uint32_t)opt_size(L, 2, "repeat", 1);
 	run.flags = (uint32_t)opt_size(L, 2, "flags", 0);
@@ -266,6 +269,14 @@ static int push_property(lua_State *L, struct lbpf_lua_program *p, const char *k
 		lua_pushboolean(L, lbpf_program_autoload(p->prog));
 	} else if (strcmp(k, "loaded") == 0) {
 		lua_pushboolean(L, lbpf_program_fd(p->prog) >= 0);
+	} else if (strcmp(k, "autoattach") == 0) {
+		lua_pushboolean(L, lbpf_program_autoattach(p->prog));
+	} else if (strcmp(k, "flags") == 0) {
+		lua_pushinteger(L, (lua_Integer)lbpf_program_flags(p->prog));
+	} else if (strcmp(k, "log_level") == 0) {
+		lua_pushinteger(L, (lua_Integer)lbpf_program_log_level(p->prog));
+	} else if (strcmp(k, "log") == 0) {
+		lua_pushstring(L, lbpf_program_log(p->prog)); /* nil unless a log level was set */
 	} else {
 		return 0;
 	}

@@ -64,6 +64,10 @@ const char *lbpf_object_name(const lbpf_object *obj);
 bool lbpf_object_is_loaded(const lbpf_object *obj);
 const char *lbpf_object_license(const lbpf_object *obj);
 uint32_t lbpf_object_kversion(const lbpf_object *obj);
+/* Warnings the object collected: steps it skipped or degraded rather than failed (the kernel
+ * refused the object's BTF, a map was created without its BTF), oldest first. */
+size_t lbpf_object_warning_count(const lbpf_object *obj);
+const char *lbpf_object_warning_at(const lbpf_object *obj, size_t index); /* NULL past the end */
 /* The object's own BTF (NULL when it has none). Owned by the object. */
 const lbpf_btf *lbpf_object_btf(const lbpf_object *obj);
 
@@ -100,11 +104,22 @@ enum bpf_attach_type lbpf_program_expected_attach_type(const lbpf_program *prog)
 size_t lbpf_program_insn_count(const lbpf_program *prog); /* after relocation once loaded */
 bool lbpf_program_autoload(const lbpf_program *prog);
 int lbpf_program_set_autoload(lbpf_program *prog, bool autoload);            /* before load */
-/* freplace (before load): the program replaces function func (NULL: the one its section
- * freplace/FUNC names) of the loaded program target_prog_fd (duplicated, kept until closed). */
-int lbpf_program_set_attach_target(lbpf_program *prog, int target_prog_fd, const char *func);
 int lbpf_program_set_type(lbpf_program *prog, enum bpf_prog_type type);     /* before load */
 int lbpf_program_set_expected_attach_type(lbpf_program *prog, enum bpf_attach_type type);
+/* More of libbpf's pre-load setters (-EBUSY once the object is loaded). */
+int lbpf_program_set_flags(lbpf_program *prog, uint32_t flags);         /* BPF_F_SLEEPABLE, ... */
+uint32_t lbpf_program_flags(const lbpf_program *prog);
+/* Load with this verifier log level (1, 2, 4 = stats) and keep the log, success or not. */
+int lbpf_program_set_log_level(lbpf_program *prog, uint32_t level);
+uint32_t lbpf_program_log_level(const lbpf_program *prog);
+const char *lbpf_program_log(const lbpf_program *prog);   /* NULL unless a log level was set */
+/* The function a fentry/fexit/fmod_ret/freplace program attaches to: in a loaded BPF program
+ * (attach_prog_fd >= 0, dup'ed; found in its BTF at load) or in the kernel (attach_prog_fd < 0).
+ * func_name NULL: the function the section names (freplace/FUNC). */
+int lbpf_program_set_attach_target(lbpf_program *prog, int attach_prog_fd, const char *func_name);
+/* Whether obj:attach() (Lua) attaches it (default true); settable at any time. */
+int lbpf_program_set_autoattach(lbpf_program *prog, bool autoattach);
+bool lbpf_program_autoattach(const lbpf_program *prog);
 /* Name of a program type / attach type / map type / link type ("xdp", "hash", ...). */
 const char *lbpf_prog_type_name(enum bpf_prog_type type);
 const char *lbpf_map_type_name(enum bpf_map_type type);
@@ -123,6 +138,50 @@ struct lbpf_test_run {
 	uint32_t duration_ns; /* out: average per run */
 };
 int lbpf_program_test_run(lbpf_program *prog, struct lbpf_test_run *run);
+
+/* ---- programs and maps built from raw parts (prog_build.c, map.c; bpf.asm) ----------------- */
+
+/* Reverse of the *_type_name functions: the value for a name, or -1. */
+int lbpf_prog_type_by_name(const char *name);
+int lbpf_map_type_by_name(const char *name);
+int lbpf_attach_type_by_name(const char *name);
+
+/* A program from instructions with generated BTF. The section name gives type, expected attach
+ * type and BTF target as for an object's program (and lets lbpf_program_attach work);
+ * prog_type / attach_type (names, may be NULL) override what it gives. */
+struct lbpf_prog_build {
+	const char *name, *section, *license;
+	const char *prog_type, *attach_type;
+	uint32_t kern_version, prog_flags;
+	bool sleepable;
+	const struct bpf_insn *insns;
+	size_t insn_cnt;
+	const void *btf;       /* raw BTF (NULL: none, and then no func/line info) */
+	size_t btf_size;
+	const void *func_info; /* struct bpf_func_info[] */
+	uint32_t func_info_cnt;
+	const void *line_info; /* struct bpf_line_info[] */
+	uint32_t line_info_cnt;
+};
+/* Loads it as the only program of a new, loaded object (closed with lbpf_object_close). A
+ * verifier refusal is reported as for an object's program, log tail included. */
+int lbpf_program_build(const struct lbpf_prog_build *spec, lbpf_object **out);
+/* The instructions as loaded (after linking and relocation), or the program's own ELF
+ * instructions (relocations not applied) before load; NULL/0 when there are none. */
+const struct bpf_insn *lbpf_program_insns(const lbpf_program *prog, size_t *count);
+int lbpf_program_elf_insns(const lbpf_program *prog, const struct bpf_insn **insns,
+			   size_t *count);
+
+/* A standalone map created from a definition, with BTF for its key and value when btf is set. */
+struct lbpf_map_build {
+	const char *name;
+	uint32_t type, key_size, value_size, max_entries, map_flags, numa_node;
+	uint64_t map_extra;
+	const void *btf;
+	size_t btf_size;
+	uint32_t btf_key_type_id, btf_value_type_id;
+};
+int lbpf_map_build(const struct lbpf_map_build *spec, lbpf_map **out);
 
 /* ---- links -------------------------------------------------------------------------------- */
 
@@ -161,8 +220,25 @@ bool lbpf_map_is_percpu(const lbpf_map *map);
 /* Number of possible CPUs (cached). */
 int lbpf_num_possible_cpus(void);
 
-/* Before load only: change the definition. */
+/* Before load only (-EBUSY after): change the definition, as libbpf's bpf_map__set_*. Sizes,
+ * type, max_entries and the inner map are fixed for global-data maps (-EINVAL). A key or value
+ * size that no longer matches the map's BTF type makes the map go without BTF (a warning). */
 int lbpf_map_set_max_entries(lbpf_map *map, uint32_t max_entries);
+int lbpf_map_set_key_size(lbpf_map *map, uint32_t size);
+int lbpf_map_set_value_size(lbpf_map *map, uint32_t size);
+int lbpf_map_set_type(lbpf_map *map, enum bpf_map_type type);
+int lbpf_map_set_flags(lbpf_map *map, uint32_t flags);
+int lbpf_map_set_numa_node(lbpf_map *map, uint32_t node);  /* also sets BPF_F_NUMA_NODE */
+uint32_t lbpf_map_numa_node(const lbpf_map *map);
+int lbpf_map_set_map_extra(lbpf_map *map, uint64_t extra);
+/* A map of maps' inner map template: an existing map's fd (dup'ed). */
+int lbpf_map_set_inner_map_fd(lbpf_map *map, int fd);
+/* Global-data maps: the section's bytes (size must equal the value size). */
+int lbpf_map_set_initial_value(lbpf_map *map, const void *data, size_t size);
+/* false: the map is not created; loads of it in programs are poisoned as libbpf poisons them
+ * (an error naming the map if the verifier reaches one). */
+int lbpf_map_set_autocreate(lbpf_map *map, bool autocreate);
+bool lbpf_map_autocreate(const lbpf_map *map);
 
 int lbpf_map_lookup(const lbpf_map *map, const void *key, void *value, uint64_t flags);
 int lbpf_map_update(const lbpf_map *map, const void *key, const void *value, uint64_t flags);
@@ -251,6 +327,10 @@ int lbpf_helper_count(void); /* ids known: 1 .. count-1 */
 int lbpf_prog_xlated(int prog_fd, struct bpf_insn **insns, size_t *count);
 /* The same, disassembled (malloc'd NUL-terminated text). */
 int lbpf_prog_xlated_text(int prog_fd, char **out);
+
+/* What an EPERM message adds (once) to say which privilege is missing. */
+#define LBPF_PRIVILEGE_HINT "this needs root, or CAP_BPF with CAP_PERFMON for tracing and CAP_NET_ADMIN " \
+	"for networking"
 
 /* Feature probing (probe.c): whether this kernel supports a program type, map type, helper
  * (for a program type) or attach kind. 1: yes, 0: no, negative errno: could not tell.
