@@ -157,6 +157,8 @@ static int open_object(const void *data, size_t size, const char *path,
 		ret = lbpf_collect_relocs(obj);
 	if (!ret)
 		ret = lbpf_collect_map_inits(obj);
+	if (!ret)
+		ret = lbpf_collect_struct_ops(obj);
 	if (ret) {
 		if (path)
 			lbpf_err_prefix(ret, "%s: ", path);
@@ -454,9 +456,13 @@ int lbpf_object_load(lbpf_object *obj)
 	if (!ret)
 		ret = resolve_externs(obj);
 	if (!ret)
+		ret = lbpf_struct_ops_prepare(obj);
+	if (!ret)
 		ret = create_maps(obj);
 	if (!ret)
 		ret = load_programs(obj);
+	if (!ret)
+		ret = lbpf_struct_ops_fill(obj);
 	if (!ret)
 		ret = lbpf_apply_map_inits(obj);
 	lbpf_btf_free(obj->target_btf); /* only needed while relocating */
