@@ -14,6 +14,7 @@ local bpf = require "bpf"
 local ROOT = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
 local LUABPF = ROOT .. "/build/luabpf"
 local WORKLOAD = ROOT .. "/build/fixtures/trace_workload"
+local START = ROOT .. "/build/bench/trace_start"
 local TMP = "/tmp/tracert_bench"
 
 local CASES = {
@@ -76,18 +77,16 @@ local function start_spinner()
 end
 
 -- Wall time from the tool's start until its first event line is out (the probe is attached and
--- fired: the program prints one line and exits), and the tool's peak RSS over that run.
+-- fired: the program prints one line and exits), and the tool's peak RSS over that run, both
+-- taken by build/bench/trace_start (clock_gettime around fork/exec, wait4's ru_maxrss).
 local function startup(tool, spinner)
 	local prog = string.format('tracepoint:syscalls:sys_enter_getppid /pid == %d/ { printf("fired\\n"); exit(); }', spinner)
-	local cmd = string.format("s=$(date +%%s%%N); /usr/bin/time -f %%M -o %s/rss %s %s 2>%s/err | " ..
-		"{ while read -r l; do [ \"$l\" = fired ] && break; done; e=$(date +%%s%%N); cat >/dev/null; echo $(( (e - s) / 1000 )); }",
-		TMP, tool.cmd, q(prog), TMP)
-	local us = tonumber(sh(cmd):match("(%d+)"))
-	local rss = tonumber((read(TMP .. "/rss") or ""):match("(%d+)%s*$"))
-	if not us or not rss then
+	local out = sh(string.format("%s %s %s 2>%s/err", START, tool.cmd, q(prog), TMP))
+	local us, rss = out:match("^(%d+) (%d+)")
+	if not us then
 		return nil, tool.name .. " failed: " .. (read(TMP .. "/err") or "")
 	end
-	return us / 1000, rss
+	return tonumber(us) / 1000, tonumber(rss)
 end
 
 -- 2. cost per firing
