@@ -93,3 +93,18 @@ for _, runner in ipairs(RUNNERS) do
 		end)
 	end)
 end
+
+describe("bpf.trace at the REPL of build/luabpf", function()
+	it("compiles and runs a program, prints handles as summaries and reads maps", function()
+		local input = os.tmpname()
+		support.write_file(input, 't = bpf.trace("BEGIN { @x = 41 + 1; @c = count(); }", { print = false })\n' ..
+			't\nt:read("@x")\nt:format()\nt:close()\nt\n')
+		local rc, out = run(q(tw.LUABPF) .. " < " .. input)
+		os.remove(input)
+		assert.are.equal(0, rc)
+		assert.matches("bpf%.trace%(1 probe, maps: @x scalar, @c count; running%)", out)
+		assert.matches("luabpf> 42\n", out)
+		assert.matches('"@c: 1\\n@x: 42\\n"', out)
+		assert.matches("bpf%.trace%(closed%)", out)
+	end)
+end)
