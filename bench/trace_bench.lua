@@ -41,6 +41,8 @@ local TOOLS = {
 	{ name = "luabpf", cmd = LUABPF .. " trace -e" },
 }
 
+local unpack = table.unpack or unpack
+
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
 local function sh(cmd)
@@ -204,6 +206,8 @@ local function main()
 	local mb, ml = median(rss.bpftrace), median(rss.luabpf)
 	print(string.format("\nstart to attached (first event out), median of %d: bpftrace %.1f ms, luabpf %.1f ms: ratio %.3f (target <= 0.1: %s)",
 		rounds, wb, wl, wl / wb, wl / wb <= 0.1 and "met" or "NOT met"))
+	local fb, fl = math.min(unpack(wall.bpftrace)), math.min(unpack(wall.luabpf))
+	print(string.format("  fastest of each: bpftrace %.1f ms, luabpf %.1f ms: ratio %.3f", fb, fl, fl / fb))
 	print(string.format("peak RSS: bpftrace %d KB, luabpf %d KB: ratio %.3f (target <= 0.1: %s)",
 		mb, ml, ml / mb, ml / mb <= 0.1 and "met" or "NOT met"))
 
