@@ -40,6 +40,15 @@ for _, runner in ipairs(RUNNERS) do
 			assert.are.equal("Attaching 1 probe...\n\n\n@calls: 23\n", out)
 		end)
 
+		it("stops when the process given with -p exits", function()
+			local _, pid = support.sh(q(tw.WORKLOAD) .. " sleep 700 >/dev/null 2>&1 & echo $!")
+			pid = tonumber(pid)
+			local rc, out, err = run(runner.cmd .. " -p " .. pid .. " -e " ..
+				q("tracepoint:syscalls:sys_enter_getppid { @calls = count(); } END { printf(\"end\\n\"); }"))
+			assert.are.equal(0, rc, err)
+			assert.matches("^Attaching 2 probes%.%.%.\nend\n\n\n", out)
+		end)
+
 		it("runs a FILE.bt with positional arguments for -d seconds", function()
 			local path = os.tmpname()
 			support.write_file(path, "BEGIN { printf(\"%s %d\\n\", str($1), $2); }\n" ..
