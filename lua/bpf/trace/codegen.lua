@@ -934,6 +934,7 @@ end
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
+	self.cur_node = s
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
 	local used = b:stack_used()
 	local ends = false
@@ -992,10 +993,11 @@ end
 ---------------------------------------------------------------------------------------------
 
 -- Generates one program: returns the finished builder.
-local function program(plan_prog, prog, refs, opts, where)
+local function generate(plan_prog, prog, refs, opts, where, state)
 	local b = asm.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
+	state.g = self
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
@@ -1026,6 +1028,22 @@ local function program(plan_prog, prog, refs, opts, where)
 	b:exit()
 	b:finish()
 	return b
+end
+
+-- A builder's refusal (the 512-byte stack, a jump too far) becomes an error at the statement
+-- being generated.
+local function program(plan_prog, prog, refs, opts, where)
+	local state = {}
+	local ok, res = pcall(generate, plan_prog, prog, refs, opts, where, state)
+	if ok then return res end
+	if diag.is_error(res) then error(res, 0) end
+	local msg = tostring(res)
+	msg = msg:match("bpf%.asm: [^:]*:%d+:%d+: (.*)$") or msg:match("bpf%.asm: (.*)$") or msg
+	local node = state.g and state.g.cur_node or prog.probe
+	if msg:match("^stack:") then
+		raise(node, "probe '%s' needs more than the 512 bytes of BPF stack here (%s)", plan_prog.probe, msg)
+	end
+	raise(node, "cannot generate code for this statement: %s", msg)
 end
 
 return { program = program }

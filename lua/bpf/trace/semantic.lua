@@ -118,7 +118,6 @@ end
 -- Events (records through the ring buffer)
 
 function S:event(node, kind, fields)
-	if self.pass ~= 2 then return { id = 0 } end
 	local key = kind .. ":" .. node.pos .. ":" .. (fields.sig or "")
 	local ev = self.event_keys[key]
 	if ev then return ev end
@@ -437,7 +436,8 @@ function S:map_read(e)
 		raise(e, "reading the value of %s (a %s() map) inside a probe is not supported", m.name, m.kind)
 	end
 	if not m.value then
-		if self.pass == 2 then raise(e, "map %s is read but never assigned", m.name) end
+		if self.final then raise(e, "map %s is read but never assigned", m.name) end
+		self.retry = true -- typed by an assignment later in the source: check again
 		return INT64
 	end
 	e.map = m
@@ -858,7 +858,7 @@ function S:assign(s)
 				raise(s, "variable $%s holds %s; %s cannot be assigned to it", t.name, types.name(cur), types.name(ty))
 			end
 			if u.k == "str" and u.size ~= cur.size then
-				if self.pass == 2 and u.size > cur.size then
+				if u.size > cur.size then
 					raise(v, "variable $%s holds string[%d]; a longer string[%d] cannot be assigned to it",
 						t.name, cur.size, u.size)
 				end
@@ -890,10 +890,8 @@ function S:stmt(s)
 			self:expr(e)
 		else
 			self:expr(e)
-			if self.pass == 2 then
-				-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
-				s.no_effect = true
-			end
+			-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
+			s.no_effect = true
 		end
 	elseif k == "if" then
 		self:need_int(s.cond, "an if condition")
@@ -998,20 +996,30 @@ local function analyze(ast, opts)
 	local self = new_state(opts)
 	local programs = {}
 	for _, probe in ipairs(ast.probes) do
-		local seen = {}
+		local seen, aps = {}, {}
 		for _, spec in ipairs(probe.specs) do
 			for _, ap in ipairs(probes.expand(spec, opts)) do
 				if not seen[ap.probe] then
 					seen[ap.probe] = true
-					programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind,
-						body = clone(probe.body), pred = probe.pred and clone(probe.pred) }
+					aps[#aps + 1] = ap
 				end
 			end
 		end
+		-- each attach point types its own copy of the action (args differ between tracepoints)
+		for i, ap in ipairs(aps) do
+			local body, pred = probe.body, probe.pred
+			if i > 1 then body, pred = clone(body), pred and clone(pred) end
+			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred }
+		end
 	end
+	-- One pass; a second (strict) one only when a map was read before the assignment that
+	-- types it.
 	for pass = 1, 2 do
-		self.pass = pass
+		self.final = pass == 2
+		self.retry = false
+		self.events, self.event_keys = {}, {}
 		for _, prog in ipairs(programs) do self:program(prog.probe, prog.ap, prog) end
+		if not self.retry then break end
 	end
 	for _, m in ipairs(self.map_order) do
 		if not m.kind then
