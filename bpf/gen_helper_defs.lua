@@ -172,9 +172,9 @@ local function write_lua_table()
 				end
 			end
 			local ret = p.ret:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
-			out[#out + 1] = string.format("\t%s = { id = %d, ret = %q, args = { %s }, kinds = { %s }%s },",
-				name, ids[name], ret, table.concat(args, ", "), table.concat(kinds, ", "),
-				variadic and ", variadic = true" or "")
+			local function list(t) return #t == 0 and "{}" or "{ " .. table.concat(t, ", ") .. " }" end
+			out[#out + 1] = string.format("\t%s = { id = %d, ret = %q, args = %s, kinds = %s%s },",
+				name, ids[name], ret, list(args), list(kinds), variadic and ", variadic = true" or "")
 		end
 	end
 	out[#out + 1] = "}"

@@ -23,6 +23,7 @@
 #include <lualib.h>
 
 #include "luabpf_embedded.h"
+#include "luabpf_readline.h"
 
 int luaopen_bpf(lua_State *L);
 
@@ -38,9 +39,11 @@ static void usage(FILE *out)
 		"usage: %s [-e CODE]... [-i] [SCRIPT [ARGS...]]\n"
 		"       %s new NAME [DIR]   write a ready project (NAME.bpf.c, NAME.lua, Makefile)\n"
 		"       %s trace [-e PROGRAM | FILE.bt] [-d S] [-c CMD] [-p PID] [--dump]   bpftrace\n"
+		"       %s cc FILE.bpf.c [-o OUT.bpf.o] [CLANG_OPTION...]\n"
+		"                          compile a BPF program (built-in headers, this kernel's vmlinux.h)\n"
 		"       %s -v | -h\n"
 		"With no script (and no -e), reads Lua lines interactively with `bpf` loaded.\n",
-		progname, progname, progname, progname);
+		progname, progname, progname, progname, progname);
 }
 
 /* ---- embedded files ------------------------------------------------------------------------ */
@@ -225,18 +228,9 @@ static int run_script(lua_State *L, char **argv, int argc, int script)
 
 /* ---- the REPL -------------------------------------------------------------------------------- */
 
-/* Prints the values on the stack above base: with bpf.pp (its format function, or the callable)
- * when there is one, as the issue asks of the REPL; tostring otherwise. */
-static const char repl_print_lua[] =
-	"local ok, pp = pcall(function() return bpf.pp end)\n"
-	"if not ok or pp == nil then ok, pp = pcall(require, 'bpf.pp') end\n"
-	"if not ok then pp = nil end\n"
-	"local fmt = type(pp) == 'table' and type(pp.format) == 'function' and pp.format\n"
-	"for i = 1, select('#', ...) do local v = select(i, ...)\n"
-	"  if fmt then print(fmt(v))\n"
-	"  elseif type(pp) == 'function' then pp(v)\n"
-	"  else print(tostring(v)) end\n"
-	"end\n";
+/* Prints the values on the stack above base through the global print, as lua.c does; the REPL
+ * installs bpf.repl's print first, so results look as in `lua5.4 -i -l bpf.repl`. */
+static const char repl_print_lua[] = "print(...)\n";
 
 static void repl_print(lua_State *L, int base)
 {
@@ -283,17 +277,32 @@ static int compile_input(lua_State *L, const char *input)
 
 static int read_line(char *line, size_t size, int more)
 {
-	fputs(more ? REPL_PROMPT_MORE : REPL_PROMPT, stdout);
-	fflush(stdout);
-	if (!fgets(line, (int)size, stdin))
-		return 0;
-	return 1;
+	return luabpf_readline(more ? REPL_PROMPT_MORE : REPL_PROMPT, line, size);
+}
+
+/* Line editing with completion by the embedded tools/repl/complete.lua (none if it fails). */
+static void start_line_editing(lua_State *L)
+{
+	const struct luabpf_embedded *e = find_embedded("repl/complete.lua");
+
+	if (e && luaL_loadbuffer(L, e->data, e->size, "@complete.lua") == LUA_OK &&
+	    docall(L, 0, 1) == LUA_OK && lua_isfunction(L, -1)) {
+		luabpf_readline_init(L);
+		return;
+	}
+	lua_settop(L, lua_gettop(L) - 1);
+	lua_pushnil(L);
+	luabpf_readline_init(L);
 }
 
 static void repl(lua_State *L)
 {
 	static char line[REPL_LINE_MAX];
 	int base = lua_gettop(L);
+
+	start_line_editing(L);
+	if (luaL_dostring(L, "require 'bpf.repl'") != LUA_OK)
+		report(L, LUA_ERRRUN);
 
 	/* The statement being typed accumulates as a string at base + 1. */
 	lua_pushliteral(L, "");
@@ -321,6 +330,7 @@ static void repl(lua_State *L)
 		report(L, status);
 		lua_settop(L, base + 1);
 	}
+	luabpf_readline_done();
 	lua_settop(L, base);
 	fputs("\n", stdout);
 	fflush(stdout);
@@ -378,6 +388,27 @@ static int trace_command(lua_State *L, int argc, char **argv)
 	if (report(L, docall(L, 1, 1)) != LUA_OK)
 		return 1;
 	return (int)lua_tointeger(L, -1);
+}
+
+/* ---- `luabpf cc FILE.bpf.c ...` ------------------------------------------------------------- */
+
+/* Runs the embedded tools/cc/cc.lua with (embedded, argv[2], ...); it exits with clang's status. */
+static int compile_program(lua_State *L, int argc, char **argv)
+{
+	const struct luabpf_embedded *script = find_embedded("cc/cc.lua");
+
+	if (!script) {
+		fprintf(stderr, "%s: this build has no `cc`\n", progname);
+		return 1;
+	}
+	int status = luaL_loadbuffer(L, script->data, script->size, "@cc.lua");
+	if (status == LUA_OK) {
+		lua_pushcfunction(L, l_embedded);
+		for (int i = 2; i < argc; i++)
+			lua_pushstring(L, argv[i]);
+		status = docall(L, argc - 1, 0);
+	}
+	return report(L, status) == LUA_OK ? 0 : 1;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -458,6 +489,10 @@ static int pmain(lua_State *L)
 	}
 	if (argc >= 2 && strcmp(argv[1], "trace") == 0) {
 		lua_pushinteger(L, trace_command(L, argc, argv));
+		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "cc") == 0) {
+		lua_pushinteger(L, compile_program(L, argc, argv));
 		return 1;
 	}
 	rc = parse_options(argc, argv, &o);

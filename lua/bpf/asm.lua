@@ -89,33 +89,54 @@ end
 local Builder = {}
 Builder.__index = Builder
 
--- "bpf.asm: file:line:col: message" (the current source position when there is one); raised at
--- the level of the code that called the builder.
-local function fail(b, msg, level)
+-- The stack level of the first caller outside bpf.asm's own files (for error positions).
+local function caller_level()
+	local level = 3
+	while true do
+		local info = debug.getinfo(level, "S")
+		if not info then return 0 end
+		if not info.source:find("bpf[/.]asm[%w_]*%.lua$") and info.what ~= "C" then
+			return level - 1
+		end
+		level = level + 1
+	end
+end
+
+-- "bpf.asm: file:line:col: message" (the current source position when there is one), raised
+-- at the code that called the builder.
+local function fail(b, msg)
 	local where = ""
 	if b and b.cur_line then
 		where = format("%s:%d:%d: ", b.cur_file or "?", b.cur_line, b.cur_col or 0)
 	end
-	error("bpf.asm: " .. where .. msg, (level or 2) + 1)
+	error("bpf.asm: " .. where .. msg, caller_level())
 end
-M._fail = fail
+
+local function num_text(v)
+	if type(v) == "number" and v % 1 == 0 and v == v then return format("%.0f", v) end
+	return tostring(v)
+end
 
 local function check_open(b)
-	if b.finished then fail(b, "the program is finished: no more instructions", 3) end
+	if b.finished then fail(b, "the program is finished: no more instructions") end
 end
 
 local function imm32(b, v, what)
-	if type(v) == "cdata" then v = tonumber(v) end
-	if type(v) ~= "number" or v % 1 ~= 0 or v < -TWO31 or v >= TWO32 then
-		fail(b, format("%s must be a 32-bit integer, got %s", what or "immediate",
-			type(v) == "number" and tostring(v) or type(v)), 3)
+	local t = type(v)
+	if t ~= "number" then
+		if t == "cdata" then return imm32(b, tonumber(v), what) end
+	elseif v >= -TWO31 and v < TWO31 and v % 1 == 0 then
+		return v
+	elseif v >= TWO31 and v < TWO32 and v % 1 == 0 then
+		return v - TWO32
 	end
-	return s32(v)
+	fail(b, format("%s must be a 32-bit integer, got %s", what or "immediate",
+		t == "number" and num_text(v) or t))
 end
 
 local function off16(b, v)
 	if type(v) ~= "number" or v % 1 ~= 0 or v < -32768 or v > 32767 then
-		fail(b, "offset must be an integer in -32768..32767, got " .. tostring(v), 3)
+		fail(b, "offset must be an integer in -32768..32767, got " .. tostring(v))
 	end
 	return v
 end
@@ -124,7 +145,7 @@ local function reg64(b, r, what)
 	local n = R64[r]
 	if not n then
 		fail(b, format("%s must be a register r0..r10, got %s", what or "register",
-			type(r) == "string" and "'" .. r .. "'" or type(r)), 3)
+			type(r) == "string" and "'" .. r .. "'" or type(r)))
 	end
 	return n
 end
@@ -146,7 +167,6 @@ function M.new(opts)
 		code = {}, regs = {}, off = {}, imm = {},
 		jump_label = {},             -- slot → label (jumps: off; calls and ld_func: imm)
 		labels = {},                 -- name → slot
-		label_use = {},              -- slot → source position of the use, for errors
 		map_ref = {},                -- slot → map handle, fd number, or {id = N}
 		funcs = { { name = name, start = 0, nargs = 1, main = true } },
 		sp = 0,                      -- stack bytes of the current function
@@ -192,19 +212,28 @@ local function alu(b, opcode, dst, src, off)
 	if not d then
 		d, cls = R32[dst], op.ALU
 		if not d then fail(b, "destination must be a register r0..r10 or w0..w10, got " ..
-				(type(dst) == "string" and "'" .. dst .. "'" or type(dst)), 3) end
+				(type(dst) == "string" and "'" .. dst .. "'" or type(dst))) end
 	end
 	if type(src) == "string" then
-		local s = cls == op.ALU64 and R64[src] or R32[src]
+		local s
+		if cls == op.ALU64 then s = R64[src] else s = R32[src] end
 		if not s then
 			if R64[src] or R32[src] then
-				fail(b, format("cannot mix %s and %s in one instruction", dst, src), 3)
+				fail(b, format("cannot mix %s and %s in one instruction", dst, src))
 			end
-			fail(b, "source must be a register or an integer, got '" .. src .. "'", 3)
+			fail(b, "source must be a register or an integer, got '" .. src .. "'")
 		end
 		return emit(b, cls + opcode + op.X, d, s, off or 0, 0)
 	end
-	return emit(b, cls + opcode + op.K, d, 0, off or 0, imm32(b, src))
+	local imm = imm32(b, src)
+	if cls == op.ALU64 and imm ~= src and type(src) == "number" then
+		-- 2^31..2^32-1: a 64-bit operation would sign-extend it. mov means the value itself,
+		-- which a 32-bit mov gives (it zero-extends); anything else would be a surprise.
+		if opcode == op.MOV and (off or 0) == 0 then return emit(b, op.ALU + op.MOV + op.K, d, 0, 0, imm) end
+		fail(b, format("immediate %s would be sign-extended to %d by a 64-bit operation " ..
+			"(write %d, use a w register, or ld_imm64 it into a register)", num_text(src), imm, imm))
+	end
+	return emit(b, cls + opcode + op.K, d, 0, off or 0, imm)
 end
 
 local ALU_OPS = { add = op.ADD, sub = op.SUB, mul = op.MUL, div = op.DIV, or_ = op.OR,
@@ -245,9 +274,9 @@ end
 
 local function endian(b, dst, bits, cls, src)
 	local d = R64[dst] or R32[dst]
-	if not d then fail(b, "a register expected, got " .. tostring(dst), 3) end
+	if not d then fail(b, "a register expected, got " .. tostring(dst)) end
 	if bits ~= 16 and bits ~= 32 and bits ~= 64 then
-		fail(b, "bits must be 16, 32 or 64, got " .. tostring(bits), 3)
+		fail(b, "bits must be 16, 32 or 64, got " .. tostring(bits))
 	end
 	return emit(b, cls + op.END + src, d, 0, 0, bits)
 end
@@ -259,9 +288,9 @@ function Builder:bswap(dst, bits) return endian(self, dst, bits, op.ALU64, op.TO
 
 local function check_label(b, name)
 	if type(name) ~= "string" or name == "" then
-		fail(b, "a label name (string) expected, got " .. tostring(name), 4)
+		fail(b, "a label name (string) expected, got " .. tostring(name))
 	end
-	if R64[name] or R32[name] then fail(b, "'" .. name .. "' is a register, not a label", 4) end
+	if R64[name] or R32[name] then fail(b, "'" .. name .. "' is a register, not a label") end
 end
 
 function Builder:label(name)
@@ -283,9 +312,6 @@ end
 local function use_label(b, n, name)
 	check_label(b, name)
 	b.jump_label[n] = name
-	if b.cur_line then
-		b.label_use[n] = format("%s:%d:%d", b.cur_file or b.file or "?", b.cur_line, b.cur_col or 0)
-	end
 end
 
 function Builder:ja(label)
@@ -300,20 +326,26 @@ local function jump(b, opcode, dst, src, label)
 	if not d then
 		d, cls = R32[dst], op.JMP32
 		if not d then fail(b, "jump: a register r0..r10 or w0..w10 expected, got " ..
-				tostring(dst), 3) end
+				tostring(dst)) end
 	end
 	local n
 	if type(src) == "string" then
-		local s = cls == op.JMP and R64[src] or R32[src]
+		local s
+		if cls == op.JMP then s = R64[src] else s = R32[src] end
 		if not s then
 			if R64[src] or R32[src] then
-				fail(b, format("cannot mix %s and %s in one jump", dst, src), 3)
+				fail(b, format("cannot mix %s and %s in one jump", dst, src))
 			end
-			fail(b, "jump: source must be a register or an integer, got '" .. src .. "'", 3)
+			fail(b, "jump: source must be a register or an integer, got '" .. src .. "'")
 		end
 		n = emit(b, cls + opcode + op.X, d, s, 0, 0)
 	else
-		n = emit(b, cls + opcode + op.K, d, 0, 0, imm32(b, src))
+		local imm = imm32(b, src)
+		if cls == op.JMP and imm ~= src and type(src) == "number" then
+			fail(b, format("immediate %s would be compared as %d by a 64-bit jump (write %d, " ..
+				"use a w register, or compare with a register)", num_text(src), imm, imm))
+		end
+		n = emit(b, cls + opcode + op.K, d, 0, 0, imm)
 	end
 	use_label(b, n, label)
 	return n
@@ -342,7 +374,7 @@ local function size_of(b, size, signed_ok)
 	if s then return s, false end
 	if signed_ok and SIGNED_SIZES[size] then return SIGNED_SIZES[size], true end
 	fail(b, "size must be u8, u16, u32 or u64" .. (signed_ok and " (or s8, s16, s32)" or "") ..
-		", got " .. tostring(size), 3)
+		", got " .. tostring(size))
 end
 
 function Builder:ldx(size, dst, src, off)
@@ -357,8 +389,12 @@ function Builder:stx(size, dst, off, src)
 end
 
 function Builder:st(size, dst, off, imm)
-	return emit(self, op.ST + size_of(self, size) + op.MEM, reg64(self, dst, "st dst"), 0,
-		off16(self, off or 0), imm32(self, imm))
+	local sz = size_of(self, size)
+	local v = imm32(self, imm)
+	if sz == op.DW and v ~= imm and type(imm) == "number" then
+		fail(self, format("immediate %s would be stored sign-extended as %d in 64 bits", num_text(imm), v))
+	end
+	return emit(self, op.ST + sz + op.MEM, reg64(self, dst, "st dst"), 0, off16(self, off or 0), v)
 end
 
 local ATOMIC_OPS = { add = op.ADD, ["or"] = op.OR, ["and"] = op.AND, xor = op.XOR,
@@ -396,7 +432,7 @@ local function check_map(b, map)
 	if (t == "userdata" and type(map.fd) == "function") or (t == "table" and map.id) then
 		return map
 	end
-	fail(b, "a map handle or fd expected, got " .. t, 4)
+	fail(b, "a map handle or fd expected, got " .. t)
 end
 
 local function ld_pseudo(b, dst, src, imm_lo, imm_hi)
@@ -479,49 +515,53 @@ local function nearest_helpers(name)
 end
 
 -- The helper entry for a name ("map_lookup_elem", "bpf_map_lookup_elem") or id.
-local function find_helper(b, helper, level)
-	local h
+local helper_cache = {} -- "bpf_x" and "x" → entry, filled on first use (no gsub per call)
+
+local function find_helper(b, helper)
+	local h = helper_cache[helper]
+	if h then return h end
 	if type(helper) == "number" then
 		h = by_id[helper]
-		if not h then fail(b, "unknown helper id " .. tostring(helper), level) end
+		if not h then fail(b, "unknown helper id " .. tostring(helper)) end
 		return h
 	end
 	if type(helper) ~= "string" then
-		fail(b, "a helper name or id expected, got " .. type(helper), level)
+		fail(b, "a helper name or id expected, got " .. type(helper))
 	end
-	h = helpers[helper:gsub("^bpf_", "", 1)]
+	local short = helper:gsub("^bpf_", "", 1)
+	h = helpers[short]
 	if not h then
-		local near = nearest_helpers((helper:gsub("^bpf_", "", 1)))
+		local near = nearest_helpers(short)
 		fail(b, "unknown helper '" .. helper .. "'" .. (#near > 0 and
-			" (did you mean " .. concat(near, ", ") .. "?)" or ""), level)
+			" (did you mean " .. concat(near, ", ") .. "?)" or ""))
 	end
+	helper_cache[helper] = h
 	return h
 end
-M.find_helper = function(name) return find_helper(nil, name, 2) end
+M.find_helper = function(name) return find_helper(nil, name) end
 
-local function check_nargs(b, h, nargs, level)
+local function check_nargs(b, h, nargs)
 	if nargs == nil then return end
-	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs, level) end
+	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs) end
 	if h.variadic and nargs >= h.nargs then return end
 	if nargs ~= h.nargs then
 		fail(b, format("%s takes %s%d argument%s (%s), got %d", h.name, h.variadic and "at least " or "",
-			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs), level)
+			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs))
 	end
 end
 
 function Builder:call(helper, nargs)
-	local h = find_helper(self, helper, 3)
-	check_nargs(self, h, nargs, 3)
+	local h = find_helper(self, helper)
+	check_nargs(self, h, nargs)
 	return emit(self, CALL, 0, 0, 0, h.id)
 end
 
 local ARG_REGS = { "r1", "r2", "r3", "r4", "r5" }
 
 function Builder:helper(helper, ...)
-	local h = find_helper(self, helper, 3)
+	local h = find_helper(self, helper)
 	local nargs = select("#", ...)
-	check_nargs(self, h, nargs, 3)
-	local written = {}
+	check_nargs(self, h, nargs)
 	for i = 1, nargs do
 		local a = select(i, ...)
 		local kind, target = h.kinds[i] or "int", ARG_REGS[i]
@@ -532,9 +572,10 @@ function Builder:helper(helper, ...)
 				fail(self, format("%s argument %d (%s): a register r0..r10 expected, got '%s'",
 					h.name, i, h.args[i] or "...", a))
 			end
-			if written[r] then
+			-- r1..r(i-1) now hold earlier arguments: reading one is wrong unless it stayed put
+			if r >= 1 and r < i and select(r, ...) ~= a then
 				fail(self, format("%s argument %d reads %s, which argument %d already overwrote",
-					h.name, i, a, written[r]))
+					h.name, i, a, r))
 			end
 			if r ~= i then self:mov(target, a) end
 		elseif ta == "number" or ta == "cdata" then
@@ -554,7 +595,6 @@ function Builder:helper(helper, ...)
 			fail(self, format("%s argument %d: a register, integer or map expected, got %s",
 				h.name, i, ta))
 		end
-		written[i] = i
 	end
 	return emit(self, CALL, 0, 0, 0, h.id)
 end
@@ -652,7 +692,7 @@ function Builder:pos() return self.cur_file, self.cur_line, self.cur_col end
 local function slot_error(b, slot, msg)
 	local file, line, col = b:source_of(slot)
 	local where = line and format("%s:%d:%d: ", file, line, col or 0) or ""
-	error(format("bpf.asm: %sinstruction %d: %s", where, slot, msg), 3)
+	error(format("bpf.asm: %sinstruction %d: %s", where, slot, msg), caller_level())
 end
 
 local function is_second_slot(b, slot) -- slot 0-based
@@ -679,31 +719,41 @@ local function collect_funcs(b)
 	table.sort(b.funcs, function(x, y) return x.start < y.start end)
 end
 
--- Line info at the start of every function, as the kernel requires once there is any.
+-- Line info at the start of every function, as the kernel requires once there is any: a
+-- function without one gets a copy of the entry before it (or the first one). Entries and
+-- function starts are both sorted, so one merge pass finds what is missing.
 local function complete_lines(b)
-	if b.nlines == 0 then return end
-	local l = b.lines
-	local entries = {}
-	for k = 1, b.nlines, 5 do entries[#entries + 1] = { l[k], l[k + 1], l[k + 2], l[k + 3], l[k + 4] } end
-	local have = {}
-	for _, e in ipairs(entries) do have[e[1]] = true end
+	local nl = b.nlines
+	if nl == 0 then return end
+	local l, missing, k = b.lines, nil, 1
 	for _, f in ipairs(b.funcs) do
-		if not have[f.start] then
-			local best
-			for _, e in ipairs(entries) do
-				if e[1] <= f.start then best = e elseif not best then best = e; break end
-			end
-			entries[#entries + 1] = { f.start, best[2], best[3], best[4], best[5] }
-			have[f.start] = true
+		local s = f.start
+		while k + 5 <= nl and l[k + 5] <= s do k = k + 5 end
+		if l[k] ~= s then
+			missing = missing or {}
+			missing[#missing + 1] = { s, k }
 		end
 	end
-	table.sort(entries, function(x, y) return x[1] < y[1] end)
-	local flat = {}
-	for _, e in ipairs(entries) do
-		flat[#flat + 1], flat[#flat + 2], flat[#flat + 3], flat[#flat + 4], flat[#flat + 5] =
-			e[1], e[2], e[3], e[4], e[5]
+	if not missing then return end
+	local flat, m, j = {}, 1, 1
+	for e = 1, nl, 5 do
+		while missing[m] and missing[m][1] < l[e] do
+			local src = missing[m][2]
+			flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+				missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
+			j, m = j + 5, m + 1
+		end
+		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+			l[e], l[e + 1], l[e + 2], l[e + 3], l[e + 4]
+		j = j + 5
 	end
-	b.lines, b.nlines = flat, #flat
+	while missing[m] do
+		local src = missing[m][2]
+		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+			missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
+		j, m = j + 5, m + 1
+	end
+	b.lines, b.nlines = flat, j - 1
 end
 
 function Builder:finish()
@@ -714,11 +764,7 @@ function Builder:finish()
 	for i, name in pairs(self.jump_label) do
 		local target = labels[name]
 		local slot = i - 1
-		if not target then
-			local pos = self.label_use[i]
-			error(format("bpf.asm: %sinstruction %d: undefined label '%s'",
-				pos and pos .. ": " or "", slot, name), 2)
-		end
+		if not target then slot_error(self, slot, "undefined label '" .. name .. "'") end
 		if target >= n then slot_error(self, slot, "label '" .. name .. "' is at the end of the program: no instruction follows it") end
 		local delta = target - slot - 1
 		if code[i] == CALL or code[i] == LD_IMM64 then
@@ -783,16 +829,27 @@ local function encode(b, map_imm)
 		local v = imm[i]
 		local ref = refs[i]
 		if ref then v = map_imm(ref) end
-		local o = off[i] % 65536
-		local ob0 = o % 256
-		out[i] = char(code[i], regs[i], ob0, (o - ob0) / 256, le32(v))
+		local o = off[i]
+		local ob0, ob1 = 0, 0
+		if o ~= 0 then
+			o = o % 65536
+			ob0 = o % 256
+			ob1 = (o - ob0) / 256
+		end
+		if v >= 0 and v < 256 then
+			out[i] = char(code[i], regs[i], ob0, ob1, v, 0, 0, 0)
+		else
+			out[i] = char(code[i], regs[i], ob0, ob1, le32(v))
+		end
 	end
 	return concat(out)
 end
 
+-- The imm of a map load in bytes(): the fd of a handle; a map named by id in assembled text
+-- stays its id until load opens it.
 local function map_fd(ref)
 	if type(ref) == "number" then return ref end
-	if type(ref) == "table" then return ref.handle:fd() end
+	if type(ref) == "table" then return ref.handle and ref.handle:fd() or ref.id end
 	return ref:fd()
 end
 
@@ -816,17 +873,18 @@ function Builder:bytes()
 end
 
 local disasm = bpf.disasm
+local annotate
 
 -- Text in bpf.disasm's format; map references show their kernel ids.
 function Builder:text(opts)
 	self:finish()
 	local text = disasm(encode(self, map_id))
 	if not opts or not (opts.labels or opts.lines) then return text end
-	return M._annotate(self, text, opts)
+	return annotate(self, text, opts)
 end
 
 -- Labels and line comments woven into the plain text (opts.labels, opts.lines).
-function M._annotate(b, text, opts)
+function annotate(b, text, opts)
 	local at = {}
 	if opts.labels then
 		for name, slot in pairs(b.labels) do
@@ -966,6 +1024,9 @@ function Builder:load(opts)
 		end
 	end
 	local name = opts.name or self.name
+	if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+		error("load: name must be an identifier (it names the BTF function), got " .. tostring(name), 2)
+	end
 	local btf, func_info, line_info = abtf.program(self, name)
 	return core.load({
 		insns = encode(self, map_fd), btf = btf, func_info = func_info, line_info = line_info,
@@ -989,6 +1050,12 @@ end
 function M.disasm(bytes) return disasm(bytes) end
 
 function M.btf_type_size(t) return abtf.type_size(t) end
+
+function Builder:help() return require("bpf.help")(self) end
+
+-- Registered like the C handle classes, so bpf.help(b) and the API reference check find it.
+Builder.__name = "bpf.asm_builder"
+debug.getregistry()["bpf.asm_builder"] = Builder
 
 M.Builder = Builder
 return M

@@ -361,6 +361,7 @@ function G:builtin(e)
 	elseif n == "cgroup" then self:call("get_current_cgroup_id")
 	elseif n == "curtask" then self:call("get_current_task")
 	elseif n == "cpid" then self:const("r0", self.opts.cpid)
+	elseif e.constant then self:const("r0", e.constant)
 	elseif n == "elapsed" then
 		self:call("ktime_get_ns")
 		b:ld_map_value("r1", self.refs.elapsed, 0)
@@ -485,6 +486,9 @@ function G:gen(e)
 			end
 		elseif n == "kstack" then self:stackid(false)
 		elseif n == "strncmp" then self:strncmp(e)
+		elseif n == "bswap" then
+			self:gen(e.args[1])
+			if e.bits > 8 then b:be("r0", e.bits) end
 		else raise(e, "internal: call %s has no integer value", n) end
 	else
 		raise(e, "internal: cannot generate %s", k)
@@ -914,8 +918,49 @@ function G:event(e)
 	if e.name == "exit" then b:ja(self.exit_label) end
 end
 
+-- join(argv [, sep]): up to max_args strings read from a user array of string pointers, written
+-- straight into a reserved ring buffer record (larger than the stack): u64 id, u64 count, slots.
+function G:join(e)
+	local b = self.b
+	local ev = e.event
+	local used = b:stack_used()
+	local argv = self:tmp(8)
+	self:gen(e.args[1])
+	b:stx("u64", "r10", argv, "r0")
+	self:ld_map("r1", self.refs.ringbuf)
+	b:mov("r2", ev.size)
+	b:mov("r3", 0)
+	self:call("ringbuf_reserve")
+	local skip, done = b:new_label("nojoin"), b:new_label("joined")
+	b:jeq("r0", 0, skip)
+	b:mov("r9", "r0")
+	b:st("u64", "r9", 0, ev.id)
+	for i = 0, ev.max_args - 1 do
+		b:st("u64", "r9", 8, i)
+		b:st("u64", "r10", self.read_slot, 0)
+		b:mov("r1", "r10"); b:add("r1", self.read_slot)
+		b:mov("r2", 8)
+		b:ldx("u64", "r3", "r10", argv)
+		if i > 0 then b:add("r3", i * 8) end
+		self:call("probe_read")
+		b:ldx("u64", "r3", "r10", self.read_slot)
+		b:jeq("r3", 0, done)
+		b:mov("r1", "r9"); b:add("r1", 16 + i * ev.arg_size)
+		b:mov("r2", ev.arg_size)
+		self:call("probe_read_str")
+	end
+	b:st("u64", "r9", 8, ev.max_args)
+	b:label(done)
+	b:mov("r1", "r9")
+	b:mov("r2", 0)
+	self:call("ringbuf_submit")
+	b:label(skip)
+	b:stack_reset(used)
+end
+
 function G:call_stmt(e)
 	local n = e.name
+	if n == "join" then return self:join(e) end
 	if e.event then return self:event(e) end
 	if n == "delete" then
 		local b = self.b
@@ -934,6 +979,7 @@ end
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
+	self.cur_node = s
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
 	local used = b:stack_used()
 	local ends = false
@@ -992,10 +1038,11 @@ end
 ---------------------------------------------------------------------------------------------
 
 -- Generates one program: returns the finished builder.
-local function program(plan_prog, prog, refs, opts, where)
+local function generate(plan_prog, prog, refs, opts, where, state)
 	local b = asm.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
+	state.g = self
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
@@ -1026,6 +1073,22 @@ local function program(plan_prog, prog, refs, opts, where)
 	b:exit()
 	b:finish()
 	return b
+end
+
+-- A builder's refusal (the 512-byte stack, a jump too far) becomes an error at the statement
+-- being generated.
+local function program(plan_prog, prog, refs, opts, where)
+	local state = {}
+	local ok, res = pcall(generate, plan_prog, prog, refs, opts, where, state)
+	if ok then return res end
+	if diag.is_error(res) then error(res, 0) end
+	local msg = tostring(res)
+	msg = msg:match("bpf%.asm: [^:]*:%d+:%d+: (.*)$") or msg:match("bpf%.asm: (.*)$") or msg
+	local node = state.g and state.g.cur_node or prog.probe
+	if msg:match("^stack:") then
+		raise(node, "probe '%s' needs more than the 512 bytes of BPF stack here (%s)", plan_prog.probe, msg)
+	end
+	raise(node, "cannot generate code for this statement: %s", msg)
 end
 
 return { program = program }

@@ -88,18 +88,20 @@ function P:parse_ternary()
 	return cond
 end
 
-function P:parse_binary(level)
-	if level > #BINARY_LEVELS then return self:parse_unary() end
-	local left = self:parse_binary(level + 1)
+-- Precedence climbing: operators of level >= min_level, left-associative.
+function P:parse_binary(min_level)
+	local left = self:parse_unary()
+	local lx = self.lx
 	while true do
-		local tok = self:peek()
-		if tok.t ~= "op" or LEVEL_OF[tok.v] ~= level then break end
+		local tok = lx.peeked or lx:peek()
+		local level = tok.t == "op" and LEVEL_OF[tok.v]
+		if not level or level < min_level then break end
 		-- In a filter, the '/' just before the action's '{' closes the filter.
 		if tok.v == "/" and self.in_filter then
 			local after = self:peek2()
 			if (after.t == "op" and after.v == "{") or after.t == "eof" then break end
 		end
-		self:next()
+		lx:next()
 		local right = self:parse_binary(level + 1)
 		left = node("binop", left.pos, right.epos, { op = tok.v, left = left, right = right })
 	end

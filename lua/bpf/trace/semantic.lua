@@ -14,21 +14,28 @@ S.__index = S
 
 local AGGREGATIONS = { count = 0, sum = 1, avg = 1, min = 1, max = 1, stats = 1, hist = 1, lhist = 4 }
 local UNSUPPORTED_CALLS = {
-	join = true, system = true, cat = true, signal = true, override = true, reg = true,
+	system = true, cat = true, signal = true, override = true, reg = true,
 	buf = true, cgroupid = true, macaddr = true, strftime = true, path = true, uptr = true,
 	kptr = true, uaddr = true, sizeof = true, offsetof = true, strcontains = true, debugf = true,
-	skboutput = true, pton = true, bswap = true, has_key = true, len = true, percpu_kaddr = true,
+	skboutput = true, pton = true, has_key = true, len = true, percpu_kaddr = true,
 	unwatch = true, nsecs = true, strerror = true, errorf = true, warnf = true, socket_cookie = true,
 }
 local KNOWN_CALLS = { "count", "sum", "avg", "min", "max", "stats", "hist", "lhist", "str",
 	"ksym", "usym", "ntop", "printf", "print", "clear", "delete", "zero", "exit", "time", "kaddr",
-	"kstack", "ustack", "strncmp" }
+	"kstack", "ustack", "strncmp", "join", "bswap" }
 local BUILTINS = { "pid", "tid", "uid", "gid", "cpu", "comm", "nsecs", "elapsed", "retval",
 	"args", "curtask", "kstack", "ustack", "cgroup", "func", "probe", "cpid", "rand", "username",
 	"arg0", "arg1", "arg2", "arg3", "arg4", "arg5" }
 local UNSUPPORTED_BUILTINS = { username = true, rand = true, jiffies = true, numaid = true,
 	sarg0 = true, sarg1 = true, sarg2 = true, ctx = true, usermode = true, __builtin_ncpus = true,
 	ncpus = true }
+
+-- C macros from the kernel headers bpftrace's tools include (no headers are parsed here).
+local HEADER_CONSTANTS = { AF_UNSPEC = 0, AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10, AF_NETLINK = 16,
+	AF_PACKET = 17, TASK_RUNNING = 0, TASK_INTERRUPTIBLE = 1, TASK_UNINTERRUPTIBLE = 2,
+	O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 64, O_EXCL = 128, O_TRUNC = 512,
+	O_APPEND = 1024, O_NONBLOCK = 2048, O_CLOEXEC = 524288, EPERM = 1, ENOENT = 2, EINTR = 4,
+	EAGAIN = 11, EACCES = 13, PAGE_SIZE = 4096 }
 
 local REGS_ARGS = { "di", "si", "dx", "cx", "r8", "r9" }
 -- struct pt_regs offsets on x86-64
@@ -118,7 +125,6 @@ end
 -- Events (records through the ring buffer)
 
 function S:event(node, kind, fields)
-	if self.pass ~= 2 then return { id = 0 } end
 	local key = kind .. ":" .. node.pos .. ":" .. (fields.sig or "")
 	local ev = self.event_keys[key]
 	if ev then return ev end
@@ -221,6 +227,13 @@ function S:builtin(e)
 		return UINT64
 	elseif UNSUPPORTED_BUILTINS[name] then
 		raise(e, "the %s builtin is not supported", name)
+	end
+	-- constants: the few C macros bpftrace's tools take from kernel headers, then BTF enums
+	local v = HEADER_CONSTANTS[name]
+	if v == nil and self.btf and name:match("^[%u_][%u%d_]*$") then v = self.btf:enumerator(name) end
+	if v ~= nil then
+		e.constant = v
+		return INT64
 	end
 	raise(e, "unknown identifier '%s'%s", name, diag.did_you_mean(name, BUILTINS))
 end
@@ -437,7 +450,8 @@ function S:map_read(e)
 		raise(e, "reading the value of %s (a %s() map) inside a probe is not supported", m.name, m.kind)
 	end
 	if not m.value then
-		if self.pass == 2 then raise(e, "map %s is read but never assigned", m.name) end
+		if self.final then raise(e, "map %s is read but never assigned", m.name) end
+		self.retry = true -- typed by an assignment later in the source: check again
 		return INT64
 	end
 	e.map = m
@@ -541,6 +555,8 @@ function S:call_value(e)
 		elseif ty.k == "array" and ty.size == 16 or ty.k == "record" and ty.size == 16 or
 			ty.k == "str" and a.access and a.access.how == "ctx_bytes" and ty.size == 16 then
 			e.af = e.af or 10
+		elseif ty.k == "str" and ty.char_array and ty.size == 16 then
+			e.af = e.af or 10
 		elseif ty.k == "array" and ty.size == 4 or ty.k == "str" and ty.size == 4 then
 			e.af = e.af or 2
 		else
@@ -562,6 +578,11 @@ function S:call_value(e)
 		end
 		self.uses.stacks = true
 		return { k = name, mode = mode, limit = limit }
+	elseif name == "bswap" then
+		call_arity(e, 1, 1)
+		local ty = self:need_int(e.args[1], "bswap()'s argument")
+		e.bits = (ty.size or 8) * 8
+		return { k = "int", signed = false, size = ty.size or 8 }
 	elseif name == "strncmp" then
 		call_arity(e, 3, 3)
 		local a, b = self:expr(e.args[1]), self:expr(e.args[2])
@@ -749,6 +770,16 @@ function S:call_stmt(e, is_stmt)
 		local m = self:map_keys(a)
 		a.map = m
 		if #(m.keys or {}) > 0 and not a.keys then raise(a, "delete() needs a key: %s has keys", m.name) end
+	elseif name == "join" then
+		call_arity(e, 1, 2)
+		self:need_int(e.args[1], "join()'s argument (an array of string pointers)")
+		local sep = " "
+		if e.args[2] then
+			sep = self:static_str(e.args[2])
+			if not sep then raise(e.args[2], "join()'s delimiter must be a string literal") end
+		end
+		local n, size = 16, self.strlen
+		e.event = self:event(e, "join", { sep = sep, max_args = n, arg_size = size, size = 16 + n * size })
 	elseif name == "exit" then
 		call_arity(e, 0, 1)
 		e.event = self:event(e, "exit", { size = 8 })
@@ -858,7 +889,7 @@ function S:assign(s)
 				raise(s, "variable $%s holds %s; %s cannot be assigned to it", t.name, types.name(cur), types.name(ty))
 			end
 			if u.k == "str" and u.size ~= cur.size then
-				if self.pass == 2 and u.size > cur.size then
+				if u.size > cur.size then
 					raise(v, "variable $%s holds string[%d]; a longer string[%d] cannot be assigned to it",
 						t.name, cur.size, u.size)
 				end
@@ -890,10 +921,8 @@ function S:stmt(s)
 			self:expr(e)
 		else
 			self:expr(e)
-			if self.pass == 2 then
-				-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
-				s.no_effect = true
-			end
+			-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
+			s.no_effect = true
 		end
 	elseif k == "if" then
 		self:need_int(s.cond, "an if condition")
@@ -998,20 +1027,30 @@ local function analyze(ast, opts)
 	local self = new_state(opts)
 	local programs = {}
 	for _, probe in ipairs(ast.probes) do
-		local seen = {}
+		local seen, aps = {}, {}
 		for _, spec in ipairs(probe.specs) do
 			for _, ap in ipairs(probes.expand(spec, opts)) do
 				if not seen[ap.probe] then
 					seen[ap.probe] = true
-					programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind,
-						body = clone(probe.body), pred = probe.pred and clone(probe.pred) }
+					aps[#aps + 1] = ap
 				end
 			end
 		end
+		-- each attach point types its own copy of the action (args differ between tracepoints)
+		for i, ap in ipairs(aps) do
+			local body, pred = probe.body, probe.pred
+			if i > 1 then body, pred = clone(body), pred and clone(pred) end
+			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred }
+		end
 	end
+	-- One pass; a second (strict) one only when a map was read before the assignment that
+	-- types it.
 	for pass = 1, 2 do
-		self.pass = pass
+		self.final = pass == 2
+		self.retry = false
+		self.events, self.event_keys = {}, {}
 		for _, prog in ipairs(programs) do self:program(prog.probe, prog.ap, prog) end
+		if not self.retry then break end
 	end
 	for _, m in ipairs(self.map_order) do
 		if not m.kind then
