@@ -166,11 +166,12 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Values and keys
 
---- A stack as bpftrace prints it in a key or value: a newline, then each frame on its own line.
+--- A stack as bpftrace prints it in a key or value: a newline, then each frame on its own line
+-- (indented by 4 spaces, or by frames.indent: a tab for kstack(perf)).
 function M.stack(frames)
-	local out = { "\n" }
+	local out, indent = { "\n" }, frames.indent or "    "
 	for _, f in ipairs(frames) do
-		out[#out + 1] = "    " .. f .. "\n"
+		out[#out + 1] = indent .. f .. "\n"
 	end
 	return table.concat(out)
 end
