@@ -82,5 +82,14 @@ describe("luabpf trace against bpftrace 0.17", function()
 		assert.matches("@%[\n\t%x+ [%w_.]+%+%d+\n\t%x+ [%w_.]+%+%d+\n\t%x+ [%w_.]+%+%d+\n%]: 4\n", got)
 		assert.matches("@k%[\n    [%w_.]+%+%d+\n    [%w_.]+%+%d+\n%]: 4\n", got)
 		assert.are.equal(shape(expected), shape(got))
+		-- stacks as values: printf's %s, map values, print(): indented by 8
+		prog = "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf(\"%s|\\n\", kstack(2)); @s = kstack(2); " ..
+			"@k[1] = kstack(perf, 2); print(@s); print(kstack(2)); exit(); }"
+		expected, got = both(prog, W .. " getppid 1")
+		assert.matches("^Attaching 1 probe%.%.%.\n\n        [%w_.]+%+%d+\n", got)
+		local function frames(s)
+			return (s:gsub("\t%x+ [%w_.]+%+%d+", "\tADDR FRAME"):gsub("\n( +)[%w_.]+%+%d+", "\n%1FRAME"))
+		end
+		assert.are.equal(frames(expected), frames(got))
 	end)
 end)

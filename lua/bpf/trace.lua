@@ -219,7 +219,7 @@ local function event_args(t, ev, bytes)
 	local args = {}
 	for i, a in ipairs(ev.args or {}) do
 		local v = values.decode(bytes, a.offset, a, t.ctx)
-		if a.type == "kstack" or a.type == "ustack" then v = format.stack(v) end
+		if a.type == "kstack" or a.type == "ustack" then v = format.stack(v, true) end
 		args[i] = v
 	end
 	return args
