@@ -92,9 +92,16 @@ local function emit(t, text)
 	if t.on_printf then
 		t.on_printf(text)
 	else
-		local out = t.output or io.stdout
-		out:write(text)
-		out:flush()
+		(t.output or io.stdout):write(text)
+		t.unflushed = true
+	end
+end
+
+-- Output is flushed once per batch of records (a reader of a pipe sees each batch at once).
+local function flush(t)
+	if t.unflushed then
+		t.unflushed = false;
+		(t.output or io.stdout):flush()
 	end
 end
 
@@ -140,6 +147,7 @@ end
 --- Prints format(name) to the trace's output.
 function Trace:print(name)
 	emit(self, self:format(name))
+	flush(self)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -284,6 +292,7 @@ function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
 	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
+	flush(self)
 	if not n then return nil, err, errno end
 	return n, self.status == "running"
 end
@@ -329,6 +338,7 @@ function Trace:finish(reason)
 	if self.print_maps then
 		emit(self, "\n\n" .. self:format())
 	end
+	flush(self)
 	return self.finished
 end
 
