@@ -12,6 +12,7 @@ local G = {}
 G.__index = G
 
 local BPF_ANY = 0
+local MAX_INSNS = 100000 -- far below the verifier's limits; bounds the compile time too
 local BPF_F_USER_STACK = 256
 
 ---------------------------------------------------------------------------------------------
@@ -980,6 +981,9 @@ function G:stmt(s)
 	local b = self.b
 	local k = s.kind
 	self.cur_node = s
+	if b:count() > MAX_INSNS then
+		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
+	end
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
 	local used = b:stack_used()
 	local ends = false

@@ -933,7 +933,12 @@ function S:stmt(s)
 		if not n then raise(s.count, "unroll()'s count must be a constant") end
 		if n < 1 or n > 100 then raise(s.count, "unroll() count must be 1 to 100") end
 		s.n = n
+		self.unrolled = (self.unrolled or 1) * n
+		if self.unrolled > 10000 then
+			raise(s.count, "nested unroll() makes %d copies (at most 10000)", self.unrolled)
+		end
 		self:block(s.body)
+		self.unrolled = self.unrolled / n
 	elseif k == "block" then
 		self:block(s)
 	else
@@ -1022,6 +1027,8 @@ function S:program(probe, ap, prog)
 	prog.vars = ctx.vars
 end
 
+local MAX_PROBES = 512
+
 -- The semantic pass: returns { programs = {...}, maps = {...}, events = {...}, uses = {...} }.
 local function analyze(ast, opts)
 	local self = new_state(opts)
@@ -1035,6 +1042,10 @@ local function analyze(ast, opts)
 					aps[#aps + 1] = ap
 				end
 			end
+		end
+		if #programs + #aps > MAX_PROBES then
+			raise(probe.specs[1], "%d attach points: more than the %d bpftrace allows by default (BPFTRACE_MAX_PROBES)",
+				#programs + #aps, MAX_PROBES)
 		end
 		-- each attach point types its own copy of the action (args differ between tracepoints)
 		for i, ap in ipairs(aps) do
