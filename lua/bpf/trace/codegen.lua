@@ -229,6 +229,17 @@ end
 -- Jumps to `false_label` when e is false (0); falls through otherwise.
 function G:cond(e, false_label)
 	local b = self.b
+	if e.kind == "binop" and e.strcmp then
+		if e.op == "==" then
+			self:strcmp_jump(e, false_label)
+		else
+			local ne = b:new_label("ne")
+			self:strcmp_jump(e, ne)
+			b:ja(false_label)
+			b:label(ne)
+		end
+		return
+	end
 	if e.kind == "binop" and JUMP_NEG[e.op] and not e.strcmp then
 		local src = self:operands(e.left, e.right)
 		self:jump_if(JUMP_NEG[e.op], e.signed, src, false_label)
@@ -293,14 +304,14 @@ end
 
 -- String equality: bytewise over the first string's length plus its NUL when one side is a
 -- literal, else over the whole (zero-filled) buffers.
-function G:strcmp(e)
+-- Emits the comparison of the two strings of e: jumps to `ne` when they differ, falls through
+-- when they are equal.
+function G:strcmp_jump(e, ne)
 	local b = self.b
 	local used = b:stack_used()
 	local l, r = e.left, e.right
 	local lit
 	if r.kind == "str" then lit = r.value elseif l.kind == "str" then lit = l.value; l, r = r, l end
-	local ne = b:new_label("ne")
-	local done = b:new_label("done")
 	local a = self:buf(l)
 	if lit then
 		local n = math.min(#lit + 1, l.ty.size)
@@ -313,8 +324,7 @@ function G:strcmp(e)
 			for j = w, 1, -1 do v = v * 256 + padded:byte(i + j) end
 			b:ldx(w == 4 and "u32" or "u8", "r1", "r10", a + i)
 			if w == 4 then
-				b:mov("w2", v)
-				b:jne("w1", "w2", ne)
+				b:jne("w1", v, ne)
 			else
 				b:jne("r1", v, ne)
 			end
@@ -343,6 +353,12 @@ function G:strcmp(e)
 		end
 	end
 	b:stack_reset(used)
+end
+
+function G:strcmp(e)
+	local b = self.b
+	local ne, done = b:new_label("ne"), b:new_label("done")
+	self:strcmp_jump(e, ne)
 	local eq_val, ne_val = 1, 0
 	if e.op == "!=" then eq_val, ne_val = 0, 1 end
 	b:mov("r0", eq_val); b:ja(done)

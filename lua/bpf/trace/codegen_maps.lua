@@ -144,8 +144,6 @@ function G:aggregate(s)
 	if call.args[1] then
 		self:gen(call.args[1])
 		b:mov("r7", "r0")
-	else
-		b:mov("r7", 1)
 	end
 	if kind == "hist" or kind == "lhist" then
 		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, m.signed) end
