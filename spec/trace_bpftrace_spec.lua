@@ -73,8 +73,14 @@ describe("luabpf trace against bpftrace 0.17", function()
 		local expected, got = both(prog, W .. " getppid 9")
 		-- frames come and go with other tracers of the same tracepoint (__traceiter_*): the
 		-- number of frames differs by nature too
-		local function shape(s) return (s:gsub("@%[\n[^%]]*%]", "@[STACK]")) end
+		local function shape(s) return (s:gsub("(@%w*)%[\n[^%]]*%]", "%1[STACK]")) end
 		assert.matches("@%[\n    [%w_.]+%+%d+\n", got)
+		assert.are.equal(shape(expected), shape(got))
+		-- perf mode and a frame limit: the same frames, as "<hex> sym+off" under a tab
+		prog = "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @[kstack(perf, 3)] = count(); @k[kstack(2)] = count(); }"
+		expected, got = both(prog, W .. " getppid 4")
+		assert.matches("@%[\n\t%x+ [%w_.]+%+%d+\n\t%x+ [%w_.]+%+%d+\n\t%x+ [%w_.]+%+%d+\n%]: 4\n", got)
+		assert.matches("@k%[\n    [%w_.]+%+%d+\n    [%w_.]+%+%d+\n%]: 4\n", got)
 		assert.are.equal(shape(expected), shape(got))
 	end)
 end)

@@ -319,10 +319,12 @@ function Trace:finish(reason)
 	if self.finished then return self.finished end
 	self.finished = reason or "finished"
 	local handle = function(bytes) dispatch(self, bytes) end
+	if self.state.detach then self.state:detach() end -- no probe fires from here on
 	self.reader:poll(0, handle) -- what came before: handled if still running, else dropped
-	self.state:finish() -- detach, then END
+	local ok, err = self.state:finish() -- END (the detach is done)
 	self.status = "ending"
 	self.reader:poll(0, handle) -- END's output
+	if not ok and err then emit(self, tostring(err) .. "\n") end
 	self.status = "exited"
 	if self.print_maps then
 		emit(self, "\n\n" .. self:format())

@@ -166,11 +166,12 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Values and keys
 
---- A stack as bpftrace prints it in a key or value: a newline, then each frame on its own line.
+--- A stack as bpftrace prints it in a key or value: a newline, then each frame on its own line
+-- (indented by 4 spaces, or by frames.indent: a tab for kstack(perf)).
 function M.stack(frames)
-	local out = { "\n" }
+	local out, indent = { "\n" }, frames.indent or "    "
 	for _, f in ipairs(frames) do
-		out[#out + 1] = "    " .. f .. "\n"
+		out[#out + 1] = indent .. f .. "\n"
 	end
 	return table.concat(out)
 end
@@ -393,6 +394,10 @@ local function format_string(spec, v)
 	return pad(v, spec.width, spec.flags:find("-", 1, true), false)
 end
 
+-- "%%" in a format: "%" where C's printf reads it, that is before the last conversion; bpftrace
+-- 0.17 prints the text after the last conversion (or a format without any) as it is, "%%" included.
+local PERCENT = {}
+
 -- Splits fmt into literal text and conversion specs (cached per format string).
 local parsed_formats = setmetatable({}, { __mode = "k" })
 
@@ -413,7 +418,7 @@ local function parse_format(fmt)
 			error(string.format("bpf.trace: bad printf conversion at byte %d of %q", s, fmt), 3)
 		end
 		if conv == "%" then
-			parts[#parts + 1] = "%"
+			parts[#parts + 1] = PERCENT
 		else
 			parts[#parts + 1] = {
 				flags = flags, width = tonumber(width) or 0, length = length, conv = conv,
@@ -431,8 +436,15 @@ local INTEGER_CONV = { d = true, i = true, u = true, x = true, X = true, o = tru
 --- The text of printf(fmt, args...) for one event: args is an array of integers and strings.
 function M.printf(fmt, args)
 	local out, n = {}, 0
-	for _, p in ipairs(parse_format(fmt)) do
-		if type(p) == "string" then
+	local parts = parse_format(fmt)
+	local last = 0
+	for i, p in ipairs(parts) do
+		if type(p) == "table" and p ~= PERCENT then last = i end
+	end
+	for i, p in ipairs(parts) do
+		if p == PERCENT then
+			out[#out + 1] = i < last and "%" or "%%"
+		elseif type(p) == "string" then
 			out[#out + 1] = p
 		else
 			n = n + 1
