@@ -25,6 +25,7 @@ FUZZ_C_TARGETS := object btf btf_elf btf_ext core_access usdt_args usdt_notes
 # name:module:function, one per line (spec/fuzz_regressions_spec.lua reads this list too)
 LUA_FUZZ_TARGETS := \
 	lua_help_parse:bpf.help:parse \
+	trace_compile:bpf.trace.check:compile \
 
 
 lua_fuzz_name = $(word 1,$(subst :, ,$(1)))

@@ -26,7 +26,12 @@ end
 -- Line, column and line text of a byte offset (a line-start index built once per source).
 local function locator(src)
 	local starts = { 1 }
-	for p in src:gmatch("()\n") do starts[#starts + 1] = p + 1 end
+	local find, p = string.find, 0
+	while true do
+		p = find(src, "\n", p + 1, true)
+		if not p then break end
+		starts[#starts + 1] = p + 1
+	end
 	local last = 1
 	return function(pos)
 		local lo, hi = 1, #starts

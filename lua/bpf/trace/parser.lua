@@ -14,11 +14,15 @@ local function node(kind, pos, epos, fields)
 	return fields
 end
 
-function P:peek() return self.lx:peek() end
+function P:peek()
+	local lx = self.lx
+	return lx.peeked or lx:peek()
+end
 function P:next() return self.lx:next() end
 
 function P:is(v, t)
-	local tok = self:peek()
+	local lx = self.lx
+	local tok = lx.peeked or lx:peek()
 	return tok.v == v and (t or "op") == tok.t
 end
 
@@ -131,8 +135,18 @@ function P:try_cast_type()
 		text = table.concat(words, " ") .. (ptr > 0 and (" " .. string.rep("*", ptr)) or "") })
 end
 
+local MAX_DEPTH = 150
+
 function P:parse_unary()
 	local tok = self:peek()
+	self.depth = self.depth + 1
+	if self.depth > MAX_DEPTH then raise(tok, "expression nested too deeply (more than %d levels)", MAX_DEPTH) end
+	local e = self:parse_unary_inner(tok)
+	self.depth = self.depth - 1
+	return e
+end
+
+function P:parse_unary_inner(tok)
 	if tok.t == "op" then
 		if tok.v == "!" or tok.v == "~" or tok.v == "-" or tok.v == "*" or tok.v == "&" or
 			tok.v == "+" then
@@ -243,6 +257,8 @@ local ASSIGN_OPS = { ["="] = "", ["+="] = "+", ["-="] = "-", ["*="] = "*", ["/="
 
 function P:parse_block(what)
 	local open = self:expect("{", what)
+	self.depth = self.depth + 1
+	if self.depth > MAX_DEPTH then raise(open, "blocks nested too deeply (more than %d levels)", MAX_DEPTH) end
 	local stmts = {}
 	while true do
 		local tok = self:peek()
@@ -260,6 +276,7 @@ function P:parse_block(what)
 		end
 	end
 	local close = self:next()
+	self.depth = self.depth - 1
 	return node("block", open.pos, close.epos, { stmts = stmts })
 end
 
@@ -360,7 +377,7 @@ end
 
 -- Parses a whole program; raises diag errors.
 local function parse(src)
-	local self = setmetatable({ lx = Lexer.new(src), in_filter = false }, P)
+	local self = setmetatable({ lx = Lexer.new(src), in_filter = false, depth = 0 }, P)
 	local probes = {}
 	while true do
 		local tok = self:peek()

@@ -60,6 +60,11 @@ end
 M.kernel_functions = kernel_functions
 
 local function split(text)
+	if not text:find('"', 1, true) then
+		local parts = {}
+		for part in (text .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = part end
+		return parts
+	end
 	local parts, i = {}, 1
 	-- split on ':' outside quotes
 	local cur, inq = {}, false
