@@ -1,9 +1,9 @@
 -- bpf.asm: BPF programs built instruction by instruction from Lua, with labels, helpers by name,
 -- maps by handle, stack slots and line info; loaded as ordinary program handles (doc/ASM.md).
 --
--- A builder keeps its instructions in four parallel arrays (opcode, registers, offset, immediate)
--- indexed by slot, and the few things resolved at the end (labels, maps, line info) in sparse
--- tables keyed by slot: emitting an instruction allocates nothing but array slots.
+-- A builder keeps its instructions in one array, four entries a slot (opcode, registers, offset,
+-- immediate: slot i at 4i-3 .. 4i), and the few things resolved at the end (labels, maps, line
+-- info) in sparse tables keyed by slot: emitting an instruction allocates nothing but array slots.
 local bpf = require "bpf"
 local core = require "bpf.asm_core"
 local helpers = require "bpf.asm_helpers"
@@ -164,7 +164,7 @@ function M.new(opts)
 	return setmetatable({
 		name = name, file = opts.file,
 		n = 0,                       -- slots emitted
-		code = {}, regs = {}, off = {}, imm = {},
+		ins = {},                    -- opcode, dst + 16 * src, off, imm per slot
 		jump_label = {},             -- slot → label (jumps: off; calls and ld_func: imm)
 		labels = {},                 -- name → slot
 		map_ref = {},                -- slot → map handle, fd number, or {id = N}
@@ -181,7 +181,8 @@ local function emit(b, code, dst, src, off, imm)
 	if b.finished then check_open(b) end
 	local n = b.n + 1
 	b.n = n
-	b.code[n], b.regs[n], b.off[n], b.imm[n] = code, dst + src * 16, off, imm
+	local ins, k = b.ins, n * 4
+	ins[k - 3], ins[k - 2], ins[k - 1], ins[k] = code, dst + src * 16, off, imm
 	if b.line_pending then
 		b.line_pending = false
 		local l, k = b.lines, b.nlines
@@ -696,19 +697,19 @@ local function slot_error(b, slot, msg)
 end
 
 local function is_second_slot(b, slot) -- slot 0-based
-	return slot > 0 and b.code[slot] == LD_IMM64
+	return slot > 0 and b.ins[slot * 4 - 3] == LD_IMM64
 end
 
 -- Subprograms: the functions declared with b:func plus every call / ld_func target.
 local function collect_funcs(b)
 	local starts = {}
 	for _, f in ipairs(b.funcs) do starts[f.start] = f end
-	local code, regs, imm = b.code, b.regs, b.imm
+	local ins = b.ins
 	for i = 1, b.n do
-		local c = code[i]
-		if (c == CALL and regs[i] == op.PSEUDO_CALL * 16) or
-		   (c == LD_IMM64 and regs[i] >= 16 * op.PSEUDO_FUNC and regs[i] < 16 * (op.PSEUDO_FUNC + 1)) then
-			local target = i + imm[i] -- 0-based slot of i is i-1; target = (i-1) + 1 + imm
+		local c, regs = ins[i * 4 - 3], ins[i * 4 - 2]
+		if (c == CALL and regs == op.PSEUDO_CALL * 16) or
+		   (c == LD_IMM64 and regs >= 16 * op.PSEUDO_FUNC and regs < 16 * (op.PSEUDO_FUNC + 1)) then
+			local target = i + ins[i * 4] -- 0-based slot of i is i-1; target = (i-1) + 1 + imm
 			if not starts[target] then
 				local f = { name = b.name .. "_sub" .. target, start = target, nargs = 5 }
 				starts[target] = f
@@ -760,36 +761,37 @@ function Builder:finish()
 	if self.finished then return self end
 	local n = self.n
 	if n == 0 then fail(self, "the program has no instructions") end
-	local labels, code, off, imm = self.labels, self.code, self.off, self.imm
+	local labels, ins = self.labels, self.ins
 	for i, name in pairs(self.jump_label) do
 		local target = labels[name]
 		local slot = i - 1
 		if not target then slot_error(self, slot, "undefined label '" .. name .. "'") end
 		if target >= n then slot_error(self, slot, "label '" .. name .. "' is at the end of the program: no instruction follows it") end
 		local delta = target - slot - 1
-		if code[i] == CALL or code[i] == LD_IMM64 then
-			imm[i] = delta
+		local c = ins[i * 4 - 3]
+		if c == CALL or c == LD_IMM64 then
+			ins[i * 4] = delta
 		else
 			if delta < -32768 or delta > 32767 then
 				slot_error(self, slot, format("jump to '%s' is %d instructions away (more than a 16-bit offset)", name, delta))
 			end
-			off[i] = delta
+			ins[i * 4 - 1] = delta
 		end
 	end
 	-- Every jump lands on an instruction of the program, never inside an ld_imm64.
 	for i = 1, n do
-		local c = code[i]
+		local c = ins[i * 4 - 3]
 		local cls = c % 8
 		local opbits = c - c % 16
 		if (cls == op.JMP or cls == op.JMP32) and opbits ~= op.CALL and opbits ~= op.EXIT then
-			local delta = (c == op.JMP32 + op.JA) and imm[i] or off[i]
+			local delta = (c == op.JMP32 + op.JA) and ins[i * 4] or ins[i * 4 - 1]
 			local target = i + delta -- 0-based target slot
 			if target < 0 or target >= n or is_second_slot(self, target) then
 				slot_error(self, i - 1, format("jump target %d is outside the program", target))
 			end
 		end
 	end
-	local last = code[n]
+	local last = ins[n * 4 - 3]
 	if (last ~= EXIT and last ~= JA and last ~= op.JMP32 + op.JA) or is_second_slot(self, n - 1) then
 		slot_error(self, n - 1, "the program must end with exit or a jump")
 	end
@@ -823,13 +825,41 @@ local function le32(v)
 end
 
 -- The bytes of the instructions; map_imm(slot, ref, second) gives the imm of map loads.
+-- Lua 5.3+: string.pack writes whole chunks of slots in one call (the array is laid out in the
+-- order "<BBhi4" reads it). Map loads are patched in for the call and restored after.
+local pack, unpack = string.pack, table.unpack
+local CHUNK = 1024
+local pack_formats = {}
+
+local function encode_packed(b, map_imm)
+	local ins, refs, saved = b.ins, b.map_ref, {}
+	for i, ref in pairs(refs) do
+		saved[i] = ins[i * 4]
+		ins[i * 4] = map_imm(ref)
+	end
+	local out = {}
+	for first = 1, b.n, CHUNK do
+		local count = math.min(CHUNK, b.n - first + 1)
+		local fmt = pack_formats[count]
+		if not fmt then
+			fmt = "<" .. ("BBhi4"):rep(count)
+			pack_formats[count] = fmt
+		end
+		out[#out + 1] = pack(fmt, unpack(ins, first * 4 - 3, (first + count - 1) * 4))
+	end
+	for i, v in pairs(saved) do ins[i * 4] = v end
+	return concat(out)
+end
+
 local function encode(b, map_imm)
-	local out, code, regs, off, imm, refs = {}, b.code, b.regs, b.off, b.imm, b.map_ref
+	if pack then return encode_packed(b, map_imm) end
+	local out, ins, refs = {}, b.ins, b.map_ref
 	for i = 1, b.n do
-		local v = imm[i]
+		local k = i * 4
+		local v = ins[k]
 		local ref = refs[i]
 		if ref then v = map_imm(ref) end
-		local o = off[i]
+		local o = ins[k - 1]
 		local ob0, ob1 = 0, 0
 		if o ~= 0 then
 			o = o % 65536
@@ -837,9 +867,9 @@ local function encode(b, map_imm)
 			ob1 = (o - ob0) / 256
 		end
 		if v >= 0 and v < 256 then
-			out[i] = char(code[i], regs[i], ob0, ob1, v, 0, 0, 0)
+			out[i] = char(ins[k - 3], ins[k - 2], ob0, ob1, v, 0, 0, 0)
 		else
-			out[i] = char(code[i], regs[i], ob0, ob1, le32(v))
+			out[i] = char(ins[k - 3], ins[k - 2], ob0, ob1, le32(v))
 		end
 	end
 	return concat(out)
@@ -920,9 +950,10 @@ function Builder:insn(i)
 	if type(i) ~= "number" or i < 1 or i > self.n or is_second_slot(self, i - 1) then
 		fail(self, "insn: no instruction at index " .. tostring(i))
 	end
-	local t = { code = self.code[i], dst = self.regs[i] % 16, src = floor(self.regs[i] / 16),
-		off = self.off[i], imm = self.imm[i] }
-	if t.code == LD_IMM64 and i < self.n then t.imm2 = self.imm[i + 1] end
+	local ins, k = self.ins, i * 4
+	local t = { code = ins[k - 3], dst = ins[k - 2] % 16, src = floor(ins[k - 2] / 16),
+		off = ins[k - 1], imm = ins[k] }
+	if t.code == LD_IMM64 and i < self.n then t.imm2 = ins[k + 4] end
 	local ref = self.map_ref[i]
 	if ref then t.map = type(ref) == "table" and ref.handle or ref; t.imm = map_id(ref) end
 	t.label = self.jump_label[i]
@@ -935,7 +966,7 @@ function Builder:insns()
 	local i = 1
 	while i <= self.n do
 		list[#list + 1] = self:insn(i)
-		i = i + (self.code[i] == LD_IMM64 and 2 or 1)
+		i = i + (self.ins[i * 4 - 3] == LD_IMM64 and 2 or 1)
 	end
 	return list
 end
