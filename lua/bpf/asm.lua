@@ -710,11 +710,19 @@ local function collect_funcs(b)
 		if (c == CALL and regs == op.PSEUDO_CALL * 16) or
 		   (c == LD_IMM64 and regs >= 16 * op.PSEUDO_FUNC and regs < 16 * (op.PSEUDO_FUNC + 1)) then
 			local target = i + ins[i * 4] -- 0-based slot of i is i-1; target = (i-1) + 1 + imm
-			if not starts[target] then
-				local f = { name = b.name .. "_sub" .. target, start = target, nargs = 5 }
+			local f = starts[target]
+			if not f then
+				f = { name = b.name .. "_sub" .. target, start = target, nargs = 5 }
 				starts[target] = f
 				b.funcs[#b.funcs + 1] = f
 			end
+			f.called = true
+		end
+	end
+	-- The kernel finds subprograms by their callers: one nobody calls is refused as unreachable.
+	for _, f in ipairs(b.funcs) do
+		if not f.main and not f.called then
+			slot_error(b, f.start, "function '" .. f.name .. "' is never called (call_label or ld_func)")
 		end
 	end
 	table.sort(b.funcs, function(x, y) return x.start < y.start end)
