@@ -193,13 +193,15 @@ local function emit(b, code, dst, src, off, imm)
 	return n
 end
 
+local function raw_field(b, v, name, max)
+	if type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v > max then
+		fail(b, "raw: " .. name .. " out of range: " .. tostring(v))
+	end
+end
+
 function Builder:raw(code, dst, src, off, imm, imm2)
 	check_open(self)
-	for i, v in ipairs({ code, dst, src }) do
-		if type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v > (i == 1 and 255 or 15) then
-			fail(self, "raw: " .. ({ "code", "dst", "src" })[i] .. " out of range: " .. tostring(v))
-		end
-	end
+	raw_field(self, code, "code", 255); raw_field(self, dst, "dst", 15); raw_field(self, src, "src", 15)
 	local n = emit(self, code, dst, src, off16(self, off or 0), imm32(self, imm or 0))
 	if imm2 ~= nil then
 		emit(self, 0, 0, 0, 0, imm32(self, imm2, "imm2"))
