@@ -3,7 +3,8 @@
 #   make                 core library, bpf.so for Lua 5.4 and LuaJIT, every bpf/*.bpf.o
 #   make LUA=luajit      the same but only the LuaJIT module (LUA=lua5.4: only the Lua 5.4 one)
 #   make test            install missing packages, mount bpffs/tracefs, build, run the busted
-#                        suite under Lua 5.4 then LuaJIT (SPEC=spec/x_spec.lua for a subset)
+#                        suite under Lua 5.4 then LuaJIT, and its smoke subset under PUC Lua
+#                        5.1, 5.2, 5.3 (SPEC=spec/x_spec.lua for a subset)
 #   make demo            the same set-up, then examples/syscount.lua
 #   make help            every target
 #
@@ -155,7 +156,7 @@ mount:
 test: deps mount
 	$(MAKE) --no-print-directory -j$(JOBS) core bpf $(LUA54_MODULE) $(LUAJIT_MODULE) test-deps
 	bash scripts/ldd-check.sh $(LUA54_MODULE) $(LUAJIT_MODULE)
-	bash scripts/run-tests.sh lua5.4 luajit -- $(SPEC)
+	bash scripts/run-tests.sh lua5.4 luajit lua5.1 lua5.2 lua5.3 -- $(SPEC)
 
 test-lua54: deps mount
 	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(LUA54_MODULE)
@@ -165,8 +166,9 @@ test-luajit: deps mount
 	$(MAKE) --no-print-directory -j$(JOBS) core bpf test-deps $(LUAJIT_MODULE)
 	bash scripts/run-tests.sh luajit -- $(SPEC)
 
+# Both modules: the README's REPL lines use either interpreter.
 demo: deps mount
-	$(MAKE) --no-print-directory -j$(JOBS) core bpf $(LUA54_MODULE)
+	$(MAKE) --no-print-directory -j$(JOBS) core bpf $(LUA54_MODULE) $(LUAJIT_MODULE)
 	LUA_CPATH="$(CURDIR)/$(BUILD)/lua5.4/?.so;;" \
 	LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
 	$(LUA54) examples/syscount.lua

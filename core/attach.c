@@ -16,6 +16,10 @@ enum attach_kind {
 	KIND_KPROBE,       /* kprobe/FUNC[+OFF] */
 	KIND_KRETPROBE,
 	KIND_KSYSCALL,     /* ksyscall/NAME: kprobe on the arch syscall wrapper */
+	KIND_KPROBE_MULTI, /* kprobe.multi/PATTERN */
+	KIND_KRETPROBE_MULTI,
+	KIND_UPROBE_MULTI, /* uprobe.multi/PATH:PATTERN */
+	KIND_URETPROBE_MULTI,
 	KIND_KRETSYSCALL,
 	KIND_UPROBE,       /* uprobe/PATH:FUNC[+OFF] */
 	KIND_URETPROBE,
@@ -52,6 +56,12 @@ static const struct section_rule rules[] = {
 	{ "kprobe", KIND_KPROBE, NULL },
 	{ "kretprobe", KIND_KRETPROBE, NULL },
 	{ "ksyscall", KIND_KSYSCALL, NULL },
+	{ "kprobe.multi", KIND_KPROBE_MULTI, NULL },
+	{ "kretprobe.multi", KIND_KRETPROBE_MULTI, NULL },
+	{ "uprobe.multi", KIND_UPROBE_MULTI, NULL },
+	{ "uprobe.multi.s", KIND_UPROBE_MULTI, NULL },
+	{ "uretprobe.multi", KIND_URETPROBE_MULTI, NULL },
+	{ "uretprobe.multi.s", KIND_URETPROBE_MULTI, NULL },
 	{ "kretsyscall", KIND_KRETSYSCALL, NULL },
 	{ "uprobe", KIND_UPROBE, NULL },
 	{ "uprobe.s", KIND_UPROBE, NULL },
@@ -195,6 +205,21 @@ static int attach_uprobe_section(lbpf_program *prog, const char *target, bool re
 	return lbpf_program_attach_uprobe(prog, path, func, &opts, out);
 }
 
+static int attach_uprobe_multi_section(lbpf_program *prog, const char *target, bool ret,
+				       lbpf_link **out)
+{
+	const char *colon = strrchr(target, ':');
+	struct lbpf_uprobe_multi_opts opts = { .retprobe = ret };
+	char path[4096];
+
+	if (!colon || colon == target || !colon[1])
+		return lbpf_err(EINVAL, "program '%s': section '%s' must be uprobe.multi/BINARY:PATTERN"
+				" to auto-attach; otherwise use attach_uprobe_multi",
+				lbpf_program_name(prog), lbpf_program_section(prog));
+	snprintf(path, sizeof(path), "%.*s", (int)(colon - target), target);
+	return lbpf_program_attach_uprobe_multi(prog, path, colon + 1, &opts, out);
+}
+
 static int attach_usdt_section(lbpf_program *prog, const char *target, lbpf_link **out)
 {
 	const char *name = strrchr(target, ':'), *provider;
@@ -244,6 +269,17 @@ static int attach_by_rule(lbpf_program *prog, const struct section_rule *rule, c
 	case KIND_KSYSCALL:
 	case KIND_KRETSYSCALL:
 		return attach_kprobe_section(prog, target, rule->kind == KIND_KRETSYSCALL, true, out);
+	case KIND_KPROBE_MULTI:
+	case KIND_KRETPROBE_MULTI:
+		if (!*target)
+			return lbpf_err(EINVAL, "program '%s': section '%s' must name a function pattern "
+					"(kprobe.multi/PATTERN)", name, sec);
+		return lbpf_program_attach_kprobe_multi(prog, target,
+							rule->kind == KIND_KRETPROBE_MULTI, out);
+	case KIND_UPROBE_MULTI:
+	case KIND_URETPROBE_MULTI:
+		return attach_uprobe_multi_section(prog, target, rule->kind == KIND_URETPROBE_MULTI,
+						   out);
 	case KIND_UPROBE:
 	case KIND_URETPROBE:
 		return attach_uprobe_section(prog, target, rule->kind == KIND_URETPROBE, out);

@@ -12,10 +12,26 @@
 #include "error.h"
 #include "link.h"
 #include "sys.h"
+#include "tracepoint_names.h"
 
 static const char *const tracefs_roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 
-static int tracepoint_id(const char *category, const char *name)
+/* "does not exist", with the nearest existing names when there are some. */
+static int no_such_tracepoint(const lbpf_program *prog, const char *category, const char *name)
+{
+	char near[400];
+
+	lbpf_tracepoint_suggest(category, name, near, sizeof(near));
+	if (category)
+		return lbpf_err(ENOENT, "program '%s': tracepoint %s:%s does not exist%s%s%s",
+				lbpf_program_name(prog), category, name, *near ? " (nearest: " : "",
+				near, *near ? ")" : "");
+	return lbpf_err(ENOENT, "program '%s': raw tracepoint '%s' does not exist%s%s%s",
+			lbpf_program_name(prog), name, *near ? " (nearest: " : "", near,
+			*near ? ")" : "");
+}
+
+static int tracepoint_id(const lbpf_program *prog, const char *category, const char *name)
 {
 	char path[512], buf[32];
 	ssize_t n;
@@ -29,7 +45,7 @@ static int tracepoint_id(const char *category, const char *name)
 		if (access("/sys/kernel/tracing/events", F_OK) && access("/sys/kernel/debug/tracing/events", F_OK))
 			return lbpf_err(ENOENT, "tracepoint %s:%s: tracefs is not mounted "
 					"(mount -t tracefs tracefs /sys/kernel/tracing)", category, name);
-		return lbpf_err(ENOENT, "tracepoint %s:%s does not exist", category, name);
+		return no_such_tracepoint(prog, category, name);
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -100,7 +116,7 @@ int lbpf_program_attach_tracepoint(lbpf_program *prog, const char *category, con
 	if (lbpf_program_type(prog) != BPF_PROG_TYPE_TRACEPOINT)
 		return lbpf_err(EINVAL, "program '%s' is a %s program, not a tracepoint program",
 				lbpf_program_name(prog), lbpf_prog_type_name(lbpf_program_type(prog)));
-	id = tracepoint_id(category, name);
+	id = tracepoint_id(prog, category, name);
 	if (id < 0)
 		return id;
 	memset(&attr, 0, sizeof(attr));
@@ -126,6 +142,8 @@ int lbpf_program_attach_raw_tracepoint(lbpf_program *prog, const char *name, lbp
 	attr.raw_tracepoint.name = lbpf_ptr(name);
 	attr.raw_tracepoint.prog_fd = (uint32_t)lbpf_program_fd(prog);
 	fd = lbpf_sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr, sizeof(attr));
+	if (fd == -ENOENT && name)
+		return no_such_tracepoint(prog, NULL, name);
 	if (fd < 0)
 		return lbpf_err(fd, "attaching program '%s' to raw tracepoint '%s' failed: %s%s",
 				lbpf_program_name(prog), name ? name : "(none)", lbpf_strerror(fd),

@@ -219,7 +219,14 @@ static int check_type(struct parse_state *ps, uint32_t id, const struct btf_type
 			note_ref(ps, id, v[i].type);
 		return 0;
 	}
-	case BTF_KIND_FWD: case BTF_KIND_FLOAT:
+	case BTF_KIND_FWD:
+		/* Nothing follows a FWD: a list length would make readers walk into the next type
+		 * (the kernel refuses it too). */
+		if (BTF_INFO_VLEN(t->info))
+			return lbpf_err(EINVAL, "BTF: type [%u] fwd has %u members", id,
+					BTF_INFO_VLEN(t->info));
+		return 0;
+	case BTF_KIND_FLOAT:
 		return 0;
 	default:
 		return lbpf_err(EINVAL, "BTF: type [%u] has unknown kind %u", id, kind);
@@ -535,14 +542,36 @@ int64_t lbpf_btf_type_size(const lbpf_btf *btf, uint32_t id)
 			start, lbpf_btf_type_name(btf, start), LBPF_BTF_MAX_CHAIN);
 }
 
-static int member_align(const lbpf_btf *btf, const struct btf_type *t, int depth);
+/* The alignment walk visits every member of every record held by value. A record that
+ * contains itself (corrupt BTF) or a lying DAG of records (each holding the next several times)
+ * would make it exponential: the walk stops at a record already on its path, and after a
+ * budget of visits far above any real type's (task_struct needs a few hundred). */
+#define ALIGN_WALK_BUDGET 20000
 
-static int align_depth(const lbpf_btf *btf, uint32_t id, int depth)
+struct align_walk {
+	const lbpf_btf *btf;
+	uint8_t *memo; /* per type id: a record's alignment once known, 0 before (or NULL) */
+	uint32_t path[LBPF_BTF_MAX_CHAIN + 2]; /* records being walked */
+	int depth;
+	int budget;
+};
+
+static int member_align(struct align_walk *w, const struct btf_type *t);
+
+static bool on_path(const struct align_walk *w, uint32_t id)
 {
-	if (depth > LBPF_BTF_MAX_CHAIN)
+	for (int i = 0; i < w->depth; i++)
+		if (w->path[i] == id)
+			return true;
+	return false;
+}
+
+static int align_of(struct align_walk *w, uint32_t id)
+{
+	if (w->depth > LBPF_BTF_MAX_CHAIN || --w->budget < 0)
 		return 1;
-	uint32_t rid = lbpf_btf_resolve(btf, id);
-	const struct btf_type *t = lbpf_btf_type(btf, rid);
+	uint32_t rid = lbpf_btf_resolve(w->btf, id);
+	const struct btf_type *t = lbpf_btf_type(w->btf, rid);
 	if (!t)
 		return 1;
 	switch (BTF_INFO_KIND(t->info)) {
@@ -552,17 +581,31 @@ static int align_depth(const lbpf_btf *btf, uint32_t id, int depth)
 	}
 	case BTF_KIND_PTR:
 		return sizeof(void *);
-	case BTF_KIND_ARRAY:
-		return align_depth(btf, ((const struct btf_array *)(t + 1))->type, depth + 1);
-	case BTF_KIND_STRUCT: case BTF_KIND_UNION:
-		return member_align(btf, t, depth + 1);
+	case BTF_KIND_ARRAY: {
+		w->path[w->depth++] = 0; /* arrays only count towards the depth */
+		int a = align_of(w, ((const struct btf_array *)(t + 1))->type);
+		w->depth--;
+		return a;
+	}
+	case BTF_KIND_STRUCT: case BTF_KIND_UNION: {
+		if (w->memo && w->memo[rid])
+			return w->memo[rid];
+		if (on_path(w, rid))
+			return 1;
+		w->path[w->depth++] = rid;
+		int a = member_align(w, t);
+		w->depth--;
+		if (w->memo)
+			w->memo[rid] = (uint8_t)a;
+		return a;
+	}
 	default:
 		return 1;
 	}
 }
 
 /* Largest member alignment; 1 when the members' offsets show the record is packed. */
-static int member_align(const lbpf_btf *btf, const struct btf_type *t, int depth)
+static int member_align(struct align_walk *w, const struct btf_type *t)
 {
 	const struct btf_member *m = (const struct btf_member *)(t + 1);
 	int max = 1;
@@ -570,7 +613,7 @@ static int member_align(const lbpf_btf *btf, const struct btf_type *t, int depth
 		uint32_t bits = BTF_INFO_KFLAG(t->info) ? BTF_MEMBER_BITFIELD_SIZE(m[i].offset) : 0;
 		uint32_t off = BTF_INFO_KFLAG(t->info) ? BTF_MEMBER_BIT_OFFSET(m[i].offset)
 						       : m[i].offset;
-		int a = align_depth(btf, m[i].type, depth);
+		int a = align_of(w, m[i].type);
 		if (!bits && off % (8u * a))
 			return 1;
 		if (a > max)
@@ -583,7 +626,13 @@ static int member_align(const lbpf_btf *btf, const struct btf_type *t, int depth
 
 int lbpf_btf_type_align(const lbpf_btf *btf, uint32_t id)
 {
-	return align_depth(btf, id, 0);
+	return lbpf_btf_type_align_memo(btf, id, NULL);
+}
+
+int lbpf_btf_type_align_memo(const lbpf_btf *btf, uint32_t id, uint8_t *memo)
+{
+	struct align_walk w = { .btf = btf, .memo = memo, .budget = ALIGN_WALK_BUDGET };
+	return align_of(&w, id);
 }
 
 /* ---- name index ------------------------------------------------------------------------------- */

@@ -10,7 +10,9 @@
 
 #define MAX_DEPTH 64 /* declarators deeper than this only come from corrupt (looping) BTF */
 #define MAX_OUTPUT (64u << 20) /* no real BTF needs more C; a hostile DAG of inline records could */
-#define MAX_TYPE_OUTPUT (4u << 20) /* the same for one type */
+#define MAX_TYPE_OUTPUT (1u << 20) /* the same for one type (vmlinux's largest: 23 KB) */
+#define MAX_INLINE_RECORDS 256 /* inline anonymous records in one definition (vmlinux: 45) */
+#define PAD_LINES_MAX_BITS (8u * 4096) /* padding gaps up to this are written as bit-fields */
 
 /* ---- a growable string -------------------------------------------------------------------- */
 
@@ -144,6 +146,8 @@ struct dump {
 	uint32_t enum_slots; /* capacity left in idents for enumerators */
 	uint32_t inline_stack[MAX_DEPTH + 2]; /* anonymous records being written inline */
 	int inline_depth;
+	uint32_t inline_count; /* anonymous records written inline in the current definition */
+	uint8_t *align_memo; /* per type id, allocated on the first alignment asked for */
 };
 
 static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *inner, int indent,
@@ -204,14 +208,24 @@ static uint32_t member_size_bits(const lbpf_btf *btf, uint32_t type, uint32_t bi
 	return s > 0 && s < (1 << 28) ? (uint32_t)s * 8 : 0;
 }
 
-static bool record_packed(const lbpf_btf *btf, const struct btf_type *t, uint32_t *max_align)
+/* Alignment of a member's type, remembered per dump: nested records ask for the same types
+ * again at every level they are written. Without memory for the memo, the walk is only slower. */
+static uint32_t type_align(struct dump *d, uint32_t id)
 {
+	if (!d->align_memo)
+		d->align_memo = calloc(lbpf_btf_type_count(d->btf), 1);
+	return (uint32_t)lbpf_btf_type_align_memo(d->btf, id, d->align_memo);
+}
+
+static bool record_packed(struct dump *d, const struct btf_type *t, uint32_t *max_align)
+{
+	const lbpf_btf *btf = d->btf;
 	const struct btf_member *m = (const struct btf_member *)(t + 1);
 	uint32_t max = 1;
 	bool packed = false;
 	for (unsigned int i = 0; i < BTF_INFO_VLEN(t->info); i++) {
 		uint64_t off;
-		uint32_t bits, a = (uint32_t)lbpf_btf_type_align(btf, m[i].type);
+		uint32_t bits, a = type_align(d, m[i].type);
 		member_bits(btf, t, &m[i], &off, &bits);
 		if (!bits && off % (8ull * a))
 			packed = true;
@@ -236,6 +250,15 @@ static void emit_padding(struct sbuf *o, uint64_t pos, uint64_t end, int indent)
 	while (pos < end && !o->oom) {
 		uint32_t w = 0;
 		const char *ty = "unsigned char";
+		/* Real records never have gaps beyond a page (page-aligned members); a larger one
+		 * (corrupt BTF: a 2 GB struct) is one byte array, not millions of lines. */
+		if (pos % 8 == 0 && end - pos > PAD_LINES_MAX_BITS) {
+			sb_indent(o, indent);
+			sb_printf(o, "unsigned char __lbpf_pad_%" PRIu64 "[%" PRIu64 "];\n", pos / 8,
+				  (end - pos) / 8);
+			pos += (end - pos) / 8 * 8;
+			continue;
+		}
 		if (pos % 8) {
 			w = 8 - pos % 8;
 		} else {
@@ -248,7 +271,10 @@ static void emit_padding(struct sbuf *o, uint64_t pos, uint64_t end, int indent)
 		if (!w || w > end - pos)
 			w = (uint32_t)(end - pos < 8 ? end - pos : 8);
 		sb_indent(o, indent);
-		sb_printf(o, "%s: %u;\n", ty, w);
+		if (w == 64) /* the bulk of a large gap: no printf per line */
+			sb_puts(o, "long: 64;\n");
+		else
+			sb_printf(o, "%s: %u;\n", ty, w);
 		pos += w;
 	}
 }
@@ -259,13 +285,13 @@ static void emit_members(struct dump *d, struct sbuf *o, uint32_t id, int indent
 	const struct btf_member *m = (const struct btf_member *)(t + 1);
 	bool is_union = BTF_INFO_KIND(t->info) == BTF_KIND_UNION;
 	uint32_t align;
-	bool packed = record_packed(d->btf, t, &align);
+	bool packed = record_packed(d, t, &align);
 	uint64_t pos = 0;
 	for (unsigned int i = 0; i < BTF_INFO_VLEN(t->info) && !o->oom; i++) {
 		uint64_t off;
 		uint32_t bits;
 		member_bits(d->btf, t, &m[i], &off, &bits);
-		uint32_t a = (uint32_t)lbpf_btf_type_align(d->btf, m[i].type);
+		uint32_t a = type_align(d, m[i].type);
 		if (!is_union && off > natural_pos(pos, bits, a, packed))
 			emit_padding(o, pos, off, indent);
 		sb_indent(o, indent);
@@ -301,7 +327,7 @@ static void emit_record_body(struct dump *d, struct sbuf *o, uint32_t id, int in
 	emit_members(d, o, id, indent + 1, depth);
 	sb_indent(o, indent);
 	sb_putn(o, "}", 1);
-	if (record_packed(d->btf, t, &align) && BTF_INFO_VLEN(t->info))
+	if (record_packed(d, t, &align) && BTF_INFO_VLEN(t->info))
 		sb_puts(o, " __attribute__((packed))");
 }
 
@@ -316,6 +342,13 @@ static void emit_inline_record(struct dump *d, struct sbuf *o, uint32_t id, int 
 		}
 	if (d->inline_depth > MAX_DEPTH) {
 		sb_puts(o, "{ /* nested too deep */ }");
+		return;
+	}
+	/* In C each anonymous record is written once, where it is used; BTF may share one among
+	 * several users, but a DAG that multiplies them at every level only comes from corrupt
+	 * BTF and would take exponential time, bounded only by the output limit. */
+	if (++d->inline_count > MAX_INLINE_RECORDS) {
+		sb_puts(o, "{ /* too many nested anonymous records: corrupt BTF? */ }");
 		return;
 	}
 	d->inline_stack[d->inline_depth++] = id;
@@ -453,6 +486,8 @@ static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *i
 		else if (BTF_INFO_KIND(t->info) == BTF_KIND_ENUM ||
 			 BTF_INFO_KIND(t->info) == BTF_KIND_ENUM64)
 			emit_enum_body(d, o, id, indent);
+		else if (BTF_INFO_KIND(t->info) == BTF_KIND_FWD) /* no members follow a FWD */
+			sb_puts(o, "/* anonymous forward declaration */");
 		else
 			emit_inline_record(d, o, id, indent, depth);
 		sep_inner(o, inner);
@@ -517,6 +552,7 @@ static void emit_decl(struct dump *d, struct sbuf *o, uint32_t id, const char *i
 static void emit_definition(struct dump *d, struct sbuf *o, uint32_t id)
 {
 	const struct btf_type *t = lbpf_btf_type(d->btf, id);
+	d->inline_count = 0;
 	switch (BTF_INFO_KIND(t->info)) {
 	case BTF_KIND_STRUCT: case BTF_KIND_UNION:
 		sb_printf(o, "%s %s%s", record_keyword(t), type_name(d, id), *type_name(d, id) ? " " : "");
@@ -557,6 +593,7 @@ int lbpf_btf_type_to_c(const lbpf_btf *btf, uint32_t id, char *buf, size_t size)
 		sb_puts(&o, "void");
 	else
 		emit_definition(&d, &o, id);
+	free(d.align_memo);
 	if (o.oom) {
 		free(o.p);
 		return lbpf_err(E2BIG, "BTF: type %u as C is too large (over %u bytes: corrupt BTF?) or "
@@ -578,6 +615,7 @@ int lbpf_btf_decl_to_c(const lbpf_btf *btf, uint32_t id, const char *name, char 
 	struct sbuf o = { .limit = MAX_TYPE_OUTPUT };
 	struct dump d = { .btf = btf, .out = &o };
 	emit_decl(&d, &o, id, name ? name : "", 0, 0);
+	free(d.align_memo);
 	if (o.oom) {
 		free(o.p);
 		return lbpf_err(ENOMEM, "BTF: out of memory writing type %u as C", id);
@@ -826,6 +864,7 @@ static void dump_free(struct dump *d)
 	free(d->state);
 	free(d->tags.slots);
 	free(d->idents.slots);
+	free(d->align_memo);
 }
 
 /* The whole header into a malloc'ed string. */

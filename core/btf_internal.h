@@ -66,6 +66,9 @@ size_t lbpf_btf_type_rec_size(const struct btf_type *t);
 int lbpf_btf_resolve_checked(const lbpf_btf *btf, uint32_t id, uint32_t *out);
 /* Alignment in bytes a C compiler would give the type (1 for void/unknown). */
 int lbpf_btf_type_align(const lbpf_btf *btf, uint32_t id);
+/* The same, remembering each record's alignment in memo (lbpf_btf_type_count bytes, zeroed
+ * by the caller, shared by calls on the same btf): the C writer asks for every member. */
+int lbpf_btf_type_align_memo(const lbpf_btf *btf, uint32_t id, uint8_t *memo);
 const char *lbpf_btf_kind_name(unsigned int kind);
 /* Length of name without its CO-RE "___flavour" suffix (its essential name). */
 size_t lbpf_btf_essential_len(const char *name);

@@ -216,12 +216,114 @@ static bool has_kind(const lbpf_btf *btf, unsigned int kind)
 	return false;
 }
 
+/* ---- externs -------------------------------------------------------------------------------- */
+
+/* What __ksym externs leave in BTF that the kernel refuses: VARs and FUNCs of extern linkage,
+ * and a .ksyms DATASEC of FUNCs. libbpf rewrites them; so does the copy we load. */
+struct extern_plan {
+	bool any;                /* an extern VAR or FUNC: the placeholder INT is needed */
+	bool ksym_funcs;         /* .ksyms lists FUNCs: a placeholder VAR stands in for them */
+	uint32_t var_name_off;   /* a valid identifier for that VAR (the first kfunc's name) */
+};
+
+static const struct btf_type *local_type(const lbpf_btf *btf, const uint8_t *types, uint32_t id)
+{
+	return id >= 1 && id - 1 < btf->nr ? (const struct btf_type *)(types + btf->offs[id - 1]) : NULL;
+}
+
+static struct extern_plan plan_externs(const lbpf_btf *btf)
+{
+	struct extern_plan plan = { false, false, 0 };
+
+	for (uint32_t i = 0; i < btf->nr; i++) {
+		const struct btf_type *t = (const struct btf_type *)(btf->types + btf->offs[i]);
+		unsigned int kind = BTF_INFO_KIND(t->info);
+
+		if (kind == BTF_KIND_VAR && ((const struct btf_var *)(t + 1))->linkage == BTF_VAR_GLOBAL_EXTERN)
+			plan.any = true;
+		if (kind == BTF_KIND_FUNC && BTF_INFO_VLEN(t->info) == BTF_FUNC_EXTERN) {
+			plan.any = true;
+			if (!plan.var_name_off)
+				plan.var_name_off = t->name_off;
+		}
+		if (kind == BTF_KIND_DATASEC && !strcmp(lbpf_btf_str(btf, t->name_off), ".ksyms")) {
+			const struct btf_var_secinfo *vs = (const struct btf_var_secinfo *)(t + 1);
+
+			for (unsigned int j = 0; j < BTF_INFO_VLEN(t->info); j++) {
+				const struct btf_type *e = local_type(btf, btf->types, vs[j].type);
+
+				plan.ksym_funcs |= e && BTF_INFO_KIND(e->info) == BTF_KIND_FUNC;
+			}
+		}
+	}
+	plan.ksym_funcs &= plan.var_name_off != 0;
+	return plan;
+}
+
+/* A kfunc declaration becomes a global function; its unnamed parameters get a name, which the
+ * kernel requires of every FUNC's prototype. */
+static void extern_func_to_global(struct btf_type *t, const lbpf_btf *btf, uint8_t *types)
+{
+	struct btf_type *proto = (struct btf_type *)local_type(btf, types, t->type);
+
+	t->info = INFO(BTF_KIND_FUNC, 0, BTF_FUNC_GLOBAL);
+	if (!proto || BTF_INFO_KIND(proto->info) != BTF_KIND_FUNC_PROTO)
+		return;
+	struct btf_param *p = (struct btf_param *)(proto + 1);
+	for (unsigned int i = 0; i < BTF_INFO_VLEN(proto->info); i++)
+		if (p[i].type && !p[i].name_off)
+			p[i].name_off = t->name_off;
+}
+
+/* .ksyms entries: one byte each, FUNCs replaced by the placeholder VAR. */
+static void ksyms_datasec(struct btf_type *t, const lbpf_btf *btf, uint8_t *types, uint32_t var_id)
+{
+	struct btf_var_secinfo *vs = (struct btf_var_secinfo *)(t + 1);
+	unsigned int vlen = BTF_INFO_VLEN(t->info);
+
+	for (unsigned int j = 0; j < vlen; j++) {
+		const struct btf_type *e = local_type(btf, types, vs[j].type);
+
+		if (e && BTF_INFO_KIND(e->info) == BTF_KIND_FUNC)
+			vs[j].type = var_id;
+		vs[j].offset = j;
+		vs[j].size = 1;
+	}
+	t->size = vlen;
+}
+
+static void fix_externs(uint8_t *types, const lbpf_btf *btf, uint32_t int_id, uint32_t var_id)
+{
+	for (uint32_t i = 0; i < btf->nr; i++) {
+		struct btf_type *t = (struct btf_type *)(types + btf->offs[i]);
+		unsigned int kind = BTF_INFO_KIND(t->info);
+
+		if (kind == BTF_KIND_VAR && ((struct btf_var *)(t + 1))->linkage == BTF_VAR_GLOBAL_EXTERN) {
+			((struct btf_var *)(t + 1))->linkage = BTF_VAR_GLOBAL_ALLOCATED;
+			t->type = int_id; /* one byte in .ksyms, whatever the declared type */
+		} else if (kind == BTF_KIND_FUNC && BTF_INFO_VLEN(t->info) == BTF_FUNC_EXTERN) {
+			extern_func_to_global(t, btf, types);
+		} else if (kind == BTF_KIND_DATASEC && !strcmp(lbpf_btf_str(btf, t->name_off), ".ksyms")) {
+			ksyms_datasec(t, btf, types, var_id);
+		}
+	}
+}
+
+static bool needs_copy(const lbpf_btf *btf, uint32_t missing)
+{
+	return (missing & ALL_FEATS) || plan_externs(btf).any;
+}
+
 int lbpf_btf_sanitized_copy(const lbpf_btf *btf, uint32_t missing, void **out, uint32_t *size)
 {
-	/* ENUM64 members become members of a union: they need an integer type to point at,
-	 * appended after the last type so no id moves. */
-	bool add_int = (missing & LBPF_BTF_FEAT_ENUM64) && has_kind(btf, BTF_KIND_ENUM64);
-	uint32_t extra = add_int ? sizeof(struct btf_type) + sizeof(uint32_t) : 0;
+	/* ENUM64 members become members of a union, extern VARs one-byte integers: both need an
+	 * integer type to point at, appended after the last type so no id moves (and after it, a
+	 * VAR standing in for kfuncs in .ksyms). */
+	struct extern_plan plan = plan_externs(btf);
+	bool add_int = ((missing & LBPF_BTF_FEAT_ENUM64) && has_kind(btf, BTF_KIND_ENUM64)) || plan.any;
+	uint32_t int_len = sizeof(struct btf_type) + sizeof(uint32_t);
+	uint32_t var_len = plan.ksym_funcs ? sizeof(struct btf_type) + sizeof(struct btf_var) : 0;
+	uint32_t extra = (add_int ? int_len : 0) + var_len;
 	struct btf_header hdr = {
 		.magic = LBPF_BTF_MAGIC, .version = BTF_VERSION, .hdr_len = sizeof(hdr),
 		.type_off = 0, .type_len = btf->types_len + extra,
@@ -238,6 +340,16 @@ int lbpf_btf_sanitized_copy(const lbpf_btf *btf, uint32_t missing, void **out, u
 	uint32_t placeholder = lbpf_btf_type_count(btf);
 	if (add_int)
 		int_in_place((struct btf_type *)(types + btf->types_len), 0);
+	if (var_len) {
+		struct btf_type *v = (struct btf_type *)(types + btf->types_len + int_len);
+
+		v->name_off = plan.var_name_off;
+		v->info = INFO(BTF_KIND_VAR, 0, 0);
+		v->type = placeholder;
+		((struct btf_var *)(v + 1))->linkage = BTF_VAR_GLOBAL_ALLOCATED;
+	}
+	if (plan.any)
+		fix_externs(types, btf, placeholder, var_len ? placeholder + 1 : 0);
 	for (uint32_t i = 0; i < btf->nr && (missing & ALL_FEATS); i++)
 		sanitize_type((struct btf_type *)(types + btf->offs[i]), btf, missing, placeholder);
 	*out = buf;
@@ -268,7 +380,7 @@ int lbpf_btf_load(lbpf_btf *btf, uint32_t disable_mask)
 	void *data = btf->data;
 	uint32_t size = (uint32_t)btf->size;
 	void *copy = NULL;
-	if (missing) {
+	if (needs_copy(btf, missing)) {
 		int err = lbpf_btf_sanitized_copy(btf, missing, &copy, &size);
 		if (err)
 			return err;

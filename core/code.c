@@ -149,6 +149,7 @@ static int add_program(lbpf_object *obj, size_t func_idx)
 	prog->sec_name = obj->code[fn->code_idx].name;
 	prog->func_idx = func_idx;
 	prog->autoload = true;
+	prog->autoattach = true;
 	prog->fd = -1;
 	lbpf_program_apply_sec_def(prog);
 	return 0;

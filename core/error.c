@@ -1,4 +1,5 @@
 /* Per-thread last-error message, so C callers and the Lua binding can say *why* a call failed. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,21 @@ void lbpf_err_clear(void)
 	errcode = 0;
 }
 
+/* Errors whose cause is the process's situation rather than the object say which limit or
+ * privilege it is, once: EPERM from bpf(2) or perf_event_open(2) nearly always means missing
+ * privilege; EMFILE the open-file limit. */
+static void add_hint(int err)
+{
+	const char *hint = err == EPERM ? LBPF_PRIVILEGE_HINT
+			 : err == EMFILE ? "the process's limit on open files: ulimit -n" : NULL;
+
+	if (hint && !strstr(errmsg, hint)) {
+		lbpf_err_append(" (");
+		lbpf_err_append(hint);
+		lbpf_err_append(")");
+	}
+}
+
 int lbpf_err(int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -30,6 +46,7 @@ int lbpf_err(int err, const char *fmt, ...)
 	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
 	va_end(ap);
 	errcode = err;
+	add_hint(err);
 	return -err;
 }
 

@@ -2,10 +2,12 @@
  * `extern ... __ksym` kernel symbols (typed: BTF ids; typeless: kallsyms addresses; functions:
  * kfunc BTF ids). __weak externs that the kernel lacks resolve to zero. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
@@ -19,6 +21,7 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux);
 /* kconfig.c / ksym.c */
 int lbpf_kconfig_fill(const lbpf_btf *btf, const struct lbpf_extern *ext, void *dst);
 int lbpf_ksym_address(const char *name, uint64_t *addr);
+int lbpf_kconfig_virtual(const char *name, uint64_t *value);
 
 /* The VAR or FUNC named name inside DATASEC sec of the object BTF (0 if none). */
 static uint32_t datasec_entry(const lbpf_btf *btf, const char *sec, const char *name)
@@ -42,6 +45,7 @@ static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
 	uint32_t kc = datasec_entry(obj->btf, ".kconfig", name);
 	uint32_t ks = kc ? 0 : datasec_entry(obj->btf, ".ksyms", name);
 	struct lbpf_extern *ext;
+	int align;
 
 	if (!kc && !ks)
 		return 0; /* not an extern we resolve: its relocation will say so */
@@ -58,29 +62,96 @@ static int add_extern(lbpf_object *obj, const GElf_Sym *sym, const char *name)
 
 		if (size <= 0)
 			return lbpf_err(EINVAL, "kconfig extern '%s' has no size", name);
+		if (size > LBPF_MAX_DATA_SIZE)
+			return lbpf_err(E2BIG, "kconfig extern '%s' claims %lld bytes", name,
+					(long long)size);
 		ext->size = (uint32_t)size;
+		align = lbpf_btf_type_align(obj->btf, lbpf_btf_type(obj->btf, kc)->type);
+		ext->align = align > 0 ? (uint32_t)align : 1;
 	}
 	return 0;
 }
 
-/* Lay the kconfig externs out in one read-only map, each aligned to its size (max 8). */
+static int secinfo_by_offset(const void *pa, const void *pb)
+{
+	const struct btf_var_secinfo *a = pa, *b = pb;
+
+	return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+/* The .kconfig DATASEC as the kernel accepts it: each VAR allocated at its place in the map
+ * (as libbpf rewrites it), and the entries in offset order, which the kernel requires and
+ * libbpf's layout order does not give (libbpf then loses the BTF; we keep it). */
+static void fix_kconfig_datasec(lbpf_object *obj, uint32_t size)
+{
+	int32_t id = lbpf_btf_find(obj->btf, ".kconfig", BTF_KIND_DATASEC);
+	struct btf_type *ds = id > 0 ? lbpf_btf_type_mut(obj->btf, (uint32_t)id) : NULL;
+	struct btf_var_secinfo *vs;
+
+	if (!ds)
+		return;
+	ds->size = size;
+	vs = (struct btf_var_secinfo *)(ds + 1);
+	for (uint16_t i = 0; i < lbpf_btf_vlen(ds); i++) {
+		struct btf_type *var = lbpf_btf_type_mut(obj->btf, vs[i].type);
+
+		for (size_t e = 0; e < obj->nexterns; e++) {
+			if (!obj->externs[e].kconfig || obj->externs[e].btf_id != vs[i].type)
+				continue;
+			vs[i].offset = obj->externs[e].offset;
+			vs[i].size = obj->externs[e].size;
+		}
+		if (var && lbpf_btf_kind(var) == BTF_KIND_VAR)
+			((struct btf_var *)(var + 1))->linkage = BTF_VAR_GLOBAL_ALLOCATED;
+	}
+	qsort(vs, lbpf_btf_vlen(ds), sizeof(*vs), secinfo_by_offset);
+}
+
+/* Kconfig externs sorted as libbpf lays them out: alignment descending, then size, then name
+ * (so offsets, and the instructions that use them, match what libbpf loads). */
+static int kconfig_order(const void *pa, const void *pb)
+{
+	const struct lbpf_extern *a = *(const struct lbpf_extern *const *)pa;
+	const struct lbpf_extern *b = *(const struct lbpf_extern *const *)pb;
+
+	if (a->align != b->align)
+		return a->align > b->align ? -1 : 1;
+	if (a->size != b->size)
+		return a->size < b->size ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+/* Lay the kconfig externs out in one read-only map, each at its type's alignment. */
 static int add_kconfig_map(lbpf_object *obj)
 {
-	uint32_t off = 0;
+	struct lbpf_extern **order = calloc(obj->nexterns ? obj->nexterns : 1, sizeof(*order));
+	size_t n = 0;
+	uint64_t off = 0; /* each size is at most LBPF_MAX_DATA_SIZE: no wrap in 64 bits */
 	lbpf_map *map;
 
-	for (size_t i = 0; i < obj->nexterns; i++) {
-		struct lbpf_extern *e = &obj->externs[i];
-		uint32_t align = e->size >= 8 ? 8 : e->size >= 4 ? 4 : e->size >= 2 ? 2 : 1;
+	if (!order)
+		return lbpf_err(ENOMEM, "out of memory");
+	for (size_t i = 0; i < obj->nexterns; i++)
+		if (obj->externs[i].kconfig)
+			order[n++] = &obj->externs[i];
+	qsort(order, n, sizeof(*order), kconfig_order);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t align = order[i]->align;
 
-		if (!e->kconfig)
-			continue;
-		off = (off + align - 1) & ~(align - 1);
-		e->offset = off;
-		off += e->size;
+		off = (off + align - 1) & ~(uint64_t)(align - 1);
+		if (off + order[i]->size > LBPF_MAX_DATA_SIZE) {
+			int err = lbpf_err(E2BIG, "kconfig externs need more than %u bytes (at '%s')",
+					   LBPF_MAX_DATA_SIZE, order[i]->name);
+			free(order);
+			return err;
+		}
+		order[i]->offset = (uint32_t)off;
+		off += order[i]->size;
 	}
+	free(order);
 	if (!off)
 		return 0;
+	fix_kconfig_datasec(obj, (uint32_t)off);
 	map = lbpf_array_push((void **)&obj->maps, &obj->nmaps, sizeof(*map));
 	if (!map || !(map->name = strdup(".kconfig")) || !(map->image = calloc(1, off)))
 		return lbpf_err(ENOMEM, "out of memory");
@@ -90,7 +161,7 @@ static int add_kconfig_map(lbpf_object *obj)
 	map->readonly = true;
 	map->def.type = BPF_MAP_TYPE_ARRAY;
 	map->def.key_size = 4;
-	map->def.value_size = off;
+	map->def.value_size = (uint32_t)off;
 	map->def.max_entries = 1;
 	map->def.map_flags = BPF_F_MMAPABLE | BPF_F_RDONLY_PROG;
 	return 0;
@@ -154,6 +225,42 @@ static int resolve_ksym(const lbpf_btf *local, const lbpf_btf *vmlinux, struct l
 	return 0;
 }
 
+/* A number into a kconfig extern of an integer, char or bool type (LINUX_* values). */
+static int store_number(const lbpf_object *obj, const struct lbpf_extern *e, uint64_t value,
+			void *dst)
+{
+	const struct btf_type *t = lbpf_btf_type(obj->btf, lbpf_btf_resolve(obj->btf,
+				   lbpf_btf_type(obj->btf, e->btf_id)->type));
+
+	if (!t || (lbpf_btf_kind(t) != BTF_KIND_INT && lbpf_btf_kind(t) != BTF_KIND_ENUM) ||
+	    (e->size != 1 && e->size != 2 && e->size != 4 && e->size != 8))
+		return lbpf_err(EINVAL, "kconfig extern '%s' must be an integer or a bool", e->name);
+	if (e->size < 8 && value >> (e->size * 8))
+		return lbpf_err(ERANGE, "kconfig extern '%s': value %llu does not fit %u bytes",
+				e->name, (unsigned long long)value, e->size);
+	memcpy(dst, &value, e->size); /* little endian: the low bytes first */
+	return 0;
+}
+
+/* LINUX_* externs come from the loader, not the config: the kernel version, and what libbpf
+ * probes itself (LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER). An unknown one reads zero
+ * when __weak, and is an error otherwise (libbpf's rule). */
+static int resolve_virtual(lbpf_object *obj, struct lbpf_extern *e, void *dst)
+{
+	uint64_t value;
+	int ret = 0;
+
+	if (!strcmp(e->name, "LINUX_KERNEL_VERSION"))
+		value = obj->kversion;
+	else if ((ret = lbpf_kconfig_virtual(e->name, &value)) == -ENOENT && e->weak)
+		value = 0;
+	else if (ret)
+		return lbpf_err(EINVAL, "kconfig extern '%s': no such value (the loader provides "
+				"LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE and "
+				"LINUX_HAS_SYSCALL_WRAPPER; declare others __weak)", e->name);
+	return store_number(obj, e, value, dst);
+}
+
 int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
 {
 	lbpf_map *kc = kconfig_map(obj);
@@ -163,10 +270,12 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
 		const struct btf_type *t = lbpf_btf_type(obj->btf, e->btf_id);
 		int ret;
 
-		if (e->kconfig && !strcmp(e->name, "LINUX_KERNEL_VERSION")) {
-			if (e->size != sizeof(uint32_t))
-				return lbpf_err(EINVAL, "LINUX_KERNEL_VERSION must be a 32-bit integer");
-			memcpy((char *)kc->image + e->offset, &obj->kversion, sizeof(uint32_t));
+		if (e->kconfig && !kc)
+			return lbpf_err(EINVAL, "kconfig extern '%s' has no .kconfig map", e->name);
+		if (e->kconfig && !strncmp(e->name, "LINUX_", 6)) {
+			ret = resolve_virtual(obj, e, (char *)kc->image + e->offset);
+			if (ret)
+				return ret;
 			e->resolved = true;
 			continue;
 		}
@@ -194,6 +303,14 @@ int lbpf_extern_apply(lbpf_object *obj, const struct lbpf_extern *ext, struct bp
 		insn[0].src_reg = LBPF_PSEUDO_MAP_VALUE;
 		insn[0].imm = kc->fd;
 		insn[1].imm = (int32_t)(ext->offset + (uint32_t)insn[1].imm);
+		return 0;
+	}
+	if (ext->is_func && insn->code == (BPF_LD | BPF_IMM | BPF_DW)) {
+		/* A kfunc's address (bpf_ksym_exists): the kernel's BTF id, as a typed ksym; an
+		 * absent __weak kfunc is a plain zero. */
+		insn[0].src_reg = ext->resolved ? LBPF_PSEUDO_BTF_ID : 0;
+		insn[0].imm = ext->resolved ? (int32_t)ext->value : 0;
+		insn[1].imm = 0; /* BTF object fd: 0 is vmlinux */
 		return 0;
 	}
 	if (ext->is_func) {

@@ -92,6 +92,7 @@ struct lbpf_extern {
 	uint32_t btf_id;       /* VAR or FUNC in the object BTF */
 	uint32_t offset;       /* kconfig: offset in the .kconfig map */
 	uint32_t size;
+	uint32_t align;        /* kconfig: of its type (libbpf's layout order) */
 	bool resolved;
 	uint64_t value;        /* ksym variable address, or kfunc BTF id */
 	int btf_fd_idx;        /* kfunc module BTF (0: vmlinux) */
@@ -108,7 +109,12 @@ struct lbpf_program {
 	uint32_t attach_btf_id;
 	int attach_btf_kind;     /* how to resolve attach_btf_id (section.c) */
 	const char *attach_name; /* section text after the prefix's '/' */
+	char *attach_name_owned; /* set_attach_target's name (attach_name points at it) */
+	int attach_prog_fd;      /* freplace/fentry on a BPF program: its fd (dup'ed, > 2), else 0 */
+	uint32_t log_level;      /* set_log_level: load with this log and keep it */
+	char *log;               /* that log, after load */
 	bool autoload;
+	bool autoattach;
 	int fd;
 	struct bpf_insn *insns;  /* after linking and relocation */
 	size_t insn_cnt;
@@ -136,6 +142,8 @@ struct lbpf_map {
 	lbpf_btf *owned_btf;
 	void *image;              /* DATA/KCONFIG: initial contents (value_size bytes) */
 	void *mmaped;             /* DATA after load */
+	int inner_fd;             /* set_inner_map_fd: the inner map template (dup'ed, > 2), else 0 */
+	bool skip_create;         /* set_autocreate(false): not created; its loads are poisoned */
 	size_t mmap_size;
 	bool readonly;
 	int fd;
@@ -181,6 +189,9 @@ struct lbpf_object {
 	struct lbpf_map_init *inits;
 	size_t ninits;
 	struct lbpf_core_cand_cache *core_cache; /* CO-RE results, kept to explain refusals */
+	char **warnings;               /* steps skipped or degraded on the way (lbpf_object_warn) */
+	size_t nwarnings;
+	char *btf_refusal;             /* why the kernel refused the object's BTF, NULL if it did not */
 	char *built_sec_name;          /* prog_build.c: the section name of a built program */
 	bool loaded;
 };
@@ -229,6 +240,8 @@ void lbpf_map_release(lbpf_map *map);
 /* prog.c */
 int lbpf_program_load(lbpf_program *prog);
 void lbpf_program_release(lbpf_program *prog);
+/* object.c: records a warning the object keeps (printf-style; best effort under ENOMEM). */
+void lbpf_object_warn(lbpf_object *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* object.c: grows an array by one zeroed element, returning it. */
 void *lbpf_array_push(void **array, size_t *count, size_t elem_size);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "error.h"
 #include "internal.h"
 
@@ -54,7 +55,7 @@ static int btf_type_member(const lbpf_btf *btf, const struct btf_member *m, uint
 	if (!ptr || lbpf_btf_kind(ptr) != BTF_KIND_PTR)
 		return -EINVAL;
 	sz = lbpf_btf_type_size(btf, ptr->type);
-	if (sz < 0)
+	if (sz < 0 || sz > UINT32_MAX)
 		return -EINVAL;
 	*type_id = ptr->type;
 	*size = (uint32_t)sz;
@@ -90,6 +91,36 @@ static int parse_inner_def(lbpf_object *obj, lbpf_map *outer, const struct btf_m
 	return parse_def_struct(obj, outer->inner, lbpf_btf_resolve(btf, ptr->type));
 }
 
+/* __uint(key_size, N) / __uint(value_size, N) after a __type(...) of another size. */
+static int parse_size_member(lbpf_map *map, const char *name, uint32_t val)
+{
+	bool key = name[0] == 'k';
+	uint32_t *size = key ? &map->def.key_size : &map->def.value_size;
+
+	if (*size && *size != val && (key ? map->btf_key_type_id : map->btf_value_type_id))
+		return lbpf_err(EINVAL, "map '%s': %s %u conflicts with its BTF %s type of %u bytes",
+				map->name, name, val, key ? "key" : "value", *size);
+	*size = val;
+	return 0;
+}
+
+/* __type(key, T) / __type(value, T): T's size is the map's key or value size. A size given
+ * apart (__uint(value_size, N)) that disagrees is an error, as libbpf has it. */
+static int parse_type_member(const lbpf_btf *btf, lbpf_map *map, const struct btf_member *m,
+			     const char *name)
+{
+	bool key = name[0] == 'k';
+	uint32_t *size = key ? &map->def.key_size : &map->def.value_size;
+	uint32_t given = *size;
+
+	if (btf_type_member(btf, m, key ? &map->btf_key_type_id : &map->btf_value_type_id, size))
+		return lbpf_err(EINVAL, "map '%s': attribute '%s' is malformed", map->name, name);
+	if (given && given != *size)
+		return lbpf_err(EINVAL, "map '%s': %s_size %u conflicts with its BTF %s type of %u bytes",
+				map->name, name, given, name, *size);
+	return 0;
+}
+
 static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_member *m)
 {
 	const lbpf_btf *btf = obj->btf;
@@ -97,11 +128,9 @@ static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_me
 	uint32_t val = 0;
 	int ret = 0;
 
-	if (!strcmp(name, "key"))
-		ret = btf_type_member(btf, m, &map->btf_key_type_id, &map->def.key_size);
-	else if (!strcmp(name, "value"))
-		ret = btf_type_member(btf, m, &map->btf_value_type_id, &map->def.value_size);
-	else if (!strcmp(name, "values")) {
+	if (!strcmp(name, "key") || !strcmp(name, "value"))
+		return parse_type_member(btf, map, m, name);
+	if (!strcmp(name, "values")) {
 		map->values_off = (int32_t)(m->offset / 8);
 		return parse_inner_def(obj, map, m);
 	}
@@ -116,10 +145,8 @@ static int parse_def_member(lbpf_object *obj, lbpf_map *map, const struct btf_me
 			map->def.numa_node = val;
 		else if (!strcmp(name, "pinning"))
 			map->def.pinning = val;
-		else if (!strcmp(name, "key_size"))
-			map->def.key_size = val;
-		else if (!strcmp(name, "value_size"))
-			map->def.value_size = val;
+		else if (!strcmp(name, "key_size") || !strcmp(name, "value_size"))
+			return parse_size_member(map, name, val);
 		else if (!strcmp(name, "map_extra"))
 			map->def.map_extra = val;
 		else
@@ -216,7 +243,7 @@ static int collect_legacy_maps(lbpf_object *obj)
 		    GELF_ST_TYPE(sym.st_info) == STT_SECTION)
 			continue;
 		name = lbpf_elf_sym_name(&obj->elf, &sym);
-		if (!sec->data || sym.st_value + sizeof(def) > sec->size)
+		if (!sec->data || !lbpf_range_ok(sym.st_value, sizeof(def), sec->size))
 			return lbpf_err(EINVAL, "legacy map '%s' lies outside the maps section", name);
 		memcpy(&def, (const char *)sec->data + sym.st_value, sizeof(def));
 		map = new_map(obj, name, LBPF_MAP_USER, (size_t)shndx);
@@ -256,8 +283,12 @@ static bool is_data_section(const struct lbpf_elf_sec *sec, bool *readonly)
 static int add_data_map(lbpf_object *obj, size_t sec_idx, bool readonly)
 {
 	const struct lbpf_elf_sec *sec = &obj->elf.secs[sec_idx];
-	lbpf_map *map = new_map(obj, sec->name, LBPF_MAP_DATA, sec_idx);
+	lbpf_map *map;
 
+	if (sec->size > LBPF_MAX_DATA_SIZE)
+		return lbpf_err(E2BIG, "section '%s' claims %zu bytes of global data (corrupt?)",
+				sec->name, sec->size);
+	map = new_map(obj, sec->name, LBPF_MAP_DATA, sec_idx);
 	if (!map)
 		return lbpf_err(ENOMEM, "out of memory");
 	map->def.type = BPF_MAP_TYPE_ARRAY;
@@ -282,11 +313,11 @@ static int add_data_map(lbpf_object *obj, size_t sec_idx, bool readonly)
 
 static uint32_t var_type_in_datasec(const lbpf_object *obj, const lbpf_map *map, const char *name)
 {
-	const struct btf_type *sec = lbpf_btf_type(obj->btf, map->btf_value_type_id);
+	const struct btf_type *sec;
 	const struct btf_var_secinfo *vs;
 
-	if (!sec)
-		return 0;
+	if (!obj->btf || !(sec = lbpf_btf_type(obj->btf, map->btf_value_type_id)))
+		return 0; /* no BTF (-g0): the global is read as plain bytes or an integer */
 	vs = (const struct btf_var_secinfo *)(sec + 1);
 	for (uint16_t i = 0; i < lbpf_btf_vlen(sec); i++) {
 		const struct btf_type *var = lbpf_btf_type(obj->btf, vs[i].type);
@@ -303,7 +334,7 @@ static int add_global(lbpf_object *obj, size_t map_idx, const GElf_Sym *sym, con
 	const lbpf_map *map = &obj->maps[map_idx];
 	struct lbpf_global_sym *g;
 
-	if (sym->st_value + sym->st_size > map->def.value_size)
+	if (!lbpf_range_ok(sym->st_value, sym->st_size, map->def.value_size))
 		return lbpf_err(EINVAL, "global '%s' lies outside its section '%s'", name, map->name);
 	g = lbpf_array_push((void **)&obj->globals, &obj->nglobals, sizeof(*g));
 	if (!g)

@@ -2,6 +2,7 @@
  * link and relocate → programs). Each stage lives in its own file; this one sequences them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,9 @@ static int elf_sec_size(void *ctx, const char *name, uint32_t *size)
 
 	for (size_t i = 1; i < obj->elf.nsecs; i++)
 		if (!strcmp(obj->elf.secs[i].name, name)) {
-			*size = (uint32_t)obj->elf.secs[i].size;
+			size_t n = obj->elf.secs[i].size; /* NOBITS: as large as it claims */
+
+			*size = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 			return 0;
 		}
 	return -ENOENT;
@@ -80,6 +83,8 @@ static int read_btf(lbpf_object *obj)
 	if (obj->elf.btf_shndx < 0)
 		return 0;
 	sec = &obj->elf.secs[obj->elf.btf_shndx];
+	if (!sec->data)
+		return lbpf_err(EINVAL, "object BTF (.BTF): the section has no contents (NOBITS)");
 	ret = lbpf_btf_open_mem(sec->data, sec->size, &obj->btf);
 	if (ret)
 		return lbpf_err_prefix(ret, "object BTF (.BTF): ");
@@ -89,6 +94,8 @@ static int read_btf(lbpf_object *obj)
 	if (obj->elf.btf_ext_shndx < 0)
 		return 0;
 	sec = &obj->elf.secs[obj->elf.btf_ext_shndx];
+	if (!sec->data)
+		return lbpf_err(EINVAL, "object BTF (.BTF.ext): the section has no contents (NOBITS)");
 	ret = lbpf_btf_ext_parse(sec->data, sec->size, obj->btf, (struct lbpf_btf_ext **)&obj->btf_ext);
 	if (!ret)
 		ret = lbpf_btf_ext_check(obj->btf_ext, obj->btf, elf_sec_size, obj);
@@ -225,6 +232,49 @@ uint32_t lbpf_running_kversion(void)
 	return (a << 16) + (b << 8) + (c > 255 ? 255 : c);
 }
 
+void lbpf_object_warn(lbpf_object *obj, const char *fmt, ...)
+{
+	char **grown = realloc(obj->warnings, (obj->nwarnings + 1) * sizeof(*grown));
+	va_list ap;
+	char *text;
+
+	if (!grown)
+		return;
+	obj->warnings = grown;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) >= 0)
+		obj->warnings[obj->nwarnings++] = text;
+	va_end(ap);
+}
+
+size_t lbpf_object_warning_count(const lbpf_object *obj) { return obj->nwarnings; }
+
+const char *lbpf_object_warning_at(const lbpf_object *obj, size_t index)
+{
+	return index < obj->nwarnings ? obj->warnings[index] : NULL;
+}
+
+/* A BTF load failure in one line: its first line and the kernel log's last ("[8] STRUCT
+ * a-b size=4 vlen=1 Invalid name"), the full log being a dump of every type before it. */
+static char *short_reason(const char *msg)
+{
+	const char *nl = strchr(msg, '\n'), *end = msg + strlen(msg), *last;
+	char *out;
+
+	while (end > msg && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	for (last = end; last > msg && last[-1] != '\n'; last--)
+		;
+	if (!nl || last <= nl)
+		return strndup(msg, (size_t)(end - msg));
+	if (asprintf(&out, "%.*s: %.*s", (int)(nl - msg), msg, (int)(end - last), last) < 0)
+		return NULL;
+	return out;
+}
+
+/* Like libbpf, programs load without the object's BTF when the kernel refuses it (they lose
+ * source lines, and what needs BTF fails later): go on, but say so in a warning, and keep the
+ * kernel's reason for any later failure's message. */
 static int load_object_btf(lbpf_object *obj)
 {
 	int ret;
@@ -232,8 +282,15 @@ static int load_object_btf(lbpf_object *obj)
 	if (!obj->btf)
 		return 0;
 	ret = lbpf_btf_load(obj->btf, obj->opts.btf_disable);
-	/* Without kernel BTF the programs still load, just without source lines: carry on. */
-	return ret < 0 ? 0 : 0;
+	if (ret >= 0)
+		return 0;
+	free(obj->btf_refusal);
+	obj->btf_refusal = short_reason(lbpf_errmsg());
+	lbpf_object_warn(obj, "object BTF not loaded, going on without it (no line info; spin "
+			 "locks, timers and kptrs will be refused): %s",
+			 obj->btf_refusal ? obj->btf_refusal : "out of memory");
+	lbpf_err_clear();
+	return 0;
 }
 
 /* What CO-RE relocations and BTF attach targets resolve against: the file opts.btf_path names
@@ -251,6 +308,35 @@ int lbpf_object_target_btf(lbpf_object *obj, const lbpf_btf **out)
 	return ret;
 }
 
+/* set_attach_target with a program fd: the function is one of that program's, by its BTF. */
+static int resolve_in_program(lbpf_program *prog)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	lbpf_btf *btf = NULL;
+	int32_t id;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	ret = lbpf_obj_info(prog->attach_prog_fd, &info, &len);
+	if (ret < 0)
+		return lbpf_err(ret, "program '%s': its attach target fd is not a BPF program: %s",
+				prog->name, lbpf_strerror(ret));
+	if (!info.btf_id)
+		return lbpf_err(EINVAL, "program '%s': the target program '%s' has no BTF, so its "
+				"function '%s' cannot be found", prog->name, info.name, prog->attach_name);
+	ret = lbpf_btf_from_id(info.btf_id, &btf);
+	if (ret < 0)
+		return lbpf_err_prefix(ret, "program '%s': BTF of the target program: ", prog->name);
+	id = lbpf_btf_find(btf, prog->attach_name, BTF_KIND_FUNC);
+	lbpf_btf_free(btf);
+	if (id < 0)
+		return lbpf_err(ENOENT, "program '%s': the target program '%s' has no function '%s'",
+				prog->name, info.name, prog->attach_name);
+	prog->attach_btf_id = (uint32_t)id;
+	return 0;
+}
+
 int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 {
 	char name[256];
@@ -260,8 +346,15 @@ int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 	int32_t id;
 	int ret;
 
+	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd <= 0)
+		return lbpf_err(EINVAL, "program '%s' (section '%s'): an freplace program needs the "
+				"program it replaces: set its attach target before load (Lua: "
+				"prog:set{attach_target = {prog = ..., func = ...}})", prog->name,
+				prog->sec_name);
 	if (!prog->attach_btf_kind || prog->attach_btf_id)
 		return 0;
+	if (prog->attach_prog_fd > 0 && prog->attach_name)
+		return resolve_in_program(prog);
 	if (!prog->attach_name || !*prog->attach_name)
 		return lbpf_err(EINVAL, "program '%s': section '%s' must name its target "
 				"(e.g. tp_btf/sched_switch)", prog->name, prog->sec_name);
@@ -372,6 +465,12 @@ int lbpf_object_load(lbpf_object *obj)
 	obj->core_cache = NULL;
 	if (ret) {
 		unload(obj);
+		if (obj->btf_refusal) {
+			lbpf_err_append("\n(the kernel refused this object's BTF earlier, so it loaded "
+					"without it: ");
+			lbpf_err_append(obj->btf_refusal);
+			lbpf_err_append(")");
+		}
 		return lbpf_err_prefix(ret, "object '%s': ", obj->name);
 	}
 	obj->loaded = true;
@@ -390,6 +489,7 @@ void lbpf_object_close(lbpf_object *obj)
 		free(obj->code[i].insns);
 		free(obj->code[i].relocs);
 	}
+	lbpf_core_cache_free(obj->core_cache); /* left by a relocation that never reached load */
 	lbpf_btf_ext_free(obj->btf_ext);
 	lbpf_btf_free(obj->btf);
 	lbpf_btf_free(obj->target_btf);
@@ -401,6 +501,10 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->globals);
 	free(obj->externs);
 	free(obj->inits);
+	for (size_t i = 0; i < obj->nwarnings; i++)
+		free(obj->warnings[i]);
+	free(obj->warnings);
+	free(obj->btf_refusal);
 	free(obj->name);
 	free(obj->pin_root);
 	free(obj->btf_path);

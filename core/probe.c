@@ -4,7 +4,9 @@
  * create a tiny map, and reading why it refuses. Each answer is cached for the process.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -22,6 +24,38 @@
 enum { UNPROBED = 0, YES = 1, NO = 2 };
 
 static unsigned char prog_cache[PROBE_MAX_TYPES];
+/* Whether this process holds every capability BPF asks for: CAP_SYS_ADMIN, or CAP_BPF with
+ * CAP_PERFMON and CAP_NET_ADMIN. Then an EPERM is the kernel's answer (lockdown, no trampolines),
+ * not a missing privilege. */
+static int fully_privileged(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	uint64_t eff;
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return 0;
+	eff = data[0].effective | (uint64_t)data[1].effective << 32;
+	if (eff & (1ull << CAP_SYS_ADMIN))
+		return 1;
+	return (eff & (1ull << 39 /* CAP_BPF */)) && (eff & (1ull << 38 /* CAP_PERFMON */)) &&
+	       (eff & (1ull << CAP_NET_ADMIN));
+}
+
+/* A probe the kernel refused for lack of privilege answers nothing about the kernel: it is
+ * reported as -EPERM ("cannot tell") and not cached, so a later privileged call probes again. */
+static int refused_for_privilege(int ret)
+{
+	return ret == -EPERM && !fully_privileged();
+}
+
+static int cannot_tell(const char *what, int type)
+{
+	return lbpf_err(EPERM, "cannot probe %s %d: the kernel refused for lack of privilege", what,
+			type);
+}
+
 static unsigned char map_cache[PROBE_MAX_TYPES];
 static unsigned char helper_cache[PROBE_MAX_TYPES][PROBE_MAX_HELPERS];
 
@@ -81,9 +115,11 @@ int lbpf_probe_prog_type(enum bpf_prog_type type)
 	fd = load_probe(type, ret0, 2, log, sizeof(log));
 	if (fd >= 0)
 		close(fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("program type", (int)type);
 	/* An unknown type fails with EINVAL before the verifier runs, so with an empty log. A known
 	 * type that needs more (an attach target, a struct_ops) reaches the verifier, which says
-	 * why; EPERM and the like also mean the kernel knows the type. */
+	 * why; a privileged EPERM (lockdown) also means the kernel knows the type. */
 	prog_cache[type] = (fd >= 0 || fd != -EINVAL || log[0]) ? YES : NO;
 	return prog_cache[type] == YES;
 }
@@ -112,6 +148,8 @@ int lbpf_probe_helper(enum bpf_prog_type type, int helper_id)
 	fd = load_probe(type, insns, 3, log, sizeof(log));
 	if (fd >= 0)
 		close(fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("helper", helper_id);
 	/* The verifier names a refused helper in one of these ways (older and newer kernels);
 	 * any other complaint (about arguments) means the helper itself is allowed. */
 	helper_cache[type][helper_id] =
@@ -240,6 +278,8 @@ int lbpf_probe_map_type(enum bpf_map_type type)
 		close(btf_fd);
 	if (inner_fd >= 0)
 		close(inner_fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("map type", (int)type);
 	map_cache[type] = fd >= 0 ? YES : NO;
 	return map_cache[type] == YES;
 }
@@ -259,7 +299,10 @@ static const char *btf_target(enum bpf_attach_type type, int *kind, enum bpf_pro
 	case BPF_TRACE_FEXIT:
 		return "bpf_fentry_test1";
 	case BPF_MODIFY_RETURN:
-		return "bpf_modify_return_test";
+		/* The kernel allows fmod_ret on its error-injection list (bpf_modify_return_test is on
+		 * it only with CONFIG_FUNCTION_ERROR_INJECTION, which Debian's cloud kernels lack)
+		 * and on every security_* function: the second always answers for the feature. */
+		return "security_file_open";
 	case BPF_TRACE_ITER:
 		return "bpf_iter_task";
 	case BPF_LSM_MAC:
@@ -309,6 +352,108 @@ int lbpf_probe_attach_btf(enum bpf_attach_type type)
 	fd = lbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
 	if (fd >= 0)
 		close(fd);
+	if (refused_for_privilege(fd))
+		return cannot_tell("attach type", (int)type);
 	btf_attach_cache[type] = fd >= 0 ? YES : NO;
 	return fd >= 0;
+}
+
+/* ---- link kinds newer than 6.1 (kprobe_multi, uprobe_multi, tcx) ------------------------------ */
+
+#define PROBE_ATTACH_TCX_INGRESS 46
+#define PROBE_ATTACH_UPROBE_MULTI 48
+
+/* A program of type/attach that returns 0, or -errno. */
+static int load_ret0(enum bpf_prog_type type, enum bpf_attach_type attach)
+{
+	static const struct bpf_insn ret0[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = type;
+	attr.expected_attach_type = attach;
+	attr.insns = lbpf_ptr(ret0);
+	attr.insn_cnt = 2;
+	attr.license = lbpf_ptr("GPL");
+	return lbpf_sys_bpf(BPF_PROG_LOAD, &attr, sizeof(attr));
+}
+
+/* LINK_CREATE's answer (-errno, or 0 after closing a link that should not have been made). */
+static int probe_link_create(int prog_fd, uint32_t target, uint32_t attach, const void *extra,
+			     size_t extra_len)
+{
+	union bpf_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = (uint32_t)prog_fd;
+	attr.link_create.target_fd = target;
+	attr.link_create.attach_type = attach;
+	memcpy((char *)&attr + offsetof(union bpf_attr, link_create.target_btf_id), extra, extra_len);
+	fd = lbpf_sys_bpf(BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd >= 0)
+		close(fd);
+	return fd < 0 ? fd : 0;
+}
+
+static int probe_kprobe_multi(void)
+{
+	const char *sym = "lbpf_probe_no_such_function";
+	struct { uint32_t flags, cnt; uint64_t syms, addrs, cookies; } multi = {
+		.cnt = 1, .syms = lbpf_ptr(&sym) };
+	int fd = load_ret0(BPF_PROG_TYPE_KPROBE, BPF_TRACE_KPROBE_MULTI), err;
+
+	if (fd < 0)
+		return 0; /* the attach type is unknown: before 5.18 */
+	/* With fprobe the kernel looks the symbol up and misses it: ENOENT (ESRCH on some). */
+	err = probe_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &multi, sizeof(multi));
+	close(fd);
+	return err == -ENOENT || err == -ESRCH;
+}
+
+static int probe_uprobe_multi(void)
+{
+	uint64_t offset = 0;
+	struct { uint64_t path, offsets, ref_ctr_offsets, cookies; uint32_t cnt, flags, pid; } multi = {
+		.path = lbpf_ptr("/"), .offsets = lbpf_ptr(&offset), .cnt = 1 };
+	int fd = load_ret0(BPF_PROG_TYPE_KPROBE, (enum bpf_attach_type)PROBE_ATTACH_UPROBE_MULTI), err;
+
+	if (fd < 0)
+		return 0;
+	/* The kernel opens the path and refuses a directory: EBADF. */
+	err = probe_link_create(fd, 0, PROBE_ATTACH_UPROBE_MULTI, &multi, sizeof(multi));
+	close(fd);
+	return err == -EBADF;
+}
+
+static int probe_tcx(void)
+{
+	int fd = load_ret0(BPF_PROG_TYPE_SCHED_CLS, (enum bpf_attach_type)0), err;
+	uint64_t none = 0;
+
+	if (fd < 0)
+		return 0;
+	/* Ifindex 0 names no device: ENXIO where tcx exists, EINVAL (unknown attach type) before. */
+	err = probe_link_create(fd, 0, PROBE_ATTACH_TCX_INGRESS, &none, sizeof(none));
+	close(fd);
+	return err == -ENXIO || err == -ENODEV;
+}
+
+int lbpf_probe_link(const char *kind)
+{
+	static const char *const kinds[] = { "kprobe_multi", "uprobe_multi", "tcx" };
+	static int (*const probes[])(void) = { probe_kprobe_multi, probe_uprobe_multi, probe_tcx };
+	static unsigned char cache[3];
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcmp(kind, kinds[i]) != 0)
+			continue;
+		if (!cache[i])
+			cache[i] = probes[i]() ? YES : NO;
+		return cache[i] == YES;
+	}
+	return lbpf_err(EINVAL, "no link kind '%s' to probe (kprobe_multi, uprobe_multi, tcx)", kind);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
@@ -62,6 +63,12 @@ static int describe_extern(const struct reloc_site *s, struct lbpf_reloc *r)
 		return lbpf_err(ENOENT, "program '%s': relocation against undefined symbol '%s' "
 				"(not defined in the object, nor an extern in .kconfig/.ksyms)",
 				site_func(s), s->sym_name);
+	/* Applying it writes the instruction and, for a 64-bit load, the one after it. */
+	if (!(s->insn->code == INSN_CALL ||
+	      (is_ld_imm64(s->insn) && s->insn_idx + 1 < s->obj->code[s->code_idx].insn_cnt)))
+		return lbpf_err(EINVAL, "program '%s': relocation against extern '%s' on instruction "
+				"%zu, which is neither a call nor a 64-bit load", site_func(s),
+				s->sym_name, s->insn_idx);
 	r->kind = LBPF_RELO_EXTERN;
 	r->extern_idx = (size_t)idx;
 	return 0;
@@ -71,6 +78,8 @@ static int describe_extern(const struct reloc_site *s, struct lbpf_reloc *r)
 static int describe_code_ref(const struct reloc_site *s, int code_idx, struct lbpf_reloc *r)
 {
 	const struct lbpf_code *target;
+	uint64_t insn = 0;
+	bool ok;
 
 	if (code_idx < 0)
 		return lbpf_err(EINVAL, "program '%s': call to '%s', which is not code", site_func(s),
@@ -79,14 +88,17 @@ static int describe_code_ref(const struct reloc_site *s, int code_idx, struct lb
 	r->target_code = (size_t)code_idx;
 	if (is_pseudo_call(s->insn)) {
 		r->kind = LBPF_RELO_CALL;
-		r->target_insn = s->sym.st_value / LBPF_INSN_SIZE + (size_t)(s->insn->imm + 1);
+		ok = lbpf_offset_ok(s->sym.st_value / LBPF_INSN_SIZE, (int64_t)s->insn->imm + 1, &insn);
 	} else {
 		r->kind = LBPF_RELO_FUNC_PTR;
-		r->target_insn = (s->sym.st_value + (size_t)s->insn->imm) / LBPF_INSN_SIZE;
+		ok = s->insn_idx + 1 < s->obj->code[s->code_idx].insn_cnt &&
+		     lbpf_offset_ok(s->sym.st_value, s->insn->imm, &insn);
+		insn /= LBPF_INSN_SIZE;
 	}
-	if (r->target_insn >= target->insn_cnt)
+	if (!ok || insn >= target->insn_cnt)
 		return lbpf_err(EINVAL, "program '%s': call target outside section '%s'",
 				site_func(s), target->name);
+	r->target_insn = (size_t)insn;
 	return 0;
 }
 
@@ -152,16 +164,20 @@ static int cmp_reloc(const void *a, const void *b)
 	return (x->insn_idx > y->insn_idx) - (x->insn_idx < y->insn_idx);
 }
 
+/* A code section may have several REL sections (linkers and hand-made objects): each adds to
+ * the same sorted list. */
 static int collect_section_relocs(lbpf_object *obj, const struct lbpf_elf_sec *rsec, size_t code_idx)
 {
 	struct lbpf_code *code = &obj->code[code_idx];
-	size_t n = rsec->shdr.sh_entsize ? rsec->size / rsec->shdr.sh_entsize : 0;
+	size_t n = rsec->size / sizeof(Elf64_Rel);
+	struct lbpf_reloc *grown;
 
-	if (rsec->shdr.sh_entsize != sizeof(Elf64_Rel))
+	if (rsec->shdr.sh_entsize != sizeof(Elf64_Rel) || rsec->size % sizeof(Elf64_Rel))
 		return lbpf_err(EINVAL, "relocation section '%s' is malformed", rsec->name);
-	code->relocs = calloc(n ? n : 1, sizeof(*code->relocs));
-	if (!code->relocs)
+	grown = realloc(code->relocs, (code->nrelocs + n + 1) * sizeof(*code->relocs));
+	if (!grown)
 		return lbpf_err(ENOMEM, "out of memory");
+	code->relocs = grown;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Rel rel;
 		int ret;
@@ -267,10 +283,29 @@ static int link_call(struct linker *l, size_t at, size_t code_idx, size_t target
 	return 0;
 }
 
+/* A map left uncreated (set_autocreate(false)): as libbpf does, its ld_imm64 becomes two calls
+ * to a helper that does not exist, numbered after the map, so the verifier accepts the program
+ * where that code is dead and names "unknown#2001000000+index" where it is not. */
+#define MAP_POISON_BASE 2001000000
+
+static void poison_map_load(struct bpf_insn *insn, size_t map_idx)
+{
+	for (int i = 0; i < 2; i++) {
+		insn[i].code = BPF_JMP | BPF_CALL;
+		insn[i].dst_reg = insn[i].src_reg = 0;
+		insn[i].off = 0;
+		insn[i].imm = MAP_POISON_BASE + (int32_t)map_idx;
+	}
+}
+
 static int apply_map_reloc(struct linker *l, size_t at, const struct lbpf_reloc *r)
 {
 	const lbpf_map *map = &l->obj->maps[r->map_idx];
 
+	if (map->skip_create) {
+		poison_map_load(&l->insns[at], r->map_idx);
+		return 0;
+	}
 	if (map->fd < 0)
 		return lbpf_err(EINVAL, "program '%s': map '%s' was not created", l->prog->name,
 				map->name);
@@ -313,8 +348,14 @@ static int link_insn(struct linker *l, const struct lbpf_func *fn, size_t at, si
 			return lbpf_extern_apply(l->obj, &l->obj->externs[r->extern_idx], &l->insns[at]);
 		}
 	}
-	if (is_pseudo_call(&l->insns[at])) /* a call inside the same section needs no relocation */
-		return link_call(l, at, fn->code_idx, sec_insn + (size_t)(l->insns[at].imm + 1), false);
+	if (is_pseudo_call(&l->insns[at])) { /* a call inside the same section: no relocation */
+		uint64_t target;
+
+		if (!lbpf_offset_ok(sec_insn, (int64_t)l->insns[at].imm + 1, &target))
+			return lbpf_err(EINVAL, "program '%s': call at instruction %zu of section '%s' "
+					"jumps outside it", l->prog->name, sec_insn, code->name);
+		return link_call(l, at, fn->code_idx, (size_t)target, false);
+	}
 	return 0;
 }
 

@@ -155,7 +155,7 @@ int lbpf_elf_vaddr_to_offset(Elf *elf, uint64_t addr, bool exec_only, uint64_t *
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
 		    (exec_only && !(ph.p_flags & PF_X)))
 			continue;
-		if (addr >= ph.p_vaddr && addr < ph.p_vaddr + ph.p_memsz) {
+		if (addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_memsz) { /* no wrap at 2^64 */
 			*offset = addr - ph.p_vaddr + ph.p_offset;
 			return 1;
 		}

@@ -84,8 +84,9 @@ static int find_sites(Elf *elf, const char *provider, const char *name,
 	while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
 		struct lbpf_usdt_probe site;
 
+		/* The 8 name bytes include the NUL: a name without one must not be read past. */
 		if (nh.n_type != STAPSDT_NOTE_TYPE || nh.n_namesz != 8 ||
-		    strcmp((const char *)data->d_buf + name_off, "stapsdt") != 0)
+		    memcmp((const char *)data->d_buf + name_off, "stapsdt", 8) != 0)
 			continue;
 		if (!parse_note(elf, (const char *)data->d_buf + desc_off, nh.n_descsz, addr_size,
 				base_addr, provider, name, &site))

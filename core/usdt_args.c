@@ -106,7 +106,7 @@ static int parse_number(int n, const char *operand, const char **p, int64_t *val
 	v = strtoull(*p + neg, &end, 0);
 	if (end == *p + neg || errno)
 		return lbpf_err(EINVAL, "USDT argument %d '%s': bad number", n, operand);
-	*value = neg ? -(int64_t)v : (int64_t)v;
+	*value = neg ? (int64_t)(0 - v) : (int64_t)v; /* unsigned negation: no overflow at 2^63 */
 	*p = end;
 	return 0;
 }
@@ -163,7 +163,7 @@ static int parse_size(int n, const char *word, const char **rest, int *size, int
 {
 	const char *at = strchr(word, '@');
 	char *end;
-	long v;
+	long v, mag;
 
 	*size = 0;
 	*is_signed = 0;
@@ -174,11 +174,11 @@ static int parse_size(int n, const char *word, const char **rest, int *size, int
 	if (end != at || end == word)
 		return lbpf_err(EINVAL, "USDT argument %d '%s': bad size before '@'", n, word);
 	*is_signed = v < 0;
-	v = labs(v);
-	if (v != 1 && v != 2 && v != 4 && v != 8)
+	mag = v < -8 || v > 8 ? 0 : labs(v); /* labs(LONG_MIN) would overflow */
+	if (mag != 1 && mag != 2 && mag != 4 && mag != 8)
 		return lbpf_err(EINVAL, "USDT argument %d '%s': size %ld is not 1, 2, 4 or 8", n,
 				word, v);
-	*size = (int)v;
+	*size = (int)mag;
 	*rest = at + 1;
 	return 0;
 }

@@ -333,6 +333,35 @@ static int attach_kprobe_common(lua_State *L, bool retprobe)
 static int l_attach_kprobe(lua_State *L) { return attach_kprobe_common(L, false); }
 static int l_attach_kretprobe(lua_State *L) { return attach_kprobe_common(L, true); }
 
+/* prog:attach_kprobe_multi(pattern [, {retprobe = bool}]) */
+static int l_attach_kprobe_multi(lua_State *L)
+{
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	const char *pattern = luaL_checkstring(L, 2);
+	int t = lbpf_lua_opt_table(L, 3);
+	bool ret = lbpf_lua_opt_bool(L, t, "retprobe", 0);
+	lbpf_link *link = NULL;
+
+	return lbpf_lua_link_result(L, lbpf_program_attach_kprobe_multi(prog, pattern, ret, &link),
+				    &link);
+}
+
+/* prog:attach_uprobe_multi(binary, pattern [, {retprobe = bool, pid = n}]) */
+static int l_attach_uprobe_multi(lua_State *L)
+{
+	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
+	const char *binary = luaL_checkstring(L, 2);
+	const char *pattern = luaL_checkstring(L, 3);
+	int t = lbpf_lua_opt_table(L, 4);
+	struct lbpf_uprobe_multi_opts opts = { 0 };
+	lbpf_link *link = NULL;
+
+	opts.retprobe = lbpf_lua_opt_bool(L, t, "retprobe", 0);
+	opts.pid = (pid_t)lbpf_lua_opt_int(L, t, "pid", 0);
+	return lbpf_lua_link_result(L, lbpf_program_attach_uprobe_multi(prog, binary, pattern, &opts,
+									&link), &link);
+}
+
 static const struct named_value perf_types[] = {
 	{ "hardware", PERF_TYPE_HARDWARE }, { "software", PERF_TYPE_SOFTWARE },
 	{ "tracepoint", PERF_TYPE_TRACEPOINT }, { "hw_cache", PERF_TYPE_HW_CACHE },
@@ -444,11 +473,6 @@ static int push_prog_info(lua_State *L, int fd)
 	lua_pushinteger(L, info.run_cnt);
 	lua_setfield(L, -2, "run_count");
 	return 1;
-}
-
-static int l_prog_info(lua_State *L)
-{
-	return push_prog_info(L, lbpf_program_fd(lbpf_lua_check_loaded(L, 1)));
 }
 
 /* ---- links ------------------------------------------------------------------------------ */
@@ -652,6 +676,8 @@ void lbpf_lua_open_attach(lua_State *L)
 		{ "attach_usdt", l_attach_usdt },
 		{ "attach_kprobe", l_attach_kprobe },
 		{ "attach_kretprobe", l_attach_kretprobe },
+		{ "attach_kprobe_multi", l_attach_kprobe_multi },
+		{ "attach_uprobe_multi", l_attach_uprobe_multi },
 		{ "attach_perf_event", l_attach_perf_event },
 		{ "attach_fentry", l_attach_trampoline },
 		{ "attach_fexit", l_attach_trampoline },
@@ -661,8 +687,7 @@ void lbpf_lua_open_attach(lua_State *L)
 		{ "attach_trace", l_attach_trampoline },
 		{ "attach_iter", l_attach_iter },
 		{ "iterate", l_iterate },
-		{ "pin", l_prog_pin },
-		{ "info", l_prog_info },
+		{ "pin", l_prog_pin }, /* prog:info() is linfo.c's */
 		{ NULL, NULL },
 	};
 	static const luaL_Reg link_methods[] = {

@@ -43,9 +43,9 @@ void lbpf_lua_add_methods(lua_State *L, const char *mt_name, const luaL_Reg *met
 void lbpf_lua_push_value(lua_State *L, const lbpf_btf *btf, uint32_t type_id, const void *data,
 			 size_t size, int raw);
 /* Encodes the Lua value at idx into out (size bytes, zeroed first). Raises a Lua error on a
- * value of the wrong shape, naming the field. */
+ * value of the wrong shape, naming the field under what ("globals.x"; NULL: "value"). */
 void lbpf_lua_to_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t type_id, void *out,
-		       size_t size, int raw);
+		       size_t size, int raw, const char *what);
 
 /* Each part registers itself into the module table on top of the stack. */
 void lbpf_lua_open_object(lua_State *L);
@@ -56,7 +56,9 @@ void lbpf_lua_open_btf(lua_State *L);    /* lbtf.c */
 void lbpf_lua_open_reader(lua_State *L); /* lreader.c */
 void lbpf_lua_open_attach(lua_State *L); /* lattach.c */
 void lbpf_lua_open_info(lua_State *L);   /* linfo.c */
+void lbpf_lua_open_apidoc(lua_State *L); /* lapidoc.c: require "bpf.apidoc" */
 void lbpf_lua_open_enum(lua_State *L);   /* lenum.c */
+void lbpf_lua_open_set(lua_State *L);    /* lset.c */
 void lbpf_lua_open_asm(lua_State *L);    /* lasm.c */
 
 /* lbtf.c: the BTF of the bpf.btf handle at idx; NULL if it is something else, a Lua error if it
@@ -97,8 +99,10 @@ static inline void lbpf_lua_push_int_bits(lua_State *L, uint64_t v, unsigned bit
 		return;
 	}
 	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
-#else
+#elif LBPF_LUA_INTEGERS
 	lua_pushinteger(L, (lua_Integer)v);
+#else
+	lua_pushnumber(L, is_signed ? (lua_Number)(int64_t)v : (lua_Number)v);
 #endif
 }
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
@@ -170,6 +174,9 @@ void lbpf_lua_push_owner(lua_State *L, int idx);
 int lbpf_lua_opt_table(lua_State *L, int idx);
 int lbpf_lua_opt_bool(lua_State *L, int t, const char *field, int def);
 lua_Integer lbpf_lua_opt_int(lua_State *L, int t, const char *field, lua_Integer def);
+/* An integer option in 0..max (a negative, fractional or larger number is an error). */
+lua_Integer lbpf_lua_opt_uint(lua_State *L, int t, const char *field, lua_Integer def,
+			      lua_Integer max);
 /* The string stays valid while the options table does. */
 const char *lbpf_lua_opt_str(lua_State *L, int t, const char *field, const char *def);
 /* For options with checks or messages of their own: pushes the field and returns 1, or pushes

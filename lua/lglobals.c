@@ -57,9 +57,11 @@ static void set_global(lua_State *L, struct lbpf_lua_object *o, const struct lbp
 	if (loaded && g->readonly)
 		luaL_error(L, "global '%s' of object '%s' is read-only after load", g->name, o->name);
 	value_idx = lua_absindex(L, value_idx);
+	int top = lua_gettop(L);
 	/* Encode aside first: a bad value must not leave a half-written variable. */
 	uint8_t *tmp = lbpf_newuserdata(L, g->size ? g->size : 1);
-	lbpf_lua_to_value(L, value_idx, lbpf_object_btf(o->obj), g->btf_type_id, tmp, g->size, 0);
+	const char *what = lua_pushfstring(L, "globals.%s", g->name);
+	lbpf_lua_to_value(L, value_idx, lbpf_object_btf(o->obj), g->btf_type_id, tmp, g->size, 0, what);
 	uint8_t *data = lbpf_global_data(g);
 	if (data) {
 		memcpy(data, tmp, g->size);
@@ -73,7 +75,7 @@ static void set_global(lua_State *L, struct lbpf_lua_object *o, const struct lbp
 	} else {
 		luaL_error(L, "global '%s' has no data", g->name);
 	}
-	lua_pop(L, 1);
+	lua_settop(L, top); /* tmp, what and a section read aside */
 }
 
 static int l_index(lua_State *L)

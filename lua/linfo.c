@@ -245,6 +245,8 @@ static void push_prog_entry(lua_State *L, int fd, const struct bpf_prog_info *in
 	set_u64(L, "run_count", info->run_cnt);
 	if (info->btf_id)
 		set_int(L, "btf_id", info->btf_id);
+	set_int(L, "func_info", info->nr_func_info);
+	set_int(L, "line_info", info->nr_line_info);
 	push_map_ids(L, fd, info->nr_map_ids);
 	lua_setfield(L, -2, "map_ids");
 }
@@ -404,6 +406,25 @@ static int l_xlated(lua_State *L)
 	return 1;
 }
 
+/* prog:info(): what the kernel reports about a loaded program (the entry bpf.programs() lists). */
+static int l_prog_info(lua_State *L)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+	lbpf_program *prog = lbpf_lua_check_program(L, 1);
+	int fd = lbpf_program_fd(prog), err;
+
+	if (fd < 0)
+		return luaL_error(L, "program '%s' is not loaded (call obj:load() first)",
+				  lbpf_program_name(prog));
+	memset(&info, 0, sizeof(info));
+	err = lbpf_obj_info(fd, &info, &len);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	push_prog_entry(L, fd, &info);
+	return 1;
+}
+
 /* bpf.disasm(bytes [, {xlated = true}]): raw instructions (8 bytes each) as text. */
 static int l_disasm(lua_State *L)
 {
@@ -471,38 +492,70 @@ static int l_helpers_index(lua_State *L)
 	return 1;
 }
 
+/* 1, 0, or -1 when a directory on the way cannot be searched (tracefs is root's only). */
 static int file_exists(const char *path)
 {
-	return access(path, F_OK) == 0;
+	if (access(path, F_OK) == 0)
+		return 1;
+	return errno == EACCES || errno == EPERM ? -1 : 0;
+}
+
+static int either(int a, int b)
+{
+	if (a == 1 || b == 1)
+		return 1;
+	return a < 0 || b < 0 ? -1 : 0;
+}
+
+/* Answers are 1 (yes), 0 (no) or negative (cannot tell: the probe was refused for lack of
+ * privilege). "a and b": a definite no wins over "cannot tell". */
+static int both(int a, int b)
+{
+	if (a == 0 || b == 0)
+		return 0;
+	return a < 0 || b < 0 ? -1 : 1;
 }
 
 static int prog_ok(enum bpf_prog_type t)
 {
-	return lbpf_probe_prog_type(t) > 0;
+	return lbpf_probe_prog_type(t);
 }
 
-static void push_attach_features(lua_State *L)
+/* Sets t[name] = ok, or appends "group.name" to the unknown list at unknown_idx. */
+static void set_answer(lua_State *L, int unknown_idx, const char *group, const char *name, int ok)
+{
+	if (ok < 0) {
+		lua_pushfstring(L, "%s.%s", group, name);
+		lua_rawseti(L, unknown_idx, (int)lbpf_len(L, unknown_idx) + 1);
+		return;
+	}
+	lua_pushboolean(L, ok);
+	lua_setfield(L, -2, name);
+}
+
+static void push_attach_features(lua_State *L, int unknown_idx)
 {
 	int uprobe = file_exists("/sys/bus/event_source/devices/uprobe");
-	int kprobe = file_exists("/sys/bus/event_source/devices/kprobe") ||
-		     file_exists("/sys/kernel/tracing/kprobe_events");
+	int kprobe = either(file_exists("/sys/bus/event_source/devices/kprobe"),
+			    file_exists("/sys/kernel/tracing/kprobe_events"));
+	int tracefs = either(file_exists("/sys/kernel/tracing/events"),
+			     file_exists("/sys/kernel/debug/tracing/events"));
+	int kprobe_type = prog_ok(BPF_PROG_TYPE_KPROBE);
 	const struct { const char *name; int ok; } kinds[] = {
-		{ "tracepoint", prog_ok(BPF_PROG_TYPE_TRACEPOINT) &&
-					(file_exists("/sys/kernel/tracing") ||
-					 file_exists("/sys/kernel/debug/tracing")) },
+		{ "tracepoint", both(prog_ok(BPF_PROG_TYPE_TRACEPOINT), tracefs) },
 		{ "raw_tracepoint", prog_ok(BPF_PROG_TYPE_RAW_TRACEPOINT) },
-		{ "tp_btf", lbpf_probe_attach_btf(BPF_TRACE_RAW_TP) > 0 },
-		{ "kprobe", kprobe && prog_ok(BPF_PROG_TYPE_KPROBE) },
-		{ "kretprobe", kprobe && prog_ok(BPF_PROG_TYPE_KPROBE) },
-		{ "uprobe", uprobe && prog_ok(BPF_PROG_TYPE_KPROBE) },
-		{ "uretprobe", uprobe && prog_ok(BPF_PROG_TYPE_KPROBE) },
-		{ "usdt", uprobe && prog_ok(BPF_PROG_TYPE_KPROBE) },
+		{ "tp_btf", lbpf_probe_attach_btf(BPF_TRACE_RAW_TP) },
+		{ "kprobe", both(kprobe, kprobe_type) },
+		{ "kretprobe", both(kprobe, kprobe_type) },
+		{ "uprobe", both(uprobe, kprobe_type) },
+		{ "uretprobe", both(uprobe, kprobe_type) },
+		{ "usdt", both(uprobe, kprobe_type) },
 		{ "perf_event", prog_ok(BPF_PROG_TYPE_PERF_EVENT) },
-		{ "fentry", lbpf_probe_attach_btf(BPF_TRACE_FENTRY) > 0 },
-		{ "fexit", lbpf_probe_attach_btf(BPF_TRACE_FEXIT) > 0 },
-		{ "fmod_ret", lbpf_probe_attach_btf(BPF_MODIFY_RETURN) > 0 },
-		{ "lsm", lbpf_probe_attach_btf(BPF_LSM_MAC) > 0 },
-		{ "iter", lbpf_probe_attach_btf(BPF_TRACE_ITER) > 0 },
+		{ "fentry", lbpf_probe_attach_btf(BPF_TRACE_FENTRY) },
+		{ "fexit", lbpf_probe_attach_btf(BPF_TRACE_FEXIT) },
+		{ "fmod_ret", lbpf_probe_attach_btf(BPF_MODIFY_RETURN) },
+		{ "lsm", lbpf_probe_attach_btf(BPF_LSM_MAC) },
+		{ "iter", lbpf_probe_attach_btf(BPF_TRACE_ITER) },
 		{ "xdp", prog_ok(BPF_PROG_TYPE_XDP) },
 		{ "tc", prog_ok(BPF_PROG_TYPE_SCHED_CLS) },
 		{ "cgroup_skb", prog_ok(BPF_PROG_TYPE_CGROUP_SKB) },
@@ -511,19 +564,20 @@ static void push_attach_features(lua_State *L)
 		{ "socket_filter", prog_ok(BPF_PROG_TYPE_SOCKET_FILTER) },
 		{ "sk_lookup", prog_ok(BPF_PROG_TYPE_SK_LOOKUP) },
 		{ "flow_dissector", prog_ok(BPF_PROG_TYPE_FLOW_DISSECTOR) },
-		{ "sockmap", prog_ok(BPF_PROG_TYPE_SK_SKB) && prog_ok(BPF_PROG_TYPE_SK_MSG) },
+		{ "sockmap", both(prog_ok(BPF_PROG_TYPE_SK_SKB), prog_ok(BPF_PROG_TYPE_SK_MSG)) },
 		{ "netfilter", prog_ok((enum bpf_prog_type)32) },
+		{ "kprobe_multi", kprobe && lbpf_probe_link("kprobe_multi") > 0 },
+		{ "uprobe_multi", uprobe && lbpf_probe_link("uprobe_multi") > 0 },
+		{ "tcx", lbpf_probe_link("tcx") > 0 },
 	};
 
 	lua_createtable(L, 0, (int)(sizeof(kinds) / sizeof(kinds[0])));
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		lua_pushboolean(L, kinds[i].ok);
-		lua_setfield(L, -2, kinds[i].name);
-	}
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		set_answer(L, unknown_idx, "attach", kinds[i].name, kinds[i].ok < 0 ? -1 : kinds[i].ok);
 }
 
 /* Names the build knows; "unknown" marks ids past the end of the name tables. */
-static void push_type_features(lua_State *L, int maps)
+static void push_type_features(lua_State *L, int maps, int unknown_idx)
 {
 	lua_newtable(L);
 	for (int t = 1; t < MAX_TYPE_ID; t++) {
@@ -535,25 +589,30 @@ static void push_type_features(lua_State *L, int maps)
 			continue;
 		ok = maps ? lbpf_probe_map_type((enum bpf_map_type)t)
 			  : lbpf_probe_prog_type((enum bpf_prog_type)t);
-		if (ok < 0)
-			continue; /* cannot tell: leave it out rather than guess */
-		lua_pushboolean(L, ok);
-		lua_setfield(L, -2, name);
+		if (ok == -EPERM)
+			set_answer(L, unknown_idx, maps ? "map_types" : "prog_types", name, -1);
+		else if (ok >= 0) /* otherwise not probeable (struct_ops): left out, not guessed */
+			set_answer(L, unknown_idx, NULL, name, ok);
 	}
 }
 
+/* bpf.features(): cached once every answer is known. Without the privilege to probe, the answers
+ * that could not be had are listed in `unknown` (with `unknown_reason`) instead of guessed; with
+ * none at all it fails as a system call does: nil, message, EPERM. */
 static int l_features(lua_State *L)
 {
 	lua_getfield(L, LUA_REGISTRYINDEX, FEATURES_KEY);
 	if (lua_istable(L, -1))
 		return 1;
 	lua_pop(L, 1);
-	lua_createtable(L, 0, 4);
-	push_type_features(L, 0);
+	lua_newtable(L); /* unknown */
+	int unknown = lua_gettop(L);
+	lua_createtable(L, 0, 6);
+	push_type_features(L, 0, unknown);
 	lua_setfield(L, -2, "prog_types");
-	push_type_features(L, 1);
+	push_type_features(L, 1, unknown);
 	lua_setfield(L, -2, "map_types");
-	push_attach_features(L);
+	push_attach_features(L, unknown);
 	lua_setfield(L, -2, "attach");
 	lua_newtable(L);
 	lua_createtable(L, 0, 1);
@@ -561,8 +620,22 @@ static int l_features(lua_State *L)
 	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, -2);
 	lua_setfield(L, -2, "helpers");
-	lua_pushvalue(L, -1);
-	lua_setfield(L, LUA_REGISTRYINDEX, FEATURES_KEY);
+	if (lbpf_len(L, unknown) == 0) {
+		lua_pushvalue(L, -1);
+		lua_setfield(L, LUA_REGISTRYINDEX, FEATURES_KEY);
+		return 1;
+	}
+	lua_getfield(L, -1, "prog_types");
+	lua_pushnil(L);
+	int nothing_known = lua_next(L, -2) == 0;
+	lua_pop(L, nothing_known ? 1 : 3);
+	if (nothing_known)
+		return lbpf_lua_fail_msg(L, EPERM, "bpf.features: the kernel refused every probe: "
+					 LBPF_PRIVILEGE_HINT);
+	lua_pushvalue(L, unknown);
+	lua_setfield(L, -2, "unknown");
+	lua_pushstring(L, "probes refused for lack of privilege (" LBPF_PRIVILEGE_HINT ")");
+	lua_setfield(L, -2, "unknown_reason");
 	return 1;
 }
 
@@ -585,7 +658,7 @@ static int l_sleep(lua_State *L)
 
 /* ---- help and lazily loaded pure-Lua parts -------------------------------------------------- */
 
-static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", NULL };
+static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", "repl", NULL };
 
 /* Module __index: bpf.hist & co. are required on first use and then stored in the module. */
 static int l_module_index(lua_State *L)
@@ -652,6 +725,10 @@ void lbpf_lua_open_info(lua_State *L)
 		{ "xlated", l_xlated },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg object_prog_methods[] = {
+		{ "info", l_prog_info },
+		{ NULL, NULL },
+	};
 	static const luaL_Reg help_method[] = {
 		{ "help", l_handle_help },
 		{ NULL, NULL },
@@ -663,6 +740,7 @@ void lbpf_lua_open_info(lua_State *L)
 
 	luaL_setfuncs(L, funcs, 0);
 	add_to_class(L, LBPF_PROGRAM_MT, prog_methods);
+	add_to_class(L, LBPF_PROGRAM_MT, object_prog_methods);
 	add_to_class(L, "bpf.pinned_program", prog_methods);
 	for (int i = 0; classes[i]; i++)
 		add_to_class(L, classes[i], help_method);

@@ -201,7 +201,7 @@ int lbpf_lua_iter_step(lua_State *L, struct lbpf_lua_iter *it, const uint8_t **k
 
 static struct lbpf_lua_iter *check_iter(lua_State *L, int idx)
 {
-#if !LBPF_LUAJIT
+#if LBPF_LUA54
 	if (lbpf_lua_is_reuse_iter(L, idx))
 		return lua_touserdata(L, idx);
 #endif
@@ -329,7 +329,7 @@ static int l_pairs(lua_State *L)
 	it->reuse = reuse;
 #if LBPF_LUAJIT
 	lbpf_lua_jit_pairs(L, 1, lua_gettop(L));
-#else
+#elif LBPF_LUA54
 	lbpf_lua_iter_reuse_attach(L, 1, lua_gettop(L));
 #endif
 	return 1;
@@ -497,7 +497,7 @@ void lbpf_lua_open_map_iter(lua_State *L)
 	lbpf_lua_open_map_dump(L);
 #if LBPF_LUAJIT
 	lbpf_lua_open_map_jit(L);
-#else
+#elif LBPF_LUA54
 	lbpf_lua_open_iter_reuse(L);
 #endif
 }

@@ -139,7 +139,7 @@ int lbpf_lua_iter_push_reused(lua_State *L, const struct lbpf_lua_iter *it, int 
 	return 2;
 }
 
-#if !LBPF_LUAJIT
+#if LBPF_LUA54
 /*
  * Lua 5.4: the C API costs a call, a table lookup and a hash insertion per field (lua_rawgeti of
  * the name, lua_rawset), as much again as the kernel's batch lookup for a 10-field entry. A reuse

@@ -23,31 +23,45 @@ static size_t align8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
+static size_t scratch_size(const lbpf_map *map)
+{
+	uint32_t ks = lbpf_map_key_size(map);
+	size_t lookup = lbpf_map_lookup_value_size(map);
+
+	return 2 * align8(ks ? ks : 1) + align8(lookup ? lookup : 1);
+}
+
+/* Sizes, codecs and scratch buffers (at buf, scratch_size bytes) from the map's definition. */
+static void describe_map(struct lbpf_lua_map *m, lbpf_map *map, uint8_t *buf)
 {
 	uint32_t ks = lbpf_map_key_size(map), vs = lbpf_map_value_size(map);
-	size_t lookup = lbpf_map_lookup_value_size(map);
-	size_t head = align8(sizeof(struct lbpf_lua_map));
-	size_t total = head + 2 * align8(ks ? ks : 1) + align8(lookup ? lookup : 1);
 
-	obj_idx = obj_idx ? lua_absindex(L, obj_idx) : 0;
-	struct lbpf_lua_map *m = lbpf_newuserdata(L, total);
-	memset(m, 0, total);
-	m->map = map;
-	m->owner = obj_idx ? lbpf_lua_to_object(L, obj_idx) : NULL;
 	m->key_size = ks;
 	m->value_size = vs;
 	m->type = lbpf_map_type(map);
-	m->lookup_size = (uint32_t)lookup;
+	m->lookup_size = (uint32_t)lbpf_map_lookup_value_size(map);
 	m->ncpus = lbpf_map_is_percpu(map) ? (uint32_t)lbpf_num_possible_cpus() : 1;
 	if (m->ncpus < 1)
 		m->ncpus = 1;
 	m->value_stride = m->ncpus > 1 ? (uint32_t)align8(vs) : vs;
 	lbpf_lua_codec_init(&m->key, lbpf_map_btf(map), lbpf_map_btf_key_type_id(map), ks, 0);
 	lbpf_lua_codec_init(&m->value, lbpf_map_btf(map), lbpf_map_btf_value_type_id(map), vs, 0);
-	m->key_buf = (uint8_t *)m + head;
+	m->key_buf = buf;
 	m->key2_buf = m->key_buf + align8(ks ? ks : 1);
 	m->value_buf = m->key2_buf + align8(ks ? ks : 1);
+}
+
+void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
+{
+	size_t head = align8(sizeof(struct lbpf_lua_map));
+	size_t total = head + scratch_size(map);
+
+	obj_idx = obj_idx ? lua_absindex(L, obj_idx) : 0;
+	struct lbpf_lua_map *m = lbpf_newuserdata(L, total);
+	memset(m, 0, total);
+	m->map = map;
+	m->owner = obj_idx ? lbpf_lua_to_object(L, obj_idx) : NULL;
+	describe_map(m, map, (uint8_t *)m + head);
 	lbpf_lua_copy_name(m->name, sizeof(m->name), lbpf_map_name(map));
 	luaL_setmetatable(L, LBPF_MAP_MT);
 	lua_createtable(L, 0, 1);
@@ -56,6 +70,22 @@ void lbpf_lua_new_map_handle(lua_State *L, lbpf_map *map, int obj_idx)
 		lua_setfield(L, -2, "owner");
 	}
 	lbpf_setuservalue(L, -2);
+}
+
+void lbpf_lua_map_refresh(lua_State *L, int idx)
+{
+	struct lbpf_lua_map *m = luaL_checkudata(L, idx, LBPF_MAP_MT);
+	size_t total = scratch_size(m->map);
+	uint8_t *buf;
+
+	idx = lua_absindex(L, idx);
+	buf = lbpf_newuserdata(L, total); /* the buffers inside the handle may be too small now */
+	memset(buf, 0, total);
+	lbpf_getuservalue(L, idx);
+	lua_insert(L, -2);
+	lua_setfield(L, -2, "scratch");
+	lua_pop(L, 1);
+	describe_map(m, m->map, buf);
 }
 
 static struct lbpf_lua_map *check_map_ud(lua_State *L, int idx)
@@ -185,6 +215,22 @@ static int opt_raw(lua_State *L, int idx)
 	return raw;
 }
 
+/* Array maps: an index beyond max_entries is a usage error, not a system failure, and the same
+ * one for every keyed access (m[k], m[k] = v, lookup, update, delete, batches). */
+static void check_array_index(lua_State *L, const struct lbpf_lua_map *m, const void *key)
+{
+	uint32_t index;
+	if (!is_array_type(m->type) || m->key_size != 4)
+		return;
+	memcpy(&index, key, 4);
+	if (index >= lbpf_map_max_entries(m->map)) {
+		char msg[160]; /* lua_pushfstring has no %u */
+		snprintf(msg, sizeof(msg), "key %u out of range for %s map '%s' (max_entries %u)", index,
+			 type_name(m), m->name, lbpf_map_max_entries(m->map));
+		luaL_error(L, "%s", msg);
+	}
+}
+
 void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
 {
 	lbpf_lua_map_check_op(L, m, LBPF_OP_KEYED);
@@ -197,10 +243,12 @@ void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void
 		const char *s = lua_tolstring(L, idx, &len);
 		if (len == m->key_size) {
 			memcpy(out, s, len);
+			check_array_index(L, m, out);
 			return;
 		}
 	}
 	lbpf_lua_codec_encode(L, idx, &m->key, out, "key");
+	check_array_index(L, m, out);
 }
 
 void lbpf_lua_map_push_key(lua_State *L, const struct lbpf_lua_map *m, const void *key, int raw)
@@ -242,6 +290,27 @@ static void encode_one(lua_State *L, struct lbpf_lua_map *m, int idx, uint8_t *o
 	}
 }
 
+/* The largest index of a per-CPU array at idx; any key that is not a CPU index 1..ncpus is an
+ * error (a hole is a zero value), never dropped. */
+static size_t percpu_count(lua_State *L, int idx, uint32_t ncpus)
+{
+	size_t top = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		lua_Number k = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
+		if (!(k >= 1 && k == (lua_Number)(size_t)k))
+			luaL_error(L, "value: per-CPU values are an array indexed by CPU, got a %s key",
+				   luaL_typename(L, -1));
+		if (k > ncpus)
+			luaL_error(L, "value: %d per-CPU values given, but the machine has %d possible CPUs",
+				   (int)(k > 1e9 ? 1e9 : k), (int)ncpus);
+		if ((size_t)k > top)
+			top = (size_t)k;
+	}
+	return top;
+}
+
 /* A value for one update: per-CPU maps take one value (replicated) or an array of them. */
 void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, void *out, int raw)
 {
@@ -261,30 +330,12 @@ void lbpf_lua_map_encode_value(lua_State *L, struct lbpf_lua_map *m, int idx, vo
 			memcpy(p + (size_t)cpu * m->value_stride, p, m->value_size);
 		return;
 	}
-	size_t n = (size_t)lbpf_len(L, idx);
-	if (n > m->ncpus)
-		luaL_error(L, "value: %d per-CPU values given, but the machine has %d possible CPUs",
-			   (int)n, (int)m->ncpus);
+	size_t n = percpu_count(L, idx, m->ncpus);
 	for (size_t cpu = 0; cpu < n; cpu++) {
 		lua_rawgeti(L, idx, (int)cpu + 1);
 		if (!lua_isnil(L, -1))
 			encode_one(L, m, lua_gettop(L), p + cpu * m->value_stride, raw);
 		lua_pop(L, 1);
-	}
-}
-
-/* Array maps: an index beyond max_entries is a usage error, not a system failure. */
-static void check_array_index(lua_State *L, struct lbpf_lua_map *m, const void *key)
-{
-	uint32_t index;
-	if (!is_array_type(m->type) || m->key_size != 4)
-		return;
-	memcpy(&index, key, 4);
-	if (index >= lbpf_map_max_entries(m->map)) {
-		char msg[160]; /* lua_pushfstring has no %u */
-		snprintf(msg, sizeof(msg), "key %u out of range for %s map '%s' (max_entries %u)", index,
-			 type_name(m), m->name, lbpf_map_max_entries(m->map));
-		luaL_error(L, "%s", msg);
 	}
 }
 
@@ -367,7 +418,6 @@ static int l_update(lua_State *L)
 	int raw = opt_raw(L, 5);
 	luaL_checkany(L, 3);
 	lbpf_lua_map_encode_key(L, m, 2, m->key_buf, raw);
-	check_array_index(L, m, m->key_buf);
 	encode_value_keeping_key(L, m, 3, raw);
 	int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
 	lbpf_lua_map_release_key(m);
@@ -514,8 +564,7 @@ static int update_each(lua_State *L, struct lbpf_lua_map *m, uint64_t flags)
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		lbpf_lua_map_encode_key(L, m, -2, m->key_buf, 0);
-		check_array_index(L, m, m->key_buf);
-		encode_value_keeping_key(L, m, -1, 0);
+			encode_value_keeping_key(L, m, -1, 0);
 		int err = lbpf_map_update(m->map, m->key_buf, m->value_buf, flags);
 		lbpf_lua_map_release_key(m);
 		if (err < 0)
@@ -549,7 +598,6 @@ static int l_update_batch(lua_State *L)
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		lbpf_lua_map_encode_key(L, m, -2, keys + i * m->key_size, 0);
-		check_array_index(L, m, keys + i * m->key_size);
 		lbpf_lua_map_encode_value(L, m, -1, values + i * m->lookup_size, 0);
 		lua_pop(L, 1);
 		i++;
@@ -666,7 +714,7 @@ static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
 		return 1;
 	}
 	static const char *const props[] = { "type", "key_size", "value_size", "max_entries", "flags",
-					     "percpu", "loaded", NULL };
+					     "percpu", "loaded", "autocreate", "numa_node", NULL };
 	int i = 0;
 	while (props[i] && strcmp(props[i], k) != 0)
 		i++;
@@ -682,6 +730,8 @@ static int push_property(lua_State *L, struct lbpf_lua_map *m, const char *k)
 	case 4: lua_pushinteger(L, (lua_Integer)lbpf_map_flags(m->map)); break;
 	case 5: lua_pushboolean(L, m->ncpus > 1 || lbpf_map_is_percpu(m->map)); break;
 	case 6: lua_pushboolean(L, lbpf_map_fd(m->map) >= 0); break;
+	case 7: lua_pushboolean(L, lbpf_map_autocreate(m->map)); break;
+	case 8: lua_pushinteger(L, (lua_Integer)lbpf_map_numa_node(m->map)); break;
 	}
 	return 1;
 }
@@ -724,8 +774,7 @@ static int l_newindex(lua_State *L)
 		if (err == -ENOENT)
 			err = 0;
 	} else {
-		check_array_index(L, m, m->key_buf);
-		encode_value_keeping_key(L, m, 3, 0);
+			encode_value_keeping_key(L, m, 3, 0);
 		err = lbpf_map_update(m->map, m->key_buf, m->value_buf, BPF_ANY);
 	}
 	lbpf_lua_map_release_key(m);

@@ -6,6 +6,8 @@
 #include "lhandle.h"
 
 bool lbpf_lua_map_alive(const struct lbpf_lua_map *m);
+/* After a pre-load setter (lmap_set.c) changed the map at idx: its sizes, codecs, buffers anew. */
+void lbpf_lua_map_refresh(lua_State *L, int idx);
 /* A live map handle / one whose map exists in the kernel, or a Lua error. */
 struct lbpf_lua_map *lbpf_lua_check_map_handle(lua_State *L, int idx);
 struct lbpf_lua_map *lbpf_lua_check_created_map(lua_State *L, int idx);
@@ -84,7 +86,7 @@ int lbpf_lua_iter_push_reused(lua_State *L, const struct lbpf_lua_iter *it, int 
  * nil when that side has none yet or is no flat struct. */
 void lbpf_lua_iter_push_reused_table(lua_State *L, const struct lbpf_lua_iter *it, int uv,
 				     bool is_key);
-#if !LBPF_LUAJIT
+#if LBPF_LUA54
 /* Lua 5.4: gives a reuse iterator with a flat side a metatable of its own whose __call is a Lua
  * closure made by code generated per map (liter_reuse.c); nothing otherwise. */
 void lbpf_lua_iter_reuse_attach(lua_State *L, int map_idx, int it_idx);

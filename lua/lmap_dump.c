@@ -404,7 +404,7 @@ static int l_dump(lua_State *L)
 		lua_pop(L, 1);
 	}
 	bool pause = only_kept_allocations(it, columns);
-	int was_running = lua_gc(L, LUA_GCISRUNNING, 0);
+	int was_running = lbpf_gc_isrunning(L);
 	lua_pushcfunction(L, dump_protected);
 	lua_pushvalue(L, 1);
 	lua_pushvalue(L, it_idx);

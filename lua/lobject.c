@@ -10,6 +10,7 @@
  *   strings  = option strings the core may keep pointers to until load
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lhandle.h"
@@ -68,7 +69,57 @@ void lbpf_lua_push_map(lua_State *L, int obj_idx, lbpf_map *map)
 	lbpf_lua_new_map_handle(L, map, obj_idx);
 }
 
-/* Fills uv.programs, uv.maps and uv.handles (uservalue table at uv_idx). */
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* __index of obj.maps / obj.programs: a name that is not there is a mistake worth an error that
+ * lists the names that are (upvalues: "map" or "program", the object's name). */
+static int l_missing_name(lua_State *L)
+{
+	const char *kind = lua_tostring(L, lua_upvalueindex(1));
+	const char *names[64];
+	size_t n = 0, more = 0;
+	luaL_Buffer b;
+
+	lua_pushnil(L);
+	while (lua_next(L, 1)) {
+		lua_pop(L, 1);
+		if (n < sizeof(names) / sizeof(names[0]))
+			names[n++] = lua_tostring(L, -1);
+		else
+			more++;
+	}
+	qsort(names, n, sizeof(names[0]), compare_names);
+	luaL_buffinit(L, &b);
+	for (size_t i = 0; i < n; i++) {
+		luaL_addstring(&b, i ? ", " : "");
+		luaL_addstring(&b, names[i]);
+	}
+	if (more)
+		luaL_addstring(&b, ", ...");
+	luaL_pushresult(&b);
+	if (lua_type(L, 2) == LUA_TSTRING)
+		lua_pushfstring(L, "'%s'", lua_tostring(L, 2));
+	else
+		lua_pushfstring(L, "named by a %s", luaL_typename(L, 2));
+	return luaL_error(L, "object '%s' has no %s %s (its %ss: %s)",
+			  lua_tostring(L, lua_upvalueindex(2)), kind, lua_tostring(L, -1), kind,
+			  n ? lua_tostring(L, -2) : "none");
+}
+
+/* Gives the table on top the erroring __index above. */
+static void refuse_missing_names(lua_State *L, const char *kind, lbpf_object *obj)
+{
+	lua_createtable(L, 0, 1);
+	lua_pushstring(L, kind);
+	lua_pushstring(L, lbpf_object_name(obj));
+	lua_pushcclosure(L, l_missing_name, 2);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+}
+
 static void build_handle_tables(lua_State *L, int obj_idx, int uv_idx, lbpf_object *obj)
 {
 	size_t nprogs = lbpf_object_program_count(obj), nmaps = lbpf_object_map_count(obj);
@@ -87,6 +138,7 @@ static void build_handle_tables(lua_State *L, int obj_idx, int uv_idx, lbpf_obje
 		lua_rawset(L, handles);
 		lua_setfield(L, -2, lbpf_program_name(p));
 	}
+	refuse_missing_names(L, "program", obj);
 	lua_setfield(L, uv_idx, "programs");
 
 	lua_createtable(L, 0, (int)nmaps);
@@ -98,6 +150,7 @@ static void build_handle_tables(lua_State *L, int obj_idx, int uv_idx, lbpf_obje
 		lua_rawset(L, handles);
 		lua_setfield(L, -2, lbpf_map_name(m));
 	}
+	refuse_missing_names(L, "map", obj);
 	lua_setfield(L, uv_idx, "maps");
 	lua_pop(L, 1); /* handles */
 
@@ -113,7 +166,8 @@ static uint32_t check_btf_disable(lua_State *L, int opts)
 	lua_getfield(L, opts, "btf_disable");
 	uint32_t bits = 0;
 	if (lua_type(L, -1) == LUA_TNUMBER) {
-		bits = (uint32_t)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+		return (uint32_t)lbpf_lua_opt_uint(L, opts, "btf_disable", 0, (1 << 6) - 1);
 	} else if (lua_istable(L, -1)) {
 		for (int i = 1;; i++) {
 			lua_rawgeti(L, -1, i);
@@ -155,7 +209,7 @@ static const char *opt_string(lua_State *L, int opts, const char *field, int str
 static void check_opts(lua_State *L, int opts, int strings_idx, struct lbpf_open_opts *o)
 {
 	static const char *const known[] = { "name", "pin_path", "btf", "kernel_version", "globals",
-					     "btf_disable", NULL };
+					     "btf_disable", "bytes", NULL };
 	memset(o, 0, sizeof(*o));
 	if (lua_isnoneornil(L, opts))
 		return;
@@ -169,17 +223,12 @@ static void check_opts(lua_State *L, int opts, int strings_idx, struct lbpf_open
 			i++;
 		if (!k || !known[i])
 			luaL_error(L, "bpf.open: unknown option '%s' (known: name, pin_path, btf, "
-				   "kernel_version, globals, btf_disable)", k ? k : luaL_typename(L, -1));
+				   "kernel_version, globals, btf_disable, bytes)", k ? k : luaL_typename(L, -1));
 	}
 	o->name = opt_string(L, opts, "name", strings_idx);
 	o->pin_root = opt_string(L, opts, "pin_path", strings_idx);
 	o->btf_path = opt_string(L, opts, "btf", strings_idx);
-	if (lbpf_lua_opt_push(L, opts, "kernel_version")) {
-		if (!lbpf_isinteger(L, -1))
-			luaL_error(L, "opts.kernel_version: integer expected, got %s", luaL_typename(L, -1));
-		o->kernel_version = (uint32_t)lua_tointeger(L, -1);
-		lua_pop(L, 1);
-	}
+	o->kernel_version = (uint32_t)lbpf_lua_opt_uint(L, opts, "kernel_version", 0, UINT32_MAX);
 	o->btf_disable = check_btf_disable(L, opts);
 	lua_getfield(L, opts, "globals");
 	if (!lua_isnil(L, -1) && !lua_istable(L, -1))
@@ -190,6 +239,45 @@ static void check_opts(lua_State *L, int opts, int strings_idx, struct lbpf_open
 static int is_elf_image(const char *s, size_t len)
 {
 	return len >= 4 && memcmp(s, "\177ELF", 4) == 0;
+}
+
+/* A NUL or another control byte: no file name a person gives looks like that. */
+static bool cannot_be_path(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return len == 0;
+}
+
+/*
+ * What bpf.open was given: the bytes of an ELF object when the string starts with the ELF magic
+ * (or opts.bytes is true), otherwise a path. Pushes nil, message, EINVAL and returns 3 for a
+ * string that is neither (bytes without the magic, which must not be echoed as a file name);
+ * returns 0 when src is to be opened, with *bytes set.
+ */
+static int classify_source(lua_State *L, int opts, const char *src, size_t len, bool *bytes)
+{
+	bool said_bytes = false;
+
+	if (lua_istable(L, opts) && lbpf_lua_opt_push(L, opts, "bytes")) {
+		if (!lua_isboolean(L, -1))
+			luaL_error(L, "opts.bytes: boolean expected, got %s", luaL_typename(L, -1));
+		said_bytes = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	*bytes = is_elf_image(src, len);
+	if (*bytes || !(said_bytes || cannot_be_path(src, len)))
+		return 0;
+	lua_pushnil(L);
+	if (said_bytes)
+		lua_pushfstring(L, "not an ELF object: %d bytes without the ELF magic",
+				(int)(len > INT32_MAX ? INT32_MAX : len));
+	else
+		lua_pushfstring(L, "not an ELF object: %d bytes without the ELF magic, and not a path "
+				   "(a path has no control characters)", (int)(len > INT32_MAX ? INT32_MAX : len));
+	lua_pushinteger(L, EINVAL);
+	return 3;
 }
 
 /* bpf.open(path_or_bytes [, opts]) -> object | nil, message, errno */
@@ -216,8 +304,12 @@ static int l_open(lua_State *L)
 	lua_pushvalue(L, 4);
 	lbpf_setuservalue(L, 3);
 
-	int err = is_elf_image(src, len) ? lbpf_object_open_mem(src, len, &opts, &obj)
-					 : lbpf_object_open_file(src, &opts, &obj);
+	bool bytes;
+	int ret = classify_source(L, 2, src, len, &bytes);
+	if (ret)
+		return ret;
+	int err = bytes ? lbpf_object_open_mem(src, len, &opts, &obj)
+			: lbpf_object_open_file(src, &opts, &obj);
 	if (err < 0)
 		return lbpf_lua_fail(L, err);
 	o->obj = obj;
@@ -382,6 +474,20 @@ static int l_map(lua_State *L)
 	return 1;
 }
 
+/* obj:warnings(): what the object skipped or degraded on the way (a list of strings). */
+static int l_warnings(lua_State *L)
+{
+	lbpf_object *obj = lbpf_lua_check_object(L, 1);
+	size_t n = lbpf_object_warning_count(obj);
+
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, lbpf_object_warning_at(obj, i));
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+	return 1;
+}
+
 void lbpf_lua_open_object(lua_State *L)
 {
 	static const luaL_Reg meta[] = {
@@ -397,6 +503,7 @@ void lbpf_lua_open_object(lua_State *L)
 		{ "close", l_close },
 		{ "program", l_program },
 		{ "map", l_map },
+		{ "warnings", l_warnings },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg funcs[] = {

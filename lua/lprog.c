@@ -149,7 +149,10 @@ static int l_test_run(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	run.data_in = opt_bytes(L, 2, "data", &run.data_size_in);
 	run.ctx_in = opt_bytes(L, 2, "ctx", &run.ctx_size_in);
-	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL)
+	/* Raw tracepoint programs take the same rules (no repeat, data or ctx_out): BEGIN/END of
+	 * bpf.trace run that way. */
+	if (lbpf_program_type(prog) == BPF_PROG_TYPE_SYSCALL ||
+	    lbpf_program_type(prog) == BPF_PROG_TYPE_RAW_TRACEPOINT)
 		return test_run_syscall(L, prog, &run);
 	run.repeat = (uint32_t)opt_size(L, 2, "repeat", 1);
 	run.flags = (uint32_t)opt_size(L, 2, "flags", 0);
@@ -185,6 +188,27 @@ static int l_fd(lua_State *L)
 	if (fd < 0)
 		return lbpf_lua_fail_msg(L, EBADF, "program '%s' is not loaded", check_program_ud(L, 1)->name);
 	lua_pushinteger(L, fd);
+	return 1;
+}
+
+/* prog:set_attach_target(target [, func]): freplace's target, a loaded program handle (or its
+ * fd) and the global function replaced (default: the one the section freplace/FUNC names). */
+static int l_set_attach_target(lua_State *L)
+{
+	lbpf_program *prog = lbpf_lua_check_program(L, 1);
+	const char *func = luaL_optstring(L, 3, NULL);
+	int fd, err;
+
+	if (lua_type(L, 2) == LUA_TNUMBER)
+		fd = (int)luaL_checkinteger(L, 2);
+	else
+		fd = lbpf_program_fd(lbpf_lua_check_program(L, 2));
+	if (fd < 0)
+		return luaL_argerror(L, 2, "the target program is not loaded");
+	err = lbpf_program_set_attach_target(prog, fd, func);
+	if (err < 0)
+		return lbpf_lua_fail(L, err);
+	lua_settop(L, 1);
 	return 1;
 }
 
@@ -245,6 +269,14 @@ static int push_property(lua_State *L, struct lbpf_lua_program *p, const char *k
 		lua_pushboolean(L, lbpf_program_autoload(p->prog));
 	} else if (strcmp(k, "loaded") == 0) {
 		lua_pushboolean(L, lbpf_program_fd(p->prog) >= 0);
+	} else if (strcmp(k, "autoattach") == 0) {
+		lua_pushboolean(L, lbpf_program_autoattach(p->prog));
+	} else if (strcmp(k, "flags") == 0) {
+		lua_pushinteger(L, (lua_Integer)lbpf_program_flags(p->prog));
+	} else if (strcmp(k, "log_level") == 0) {
+		lua_pushinteger(L, (lua_Integer)lbpf_program_log_level(p->prog));
+	} else if (strcmp(k, "log") == 0) {
+		lua_pushstring(L, lbpf_program_log(p->prog)); /* nil unless a log level was set */
 	} else {
 		return 0;
 	}
@@ -279,6 +311,7 @@ void lbpf_lua_open_program(lua_State *L)
 		{ "test_run", l_test_run },
 		{ "fd", l_fd },
 		{ "set_autoload", l_set_autoload },
+		{ "set_attach_target", l_set_attach_target },
 		{ NULL, NULL },
 	};
 	lbpf_lua_new_class(L, LBPF_PROGRAM_MT, meta, methods, l_index);

@@ -553,10 +553,7 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	*type = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
 	lua_getfield(L, opts_idx, "raw");
 	*raw = lua_toboolean(L, -1);
-	lua_getfield(L, opts_idx, "batch");
-	r->batch = (int)luaL_optinteger(L, -1, 0);
-	if (r->batch < 0 || r->batch > 1 << 20)
-		luaL_error(L, "reader: batch must be between 0 and 1048576, not %d", r->batch);
+	r->batch = (int)lbpf_lua_opt_uint(L, opts_idx, "batch", 0, 1 << 20);
 	lua_getfield(L, opts_idx, "pointer");
 	r->pointer = lua_toboolean(L, -1);
 	lua_getfield(L, opts_idx, "view");
@@ -564,20 +561,18 @@ static void read_opts(lua_State *L, int opts_idx, struct lreader *r, const char 
 	lua_getfield(L, opts_idx, "reuse");
 	r->reuse = lua_toboolean(L, -1);
 	lua_pop(L, 3);
-	if (r->reuse && (!*type || *raw || r->pointer || r->view))
+	if (r->reuse && (*raw || r->pointer || r->view))
 		luaL_error(L, "reader: reuse = true refills decoded tables in place: it needs type and "
 			      "does not combine with raw, pointer or view");
-	if (r->view && (!*type || *raw || r->batch || r->pointer))
+	if (r->view && (*raw || r->batch || r->pointer))
 		luaL_error(L, "reader: view = true decodes fields on access through the type named: "
 			      "it needs type and does not combine with raw, batch or pointer");
 	if (r->pointer && (*type || *raw))
 		luaL_error(L, "reader: pointer = true hands over the records in place; it does not "
 			      "combine with type or raw");
-	lua_getfield(L, opts_idx, "pages");
-	popts->pages_per_cpu = (size_t)luaL_optinteger(L, -1, 0);
-	lua_getfield(L, opts_idx, "wakeup");
-	popts->wakeup_events = (uint32_t)luaL_optinteger(L, -1, 0);
-	lua_pop(L, 5); /* type stays referenced by the options table */
+	popts->pages_per_cpu = (size_t)lbpf_lua_opt_uint(L, opts_idx, "pages", 0, 1 << 20);
+	popts->wakeup_events = (uint32_t)lbpf_lua_opt_uint(L, opts_idx, "wakeup", 0, UINT32_MAX);
+	lua_pop(L, 2); /* type stays referenced by the options table */
 }
 
 /* reuse = true: one table per source (uv.reused), or with batch the reused array (uv.batch)
@@ -683,7 +678,13 @@ int lreader_new_from_maps(lua_State *L, const int *map_idx, int nmaps, int opts_
 		s->index = i + 1;
 		s->what = source_kind(lbpf_map_type(maps[i]));
 		lbpf_lua_copy_name(s->name, sizeof(s->name), m->name);
-		lreader_decoder_init(L, s, btf, log ? NULL : type, raw || log);
+		/* no type, raw or pointer: the record type the program declared, if any */
+		if (log || type || raw || r->pointer || !lreader_decoder_init_recorded(L, s, btf))
+			lreader_decoder_init(L, s, btf, log ? NULL : type, raw || log);
+		if ((r->reuse || r->view) && s->dec.raw)
+			return luaL_error(L, "reader: %s needs type (or a record type declared with "
+					  "BPF_RINGBUF_RECORD for map '%s')",
+					  r->reuse ? "reuse = true" : "view = true", s->name);
 		lua_rawseti(L, -2, i + 1);
 	}
 	if (r->view) {

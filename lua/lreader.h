@@ -92,6 +92,9 @@ struct lreader {
  * array of field names the fast path needs (empty when unused). Lua error on a bad type. */
 void lreader_decoder_init(lua_State *L, struct lreader_source *s, const lbpf_btf *btf,
 			  const char *type, int raw);
+/* Decodes through the record type the program declared for the source's map with
+ * BPF_RINGBUF_RECORD; false (nothing pushed) when it declared none. Else as above. */
+bool lreader_decoder_init_recorded(lua_State *L, struct lreader_source *s, const lbpf_btf *btf);
 void lreader_decoder_free(struct lreader_decoder *d);
 /* Pushes one field of a record (data: the record's first byte). */
 void lreader_push_field(lua_State *L, const struct lreader_decoder *d, const struct lreader_field *f,

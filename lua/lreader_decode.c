@@ -275,13 +275,67 @@ static int32_t find_type(const lbpf_btf *btf, const char *spec)
 	return lbpf_btf_find(btf, spec, 0);
 }
 
+/* The record type a BPF program declared for map_name with BPF_RINGBUF_RECORD(map, type)
+ * (bpf/include/bpf_helpers.h): the pointee of the global __luabpf_record_<map> (const and
+ * volatile skipped, typedefs kept); its name ("struct event", "event_t") goes to name. */
+static int32_t recorded_type(const lbpf_btf *btf, const char *map_name, char *name, size_t len)
+{
+	char var[128];
+	const struct btf_type *t;
+	int32_t id;
+
+	if (!btf || (size_t)snprintf(var, sizeof(var), "__luabpf_record_%s", map_name) >= sizeof(var))
+		return 0;
+	id = lbpf_btf_find(btf, var, BTF_KIND_VAR);
+	t = id > 0 ? lbpf_btf_type(btf, (uint32_t)id) : NULL;
+	for (t = t ? lbpf_btf_type(btf, t->type) : NULL; t; t = lbpf_btf_type(btf, t->type)) {
+		uint16_t kind = lbpf_btf_kind(t);
+		if (kind == BTF_KIND_PTR)
+			break;
+		if (kind != BTF_KIND_CONST && kind != BTF_KIND_VOLATILE)
+			return 0;
+	}
+	if (!t)
+		return 0;
+	id = (int32_t)t->type;
+	while ((t = lbpf_btf_type(btf, (uint32_t)id)) && (lbpf_btf_kind(t) == BTF_KIND_CONST ||
+							 lbpf_btf_kind(t) == BTF_KIND_VOLATILE))
+		id = (int32_t)t->type;
+	if (!t || !*lbpf_btf_type_name(btf, (uint32_t)id))
+		return 0;
+	uint16_t kind = lbpf_btf_kind(t);
+	snprintf(name, len, "%s%s",
+		 kind == BTF_KIND_STRUCT ? "struct " : kind == BTF_KIND_UNION ? "union " : "",
+		 lbpf_btf_type_name(btf, (uint32_t)id));
+	return id;
+}
+
+/* Decodes records as the type id (named name in messages). */
+static void init_typed(lua_State *L, struct lreader_source *s, const lbpf_btf *btf, int32_t id,
+		       const char *name)
+{
+	struct lreader_decoder *d = &s->dec;
+	const struct btf_type *t;
+	int64_t size = lbpf_btf_type_size(btf, (uint32_t)id);
+
+	if (size <= 0)
+		luaL_error(L, "%s '%s': type '%s' has no size", s->what, s->name, name);
+	d->btf = btf;
+	d->type_id = (uint32_t)id;
+	d->size = (uint32_t)size;
+	lbpf_lua_copy_name(d->type_name, sizeof(d->type_name), name);
+	t = lbpf_btf_type(btf, lbpf_btf_resolve(btf, (uint32_t)id));
+	if (t && lbpf_btf_kind(t) == BTF_KIND_STRUCT)
+		d->nfields = build_fields(L, d, t);
+	else
+		lua_createtable(L, 0, 0);
+}
+
 void lreader_decoder_init(lua_State *L, struct lreader_source *s, const lbpf_btf *btf,
 			  const char *type, int raw)
 {
 	struct lreader_decoder *d = &s->dec;
-	const struct btf_type *t;
 	int32_t id;
-	int64_t size;
 
 	memset(d, 0, sizeof(*d));
 	d->raw = raw || !type;
@@ -297,18 +351,20 @@ void lreader_decoder_init(lua_State *L, struct lreader_source *s, const lbpf_btf
 	if (id <= 0)
 		luaL_error(L, "%s '%s': unknown type '%s' (not in its object's BTF)", s->what, s->name,
 			   type);
-	size = lbpf_btf_type_size(btf, (uint32_t)id);
-	if (size <= 0)
-		luaL_error(L, "%s '%s': type '%s' has no size", s->what, s->name, type);
-	d->btf = btf;
-	d->type_id = (uint32_t)id;
-	d->size = (uint32_t)size;
-	lbpf_lua_copy_name(d->type_name, sizeof(d->type_name), type);
-	t = lbpf_btf_type(btf, lbpf_btf_resolve(btf, (uint32_t)id));
-	if (t && lbpf_btf_kind(t) == BTF_KIND_STRUCT)
-		d->nfields = build_fields(L, d, t);
-	else
-		lua_createtable(L, 0, 0);
+	init_typed(L, s, btf, id, type);
+}
+
+bool lreader_decoder_init_recorded(lua_State *L, struct lreader_source *s, const lbpf_btf *btf)
+{
+	char name[64];
+	int32_t id = recorded_type(btf, s->name, name, sizeof(name));
+
+	if (id <= 0)
+		return false;
+	memset(&s->dec, 0, sizeof(s->dec));
+	s->dec.nfields = -1;
+	init_typed(L, s, btf, id, name);
+	return true;
 }
 
 void lreader_decoder_free(struct lreader_decoder *d)

@@ -160,6 +160,22 @@ lua_Integer lbpf_lua_opt_int(lua_State *L, int t, const char *field, lua_Integer
 	return v;
 }
 
+lua_Integer lbpf_lua_opt_uint(lua_State *L, int t, const char *field, lua_Integer def,
+			      lua_Integer max)
+{
+	if (!lbpf_lua_opt_push(L, t, field))
+		return def;
+	lua_Number n = lua_tonumber(L, -1);
+	if (lua_type(L, -1) != LUA_TNUMBER || !(n >= 0 && n <= (lua_Number)max && n == (lua_Integer)n)) {
+		char range[32]; /* lua_pushfstring has no 64-bit format on every Lua */
+		snprintf(range, sizeof(range), "0..%lld", (long long)max);
+		luaL_error(L, "option '%s' must be an integer in %s, got %s", field, range,
+			   lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+	}
+	lua_pop(L, 1);
+	return (lua_Integer)n;
+}
+
 const char *lbpf_lua_opt_str(lua_State *L, int t, const char *field, const char *def)
 {
 	const char *v;

@@ -8,8 +8,10 @@
  * are not 1/2/4/8 bytes wide) is a byte string.
  *
  * Encoding accepts the same shapes: missing fields and array elements are zero, an unknown field,
- * an out-of-range integer, a string too long for its char[N] or a value of the wrong type raise a
- * Lua error naming the field. Everything is encoded into a caller's scratch buffer first, so a bad
+ * an array index beyond the declared length, an out-of-range integer, a float with a fraction for
+ * an integer, a finite number too large for a float, a string too long for its char[N] or a value
+ * of the wrong type raise a Lua error naming the field. A string stands for raw bytes only under
+ * raw = true (and for types that decode as byte strings). Everything is encoded into a caller's scratch buffer first, so a bad
  * value never reaches the kernel.
  *
  * 64-bit integers (exact on both interpreters):
@@ -20,6 +22,7 @@
  *    fields) cdata made by the ffi; writes accept numbers and int64_t/uint64_t cdata.
  *  - An unsigned 64-bit field accepts any value in [-2^63, 2^64) (negative = two's complement).
  */
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,7 +111,7 @@ static int get_cdata64(lua_State *L, int idx, uint64_t *bits, int *negative)
 	lua_pop(L, 3);
 	return 0;
 }
-#else
+#elif LBPF_LUA_INTEGERS
 void lbpf_lua_push_u64(lua_State *L, uint64_t v)
 {
 	lua_pushinteger(L, (lua_Integer)v);
@@ -117,6 +120,17 @@ void lbpf_lua_push_u64(lua_State *L, uint64_t v)
 void lbpf_lua_push_i64(lua_State *L, int64_t v)
 {
 	lua_pushinteger(L, (lua_Integer)v);
+}
+#else
+/* PUC 5.1 and 5.2: numbers are doubles, exact below 2^53. */
+void lbpf_lua_push_u64(lua_State *L, uint64_t v)
+{
+	lua_pushnumber(L, (lua_Number)v);
+}
+
+void lbpf_lua_push_i64(lua_State *L, int64_t v)
+{
+	lua_pushnumber(L, (lua_Number)v);
 }
 #endif
 
@@ -139,7 +153,7 @@ int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative)
 {
 	int type = lua_type(L, idx);
 	if (type == LUA_TNUMBER) {
-#if !LBPF_LUAJIT
+#if LBPF_LUA_INTEGERS
 		if (lua_isinteger(L, idx)) {
 			lua_Integer i = lua_tointeger(L, idx);
 			*bits = (uint64_t)i;
@@ -543,20 +557,58 @@ struct enc {
 
 static void encode_typed(struct enc *e, int idx, uint32_t id, uint8_t *out, size_t size, int depth);
 
-/* Reads an integer for a field of nbits bits, checking the range. Booleans are 0/1. */
+/* Raises for a value that is no integer: a float with a fraction, a string (which stands for
+ * bytes only under raw = true), or any other type. */
+static void not_an_integer(struct enc *e, int idx, const char *type_name)
+{
+	lua_State *L = e->L;
+	if (lua_type(L, idx) == LUA_TNUMBER) {
+		lua_Number n = lua_tonumber(L, idx);
+		if (n == floor(n)) /* integral but beyond any 64-bit integer (or infinite) */
+			shape_error(L, &e->path, "%s out of range for a 64-bit %s", lua_tostring(L, idx),
+				    type_name);
+		shape_error(L, &e->path, "%s expected, got the non-integral number %s", type_name,
+			    lua_tostring(L, idx));
+	}
+	if (lua_type(L, idx) == LUA_TSTRING)
+		shape_error(L, &e->path, "%s expected, got string (byte strings need {raw = true})",
+			    type_name);
+	shape_error(L, &e->path, "%s expected, got %s", type_name, luaL_typename(L, idx));
+}
+
+/* Raises naming the value and the range of an nbits-wide field. */
+static void range_error(struct enc *e, uint64_t bits, int negative, unsigned nbits, bool is_signed,
+			const char *type_name)
+{
+	char num[32], range[64];
+	if (negative)
+		snprintf(num, sizeof(num), "%lld", (long long)(int64_t)bits);
+	else
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)bits);
+	if (is_signed)
+		snprintf(range, sizeof(range), "%lld..%lld", nbits >= 64 ? (long long)INT64_MIN
+			 : -(1ll << (nbits - 1)), nbits >= 64 ? (long long)INT64_MAX
+			 : (1ll << (nbits - 1)) - 1);
+	else
+		snprintf(range, sizeof(range), "0..%llu", nbits >= 64 ? (unsigned long long)UINT64_MAX
+			 : (1ull << nbits) - 1);
+	shape_error(e->L, &e->path, "%s out of range for %s%u-bit %s (%s)", num,
+		    is_signed ? "signed " : "unsigned ", nbits, type_name, range);
+}
+
+/* Reads an integer for a field of nbits bits, checking the range. A bool field takes true, false,
+ * 0 or 1; other fields take integers only (2.0 is an integer, 1.5 is not). */
 static uint64_t encode_int_value(struct enc *e, int idx, unsigned nbits, bool is_signed,
 				 bool is_bool, const char *type_name)
 {
 	uint64_t bits;
 	int negative;
-	if (lua_type(e->L, idx) == LUA_TBOOLEAN)
+	if (is_bool && lua_type(e->L, idx) == LUA_TBOOLEAN)
 		return lua_toboolean(e->L, idx) ? 1 : 0;
-	if (lbpf_lua_get_int(e->L, idx, &bits, &negative) != 0) {
-		if (lua_type(e->L, idx) == LUA_TNUMBER)
-			shape_error(e->L, &e->path, "%s expected, got a non-integral number", type_name);
-		shape_error(e->L, &e->path, "%s expected, got %s", is_bool ? "boolean" : type_name,
-			    luaL_typename(e->L, idx));
-	}
+	if (lbpf_lua_get_int(e->L, idx, &bits, &negative) != 0)
+		not_an_integer(e, idx, is_bool ? "boolean" : type_name);
+	if (is_bool && (negative || bits > 1))
+		shape_error(e->L, &e->path, "boolean expected, got %s", lua_tostring(e->L, idx));
 	if (nbits >= 64) {
 		if (is_signed && !negative && bits > (uint64_t)INT64_MAX)
 			goto out_of_range;
@@ -570,16 +622,9 @@ static uint64_t encode_int_value(struct enc *e, int idx, unsigned nbits, bool is
 		goto out_of_range;
 	}
 	return bits;
-out_of_range: {
-	char num[32];
-	if (negative)
-		snprintf(num, sizeof(num), "%lld", (long long)(int64_t)bits);
-	else
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)bits);
-	shape_error(e->L, &e->path, "%s out of range for %s%u-bit %s", num,
-		    is_signed ? "signed " : "unsigned ", nbits, type_name);
+out_of_range:
+	range_error(e, bits, negative, nbits, is_signed, type_name);
 	return 0;
-}
 }
 
 static uint32_t enum_value_by_name(struct enc *e, const struct btf_type *t, const char *name,
@@ -643,10 +688,37 @@ static void encode_bytes(struct enc *e, int idx, uint8_t *out, size_t size)
 
 static void encode_plain(struct enc *e, int idx, uint8_t *out, size_t size)
 {
-	if ((size == 1 || size == 2 || size == 4 || size == 8) && lua_type(e->L, idx) != LUA_TSTRING)
+	if (size == 1 || size == 2 || size == 4 || size == 8)
 		store_uint(out, size, encode_int_value(e, idx, (unsigned)size * 8, false, false, "integer"));
 	else
 		encode_bytes(e, idx, out, size);
+}
+
+/* Every key of the table at idx must be an index 1..nelems (a hole is a zero element): a key
+ * beyond the declared length, or of another kind, is an error rather than dropped. Returns the
+ * largest index. */
+static size_t check_array_keys(struct enc *e, int idx, uint32_t nelems)
+{
+	lua_State *L = e->L;
+	size_t top = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		lua_pop(L, 1);
+		uint64_t bits;
+		int negative;
+		if (lua_type(L, -1) == LUA_TSTRING)
+			shape_error(L, &e->path, "array indices must be integers, got the key '%s'",
+				    lua_tostring(L, -1));
+		if (lua_type(L, -1) != LUA_TNUMBER || lbpf_lua_get_int(L, -1, &bits, &negative) != 0)
+			shape_error(L, &e->path, "array indices must be integers, got a %s key",
+				    luaL_typename(L, -1));
+		if (negative || bits < 1 || bits > nelems)
+			shape_error(L, &e->path, "index %s beyond an array of %u elements (1..%u)",
+				    lua_tostring(L, -1), nelems, nelems);
+		if (bits > top)
+			top = (size_t)bits;
+	}
+	return top;
 }
 
 static void encode_array(struct enc *e, int idx, const struct btf_type *t, uint8_t *out,
@@ -674,9 +746,7 @@ static void encode_array(struct enc *e, int idx, const struct btf_type *t, uint8
 			    is_char_type(e->btf, elem) ? "string" : "table (array)", luaL_typename(L, idx));
 	if (esz <= 0)
 		shape_error(L, &e->path, "array of elements without a size");
-	size_t n = (size_t)lbpf_len(L, idx);
-	if (n > arr.nelems)
-		shape_error(L, &e->path, "%zu elements given for an array of %u", n, arr.nelems);
+	size_t n = check_array_keys(e, idx, arr.nelems);
 	for (size_t i = 0; i < n; i++) {
 		if ((i + 1) * (size_t)esz > size)
 			break;
@@ -793,9 +863,10 @@ static void encode_struct(struct enc *e, int idx, const struct btf_type *t, uint
 {
 	lua_State *L = e->L;
 	if (lua_type(L, idx) != LUA_TTABLE)
-		shape_error(L, &e->path, "table expected for %s %s, got %s",
+		shape_error(L, &e->path, "table expected for %s %s, got %s%s",
 			    lbpf_btf_kind(t) == BTF_KIND_UNION ? "union" : "struct",
-			    lbpf_btf_str(e->btf, t->name_off), luaL_typename(L, idx));
+			    lbpf_btf_str(e->btf, t->name_off), luaL_typename(L, idx),
+			    lua_type(L, idx) == LUA_TSTRING ? " (byte strings need {raw = true})" : "");
 	int used = encode_members(e, idx, t, out, size, depth);
 	/* Cheap common case: as many keys as members found means no unknown key. */
 	int count = 0;
@@ -836,6 +907,9 @@ static void encode_float(struct enc *e, int idx, uint8_t *out, size_t size)
 	if (lua_type(e->L, idx) != LUA_TNUMBER)
 		shape_error(e->L, &e->path, "number expected, got %s", luaL_typename(e->L, idx));
 	lua_Number n = lua_tonumber(e->L, idx);
+	if (size == 4 && isfinite(n) && fabs(n) > FLT_MAX)
+		shape_error(e->L, &e->path, "%s out of range for a 4-byte float (largest %g)",
+			    lua_tostring(e->L, idx), (double)FLT_MAX);
 	if (size == 4) {
 		float f = (float)n;
 		memcpy(out, &f, 4);
@@ -845,25 +919,6 @@ static void encode_float(struct enc *e, int idx, uint8_t *out, size_t size)
 	} else {
 		shape_error(e->L, &e->path, "floating point type of %zu bytes is not supported", size);
 	}
-}
-
-/* A byte string of exactly the type's size stands for its raw bytes, for any type but byte
- * arrays (whose strings are their contents) and enums (whose strings are enumerator names).
- * The string is at the top of the stack. */
-static bool takes_raw_string(struct enc *e, const struct btf_type *t, size_t size)
-{
-	int kind = lbpf_btf_kind(t);
-	if (kind == BTF_KIND_ENUM || kind == BTF_KIND_ENUM64)
-		return false;
-	if (kind == BTF_KIND_ARRAY) {
-		struct btf_array arr;
-		memcpy(&arr, t + 1, sizeof(arr));
-		if (lbpf_btf_type_size(e->btf, resolve(e->btf, arr.type)) == 1)
-			return false;
-	}
-	size_t len;
-	lua_tolstring(e->L, -1, &len);
-	return len == size;
 }
 
 static void encode_typed(struct enc *e, int idx, uint32_t id, uint8_t *out, size_t size, int depth)
@@ -879,15 +934,6 @@ static void encode_typed(struct enc *e, int idx, uint32_t id, uint8_t *out, size
 	if (!t) {
 		encode_plain(e, idx, out, size);
 		return;
-	}
-	if (lua_type(e->L, idx) == LUA_TSTRING) {
-		lua_pushvalue(e->L, idx);
-		bool raw = takes_raw_string(e, t, size);
-		lua_pop(e->L, 1);
-		if (raw) {
-			encode_bytes(e, idx, out, size);
-			return;
-		}
 	}
 	if (describe_int(t, &d)) {
 		encode_int(e, idx, t, &d, out, size);
@@ -927,9 +973,9 @@ static void encode_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t ty
 }
 
 void lbpf_lua_to_value(lua_State *L, int idx, const lbpf_btf *btf, uint32_t type_id, void *out,
-		       size_t size, int raw)
+		       size_t size, int raw, const char *what)
 {
-	encode_value(L, idx, btf, type_id, out, size, raw, "value");
+	encode_value(L, idx, btf, type_id, out, size, raw, what ? what : "value");
 }
 
 /* ---- codecs: the resolved per-map fast path ------------------------------------------------- */
@@ -1057,7 +1103,7 @@ void lbpf_lua_codec_push(lua_State *L, const struct lbpf_lua_codec *c, const voi
 /* Integer fast path: the common u32/u64 key and value skip the generic encoder. */
 static int encode_fast_int(lua_State *L, int idx, const struct lbpf_lua_codec *c, void *out)
 {
-#if !LBPF_LUAJIT
+#if LBPF_LUA_INTEGERS
 	if (!lua_isinteger(L, idx))
 		return 0;
 	lua_Integer i = lua_tointeger(L, idx);
@@ -1098,10 +1144,6 @@ void lbpf_lua_codec_encode(lua_State *L, int idx, const struct lbpf_lua_codec *c
 		idx = lua_absindex(L, idx);
 		path_push(&e.path, "%s", what);
 		memset(out, 0, c->size);
-		if (lua_type(L, idx) == LUA_TSTRING) {
-			encode_bytes(&e, idx, out, c->size);
-			return;
-		}
 		store_uint(out, c->size, encode_int_value(&e, idx, c->size * 8, c->shape == LBPF_SHAPE_SINT,
 							  false, "integer"));
 		return;

@@ -116,7 +116,7 @@ static int l_write(lua_State *L)
 		if (!w->type_id)
 			return luaL_error(L, "%s: write a byte string, or create the writer with "
 					  "{type = ...} to write tables", w->name);
-		lbpf_lua_to_value(L, 2, w->btf, w->type_id, w->scratch, w->size, 0);
+		lbpf_lua_to_value(L, 2, w->btf, w->type_id, w->scratch, w->size, 0, "record");
 		data = w->scratch;
 		size = w->size;
 	}

@@ -8,6 +8,8 @@ packages=(
 	clang llvm
 	libelf-dev zlib1g-dev linux-libc-dev
 	lua5.4 liblua5.4-dev lua-busted
+	# every Lua the rockspec accepts: the smoke subset of `make test` runs on PUC 5.1, 5.2, 5.3
+	lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev
 	# LuaJIT 2.1 from OpenResty's branch. Never `luajit`/`libluajit-5.1-dev`: they conflict.
 	luajit2 libluajit2-5.1-dev
 	# BPF-side headers of libbpf, for the compatibility specs only; the product never links it.
@@ -18,6 +20,16 @@ packages=(
 	# issue 7: nginx with its Lua module (LuaJIT 2.1) and curl for the nginx spec, luarocks for
 	# the rockspec spec; the static lib of Lua 5.4 (liblua5.4-dev), libelf and zlib for `make static`.
 	nginx libnginx-mod-http-lua curl luarocks
+	# issue 13: the kernel matrix boots Debian kernels under qemu with a busybox initramfs
+	qemu-system-x86 busybox-static cpio xz-utils
+	# issue 11: libFuzzer and the sanitizer runtimes of clang 14 for `make fuzz`
+	libclang-rt-14-dev
+	# issue 12: Debian's bpftrace 0.17, the reference the trace specs and `make bench-trace` compare
+	# with (GNU time measures its peak RSS)
+	bpftrace time
+	# issue 14: the static REPL's line editing (libedit.a with its terminfo, libbsd, libmd
+	# static libraries) and tmux, the terminal its spec drives
+	libedit-dev libncurses-dev libbsd-dev libmd-dev tmux
 )
 
 installed() {

@@ -9,6 +9,9 @@
 #   luajit           luajit with build/luajit/bpf.so
 #   asan-lua5.4      lua5.4 with build/asan-lua5.4/bpf.so, libasan preloaded, leaks checked
 #   valgrind-lua5.4  lua5.4 with build/lua5.4/bpf.so under valgrind memcheck
+#   lua5.1 lua5.2 lua5.3
+#                    PUC Lua with build/lua5.X/bpf.so, the smoke subset only (SMOKE_SPECS):
+#                    of the SPECs given, those in the subset; none given, the whole subset
 #
 # Busted errors count as failures. A run that ends without busted's closing line (a crash, a
 # timeout) counts as at least one failure, and so does a run whose exit status is non-zero
@@ -45,6 +48,23 @@ parse_summary() {
 		grep -aEo '[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending : [0-9.e+-]+ seconds' |
 		tail -n 1 |
 		awk '{ print $1, $4, $7, $10 }'
+}
+
+# The specs the older PUC Lua versions run (open, load, attach, map read, reader).
+read -r -a smoke_specs <<<"${SMOKE_SPECS:-spec/smoke_spec.lua}"
+
+# The specs a smoke variant runs: the subset, or those of the requested specs in it.
+smoke_selection() {
+	if [ ${#specs[@]} -eq 0 ]; then
+		printf '%s\n' "${smoke_specs[@]}"
+		return
+	fi
+	local s w
+	for s in "${specs[@]}"; do
+		for w in "${smoke_specs[@]}"; do
+			[ "${s#./}" = "$w" ] && printf '%s\n' "$s"
+		done
+	done
 }
 
 total_passed=0
@@ -92,8 +112,20 @@ run_variant() {
 			--undef-value-errors=no
 			--error-exitcode=86 --suppressions="$root/scripts/valgrind.supp" --track-fds=no)
 		;;
+	lua5.1 | lua5.2 | lua5.3)
+		interp=$variant moddir=build/$variant task=$variant
+		local -a selected
+		mapfile -t selected < <(smoke_selection)
+		if [ ${#selected[@]} -eq 0 ]; then
+			echo "=== $variant: none of the specs given is in the smoke subset (${smoke_specs[*]}) ==="
+			summaries+=("$variant: not run (no smoke spec among those given)")
+			return 0
+		fi
+		;;
 	*) echo "run-tests: unknown variant '$variant'" >&2; return 2 ;;
 	esac
+	local -a run_specs=("${specs[@]}")
+	[ -n "${selected+x}" ] && run_specs=("${selected[@]}")
 
 	child_moddir=${child_moddir:-$moddir}
 	if [ ! -f "$moddir/bpf.so" ]; then
@@ -111,7 +143,7 @@ run_variant() {
 		LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/spec/?.lua;;" \
 		LUABPF_TEST_VARIANT="$variant" \
 		"${extra_env[@]}" \
-		"${wrapper[@]}" "$interp" "$busted_bin" --run="$task" ${BUSTED_ARGS:-} "${specs[@]}" \
+		"${wrapper[@]}" "$interp" "$busted_bin" --run="$task" ${BUSTED_ARGS:-} "${run_specs[@]}" \
 		2>&1 | grep --line-buffered -v 'WARNING: unhandled eBPF command' | tee "$log"
 	local rc=${PIPESTATUS[0]}
 

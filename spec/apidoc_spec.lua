@@ -5,7 +5,7 @@
 local bpf = require "bpf"
 local support = require "support.init"
 
-local PARTS = { "hist", "top", "pp", "help", "json", "asm" }
+local PARTS = { "hist", "top", "pp", "help", "json", "asm", "trace" }
 
 local text = support.read_file(support.root .. "/doc/API.md")
 local entries = bpf.help.parse(text)

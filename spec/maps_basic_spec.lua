@@ -107,12 +107,14 @@ describe("legacy and BTF-defined maps", function()
 				for k = 1, 5 do assert.equal(k * 100, seen[k]) end
 			end)
 
-			it("takes keys and values as byte strings too", function()
+			it("takes keys and values as byte strings with raw = true, and only then", function()
 				local m = obj.maps[name]
-				m[support.u32(21)] = support.u64(2100)
+				assert(m:update(support.u32(21), support.u64(2100), nil, { raw = true }))
 				assert.equal(2100, m[21])
 				m[22] = 2200
-				assert.equal(2200, m[support.u32(22)])
+				assert.equal(support.u64(2200), m:lookup(support.u32(22), { raw = true }))
+				assert.has_error(function() return m[support.u32(22)] end,
+					"key: integer expected, got string (byte strings need {raw = true})")
 			end)
 		end)
 	end
@@ -122,7 +124,7 @@ describe("legacy and BTF-defined maps", function()
 			it("has every index present and zero at first", function()
 				local m = obj.maps[name]
 				assert.equal(0, m[0])
-				assert.is_nil(m[99]) -- beyond max_entries
+				assert.has_error(function() return m[99] end) -- beyond max_entries
 				assert.same(name == "legacy_array" and { 0, 1, 2, 3 } or { 0, 1 }, keys_of(m))
 			end)
 

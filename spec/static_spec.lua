@@ -65,6 +65,15 @@ obj:close()
 		assert.truthy(out:match("true"), out)
 	end)
 
+	it("carries the API reference: bpf.help describes functions far from the checkout", function()
+		local ok, out = run([[./luabpf -e 'bpf.help("bpf.open")' -e 'bpf.help()']])
+		assert(ok, out)
+		assert.truthy(out:match("^bpf%.open%(path_or_bytes.-\nOpens a BPF ELF object"), out)
+		assert.falsy(out:match("no help"), out)
+		-- the module's list carries one-line descriptions too
+		assert.truthy(out:match("\n  bpf%.load%([^\n]-%S+%s%s+%u[^\n]+"), out)
+	end)
+
 	it("reports errors with a non-zero exit status", function()
 		local ok, out = run("./luabpf -e 'error(\"boom\")'")
 		assert.is_false(ok)

@@ -293,7 +293,7 @@ describe("BTF-decoded values", function()
 
 		it("refuse a string too long for char[N] and too many array elements", function()
 			refused("too long for char%[16%]", { name = string.rep("x", 17) })
-			refused("5 elements given for an array of 4", { arr = { 1, 2, 3, 4, 5 } })
+			refused("value%.arr: index 5 beyond an array of 4 elements %(1%.%.4%)", { arr = { 1, 2, 3, 4, 5 } })
 		end)
 
 		it("refuse an unknown enumerator and an out-of-range bitfield", function()
@@ -305,7 +305,8 @@ describe("BTF-decoded values", function()
 			local ok, err = pcall(function() maps.digest[4] = 1 end)
 			assert.is_false(ok)
 			assert.matches("key 4 out of range for array map 'digest' %(max_entries 4%)", err)
-			assert.is_nil(maps.digest[4])
+			assert.has_error(function() return maps.digest[4] end,
+				"key 4 out of range for array map 'digest' (max_entries 4)")
 			assert.has_error(function() maps.digest[-1] = 1 end)
 			assert.has_error(function() maps.digest["x"] = 1 end)
 		end)

@@ -7,11 +7,13 @@
  *   luabpf -i [SCRIPT]          enter the REPL after the script / one-liners
  *   luabpf                      the REPL (also when stdin is a pipe: lines are read until EOF)
  *   luabpf new NAME [DIR]       write a ready project DIR/NAME (default ./NAME)
+ *   luabpf trace ARGS...        bpftrace programs (bpf.trace.cli, lua/bpf/trace/cli.lua)
  *   luabpf -v | -h
  *
  * `bpf` is a global in every mode (require "bpf" works too); nothing is loaded from disk but the
  * script itself and the .bpf.o files it opens.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 #include <lualib.h>
 
 #include "luabpf_embedded.h"
+#include "luabpf_readline.h"
 
 int luaopen_bpf(lua_State *L);
 
@@ -35,9 +38,12 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: %s [-e CODE]... [-i] [SCRIPT [ARGS...]]\n"
 		"       %s new NAME [DIR]   write a ready project (NAME.bpf.c, NAME.lua, Makefile)\n"
+		"       %s trace [-e PROGRAM | FILE.bt] [-d S] [-c CMD] [-p PID] [--dump]   bpftrace\n"
+		"       %s cc FILE.bpf.c [-o OUT.bpf.o] [CLANG_OPTION...]\n"
+		"                          compile a BPF program (built-in headers, this kernel's vmlinux.h)\n"
 		"       %s -v | -h\n"
 		"With no script (and no -e), reads Lua lines interactively with `bpf` loaded.\n",
-		progname, progname, progname);
+		progname, progname, progname, progname, progname);
 }
 
 /* ---- embedded files ------------------------------------------------------------------------ */
@@ -84,7 +90,8 @@ static int load_embedded_module(lua_State *L)
 	return 1;
 }
 
-/* "lua/bpf/pp.lua" -> "bpf.pp", "lua/bpf/init.lua" -> none (bpf itself is the C module). */
+/* "lua/bpf/pp.lua" -> "bpf.pp", "lua/bpf/trace/format.lua" -> "bpf.trace.format",
+ * "lua/bpf/x/init.lua" -> "bpf.x", "lua/bpf/init.lua" -> none (bpf itself is the C module). */
 static int module_name_of(const char *file, char *out, size_t size)
 {
 	static const char prefix[] = "lua/bpf/";
@@ -95,7 +102,15 @@ static int module_name_of(const char *file, char *out, size_t size)
 		return 0;
 	int n = snprintf(out, size, "bpf.%.*s", (int)(len - 4 - (sizeof(prefix) - 1)),
 			 file + sizeof(prefix) - 1);
-	return n > 0 && (size_t)n < size && strcmp(out, "bpf.init") != 0;
+	if (n <= 0 || (size_t)n >= size)
+		return 0;
+	for (char *c = out; *c; c++)
+		if (*c == '/')
+			*c = '.';
+	size_t mlen = strlen(out);
+	if (mlen > 5 && strcmp(out + mlen - 5, ".init") == 0)
+		out[mlen - 5] = '\0';
+	return strcmp(out, "bpf") != 0;
 }
 
 /* package.preload: bpf (the C module) and every embedded lua/bpf/NAME.lua. */
@@ -132,6 +147,24 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* Ctrl-C while Lua runs: as lua5.4 does, an "interrupted!" error at the next Lua instruction
+ * (a wait in the kernel returns early on the signal), so scripts and `luabpf trace` can catch it
+ * and finish cleanly. A second Ctrl-C ends the process. */
+static lua_State *running_state;
+
+static void stop_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	luaL_error(L, "interrupted!");
+}
+
+static void on_sigint(int sig)
+{
+	signal(sig, SIG_DFL);
+	lua_sethook(running_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 /* Calls the function below nargs arguments; reports an error on stderr. Returns a lua status. */
 static int docall(lua_State *L, int nargs, int nresults)
 {
@@ -139,7 +172,10 @@ static int docall(lua_State *L, int nargs, int nresults)
 
 	lua_pushcfunction(L, traceback);
 	lua_insert(L, base);
+	running_state = L;
+	signal(SIGINT, on_sigint);
 	int status = lua_pcall(L, nargs, nresults, base);
+	signal(SIGINT, SIG_DFL);
 	lua_remove(L, base);
 	return status;
 }
@@ -192,18 +228,9 @@ static int run_script(lua_State *L, char **argv, int argc, int script)
 
 /* ---- the REPL -------------------------------------------------------------------------------- */
 
-/* Prints the values on the stack above base: with bpf.pp (its format function, or the callable)
- * when there is one, as the issue asks of the REPL; tostring otherwise. */
-static const char repl_print_lua[] =
-	"local ok, pp = pcall(function() return bpf.pp end)\n"
-	"if not ok or pp == nil then ok, pp = pcall(require, 'bpf.pp') end\n"
-	"if not ok then pp = nil end\n"
-	"local fmt = type(pp) == 'table' and type(pp.format) == 'function' and pp.format\n"
-	"for i = 1, select('#', ...) do local v = select(i, ...)\n"
-	"  if fmt then print(fmt(v))\n"
-	"  elseif type(pp) == 'function' then pp(v)\n"
-	"  else print(tostring(v)) end\n"
-	"end\n";
+/* Prints the values on the stack above base through the global print, as lua.c does; the REPL
+ * installs bpf.repl's print first, so results look as in `lua5.4 -i -l bpf.repl`. */
+static const char repl_print_lua[] = "print(...)\n";
 
 static void repl_print(lua_State *L, int base)
 {
@@ -250,17 +277,32 @@ static int compile_input(lua_State *L, const char *input)
 
 static int read_line(char *line, size_t size, int more)
 {
-	fputs(more ? REPL_PROMPT_MORE : REPL_PROMPT, stdout);
-	fflush(stdout);
-	if (!fgets(line, (int)size, stdin))
-		return 0;
-	return 1;
+	return luabpf_readline(more ? REPL_PROMPT_MORE : REPL_PROMPT, line, size);
+}
+
+/* Line editing with completion by the embedded tools/repl/complete.lua (none if it fails). */
+static void start_line_editing(lua_State *L)
+{
+	const struct luabpf_embedded *e = find_embedded("repl/complete.lua");
+
+	if (e && luaL_loadbuffer(L, e->data, e->size, "@complete.lua") == LUA_OK &&
+	    docall(L, 0, 1) == LUA_OK && lua_isfunction(L, -1)) {
+		luabpf_readline_init(L);
+		return;
+	}
+	lua_settop(L, lua_gettop(L) - 1);
+	lua_pushnil(L);
+	luabpf_readline_init(L);
 }
 
 static void repl(lua_State *L)
 {
 	static char line[REPL_LINE_MAX];
 	int base = lua_gettop(L);
+
+	start_line_editing(L);
+	if (luaL_dostring(L, "require 'bpf.repl'") != LUA_OK)
+		report(L, LUA_ERRRUN);
 
 	/* The statement being typed accumulates as a string at base + 1. */
 	lua_pushliteral(L, "");
@@ -288,6 +330,7 @@ static void repl(lua_State *L)
 		report(L, status);
 		lua_settop(L, base + 1);
 	}
+	luabpf_readline_done();
 	lua_settop(L, base);
 	fputs("\n", stdout);
 	fflush(stdout);
@@ -322,6 +365,48 @@ static int new_project(lua_State *L, int argc, char **argv)
 			lua_pushnil(L);
 		lua_pushstring(L, self);
 		status = docall(L, 4, 0);
+	}
+	return report(L, status) == LUA_OK ? 0 : 1;
+}
+
+/* ---- `luabpf trace ...` -------------------------------------------------------------------- */
+
+/* require("bpf.trace.cli").main({ARGS after "trace"}): the exit status it returns. */
+static int trace_command(lua_State *L, int argc, char **argv)
+{
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "bpf.trace.cli");
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 1;
+	lua_getfield(L, -1, "main");
+	lua_remove(L, -2);
+	lua_createtable(L, argc - 2, 0);
+	for (int i = 2; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i - 1);
+	}
+	if (report(L, docall(L, 1, 1)) != LUA_OK)
+		return 1;
+	return (int)lua_tointeger(L, -1);
+}
+
+/* ---- `luabpf cc FILE.bpf.c ...` ------------------------------------------------------------- */
+
+/* Runs the embedded tools/cc/cc.lua with (embedded, argv[2], ...); it exits with clang's status. */
+static int compile_program(lua_State *L, int argc, char **argv)
+{
+	const struct luabpf_embedded *script = find_embedded("cc/cc.lua");
+
+	if (!script) {
+		fprintf(stderr, "%s: this build has no `cc`\n", progname);
+		return 1;
+	}
+	int status = luaL_loadbuffer(L, script->data, script->size, "@cc.lua");
+	if (status == LUA_OK) {
+		lua_pushcfunction(L, l_embedded);
+		for (int i = 2; i < argc; i++)
+			lua_pushstring(L, argv[i]);
+		status = docall(L, argc - 1, 0);
 	}
 	return report(L, status) == LUA_OK ? 0 : 1;
 }
@@ -400,6 +485,14 @@ static int pmain(lua_State *L)
 	preload_modules(L);
 	if (argc >= 2 && strcmp(argv[1], "new") == 0) {
 		lua_pushinteger(L, new_project(L, argc, argv));
+		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "trace") == 0) {
+		lua_pushinteger(L, trace_command(L, argc, argv));
+		return 1;
+	}
+	if (argc >= 2 && strcmp(argv[1], "cc") == 0) {
+		lua_pushinteger(L, compile_program(L, argc, argv));
 		return 1;
 	}
 	rc = parse_options(argc, argv, &o);

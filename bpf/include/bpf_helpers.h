@@ -22,6 +22,16 @@
 /* 64-bit attribute (e.g. map_extra): an enum constant keeps the full value in BTF. */
 #define __ulong(name, val) enum { ___lbpf_cat(__unique_value, __COUNTER__) = val } name
 
+/*
+ * BPF_RINGBUF_RECORD(map, type): declares the type of the records a program writes into the
+ * ring buffer (or perf event array) map, so that a reader made without `type` decodes them as
+ * that type (luabpf's map:reader(); doc/API.md). It records the type in BTF: a pointer to it
+ * named __luabpf_record_<map>, alone in the section .luabpf.records, which loaders leave out
+ * of every map (no memory, no global). Use it once per map, at file scope:
+ *   BPF_RINGBUF_RECORD(events, struct event);
+ */
+#define BPF_RINGBUF_RECORD(map, type) type *__luabpf_record_##map SEC(".luabpf.records")
+
 #define ___lbpf_cat2(a, b) a##b
 #define ___lbpf_cat(a, b) ___lbpf_cat2(a, b)
 

@@ -64,6 +64,10 @@ const char *lbpf_object_name(const lbpf_object *obj);
 bool lbpf_object_is_loaded(const lbpf_object *obj);
 const char *lbpf_object_license(const lbpf_object *obj);
 uint32_t lbpf_object_kversion(const lbpf_object *obj);
+/* Warnings the object collected: steps it skipped or degraded rather than failed (the kernel
+ * refused the object's BTF, a map was created without its BTF), oldest first. */
+size_t lbpf_object_warning_count(const lbpf_object *obj);
+const char *lbpf_object_warning_at(const lbpf_object *obj, size_t index); /* NULL past the end */
 /* The object's own BTF (NULL when it has none). Owned by the object. */
 const lbpf_btf *lbpf_object_btf(const lbpf_object *obj);
 
@@ -102,6 +106,20 @@ bool lbpf_program_autoload(const lbpf_program *prog);
 int lbpf_program_set_autoload(lbpf_program *prog, bool autoload);            /* before load */
 int lbpf_program_set_type(lbpf_program *prog, enum bpf_prog_type type);     /* before load */
 int lbpf_program_set_expected_attach_type(lbpf_program *prog, enum bpf_attach_type type);
+/* More of libbpf's pre-load setters (-EBUSY once the object is loaded). */
+int lbpf_program_set_flags(lbpf_program *prog, uint32_t flags);         /* BPF_F_SLEEPABLE, ... */
+uint32_t lbpf_program_flags(const lbpf_program *prog);
+/* Load with this verifier log level (1, 2, 4 = stats) and keep the log, success or not. */
+int lbpf_program_set_log_level(lbpf_program *prog, uint32_t level);
+uint32_t lbpf_program_log_level(const lbpf_program *prog);
+const char *lbpf_program_log(const lbpf_program *prog);   /* NULL unless a log level was set */
+/* The function a fentry/fexit/fmod_ret/freplace program attaches to: in a loaded BPF program
+ * (attach_prog_fd >= 0, dup'ed; found in its BTF at load) or in the kernel (attach_prog_fd < 0).
+ * func_name NULL: the function the section names (freplace/FUNC). */
+int lbpf_program_set_attach_target(lbpf_program *prog, int attach_prog_fd, const char *func_name);
+/* Whether obj:attach() (Lua) attaches it (default true); settable at any time. */
+int lbpf_program_set_autoattach(lbpf_program *prog, bool autoattach);
+bool lbpf_program_autoattach(const lbpf_program *prog);
 /* Name of a program type / attach type / map type / link type ("xdp", "hash", ...). */
 const char *lbpf_prog_type_name(enum bpf_prog_type type);
 const char *lbpf_map_type_name(enum bpf_map_type type);
@@ -202,8 +220,25 @@ bool lbpf_map_is_percpu(const lbpf_map *map);
 /* Number of possible CPUs (cached). */
 int lbpf_num_possible_cpus(void);
 
-/* Before load only: change the definition. */
+/* Before load only (-EBUSY after): change the definition, as libbpf's bpf_map__set_*. Sizes,
+ * type, max_entries and the inner map are fixed for global-data maps (-EINVAL). A key or value
+ * size that no longer matches the map's BTF type makes the map go without BTF (a warning). */
 int lbpf_map_set_max_entries(lbpf_map *map, uint32_t max_entries);
+int lbpf_map_set_key_size(lbpf_map *map, uint32_t size);
+int lbpf_map_set_value_size(lbpf_map *map, uint32_t size);
+int lbpf_map_set_type(lbpf_map *map, enum bpf_map_type type);
+int lbpf_map_set_flags(lbpf_map *map, uint32_t flags);
+int lbpf_map_set_numa_node(lbpf_map *map, uint32_t node);  /* also sets BPF_F_NUMA_NODE */
+uint32_t lbpf_map_numa_node(const lbpf_map *map);
+int lbpf_map_set_map_extra(lbpf_map *map, uint64_t extra);
+/* A map of maps' inner map template: an existing map's fd (dup'ed). */
+int lbpf_map_set_inner_map_fd(lbpf_map *map, int fd);
+/* Global-data maps: the section's bytes (size must equal the value size). */
+int lbpf_map_set_initial_value(lbpf_map *map, const void *data, size_t size);
+/* false: the map is not created; loads of it in programs are poisoned as libbpf poisons them
+ * (an error naming the map if the verifier reaches one). */
+int lbpf_map_set_autocreate(lbpf_map *map, bool autocreate);
+bool lbpf_map_autocreate(const lbpf_map *map);
 
 int lbpf_map_lookup(const lbpf_map *map, const void *key, void *value, uint64_t flags);
 int lbpf_map_update(const lbpf_map *map, const void *key, const void *value, uint64_t flags);
@@ -293,6 +328,10 @@ int lbpf_prog_xlated(int prog_fd, struct bpf_insn **insns, size_t *count);
 /* The same, disassembled (malloc'd NUL-terminated text). */
 int lbpf_prog_xlated_text(int prog_fd, char **out);
 
+/* What an EPERM message adds (once) to say which privilege is missing. */
+#define LBPF_PRIVILEGE_HINT "this needs root, or CAP_BPF with CAP_PERFMON for tracing and CAP_NET_ADMIN " \
+	"for networking"
+
 /* Feature probing (probe.c): whether this kernel supports a program type, map type, helper
  * (for a program type) or attach kind. 1: yes, 0: no, negative errno: could not tell.
  * Results are cached per process. */
@@ -303,6 +342,10 @@ int lbpf_probe_helper(enum bpf_prog_type type, int helper_id);
  * BPF_TRACE_FEXIT, BPF_MODIFY_RETURN, BPF_LSM_MAC, BPF_TRACE_ITER) loads against a kernel
  * function this kernel always has. */
 int lbpf_probe_attach_btf(enum bpf_attach_type type);
+/* Whether this kernel creates links of a kind: "kprobe_multi" (5.18+ with CONFIG_FPROBE),
+ * "uprobe_multi" (6.6+), "tcx" (6.6+). Asked with links that cannot attach anything (a missing
+ * function, a directory, ifindex 0) and told apart by the error, as libbpf probes them. */
+int lbpf_probe_link(const char *kind);
 
 #include "luabpf_attach.h"
 #include "luabpf_events.h"

@@ -16,6 +16,7 @@
 #define LBPF_ATTACH_NETFILTER 45
 #define LBPF_ATTACH_TCX_INGRESS 46
 #define LBPF_ATTACH_TCX_EGRESS 47
+#define LBPF_ATTACH_TRACE_UPROBE_MULTI 48
 #define LBPF_LINK_TYPE_NETFILTER 10
 #define LBPF_LINK_TYPE_TCX 11
 #define LBPF_LINK_TYPE_UPROBE_MULTI 12
@@ -147,6 +148,19 @@ const char *lbpf_usdt_reg_name(uint16_t reg_offset);
 /* kprobe PMU, falling back to tracefs kprobe_events. */
 int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t offset,
 			       bool retprobe, lbpf_link **out);
+
+/* kprobe.multi: one link on every kernel function matching pattern (a glob over tracefs
+ * available_filter_functions); needs 5.18+ with CONFIG_FPROBE. */
+int lbpf_program_attach_kprobe_multi(lbpf_program *prog, const char *pattern, bool retprobe,
+				     lbpf_link **out);
+
+struct lbpf_uprobe_multi_opts {
+	bool retprobe;
+	pid_t pid; /* 0: every process */
+};
+/* uprobe.multi: one link on every function of binary whose symbol matches pattern (6.6+). */
+int lbpf_program_attach_uprobe_multi(lbpf_program *prog, const char *binary, const char *pattern,
+				     const struct lbpf_uprobe_multi_opts *opts, lbpf_link **out);
 
 struct lbpf_perf_event_opts {
 	uint32_t type;          /* PERF_TYPE_SOFTWARE, PERF_TYPE_HARDWARE, ... */

@@ -3,22 +3,69 @@ bpf.cli: the small pieces the example scripts (examples/*.lua) share, so that ea
 shows its BPF work rather than argument plumbing. Not part of the bpf module table:
 
   local cli = require "bpf.cli"
-  local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]")
+  local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]",
+                      "Run-queue latency as a log2 histogram.")
   local opts = app:parse(arg, { defaults = { seconds = 5 }, flags = { ["--json"] = "json" },
-                                numbers = { ["-d"] = "seconds" } })
+                                numbers = { ["-d"] = "seconds" } })   -- -h/--help: usage, exit 0
   local obj = assert(bpf.load(cli.object_path("runqlat")))
   local link = app:check(obj.programs.on_switch:attach())
+  app:run(function() bpf.sleep(opts.seconds) end)   -- Ctrl-C ends the wait, no traceback
+  link:detach()
+
+Documented in doc/API.md ("Script helpers").
 ]]
 local bpf = require "bpf"
+
+local unpack = table.unpack or unpack
 
 local M = {}
 
 local App = {}
 App.__index = App
 
--- An example script called name, whose usage line is usage.
-function M.new(name, usage)
-	return setmetatable({ name = name, usage_line = usage }, App)
+-- An example script called name, whose usage line is usage (about: one line saying what it
+-- does, printed by -h).
+function M.new(name, usage, about)
+	return setmetatable({ name = name, usage_line = usage, about = about }, App)
+end
+
+-- -h or --help anywhere in argv: the usage line (and the about line) on stdout, exit status 0.
+-- App:parse does it; scripts that read their arguments themselves call it first.
+function App:help(argv)
+	for _, a in ipairs(argv or {}) do
+		if a == "-h" or a == "--help" then
+			io.stdout:write("usage: ", self.usage_line, "\n", self.about and self.about .. "\n" or "")
+			os.exit(0)
+		end
+	end
+end
+
+-- The error the interpreters (lua5.x, luajit) raise at the next instruction after SIGINT.
+local function is_interrupt(err)
+	return type(err) == "string" and err:match("interrupted!$") ~= nil
+end
+
+-- Runs fn(...) so that Ctrl-C ends it quietly: returns true when fn returned, false when it was
+-- interrupted (the script then goes on: detach, close, print totals). Any other error prints
+-- "NAME: message" and a traceback on stderr and exits with status 1.
+function App:run(fn, ...)
+	local args, n = { ... }, select("#", ...)
+	local ok, err = xpcall(function() return fn(unpack(args, 1, n)) end, function(e)
+		if is_interrupt(e) then return e end
+		return debug.traceback(tostring(e), 2)
+	end)
+	if ok then return true end
+	if is_interrupt(err) then
+		io.stderr:write("\n")
+		return false
+	end
+	self:die(err)
+end
+
+-- The same without an App: messages are prefixed with the script's name.
+function M.run(fn, ...)
+	local name = ((arg and arg[0]) or "lua"):match("([^/]+)$"):gsub("%.lua$", "")
+	return M.new(name, name):run(fn, ...)
 end
 
 -- A bad command line: "NAME: msg" and the usage line on stderr, exit status 2.
@@ -45,6 +92,7 @@ end
 -- a non-negative number, spec.integers likewise for a non-negative integer. Anything else is a
 -- usage error. The result starts as a copy of spec.defaults.
 function App:parse(argv, spec)
+	self:help(argv)
 	local flags, numbers, integers = spec.flags or {}, spec.numbers or {}, spec.integers or {}
 	local opts = {}
 	for k, v in pairs(spec.defaults or {}) do opts[k] = v end

@@ -7,8 +7,8 @@
 --   bpf.help.text(x)        the text instead of printing it
 --
 -- Names come from the live module and metatables, so the lists are always complete; the
--- descriptions come from the API reference (doc/API.md, or API.md next to this file when
--- installed), parsed once. Without it the lists still print, without descriptions.
+-- descriptions come from the API reference, doc/API.md, which the module carries compiled in
+-- (require "bpf.apidoc"), parsed once. Without it the lists still print, without descriptions.
 local M = {}
 
 -- Short names users type for the handle kinds.
@@ -16,6 +16,7 @@ local aliases = {
 	object = "bpf.object", obj = "bpf.object", program = "bpf.program", prog = "bpf.program",
 	map = "bpf.map", iterator = "bpf.map_iterator", link = "bpf.link", btf = "bpf.btf",
 	reader = "bpf.reader", writer = "bpf.writer", pinned_program = "bpf.pinned_program",
+	trace = "bpf.trace",
 }
 
 local function this_dir()
@@ -33,8 +34,13 @@ local function read_file(path)
 	return s
 end
 
---- The API reference text (or nil when it cannot be found).
+--- The API reference text and where it came from ("built in" or a path), or nil.
 function M.reference()
+	require "bpf" -- registers the built-in reference
+	local ok, text = pcall(require, "bpf.apidoc")
+	if ok and type(text) == "string" and text ~= "" then
+		return text, "built in"
+	end
 	local dir = this_dir()
 	for _, path in ipairs({ dir .. "/API.md", dir .. "/../../doc/API.md", "doc/API.md" }) do
 		local s = read_file(path)
@@ -113,7 +119,7 @@ local function line(sig, entry)
 	return s ~= "" and string.format("  %-34s %s", sig, s) or "  " .. sig
 end
 
-local lazy_parts = { "help", "hist", "json", "pp", "top" }
+local lazy_parts = { "help", "hist", "json", "pp", "top", "trace" }
 
 local function module_text()
 	local bpf = require "bpf"

@@ -1,15 +1,17 @@
 --- bpf.pp: readable printing of decoded values (nested tables, sorted keys) and handles.
 --
 --   bpf.pp(x, ...)            prints each argument
---   bpf.pp.format(x [, opts]) the text, opts = { width = 80, indent = "  ", limit = 1000 }
+--   bpf.pp.format(x [, opts]) the text, opts = { width = 80, indent = "  ", limit = 1000,
+--                             maps = "contents" | "summary" }
 --
 -- Keys print in a stable order (numbers ascending, then strings, then the rest), short tables
 -- on one line, longer ones one entry a line. A map handle prints as its contents (up to
--- opts.limit entries); other handles and tables with a __tostring print as their tostring;
+-- opts.limit entries; maps = "summary": its tostring, as the REPL shows it); other handles and
+-- tables with a __tostring print as their tostring;
 -- LuaJIT 64-bit cdata numbers print as plain integers.
 local M = {}
 
-local DEFAULTS = { width = 80, indent = "  ", limit = 1000 }
+local DEFAULTS = { width = 80, indent = "  ", limit = 1000, maps = "contents" }
 
 local function quote(s)
 	return '"' .. s:gsub('[%c"\\\128-\255]', function(c)
@@ -109,7 +111,7 @@ function format(x, opts, seen, indent)
 			return tostring(x)
 		end
 		return format_table(x, opts, seen, indent)
-	elseif tx == "userdata" and metaname(x) == "bpf.map" then
+	elseif tx == "userdata" and metaname(x) == "bpf.map" and opts.maps ~= "summary" then
 		local ok, t = pcall(map_contents, x, opts.limit)
 		if ok then -- map keys always show: key 1 of a hash is not an array index
 			return format_table(t, opts, seen, indent, true)

@@ -32,7 +32,7 @@ end
 
 function M.read_file(path)
 	local f = assert(io.open(path, "rb"))
-	local data = f:read("a")
+	local data = f:read("*a")
 	f:close()
 	return data
 end
@@ -53,7 +53,7 @@ end
 function M.sh(cmd)
 	-- The exit status travels in the output: popen's close reports it differently under LuaJIT.
 	local p = assert(io.popen("{ " .. cmd .. "\n}; echo \"__status=$?\"", "r"))
-	local out = p:read("a")
+	local out = p:read("*a")
 	p:close()
 	local body, status = out:match("^(.-)__status=(%d+)\n?$")
 	return tonumber(status) == 0, body or out
@@ -73,7 +73,7 @@ end
 function M.comm(pid)
 	local f = io.open("/proc/" .. pid .. "/comm", "r")
 	if not f then return nil end
-	local name = f:read("l")
+	local name = f:read("*l")
 	f:close()
 	return name
 end
@@ -83,7 +83,7 @@ function M.do_syscalls(n)
 	for _ = 1, n or 10 do
 		local f = io.open("/proc/self/stat", "r")
 		if f then
-			f:read("a")
+			f:read("*a")
 			f:close()
 		end
 	end

@@ -1,0 +1,221 @@
+-- `make bench-trace`: `luabpf trace` (build/luabpf) against Debian's bpftrace 0.17 on the same
+-- one-liners, in one run, alternating the two tools:
+--   1. start to attached: wall time and peak RSS of `TOOL -e 'PROGRAM BEGIN { exit(); }'` (the
+--      process loads, attaches every probe, gets exit() and ends), median of ROUNDS;
+--   2. cost per firing: with kernel.bpf_stats_enabled, run_time_ns / run_cnt of the tool's
+--      programs over the same controlled workload (build/fixtures/trace_workload);
+--   3. compile time of a generated 200-line program, in-process (bpf.trace.compile).
+-- Targets (issue 12): 1. at most 0.1x bpftrace; 2. at most 1.2x; 3. under 5 ms.
+--
+--   lua5.4 bench/trace_bench.lua [--rounds N] [--only NAME] [--compile-only]   (luajit: compile only)
+local bpf = require "bpf"
+
+local ROOT = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
+local LUABPF = ROOT .. "/build/luabpf"
+local WORKLOAD = ROOT .. "/build/fixtures/trace_workload"
+local TMP = "/tmp/tracert_bench"
+
+local CASES = {
+	{ name = "count by comm",
+		prog = "tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }",
+		work = "getppid 200000" },
+	{ name = "hist of a field",
+		prog = "tracepoint:syscalls:sys_enter_read { @bytes = hist(args->count); }",
+		work = "readloop 200000 100" },
+	{ name = "printf per exec",
+		prog = 'tracepoint:syscalls:sys_enter_execve { printf("%s %d\\n", comm, pid); }',
+		work = "spawn 300 /bin/true" },
+	{ name = "latency, keyed map",
+		prog = "tracepoint:syscalls:sys_enter_getppid { @start[tid] = nsecs; } " ..
+			"tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @ns = hist(nsecs - @start[tid]); delete(@start[tid]); }",
+		work = "getppid 100000" },
+	{ name = "interval printing",
+		prog = "tracepoint:syscalls:sys_enter_getppid { @calls = count(); } interval:ms:100 { print(@calls); clear(@calls); }",
+		work = "getppid 200000" },
+}
+
+local TOOLS = {
+	{ name = "bpftrace", cmd = "bpftrace -e" },
+	{ name = "luabpf", cmd = LUABPF .. " trace -e" },
+}
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function sh(cmd)
+	local p = assert(io.popen(cmd, "r"))
+	local out = p:read("a")
+	p:close()
+	return out
+end
+
+local function read(path)
+	local f = io.open(path, "r")
+	if not f then return nil end
+	local s = f:read("a")
+	f:close()
+	return s
+end
+
+local function median(t)
+	table.sort(t)
+	local n = #t
+	local h = math.floor(n / 2)
+	if n % 2 == 1 then return t[h + 1] end
+	return (t[h] + t[h + 1]) / 2
+end
+
+---------------------------------------------------------------------------------------------------
+-- 1. start to attached
+
+local function startup(tool, prog)
+	local cmd = string.format("s=$(date +%%s%%N); /usr/bin/time -f %%M -o %s/rss %s %s >%s/out 2>%s/err; " ..
+		"rc=$?; e=$(date +%%s%%N); echo $rc $(( (e - s) / 1000 ))", TMP, tool.cmd, q(prog .. " BEGIN { exit(); }"), TMP, TMP)
+	local rc, us = sh(cmd):match("(%d+) (%d+)")
+	if tonumber(rc) ~= 0 then
+		return nil, tool.name .. " failed: " .. (read(TMP .. "/err") or "") .. (read(TMP .. "/out") or "")
+	end
+	local rss = tonumber((read(TMP .. "/rss") or ""):match("(%d+)%s*$"))
+	return tonumber(us) / 1000, rss
+end
+
+---------------------------------------------------------------------------------------------------
+-- 2. cost per firing
+
+local function tool_programs(pid)
+	local sum_ns, sum_cnt, n = 0, 0, 0
+	for _, p in ipairs(bpf.programs()) do
+		for _, h in ipairs(p.pids or {}) do
+			if h.pid == pid then
+				sum_ns = sum_ns + p.run_time_ns
+				sum_cnt = sum_cnt + p.run_count
+				n = n + 1
+			end
+		end
+	end
+	return sum_ns, sum_cnt, n
+end
+
+local function firing_cost(tool, case)
+	local pid = tonumber(sh(string.format("%s %s >%s/fire.out 2>&1 & echo $!", tool.cmd, q(case.prog), TMP)))
+	-- attached: the programs are there and the tool said so, then a little time for the links
+	local ok = false
+	for _ = 1, 300 do
+		local _, _, n = tool_programs(pid)
+		if n > 0 and (read(TMP .. "/fire.out") or ""):find("Attaching", 1, true) then ok = true; break end
+		bpf.sleep(0.02)
+	end
+	if not ok then
+		os.execute("kill -INT " .. pid .. " 2>/dev/null")
+		return nil, tool.name .. " did not attach: " .. (read(TMP .. "/fire.out") or "")
+	end
+	bpf.sleep(0.3)
+	local ns0, cnt0 = tool_programs(pid)
+	os.execute(WORKLOAD .. " " .. case.work .. " >/dev/null")
+	local ns1, cnt1 = tool_programs(pid)
+	os.execute("kill -INT " .. pid .. " 2>/dev/null")
+	for _ = 1, 200 do
+		if not read("/proc/" .. pid .. "/stat") then break end
+		bpf.sleep(0.02)
+	end
+	if cnt1 == cnt0 then return nil, tool.name .. ": no firing counted" end
+	return (ns1 - ns0) / (cnt1 - cnt0), cnt1 - cnt0
+end
+
+---------------------------------------------------------------------------------------------------
+-- 3. compile time
+
+-- A 200-line program of the kinds of statements the one-liners use.
+local function program_200()
+	local lines = {}
+	local i = 0
+	while #lines < 200 do
+		i = i + 1
+		lines[#lines + 1] = string.format("tracepoint:syscalls:sys_enter_read /pid != %d/ {", i)
+		lines[#lines + 1] = string.format("  @reads%d[comm] = count(); @bytes%d = sum(args->count);", i, i)
+		lines[#lines + 1] = string.format("  $x = args->count * %d + 1; if ($x > 100) { @big%d = hist($x); } else { @small%d = lhist($x, 0, 100, 10); }", i, i, i)
+		lines[#lines + 1] = string.format("  @start%d[tid] = nsecs; printf(\"%%s %%d %%d\\n\", comm, pid, $x);", i)
+		lines[#lines + 1] = "}"
+	end
+	return table.concat(lines, "\n", 1, 200) -- 40 probes of 5 lines
+end
+
+local function compile_time(rounds)
+	local src = program_200()
+	local compile = bpf.trace.compile
+	local plan, err = compile(src)
+	if not plan then return nil, err end
+	local times = {}
+	for _ = 1, rounds do
+		local t0 = os.clock()
+		compile(src)
+		times[#times + 1] = (os.clock() - t0) * 1000
+	end
+	return median(times), select(2, src:gsub("\n", "")) + 1
+end
+
+---------------------------------------------------------------------------------------------------
+
+local function main()
+	local rounds, only, compile_only = 5, nil, false
+	local i = 1
+	while i <= #arg do
+		if arg[i] == "--rounds" then rounds = tonumber(arg[i + 1]); i = i + 1
+		elseif arg[i] == "--only" then only = arg[i + 1]; i = i + 1
+		elseif arg[i] == "--compile-only" then compile_only = true end
+		i = i + 1
+	end
+	os.execute("mkdir -p " .. TMP)
+	local interp = jit and jit.version or _VERSION
+	local ms, n = compile_time(41)
+	if ms then
+		print(string.format("compile (%s): %d-line program in %.2f ms (median of 41; target < 5 ms: %s)",
+			interp, n, ms, ms < 5 and "met" or "NOT met"))
+	else
+		print("compile: " .. tostring(n))
+	end
+	if compile_only then return end
+
+	local old_stats = (read("/proc/sys/kernel/bpf_stats_enabled") or "0"):match("%d") or "0"
+	os.execute("sysctl -qw kernel.bpf_stats_enabled=1")
+	print(string.format("\n%-20s %12s %12s %7s %10s %10s %7s %12s %12s %7s", "one-liner",
+		"bpftrace ms", "luabpf ms", "ratio", "bpftrace KB", "luabpf KB", "ratio",
+		"bpftrace ns", "luabpf ns", "ratio"))
+	for _, case in ipairs(CASES) do
+		if not only or case.name:find(only, 1, true) then
+			local wall, rss = { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }
+			local failed
+			for r = 1, rounds do
+				local order = r % 2 == 1 and { TOOLS[1], TOOLS[2] } or { TOOLS[2], TOOLS[1] }
+				for _, tool in ipairs(order) do
+					local w, m = startup(tool, case.prog)
+					if not w then failed = m break end
+					table.insert(wall[tool.name], w)
+					table.insert(rss[tool.name], m)
+				end
+				if failed then break end
+			end
+			local cost = {}
+			if not failed then
+				for _, tool in ipairs(TOOLS) do
+					local c, err = firing_cost(tool, case)
+					if not c then failed = err break end
+					cost[tool.name] = c
+				end
+			end
+			if failed then
+				print(string.format("%-20s failed: %s", case.name, failed))
+			else
+				local wb, wl = median(wall.bpftrace), median(wall.luabpf)
+				local mb, ml = median(rss.bpftrace), median(rss.luabpf)
+				print(string.format("%-20s %12.1f %12.1f %7.3f %10d %10d %7.3f %12.1f %12.1f %7.2f",
+					case.name, wb, wl, wl / wb, mb, ml, ml / mb, cost.bpftrace, cost.luabpf,
+					cost.luabpf / cost.bpftrace))
+			end
+			io.stdout:flush()
+		end
+	end
+	os.execute("sysctl -qw kernel.bpf_stats_enabled=" .. old_stats)
+	print("\ntargets: start-to-attached and peak RSS ratio <= 0.1; cost per firing ratio <= 1.2")
+end
+
+main()

@@ -1,0 +1,211 @@
+--- bpf.trace.cli: `luabpf trace`, bpftrace's command line over bpf.trace.
+--
+--   luabpf trace -e 'PROGRAM' [-d SECONDS] [-c 'CMD'] [-p PID] [--dump]
+--   luabpf trace FILE.bt [ARGS...]            ($1, $2... in the program)
+--   lua5.4 tools/trace.lua ...                the same without the static binary
+--
+-- main(argv) returns the exit status: 0, 1 (the program failed to compile, load or run) or 2
+-- (bad command line). Output goes to stdout as bpftrace writes it; errors to stderr.
+local M = {}
+
+local USAGE = [[
+usage: luabpf trace [options] FILE.bt [ARGS...]
+       luabpf trace [options] -e 'PROGRAM' [ARGS...]
+(options may come anywhere; arguments after -- are never options)
+options:
+  -e PROGRAM     the program text (instead of a file)
+  -d SECONDS     stop after SECONDS (then END runs and the maps print)
+  -c 'CMD'       run CMD once the probes are attached; stop when it exits;
+                 its pid is the program's `cpid`
+  -p PID         stop when process PID exits (`$pid` targets for uprobes)
+  --dump         print the generated programs as text; load nothing
+  -h, --help     this text
+Ctrl-C stops the trace: END runs and the maps print, as with bpftrace.
+]]
+
+local function fail(status, msg)
+	io.stderr:write(msg, msg:sub(-1) == "\n" and "" or "\n")
+	io.stderr:flush()
+	return status
+end
+
+local function read_file(path)
+	local f, err = io.open(path, "r")
+	if not f then return nil, err end
+	local s = f:read("*a")
+	f:close()
+	return s
+end
+
+--- Parses argv: { source =, name =, seconds =, cmd =, pid =, dump =, args = {...} } or nil, message.
+function M.parse(argv)
+	local o, i = { args = {} }, 1
+	local function value(flag)
+		i = i + 1
+		if argv[i] == nil then error({ usage = flag .. " needs an argument" }) end
+		return argv[i]
+	end
+	local ok, err = pcall(function()
+		local rest = false -- after "--": arguments only
+		while i <= #argv do
+			local a = argv[i]
+			if rest or a:sub(1, 1) ~= "-" or a == "-" then
+				if o.source or o.file then o.args[#o.args + 1] = a else o.file = a end
+			elseif a == "--" then
+				rest = true
+			elseif a == "-e" then
+				o.source, o.name = value(a), "stdin"
+			elseif a == "-d" then
+				o.seconds = tonumber(value(a))
+				if not o.seconds or o.seconds < 0 then error({ usage = "-d needs a non-negative number of seconds" }) end
+			elseif a == "-c" then
+				o.cmd = value(a)
+			elseif a == "-p" then
+				o.pid = tonumber(value(a))
+				if not o.pid or o.pid <= 0 or o.pid ~= math.floor(o.pid) then error({ usage = "-p needs a process id" }) end
+			elseif a == "--dump" then
+				o.dump = true
+			elseif a == "-h" or a == "--help" then
+				o.help = true
+			else
+				error({ usage = "unknown option '" .. a .. "'" })
+			end
+			i = i + 1
+		end
+	end)
+	if not ok then
+		if type(err) == "table" then return nil, err.usage end
+		error(err, 0)
+	end
+	if not o.help and not o.source and not o.file then return nil, "no program: give -e 'PROGRAM' or a file" end
+	return o
+end
+
+---------------------------------------------------------------------------------------------------
+-- -c CMD: the command starts stopped on a FIFO, its pid known, and runs once the probes are in.
+
+local function sh_quote(s)
+	return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function proc_state(pid)
+	local f = io.open("/proc/" .. pid .. "/stat", "r")
+	if not f then return nil end
+	local stat = f:read("*a") or ""
+	f:close()
+	return stat:match("^%d+ %b() (%a)")
+end
+
+local function stopped(pid)
+	return proc_state(pid) == "T"
+end
+
+local function alive(pid)
+	local f = io.open("/proc/" .. pid .. "/stat", "r")
+	if not f then return false end
+	local stat = f:read("*a") or ""
+	f:close()
+	return not stat:match("^%d+ %b() [ZX]")
+end
+
+local Child = {}
+Child.__index = Child
+
+--- Starts CMD (shell words) held before its first instruction: child.pid is known at once, the
+-- command runs after child:release(); child:wait([seconds]) waits for it to end, child:kill()
+-- ends it. The shell holds by stopping itself (SIGSTOP): no system call a trace of the pid could
+-- see (a read of a pipe would be) happens between the release and the exec of CMD.
+function M.spawn(cmd)
+	local pidfile = os.tmpname()
+	-- exec: the command keeps the pid written (bpftrace runs -c's command without a shell too,
+	-- so `sh -c '...'` is how to trace a pipeline)
+	local script = string.format("echo $$ > %s; kill -STOP $$; exec %s", sh_quote(pidfile), cmd)
+	-- fd 3 carries our stdin past the rule that gives background jobs /dev/null
+	os.execute("exec 3<&0; sh -c " .. sh_quote(script) .. " 0<&3 3<&- &")
+	local pid
+	for _ = 1, 1000 do
+		local s = read_file(pidfile)
+		pid = s and tonumber(s:match("%d+"))
+		if pid and stopped(pid) then break end
+		os.execute("sleep 0.01")
+	end
+	os.remove(pidfile)
+	if not pid or not stopped(pid) then return nil, "-c: the command did not start" end
+	return setmetatable({ pid = pid }, Child)
+end
+
+function Child:release()
+	os.execute("kill -CONT " .. self.pid)
+end
+
+function Child:alive()
+	return alive(self.pid)
+end
+
+-- Waits until the process is gone (default: 10 s); whether it is.
+function Child:wait(seconds)
+	for _ = 1, math.floor((seconds or 10) * 100) do
+		if not alive(self.pid) then return true end
+		os.execute("sleep 0.01")
+	end
+	return not alive(self.pid)
+end
+
+function Child:kill()
+	if alive(self.pid) then os.execute("kill " .. self.pid .. " 2>/dev/null") end
+end
+
+---------------------------------------------------------------------------------------------------
+
+local function load_source(o)
+	if o.source then return o.source, o.name end
+	local s, err = read_file(o.file)
+	if not s then return nil, "cannot read " .. tostring(err) end
+	return s, o.file
+end
+
+--- Runs `luabpf trace` with argv (the arguments after "trace"); returns the exit status.
+function M.main(argv)
+	local o, err = M.parse(argv or {})
+	if not o then return fail(2, "luabpf trace: " .. err .. "\n" .. USAGE) end
+	if o.help then
+		io.stdout:write(USAGE)
+		return 0
+	end
+	local source, name = load_source(o)
+	if not source then return fail(1, "luabpf trace: " .. name) end
+	local bpf = require "bpf"
+	local trace = bpf.trace
+	if o.dump then
+		local plan, cerr = trace.compile(source, { name = name, args = o.args, cpid = 0 })
+		if not plan then return fail(1, cerr) end
+		io.stdout:write(plan.text, plan.text:sub(-1) == "\n" and "" or "\n")
+		return 0
+	end
+	local child
+	if o.cmd then
+		child, err = M.spawn(o.cmd)
+		if not child then return fail(1, "luabpf trace: " .. err) end
+	end
+	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid, pid = o.pid })
+	if not ok0 then t, terr = nil, "luabpf trace: " .. tostring(t) end
+	if not t then
+		if child then child:kill(); child:release() end
+		return fail(1, terr)
+	end
+	local n = #t.plan.programs
+	io.stdout:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
+	io.stdout:flush()
+	local watched = (child and child.pid) or o.pid
+	if watched then
+		t.stop_when = function() return not alive(watched) end
+	end
+	if child then child:release() end
+	local ok, rerr = pcall(t.run, t, o.seconds)
+	t:close()
+	if child then child:kill() end
+	if not ok then return fail(1, "luabpf trace: " .. tostring(rerr)) end
+	return 0
+end
+
+return M

@@ -1,0 +1,1031 @@
+-- Code generation of the trace compiler: each typed program becomes a bpf.asm builder.
+-- Conventions: r6 holds the context for the whole program; an integer expression leaves its
+-- value in r0; strings and other buffers are built in stack slots (zero-filled, so they compare
+-- and hash bytewise); r7/r8 hold values across helper calls inside one statement.
+local asm = require "bpf.asm"
+local diag = require "bpf.trace.diag"
+local types = require "bpf.trace.types"
+
+local raise = diag.raise
+
+local G = {}
+G.__index = G
+
+local BPF_ANY = 0
+local BPF_F_USER_STACK = 256
+
+---------------------------------------------------------------------------------------------
+-- Small emitters
+
+-- r = constant (any 64-bit value).
+function G:const(r, v)
+	if type(v) == "number" and v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
+		self.b:mov(r, v)
+	else
+		self.b:ld_imm64(r, v)
+	end
+end
+
+-- Zeroes `size` bytes (a multiple of 8 or not) of the stack at `off`.
+function G:zero(off, size)
+	local b = self.b
+	local i = 0
+	while i + 8 <= size do b:st("u64", "r10", off + i, 0); i = i + 8 end
+	while i + 4 <= size do b:st("u32", "r10", off + i, 0); i = i + 4 end
+	while i < size do b:st("u8", "r10", off + i, 0); i = i + 1 end
+end
+
+-- Copies n bytes from [src + soff] to the stack at doff, in the widest accesses alignment allows.
+function G:copy(src, soff, doff, n)
+	local b = self.b
+	local i = 0
+	for _, w in ipairs({ { 8, "u64" }, { 4, "u32" }, { 2, "u16" }, { 1, "u8" } }) do
+		while i + w[1] <= n and (soff + i) % w[1] == 0 and (doff + i) % w[1] == 0 do
+			b:ldx(w[2], "r1", src, soff + i)
+			b:stx(w[2], "r10", doff + i, "r1")
+			i = i + w[1]
+		end
+	end
+	while i < n do
+		b:ldx("u8", "r1", src, soff + i)
+		b:stx("u8", "r10", doff + i, "r1")
+		i = i + 1
+	end
+end
+
+-- Sign- or zero-extends r0 from `size` bytes to 64 bits.
+function G:extend(r, size, signed)
+	if size >= 8 then return end
+	local b = self.b
+	local bits = 64 - size * 8
+	if signed then
+		b:lsh(r, bits); b:arsh(r, bits)
+	elseif size == 4 then
+		b:mov("w" .. r:sub(2), "w" .. r:sub(2))
+	else
+		b:and_(r, size == 1 and 0xff or 0xffff)
+	end
+end
+
+-- r1 = map (by reference; the loader binds references to real maps).
+function G:ld_map(r, ref) self.b:ld_map(r, ref) end
+
+function G:tmp(size)
+	return self.b:stack(size, 8)
+end
+
+function G:call(name) self.b:call(name) end
+
+-- Writes a constant string at off (size bytes, zero-padded) with 32-bit stores.
+function G:store_static(s, off, size)
+	local b = self.b
+	local bytes = s:sub(1, size - 1)
+	local i = 0
+	while i < size do
+		local v = 0
+		for j = 3, 0, -1 do
+			local c = bytes:byte(i + j + 1) or 0
+			v = v * 256 + c
+		end
+		if i + 4 <= size then
+			b:st("u32", "r10", off + i, v)
+			i = i + 4
+		else
+			b:st("u8", "r10", off + i, v % 256)
+			i = i + 1
+		end
+	end
+end
+
+---------------------------------------------------------------------------------------------
+-- Addresses and memory reads
+
+-- Leaves in r0 the kernel address of a place expression (record/array, or a field's base).
+function G:addr(e)
+	local k = e.kind
+	if k == "field" or k == "index" or (k == "unop" and e.op == "*") then
+		local a = e.access
+		if not a or a.how ~= "mem" then raise(e, "cannot take the address of this expression") end
+		if k == "field" then
+			if e.arrow then self:gen(e.base) else self:addr(e.base) end
+		elseif k == "index" then
+			if e.base.ty.k == "ptr" then self:gen(e.base) else self:addr(e.base) end
+		else
+			self:gen(e.operand)
+		end
+		if a.offset ~= 0 then self.b:add("r0", a.offset) end
+		return
+	end
+	if k == "cast" or (e.ty and e.ty.k == "ptr") then
+		self:gen(e)
+		return
+	end
+	raise(e, "cannot take the address of this expression")
+end
+
+-- Reads `size` bytes at the address in r0 into the read slot; result in r0 (extended).
+function G:read_mem(size, signed, bitfield)
+	local b = self.b
+	local rd = self.read_slot
+	b:st("u64", "r10", rd, 0)
+	b:mov("r3", "r0")
+	b:mov("r1", "r10"); b:add("r1", rd)
+	b:mov("r2", bitfield and 8 or size)
+	self:call("probe_read")
+	if bitfield then
+		b:ldx("u64", "r0", "r10", rd)
+		if bitfield.shift > 0 then b:rsh("r0", bitfield.shift) end
+		if bitfield.bits < 64 then
+			if signed then
+				b:lsh("r0", 64 - bitfield.bits); b:arsh("r0", 64 - bitfield.bits)
+			else
+				self:const("r1", math.floor(2 ^ bitfield.bits) - 1)
+				b:and_("r0", "r1")
+			end
+		end
+		return
+	end
+	local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[size]
+	if not sz then raise(nil, "internal: read of %d bytes", size) end
+	b:ldx(sz, "r0", "r10", rd)
+	if signed then self:extend("r0", size, true) end
+end
+
+-- Loads a field/index/deref node's value (scalar types) into r0.
+function G:load_access(e)
+	local a = e.access
+	local ty = e.ty
+	local b = self.b
+	if a.how == "ctx" then
+		local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[a.size]
+		b:ldx(sz, "r0", "r6", a.offset)
+		if a.signed then self:extend("r0", a.size, true) end -- loads zero-extend
+	elseif a.how == "farg" then
+		b:ldx("u64", "r0", "r6", a.index * 8)
+		if ty.k == "int" and ty.size and ty.size < 8 then self:extend("r0", ty.size, ty.signed) end
+	elseif a.how == "mem" then
+		if ty.k == "record" or ty.k == "array" then
+			raise(e, "%s is not a value: reach one of its fields", types.name(ty))
+		end
+		self:addr(e)
+		local size = ty.size or 8
+		if ty.k == "ptr" then size = 8 end
+		self:read_mem(size, ty.signed, a.bitfield)
+	else
+		raise(e, "internal: cannot load %s", tostring(a.how))
+	end
+end
+
+---------------------------------------------------------------------------------------------
+-- Integer expressions (result in r0)
+
+local JUMP_NEG = { ["=="] = "!=", ["!="] = "==", ["<"] = ">=", ["<="] = ">", [">"] = "<=", [">="] = "<" }
+local JUMP_SIGNED = { ["<"] = "s<", ["<="] = "s<=", [">"] = "s>", [">="] = "s>=" }
+local ALU = { ["+"] = "add", ["-"] = "sub", ["*"] = "mul", ["/"] = "div", ["%"] = "mod",
+	["&"] = "and_", ["|"] = "or_", ["^"] = "xor", ["<<"] = "lsh", [">>"] = "rsh" }
+
+local function small_const(e)
+	if e.kind == "int" and e.value >= -2147483648 and e.value <= 2147483647 and e.value % 1 == 0 then
+		return e.value
+	end
+	if e.kind == "param" and e.ty and e.ty.k == "int" and e.value and e.value >= -2147483648 and
+		e.value <= 2147483647 then
+		return e.value
+	end
+	return nil
+end
+
+-- Evaluates left into r0 and right into r1 (or returns right as an immediate).
+function G:operands(left, right)
+	local imm = small_const(right)
+	if imm then
+		self:gen(left)
+		return imm
+	end
+	local b = self.b
+	if right.kind == "var" and types.is_scalar(right.ty) then
+		self:gen(left)
+		b:ldx("u64", "r1", "r10", self.vars[right.name])
+		return "r1"
+	end
+	local used = b:stack_used()
+	local slot = self:tmp(8)
+	self:gen(left)
+	b:stx("u64", "r10", slot, "r0")
+	self:gen(right)
+	b:mov("r1", "r0")
+	b:ldx("u64", "r0", "r10", slot)
+	b:stack_reset(used)
+	return "r1"
+end
+
+-- Jumps to `label` when the comparison `op` between r0 and src holds.
+function G:jump_if(op, signed, src, label)
+	if signed and JUMP_SIGNED[op] then op = JUMP_SIGNED[op] end
+	self.b:jcond(op, "r0", src, label)
+end
+
+-- Jumps to `false_label` when e is false (0); falls through otherwise.
+function G:cond(e, false_label)
+	local b = self.b
+	if e.kind == "binop" and JUMP_NEG[e.op] and not e.strcmp then
+		local src = self:operands(e.left, e.right)
+		self:jump_if(JUMP_NEG[e.op], e.signed, src, false_label)
+		return
+	end
+	if e.kind == "binop" and e.op == "&&" then
+		self:cond(e.left, false_label)
+		self:cond(e.right, false_label)
+		return
+	end
+	if e.kind == "unop" and e.op == "!" then
+		local t = b:new_label("not")
+		self:cond(e.operand, t)
+		b:ja(false_label)
+		b:label(t)
+		return
+	end
+	self:gen(e)
+	b:jeq("r0", 0, false_label)
+end
+
+function G:binop(e)
+	local b = self.b
+	local op = e.op
+	if e.strcmp then
+		return self:strcmp(e)
+	end
+	if op == "&&" or op == "||" then
+		local f, done = b:new_label("f"), b:new_label("done")
+		if op == "&&" then
+			self:cond(e, f)
+			b:mov("r0", 1); b:ja(done)
+			b:label(f); b:mov("r0", 0)
+		else
+			local t = b:new_label("t")
+			self:gen(e.left)
+			b:jne("r0", 0, t)
+			self:gen(e.right)
+			b:jne("r0", 0, t)
+			b:mov("r0", 0); b:ja(done)
+			b:label(t); b:mov("r0", 1)
+		end
+		b:label(done)
+		return
+	end
+	if JUMP_NEG[op] then
+		local src = self:operands(e.left, e.right)
+		local t = b:new_label("cmp")
+		b:mov("r2", "r0")
+		b:mov("r0", 1)
+		if e.signed and JUMP_SIGNED[op] then op = JUMP_SIGNED[op] end
+		b:jcond(op, "r2", src, t)
+		b:mov("r0", 0)
+		b:label(t)
+		return
+	end
+	local src = self:operands(e.left, e.right)
+	local alu = ALU[op]
+	if op == ">>" and e.signed then alu = "arsh" end
+	b[alu](b, "r0", src)
+end
+
+-- String equality: bytewise over the first string's length plus its NUL when one side is a
+-- literal, else over the whole (zero-filled) buffers.
+function G:strcmp(e)
+	local b = self.b
+	local used = b:stack_used()
+	local l, r = e.left, e.right
+	local lit
+	if r.kind == "str" then lit = r.value elseif l.kind == "str" then lit = l.value; l, r = r, l end
+	local ne = b:new_label("ne")
+	local done = b:new_label("done")
+	local a = self:buf(l)
+	if lit then
+		local n = math.min(#lit + 1, l.ty.size)
+		local padded = lit .. string.rep("\0", n - #lit)
+		if #lit >= l.ty.size then n = l.ty.size; padded = lit:sub(1, n) end
+		local i = 0
+		while i < n do
+			local w = (n - i >= 4 and (a + i) % 4 == 0) and 4 or 1
+			local v = 0
+			for j = w, 1, -1 do v = v * 256 + padded:byte(i + j) end
+			b:ldx(w == 4 and "u32" or "u8", "r1", "r10", a + i)
+			if w == 4 then
+				b:mov("w2", v)
+				b:jne("w1", "w2", ne)
+			else
+				b:jne("r1", v, ne)
+			end
+			i = i + w
+		end
+	else
+		local c = self:buf(r)
+		local n = math.min(l.ty.size, r.ty.size)
+		for i = 0, n - 1, 8 do
+			local w = (n - i >= 8) and "u64" or "u8"
+			if w == "u64" then
+				b:ldx("u64", "r1", "r10", a + i); b:ldx("u64", "r2", "r10", c + i)
+				b:jne("r1", "r2", ne)
+			else
+				for j = i, n - 1 do
+					b:ldx("u8", "r1", "r10", a + j); b:ldx("u8", "r2", "r10", c + j)
+					b:jne("r1", "r2", ne)
+				end
+			end
+		end
+		if l.ty.size ~= r.ty.size then
+			-- the longer one must end where the shorter one does
+			local longer = l.ty.size > r.ty.size and a or c
+			b:ldx("u8", "r1", "r10", longer + n)
+			b:jne("r1", 0, ne)
+		end
+	end
+	b:stack_reset(used)
+	local eq_val, ne_val = 1, 0
+	if e.op == "!=" then eq_val, ne_val = 0, 1 end
+	b:mov("r0", eq_val); b:ja(done)
+	b:label(ne); b:mov("r0", ne_val)
+	b:label(done)
+end
+
+function G:builtin(e)
+	local b = self.b
+	local n = e.name
+	if n == "pid" then self:call("get_current_pid_tgid"); b:rsh("r0", 32)
+	elseif n == "tid" then self:call("get_current_pid_tgid"); b:mov("w0", "w0")
+	elseif n == "uid" then self:call("get_current_uid_gid"); b:mov("w0", "w0")
+	elseif n == "gid" then self:call("get_current_uid_gid"); b:rsh("r0", 32)
+	elseif n == "cpu" then self:call("get_smp_processor_id")
+	elseif n == "nsecs" then self:call("ktime_get_ns")
+	elseif n == "cgroup" then self:call("get_current_cgroup_id")
+	elseif n == "curtask" then self:call("get_current_task")
+	elseif n == "cpid" then self:const("r0", self.opts.cpid)
+	elseif n == "elapsed" then
+		self:call("ktime_get_ns")
+		b:ld_map_value("r1", self.refs.elapsed, 0)
+		b:ldx("u64", "r1", "r1", 0)
+		b:sub("r0", "r1")
+	elseif n == "kstack" then
+		self:stackid(false)
+	elseif n == "retval" then
+		if e.farg_index then
+			b:ldx("u64", "r0", "r6", e.farg_index * 8)
+			local ty = e.ty
+			if ty.k == "int" and ty.size and ty.size < 8 then self:extend("r0", ty.size, ty.signed) end
+		else
+			b:ldx("u64", "r0", "r6", 80) -- pt_regs->ax
+		end
+	elseif e.reg then
+		b:ldx("u64", "r0", "r6", e.reg)
+	elseif e.ctx_index then
+		b:ldx("u64", "r0", "r6", e.ctx_index * 8)
+	elseif e.usdt then
+		self:usdt_arg(e.usdt)
+	else
+		raise(e, "internal: builtin %s has no integer value", n)
+	end
+end
+
+function G:stackid(user)
+	local b = self.b
+	b:mov("r1", "r6")
+	self:ld_map("r2", self.refs.stacks)
+	b:mov("r3", user and BPF_F_USER_STACK or 0)
+	self:call("get_stackid")
+end
+
+-- A USDT argument (parsed from the probe's note) into r0.
+function G:usdt_arg(a)
+	local b = self.b
+	if a.kind == "const" then
+		self:const("r0", a.value)
+		return
+	end
+	b:ldx("u64", "r0", "r6", a.reg_offset)
+	if a.kind == "deref" then
+		if a.offset and a.offset ~= 0 then b:add("r0", a.offset) end
+		self:read_mem(math.abs(a.size), a.signed)
+		return
+	end
+	self:extend("r0", math.abs(a.size), a.signed)
+end
+
+function G:incdec(e)
+	local b = self.b
+	local t = e.target
+	local delta = e.op == "++" and 1 or -1
+	if t.kind == "var" then
+		local slot = self.vars[t.name]
+		b:ldx("u64", "r0", "r10", slot)
+		b:mov("r1", "r0"); b:add("r1", delta)
+		b:stx("u64", "r10", slot, "r1")
+		if e.prefix then b:mov("r0", "r1") end
+		return
+	end
+	self:map_update_op(t, "+", nil, delta, e.prefix and "new" or "old")
+end
+
+-- Scalar expressions: leaves the value in r0.
+function G:gen(e)
+	local k = e.kind
+	local b = self.b
+	local ty = e.ty
+	if ty and types.is_buffer(ty) then
+		raise(e, "internal: %s used as an integer", types.name(ty))
+	end
+	if k == "int" then
+		self:const("r0", e.value)
+	elseif k == "param" then
+		self:const("r0", e.value or 0)
+	elseif k == "ident" then
+		self:builtin(e)
+	elseif k == "var" then
+		b:ldx("u64", "r0", "r10", self.vars[e.name])
+	elseif k == "map" then
+		self:map_read(e)
+	elseif k == "binop" then
+		self:binop(e)
+	elseif k == "unop" then
+		if e.op == "*" then
+			self:load_access(e)
+		else
+			self:gen(e.operand)
+			if e.op == "-" then b:neg("r0")
+			elseif e.op == "~" then b:xor("r0", -1)
+			elseif e.op == "!" then
+				local t = b:new_label("not")
+				b:mov("r1", "r0"); b:mov("r0", 1)
+				b:jeq("r1", 0, t); b:mov("r0", 0)
+				b:label(t)
+			end
+		end
+	elseif k == "ternary" then
+		local f, done = b:new_label("else"), b:new_label("fi")
+		self:cond(e.cond, f)
+		self:gen(e.a); b:ja(done)
+		b:label(f); self:gen(e.b)
+		b:label(done)
+	elseif k == "field" or k == "index" then
+		self:load_access(e)
+	elseif k == "cast" then
+		self:gen(e.operand)
+		if e.cast then self:extend("r0", e.cast.size, e.cast.signed) end
+	elseif k == "incdec" then
+		self:incdec(e)
+	elseif k == "call" then
+		local n = e.name
+		if n == "ksym" then self:gen(e.args[1])
+		elseif n == "kaddr" then
+			if e.hi then
+				self:const("r0", e.hi); b:lsh("r0", 32)
+				self:const("r1", e.lo); b:or_("r0", "r1")
+			else
+				self:const("r0", e.value)
+			end
+		elseif n == "kstack" then self:stackid(false)
+		elseif n == "strncmp" then self:strncmp(e)
+		else raise(e, "internal: call %s has no integer value", n) end
+	else
+		raise(e, "internal: cannot generate %s", k)
+	end
+end
+
+function G:strncmp(e)
+	local b = self.b
+	local used = b:stack_used()
+	local x, y = self:buf(e.args[1]), self:buf(e.args[2])
+	local ne, done = b:new_label("ne"), b:new_label("done")
+	local n = math.min(e.n, e.args[1].ty.size, e.args[2].ty.size)
+	local eq = b:new_label("eq")
+	for i = 0, n - 1 do
+		b:ldx("u8", "r1", "r10", x + i); b:ldx("u8", "r2", "r10", y + i)
+		b:jne("r1", "r2", ne)
+		b:jeq("r1", 0, eq)
+	end
+	b:label(eq)
+	b:stack_reset(used)
+	b:mov("r0", 0); b:ja(done)
+	b:label(ne); b:mov("r0", 1)
+	b:label(done)
+end
+
+---------------------------------------------------------------------------------------------
+-- Buffers (strings, ustack, usym, inet): written into stack slots
+
+-- The stack offset of a buffer holding e's value (a variable's own slot, or a new slot).
+function G:buf(e)
+	if e.kind == "var" then return self.vars[e.name] end
+	local size = types.storage_size(e.ty)
+	local off = self:tmp(size)
+	self:into(e, off, size)
+	return off
+end
+
+-- Writes e's value into [off, off + size), zero-padded.
+function G:into(e, off, size)
+	local b = self.b
+	local ty = e.ty
+	local k = e.kind
+	if not types.is_buffer(ty) then
+		self:gen(e)
+		b:stx("u64", "r10", off, "r0")
+		return
+	end
+	if k == "str" then
+		self:store_static(e.value, off, size)
+	elseif (k == "ident" and (e.name == "func" or e.name == "probe")) or (k == "param") then
+		self:store_static(e.static or "", off, size)
+	elseif k == "ident" and e.name == "comm" then
+		self:zero(off, size)
+		b:mov("r1", "r10"); b:add("r1", off)
+		b:mov("r2", math.min(16, size))
+		self:call("get_current_comm")
+	elseif k == "ident" and e.name == "ustack" then
+		self:ustack(off)
+	elseif k == "var" then
+		local src = self.vars[e.name]
+		local n = math.min(size, types.storage_size(ty))
+		if src ~= off then self:copy("r10", src, off, n) end
+		if n < size then self:zero(off + n, size - n) end
+	elseif k == "map" then
+		self:zero(off, size)
+		self:map_lookup(e)
+		local miss = b:new_label("miss")
+		b:jeq("r0", 0, miss)
+		self:copy("r0", 0, off, math.min(size, types.storage_size(ty)))
+		b:label(miss)
+	elseif k == "ternary" then
+		local f, done = b:new_label("else"), b:new_label("fi")
+		self:cond(e.cond, f)
+		self:into(e.a, off, size); b:ja(done)
+		b:label(f); self:into(e.b, off, size)
+		b:label(done)
+	elseif k == "field" or k == "index" or (k == "unop" and e.op == "*") then
+		self:field_string(e, off, size)
+	elseif k == "call" then
+		self:call_into(e, off, size)
+	else
+		raise(e, "internal: cannot build %s", k)
+	end
+end
+
+function G:ustack(off)
+	local b = self.b
+	self:stackid(true)
+	b:stx("u64", "r10", off, "r0")
+	self:call("get_current_pid_tgid")
+	b:rsh("r0", 32)
+	b:stx("u64", "r10", off + 8, "r0")
+end
+
+-- A string read from a tracepoint record or kernel memory.
+function G:field_string(e, off, size)
+	local b = self.b
+	local a = e.access
+	self:zero(off, size)
+	if a.how == "ctx_bytes" then
+		self:copy("r6", a.offset, off, math.min(a.size, size))
+	elseif a.how == "data_loc" then
+		b:ldx("u32", "r3", "r6", a.offset)
+		b:and_("r3", 0xffff)
+		b:add("r3", "r6")
+		b:mov("r1", "r10"); b:add("r1", off)
+		b:mov("r2", size)
+		self:call("probe_read_str")
+	elseif a.how == "mem" then
+		self:addr(e)
+		b:mov("r3", "r0")
+		b:mov("r1", "r10"); b:add("r1", off)
+		b:mov("r2", math.min(size, e.ty.size))
+		self:call("probe_read_str")
+	else
+		raise(e, "internal: string access %s", tostring(a.how))
+	end
+end
+
+function G:call_into(e, off, size)
+	local b = self.b
+	local n = e.name
+	if n == "str" then
+		local a = e.args[1]
+		local limit = math.min(e.limit or size, size)
+		if a.ty.k == "str" then
+			if a.access and a.access.how == "data_loc" then
+				self:field_string(a, off, size)
+				return
+			end
+			local used = b:stack_used()
+			local src = self:buf(a)
+			local n2 = math.min(limit, types.storage_size(a.ty))
+			self:zero(off, size)
+			self:copy("r10", src, off, n2)
+			if n2 >= limit and limit <= size then b:st("u8", "r10", off + limit - 1, 0) end
+			b:stack_reset(used)
+			return
+		end
+		self:zero(off, size)
+		self:gen(a)
+		b:mov("r3", "r0")
+		b:mov("r1", "r10"); b:add("r1", off)
+		b:mov("r2", limit)
+		self:call("probe_read_str")
+	elseif n == "usym" then
+		self:gen(e.args[1])
+		b:stx("u64", "r10", off, "r0")
+		self:call("get_current_pid_tgid")
+		b:rsh("r0", 32)
+		b:stx("u64", "r10", off + 8, "r0")
+	elseif n == "ustack" then
+		self:ustack(off)
+	elseif n == "ntop" then
+		self:zero(off, size)
+		b:st("u64", "r10", off, e.af)
+		local a = e.args[#e.args]
+		local aty = a.ty
+		if types.is_intlike(aty) then
+			self:gen(a)
+			b:stx("u32", "r10", off + 8, "r0")
+		elseif a.access and a.access.how == "ctx_bytes" then
+			self:copy("r6", a.access.offset, off + 8, math.min(16, a.access.size))
+		else
+			self:addr(a)
+			b:mov("r3", "r0")
+			b:mov("r1", "r10"); b:add("r1", off + 8)
+			b:mov("r2", e.af == 2 and 4 or 16)
+			self:call("probe_read")
+		end
+	else
+		raise(e, "internal: %s() has no buffer value", n)
+	end
+end
+
+---------------------------------------------------------------------------------------------
+-- Maps
+
+-- Builds the key of a map access on the stack; returns its offset.
+function G:key(e, extra)
+	local m = e.map.plan
+	local size = m.key_size
+	local off = self:tmp(size)
+	-- every key part is written whole (buffers zero-pad themselves); only a keyless map's
+	-- constant key needs zeroing (a hist's slot is written by the caller)
+	if not e.keys then self:zero(off, size) end
+	for i, kexpr in ipairs(e.keys or {}) do
+		local pt = m.keys[i]
+		if types.is_buffer(kexpr.ty) then
+			self:into(kexpr, off + pt.offset, pt.size)
+		else
+			self:gen(kexpr)
+			self.b:stx("u64", "r10", off + pt.offset, "r0")
+		end
+	end
+	local _ = extra
+	return off
+end
+
+-- r0 = lookup(map, key at off).
+function G:lookup(ref, key)
+	local b = self.b
+	self:ld_map("r1", ref)
+	b:mov("r2", "r10"); b:add("r2", key)
+	self:call("map_lookup_elem")
+end
+
+function G:update(ref, key, val, flags)
+	local b = self.b
+	self:ld_map("r1", ref)
+	b:mov("r2", "r10"); b:add("r2", key)
+	b:mov("r3", "r10"); b:add("r3", val)
+	b:mov("r4", flags or BPF_ANY)
+	self:call("map_update_elem")
+end
+
+function G:map_lookup(e)
+	local key = self:key(e)
+	self:lookup(self.refs[e.map.plan.name], key)
+end
+
+-- An integer read of a scalar map (0 when the key is absent).
+function G:map_read(e)
+	local b = self.b
+	local used = b:stack_used()
+	self:map_lookup(e)
+	local done = b:new_label("done")
+	b:jeq("r0", 0, done)
+	b:ldx("u64", "r0", "r0", 0)
+	b:label(done)
+	b:stack_reset(used)
+end
+
+-- @m[k] op= value (value: an expression or the constant `delta`); `result` = "old"/"new" puts
+-- that value in r0.
+function G:map_update_op(target, op, value, delta, result)
+	local b = self.b
+	local used = b:stack_used()
+	if value then self:gen(value) else self:const("r0", delta) end
+	b:mov("r8", "r0")
+	local key = self:key(target)
+	local val = self:tmp(8)
+	local ref = self.refs[target.map.plan.name]
+	self:lookup(ref, key)
+	local miss, go = b:new_label("miss"), b:new_label("go")
+	b:mov("r7", 0)
+	b:jeq("r0", 0, miss)
+	b:ldx("u64", "r7", "r0", 0)
+	b:label(miss)
+	b:mov("r1", "r7")
+	local alu = ALU[op]
+	b[alu](b, "r1", "r8")
+	b:stx("u64", "r10", val, "r1")
+	b:label(go)
+	self:update(ref, key, val)
+	if result == "old" then b:mov("r0", "r7")
+	elseif result == "new" then b:ldx("u64", "r0", "r10", val) end
+	b:stack_reset(used)
+end
+
+-- log2 slot of r7 (bpftrace's: <0 → 0, 0 → 1, else 2 + floor(log2)) into r1.
+function G:log2_slot()
+	local b = self.b
+	local done = b:new_label("slot")
+	b:mov("r1", 0)
+	b:jslt("r7", 0, done)
+	b:mov("r1", 1)
+	b:jeq("r7", 0, done)
+	b:mov("r2", "r7")
+	b:mov("r1", 2)
+	for _, s in ipairs({ 32, 16, 8, 4, 2, 1 }) do
+		local skip = b:new_label("l")
+		b:mov("r3", "r2"); b:rsh("r3", s)
+		b:jeq("r3", 0, skip)
+		b:mov("r2", "r3"); b:add("r1", s)
+		b:label(skip)
+	end
+	b:label(done)
+end
+
+-- lhist slot of r7 into r1.
+function G:linear_slot(l, signed)
+	local b = self.b
+	local done = b:new_label("slot")
+	local nb = math.floor((l.max - l.min) / l.step)
+	b:mov("r1", 0)
+	self:const("r2", l.min)
+	if signed then b:jslt("r7", "r2", done) else b:jlt("r7", "r2", done) end
+	b:mov("r1", 1 + nb)
+	self:const("r2", l.max)
+	if signed then b:jsgt("r7", "r2", done) else b:jgt("r7", "r2", done) end
+	b:mov("r1", "r7")
+	b:sub("r1", "r2"); b:add("r1", l.max - l.min) -- r1 = v - min
+	b:div("r1", l.step)
+	b:add("r1", 1)
+	b:label(done)
+end
+
+function G:aggregate(s)
+	local b = self.b
+	local t, call = s.target, s.value
+	local m = t.map.plan
+	local ref = self.refs[m.name]
+	local kind = m.kind
+	local used = b:stack_used()
+	local key = self:key(t)
+	if call.args[1] then
+		self:gen(call.args[1])
+		b:mov("r7", "r0")
+	else
+		b:mov("r7", 1)
+	end
+	if kind == "hist" or kind == "lhist" then
+		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, m.signed) end
+		b:stx("u64", "r10", key + m.slot_offset, "r1")
+	end
+	local val = self:tmp(m.value_size)
+	self:lookup(ref, key)
+	local init, done = b:new_label("init"), b:new_label("done")
+	b:jeq("r0", 0, init)
+	if kind == "count" or kind == "hist" or kind == "lhist" then
+		b:ldx("u64", "r1", "r0", 0); b:add("r1", 1); b:stx("u64", "r0", 0, "r1")
+	elseif kind == "sum" then
+		b:ldx("u64", "r1", "r0", 0); b:add("r1", "r7"); b:stx("u64", "r0", 0, "r1")
+	elseif kind == "avg" or kind == "stats" then
+		b:ldx("u64", "r1", "r0", 0); b:add("r1", "r7"); b:stx("u64", "r0", 0, "r1")
+		b:ldx("u64", "r1", "r0", 8); b:add("r1", 1); b:stx("u64", "r0", 8, "r1")
+	elseif kind == "min" or kind == "max" then
+		local store = b:new_label("store")
+		b:ldx("u64", "r1", "r0", 8)
+		b:jeq("r1", 0, store)
+		b:ldx("u64", "r1", "r0", 0)
+		local keep = kind == "min" and ">=" or "<="
+		if m.signed then keep = "s" .. keep end
+		b:jcond(keep, "r7", "r1", done)
+		b:label(store)
+		b:stx("u64", "r0", 0, "r7")
+		b:st("u64", "r0", 8, 1)
+	end
+	b:ja(done)
+	b:label(init)
+	if kind == "count" or kind == "hist" or kind == "lhist" then
+		b:st("u64", "r10", val, 1)
+	else
+		b:stx("u64", "r10", val, "r7")
+		if m.value_size == 16 then b:st("u64", "r10", val + 8, 1) end
+	end
+	self:update(ref, key, val)
+	b:label(done)
+	b:stack_reset(used)
+end
+
+function G:assign(s)
+	local b = self.b
+	local t = s.target
+	if t.kind == "var" then
+		local slot = self.vars[t.name]
+		if s.op ~= "" then
+			local src = self:operands(t, s.value)
+			b[ALU[s.op]](b, "r0", src)
+			b:stx("u64", "r10", slot, "r0")
+			return
+		end
+		local ty = self.var_types[t.name]
+		if types.is_buffer(ty) then
+			local size = types.storage_size(ty)
+			if s.value.kind == "var" and self.vars[s.value.name] == slot then return end
+			-- build in a temporary: the value may read the variable itself
+			local used = b:stack_used()
+			local tmp = self:tmp(size)
+			self:into(s.value, tmp, size)
+			self:copy("r10", tmp, slot, size)
+			b:stack_reset(used)
+		else
+			self:gen(s.value)
+			b:stx("u64", "r10", slot, "r0")
+		end
+		return
+	end
+	if s.agg then return self:aggregate(s) end
+	if s.op ~= "" then return self:map_update_op(t, s.op, s.value) end
+	local m = t.map.plan
+	local used = b:stack_used()
+	local key = self:key(t)
+	local val = self:tmp(m.value_size)
+	if types.is_buffer(s.value.ty) then
+		self:into(s.value, val, m.value_size)
+	else
+		self:gen(s.value)
+		b:stx("u64", "r10", val, "r0")
+	end
+	self:update(self.refs[m.name], key, val)
+	b:stack_reset(used)
+end
+
+---------------------------------------------------------------------------------------------
+-- Events and statements
+
+-- Sends the record at [off, off + size) through the ring buffer.
+function G:submit(off, size)
+	local b = self.b
+	self:ld_map("r1", self.refs.ringbuf)
+	b:mov("r2", "r10"); b:add("r2", off)
+	b:mov("r3", size)
+	b:mov("r4", 0)
+	self:call("ringbuf_output")
+end
+
+function G:event(e)
+	local b = self.b
+	local ev = e.event
+	local used = b:stack_used()
+	local off = self:tmp(ev.size)
+	local first = e.name == "printf" and 2 or 1
+	for i, a in ipairs(ev.args or {}) do
+		local arg = e.args[first + i - 1]
+		if types.is_buffer(arg.ty) then
+			self:into(arg, off + a.offset, a.size)
+		else
+			self:gen(arg)
+			b:stx("u64", "r10", off + a.offset, "r0")
+		end
+	end
+	b:st("u64", "r10", off, ev.id)
+	self:submit(off, ev.size)
+	b:stack_reset(used)
+	if e.name == "exit" then b:ja(self.exit_label) end
+end
+
+function G:call_stmt(e)
+	local n = e.name
+	if e.event then return self:event(e) end
+	if n == "delete" then
+		local b = self.b
+		local a = e.args[1]
+		local used = b:stack_used()
+		local key = self:key(a)
+		self:ld_map("r1", self.refs[a.map.plan.name])
+		b:mov("r2", "r10"); b:add("r2", key)
+		self:call("map_delete_elem")
+		b:stack_reset(used)
+		return
+	end
+	raise(e, "internal: statement call %s", n)
+end
+
+function G:stmt(s)
+	local b = self.b
+	local k = s.kind
+	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
+	local used = b:stack_used()
+	local ends = false
+	if k == "assign" then
+		self:assign(s)
+	elseif k == "expr_stmt" then
+		local e = s.expr
+		if e.kind == "call" and e.ty and e.ty.k == "none" then
+			self:call_stmt(e)
+			ends = e.name == "exit"
+		elseif e.kind == "incdec" then
+			self:incdec(e)
+		elseif not s.no_effect then
+			self:gen(e)
+		end
+	elseif k == "if" then
+		self:line(s, s.cond_epos)
+		local f, done = b:new_label("else"), b:new_label("fi")
+		self:cond(s.cond, f)
+		local then_ends = self:block(s.then_)
+		if s.else_ and not then_ends then b:ja(done) end
+		b:label(f)
+		if s.else_ then
+			local else_ends = self:block(s.else_)
+			if not then_ends then b:label(done) end
+			ends = then_ends and else_ends
+		end
+	elseif k == "unroll" then
+		for _ = 1, s.n do
+			if self:block(s.body) then ends = true; break end
+		end
+	elseif k == "block" then
+		ends = self:block(s)
+	end
+	b:stack_reset(used)
+	return ends
+end
+
+-- Returns true when the block always ends the program (exit()): what follows it is not
+-- emitted, since the verifier refuses unreachable instructions.
+function G:block(blk)
+	for _, s in ipairs(blk.stmts) do
+		if self:stmt(s) then return true end
+	end
+	return false
+end
+
+-- Line info for a statement: its source line, column and text.
+function G:line(node, epos)
+	local line, col = self.where(node.pos)
+	local text = self.src:sub(node.pos, epos or node.epos):gsub("%s+", " ")
+	if #text > 80 then text = text:sub(1, 77) .. "..." end
+	self.b:line(self.file, line, col, text)
+end
+
+---------------------------------------------------------------------------------------------
+
+-- Generates one program: returns the finished builder.
+local function program(plan_prog, prog, refs, opts, where)
+	local b = asm.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
+	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
+		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
+	self:line(prog.probe, prog.probe.body.pos - 1)
+	b:mov("r6", "r1")
+	self.read_slot = b:stack(8)
+	-- variables: one slot each for the whole program, zeroed
+	local names = {}
+	for name in pairs(prog.vars or {}) do names[#names + 1] = name end
+	table.sort(names)
+	for _, name in ipairs(names) do
+		local ty = prog.vars[name]
+		local size = types.storage_size(ty)
+		self.vars[name] = b:stack(size, 8)
+		self.var_types[name] = ty
+		self:zero(self.vars[name], size)
+	end
+	self.exit_label = b:new_label("exit")
+	if prog.elapsed_init then
+		self:call("ktime_get_ns")
+		b:ld_map_value("r1", refs.elapsed, 0)
+		b:stx("u64", "r1", 0, "r0")
+	end
+	if prog.pred then
+		self:line(prog.pred)
+		self:cond(prog.pred, self.exit_label)
+	end
+	self:block(prog.body)
+	b:label(self.exit_label)
+	b:mov("r0", 0)
+	b:exit()
+	b:finish()
+	return b
+end
+
+return { program = program }

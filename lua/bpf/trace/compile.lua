@@ -1,0 +1,132 @@
+-- The trace compiler's driver: bpftrace source → plan (PLAN.md) through the passes
+-- lexer/parser → semantic → resources → codegen. Returns the plan or nil, message.
+local diag = require "bpf.trace.diag"
+local parser = require "bpf.trace.parser"
+local semantic = require "bpf.trace.semantic"
+local resources = require "bpf.trace.resources"
+local codegen = require "bpf.trace.codegen"
+local types = require "bpf.trace.types"
+
+-- Kernel BTF wrapped with the compiler's caches, once per BTF handle.
+local btf_cache = setmetatable({}, { __mode = "k" })
+local function wrap_btf(h)
+	if not h then return nil end
+	local w = btf_cache[h]
+	if not w then w = types.btf(h); btf_cache[h] = w end
+	return w
+end
+
+local function kernel_btf()
+	local ok, bpf = pcall(require, "bpf")
+	if not ok then return nil end
+	local ok2, h = pcall(bpf.btf.kernel)
+	return ok2 and h or nil
+end
+
+-- Line, column and line text of a byte offset (a line-start index built once per source).
+local function locator(src)
+	local starts = { 1 }
+	for p in src:gmatch("()\n") do starts[#starts + 1] = p + 1 end
+	return function(pos)
+		local lo, hi = 1, #starts
+		while lo < hi do
+			local mid = math.floor((lo + hi + 1) / 2)
+			if starts[mid] <= pos then lo = mid else hi = mid - 1 end
+		end
+		local s = starts[lo]
+		local e = src:find("\n", s, true)
+		local text = src:sub(s, (e or #src + 1) - 1):gsub("^%s+", ""):gsub("%s+$", "")
+		return lo, pos - s + 1, text
+	end
+end
+
+local FAKE_ID = 1000000
+
+-- Map references the programs are built with: tables the loader binds to real maps
+-- (bpf.asm's ld_map takes {id = n}, and {handle = map} once bound).
+local function make_refs(plan)
+	local refs, names, n = {}, {}, 0
+	local function ref(key, bpf_name)
+		n = n + 1
+		local r = { id = FAKE_ID + n, name = bpf_name, fake = true }
+		refs[key] = r
+		names[FAKE_ID + n] = bpf_name
+		return r
+	end
+	for _, m in ipairs(plan.maps) do ref(m.name, m.bpf_name) end
+	ref("ringbuf", plan.ringbuf.bpf_name)
+	if plan.stacks then ref("stacks", plan.stacks.bpf_name) end
+	if plan.elapsed then ref("elapsed", plan.elapsed.bpf_name) end
+	return refs, names
+end
+
+local function program_text(b, names)
+	local text = b:text({ lines = true })
+	return (text:gsub("map%[id:(%d+)%]", function(id)
+		local name = names[tonumber(id)]
+		return name and ("map[" .. name .. "]") or nil
+	end))
+end
+
+local function compile(src, opts)
+	if type(src) ~= "string" then error("bpf.trace.compile: source string expected", 2) end
+	opts = opts or {}
+	if type(opts) ~= "table" then error("bpf.trace.compile: options table expected", 2) end
+	local copts = {}
+	for k, v in pairs(opts) do copts[k] = v end
+	copts.name = copts.name or "stdin"
+	copts.source = src
+	local btf_handle = opts.btf
+	if btf_handle == nil then btf_handle = kernel_btf() end
+	copts.btf = btf_handle or nil
+	copts.btf_wrap = wrap_btf(btf_handle)
+	local where = locator(src)
+
+	local ok, res = pcall(function()
+		local ast = parser.parse(src)
+		local sem = semantic.analyze(ast, copts)
+		local plan = resources.plan(sem, copts)
+		plan.source, plan.name = src, copts.name
+		-- elapsed: its start is set by the first BEGIN program (one is added when there is none)
+		local progs = sem.programs
+		if sem.uses.elapsed then
+			local first
+			for i, p in ipairs(progs) do if p.kind == "begin" then first = i; break end end
+			if not first then
+				table.insert(progs, 1, { kind = "begin", ap = { kind = "begin", probe = "BEGIN", attach = {},
+					prog_type = "raw_tracepoint", target = "" }, probe = ast.probes[1],
+					body = { kind = "block", stmts = {} }, vars = {}, internal = true })
+				table.insert(plan.programs, 1, { probe = "BEGIN", kind = "begin",
+					prog_type = "raw_tracepoint", attach = {}, bpf_name = "BEGIN_elapsed", internal = true })
+				for i, pp in ipairs(plan.programs) do pp.index = i end
+				first = 1
+			end
+			progs[first].elapsed_init = true
+		end
+		for _, ev in pairs(plan.events) do
+			local sev = sem.events[ev.id]
+			ev.line = where(sev.node.pos)
+		end
+		local refs, names = make_refs(plan)
+		plan.refs = refs
+		local texts = {}
+		for i, prog in ipairs(progs) do
+			local pp = plan.programs[i]
+			pp.line = where(prog.probe.pos)
+			local b = codegen.program(pp, prog, refs, copts, where)
+			pp.asm = b
+			pp.text = program_text(b, names)
+			texts[#texts + 1] = string.format("; %s  (program %s, %s, %d instructions)\n%s",
+				pp.probe, pp.bpf_name, pp.prog_type, b:count(), pp.text)
+		end
+		plan.text = table.concat(texts, "\n")
+		return plan
+	end)
+	if ok then return res end
+	if diag.is_error(res) then
+		return nil, (diag.render(res, src, copts.name))
+	end
+	return nil, copts.name .. ": ERROR: internal compiler error: " .. tostring(res)
+end
+
+return compile

@@ -1,0 +1,109 @@
+-- Diagnostics for the trace compiler: errors that carry a source position, formatted the way
+-- bpftrace prints them ("stdin:1:12-18: ERROR: message", the line, a caret/tilde underline).
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__tostring = function(e) return e.text or e.message end
+
+-- Line and column (1-based) of byte offset `pos` in `src`.
+local function line_col(src, pos)
+	local line, start = 1, 1
+	local i = 1
+	while true do
+		local nl = src:find("\n", i, true)
+		if not nl or nl >= pos then break end
+		line, start, i = line + 1, nl + 1, nl + 1
+	end
+	return line, pos - start + 1, start
+end
+M.line_col = line_col
+
+-- The text of a whole line starting at `start`.
+local function line_text(src, start)
+	local nl = src:find("\n", start, true)
+	return src:sub(start, (nl or #src + 1) - 1)
+end
+
+-- Formats a message at [pos, epos] of `src` (epos inclusive, optional).
+function M.format(src, name, pos, epos, message)
+	if not pos then return (name or "stdin") .. ": ERROR: " .. message end
+	if pos > #src + 1 then pos = #src + 1 end
+	local line, col, start = line_col(src, pos)
+	local text = line_text(src, start)
+	local ecol = col
+	if epos and epos >= pos then
+		local eline, ec = line_col(src, epos)
+		ecol = (eline == line) and ec or #text
+	end
+	if ecol < col then ecol = col end
+	local where = string.format("%s:%d:%d", name or "stdin", line, col)
+	if ecol > col then where = where .. "-" .. (ecol + 1) end
+	local under = text:sub(1, col - 1):gsub("[^\t]", " ") .. "^" .. string.rep("~", ecol - col)
+	return string.format("%s: ERROR: %s\n%s\n%s", where, message, text, under), line, col
+end
+
+-- Raises a positioned compile error; `node` is anything with `pos` (and maybe `epos`).
+function M.raise(node, fmt, ...)
+	local message = select("#", ...) > 0 and string.format(fmt, ...) or fmt
+	error(setmetatable({ message = message, pos = node and node.pos, epos = node and node.epos },
+		Error), 0)
+end
+
+function M.is_error(e) return getmetatable(e) == Error end
+
+-- Completes a raised error with the source text; returns the message string, line and column.
+function M.render(e, src, name)
+	local text, line, col = M.format(src, name, e.pos, e.epos, e.message)
+	e.text, e.line, e.col = text, line, col
+	return text, line, col
+end
+
+-- Levenshtein distance, for "did you mean" suggestions.
+local function distance(a, b)
+	local la, lb = #a, #b
+	if math.abs(la - lb) > 3 then return 99 end
+	local prev = {}
+	for j = 0, lb do prev[j] = j end
+	for i = 1, la do
+		local cur = { [0] = i }
+		local ca = a:byte(i)
+		for j = 1, lb do
+			local cost = (ca == b:byte(j)) and 0 or 1
+			local v = prev[j] + 1
+			if cur[j - 1] + 1 < v then v = cur[j - 1] + 1 end
+			if prev[j - 1] + cost < v then v = prev[j - 1] + cost end
+			cur[j] = v
+		end
+		prev = cur
+	end
+	return prev[lb]
+end
+
+-- Up to `n` names from the array `names` nearest to `word` (close enough to be a typo, or
+-- sharing a long prefix), as "'a', 'b'" text, or nil when none is near.
+function M.suggest(word, names, n)
+	local scored = {}
+	local limit = math.max(2, math.floor(#word / 3))
+	for _, name in ipairs(names) do
+		local d = distance(word, name)
+		if d > limit and #word >= 4 and name:sub(1, #word) == word then d = limit end
+		if d <= limit then scored[#scored + 1] = { name = name, d = d } end
+	end
+	if #scored == 0 then return nil end
+	table.sort(scored, function(x, y)
+		if x.d ~= y.d then return x.d < y.d end
+		return x.name < y.name
+	end)
+	local out = {}
+	for i = 1, math.min(n or 3, #scored) do out[i] = "'" .. scored[i].name .. "'" end
+	return table.concat(out, ", ")
+end
+
+-- " (did you mean 'x'?)" or "".
+function M.did_you_mean(word, names)
+	local s = M.suggest(word, names, 3)
+	return s and (" (did you mean " .. s .. "?)") or ""
+end
+
+return M

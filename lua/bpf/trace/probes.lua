@@ -1,0 +1,239 @@
+-- Attach points for the trace compiler: a probe spec's text to its kind and target, wildcards
+-- expanded (tracefs events, kernel symbols), unknown targets refused with the nearest names.
+local diag = require "bpf.trace.diag"
+local tracefs = require "bpf.trace.tracefs"
+
+local M = {}
+
+local ALIASES = {
+	BEGIN = "begin", END = "end",
+	tracepoint = "tracepoint", t = "tracepoint",
+	rawtracepoint = "rawtracepoint", rt = "rawtracepoint",
+	kprobe = "kprobe", k = "kprobe", kretprobe = "kretprobe", kr = "kretprobe",
+	uprobe = "uprobe", u = "uprobe", uretprobe = "uretprobe", ur = "uretprobe",
+	usdt = "usdt", U = "usdt",
+	kfunc = "fentry", f = "fentry", fentry = "fentry",
+	kretfunc = "fexit", fr = "fexit", fexit = "fexit",
+	interval = "interval", i = "interval", profile = "profile", p = "profile",
+}
+local UNSUPPORTED = { software = true, s = true, hardware = true, h = true, watchpoint = true,
+	w = true, asyncwatchpoint = true, aw = true, iter = true, it = true, ["self"] = true }
+local KIND_NAMES = {}
+for k in pairs(ALIASES) do KIND_NAMES[#KIND_NAMES + 1] = k end
+table.sort(KIND_NAMES)
+
+local PROG_TYPE = {
+	begin = "raw_tracepoint", ["end"] = "raw_tracepoint", tracepoint = "tracepoint",
+	rawtracepoint = "raw_tracepoint", kprobe = "kprobe", kretprobe = "kprobe", uprobe = "kprobe",
+	uretprobe = "kprobe", usdt = "kprobe", fentry = "tracing", fexit = "tracing",
+	interval = "perf_event", profile = "perf_event",
+}
+M.PROG_TYPE = PROG_TYPE
+
+local function has_wildcard(s) return s:find("[%*%?]") ~= nil end
+
+-- A glob (`*`, `?`) as an anchored Lua pattern.
+local function glob_pattern(g)
+	return "^" .. g:gsub("[%^%$%(%)%%%.%[%]%+%-]", "%%%0"):gsub("%*", ".*"):gsub("%?", ".") .. "$"
+end
+M.glob_pattern = glob_pattern
+
+-- Kernel text symbols (cached), for kprobe/kfunc wildcards and suggestions.
+local ksyms_cache
+local function kernel_functions()
+	if ksyms_cache then return ksyms_cache end
+	local list, seen = {}, {}
+	local f = io.open("/proc/kallsyms", "r")
+	if f then
+		for line in f:lines() do
+			local t, name = line:match("^%x+ ([tT]) ([%w_%.]+)")
+			if t and not name:find(".", 1, true) and not seen[name] then
+				seen[name] = true
+				list[#list + 1] = name
+			end
+		end
+		f:close()
+	end
+	ksyms_cache = { list = list, set = seen }
+	return ksyms_cache
+end
+M.kernel_functions = kernel_functions
+
+local function split(text)
+	local parts, i = {}, 1
+	-- split on ':' outside quotes
+	local cur, inq = {}, false
+	while i <= #text do
+		local c = text:sub(i, i)
+		if c == '"' then inq = not inq
+		elseif c == ":" and not inq then parts[#parts + 1] = table.concat(cur); cur = {}
+		else cur[#cur + 1] = c end
+		i = i + 1
+	end
+	parts[#parts + 1] = table.concat(cur)
+	return parts
+end
+
+local function find_in_path(name)
+	if name:find("/", 1, true) then return name end
+	if name == "libc" then
+		for _, p in ipairs({ "/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+			"/lib64/libc.so.6" }) do
+			if tracefs.read_file(p) then return p end
+		end
+	end
+	for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
+		local p = dir .. "/" .. name
+		local f = io.open(p, "rb")
+		if f then f:close(); return p end
+	end
+	return name
+end
+
+local UNITS = { s = 1000000000, ms = 1000000, us = 1000, ns = 1, hz = "hz" }
+
+local function rate(spec, kind, parts)
+	local unit, value = parts[2], parts[3]
+	if not value and unit then
+		-- newer spelling: interval:1s, profile:99hz ... and interval:hz:99 also accepted
+		local n, u = unit:match("^(%d+)(%a+)$")
+		if n then unit, value = u, n end
+	end
+	if not (unit and value and UNITS[unit] and value:match("^%d+$")) or #parts > 3 then
+		diag.raise(spec, "bad %s spec '%s': expected %s:UNIT:N with UNIT one of s, ms, us, hz",
+			kind, spec.text, kind)
+	end
+	local n = tonumber(value)
+	if n == 0 then diag.raise(spec, "bad %s spec '%s': the rate must be positive", kind, spec.text) end
+	local a = { unit = unit }
+	if unit == "hz" then a.freq = n; a.period_ns = math.floor(1000000000 / n)
+	else a.period_ns = n * UNITS[unit] end
+	return a
+end
+
+-- Expands one spec node ({text, pos, epos}) into attach points:
+-- { {kind, probe = canonical text, attach = {...}, prog_type, target = "..."}, ... }.
+function M.expand(spec, opts)
+	local text = spec.text
+	local parts = split(text)
+	local kname = parts[1]
+	local kind = ALIASES[kname]
+	if not kind then
+		if UNSUPPORTED[kname] then
+			diag.raise(spec, "`%s` probes are not supported", kname)
+		end
+		diag.raise(spec, "unknown probe type '%s'%s", kname, diag.did_you_mean(kname, KIND_NAMES))
+	end
+	local function ap(probe, attach, target)
+		return { kind = kind, probe = probe, attach = attach or {}, prog_type = PROG_TYPE[kind],
+			target = target or "", spec = spec }
+	end
+	if kind == "begin" or kind == "end" then
+		if #parts > 1 then diag.raise(spec, "'%s' takes no target", kname) end
+		return { ap(kname) }
+	elseif kind == "tracepoint" then
+		if #parts ~= 3 or parts[2] == "" or parts[3] == "" then
+			diag.raise(spec, "bad tracepoint '%s': expected tracepoint:CATEGORY:NAME", text)
+		end
+		local root = tracefs.root(opts)
+		local cat, name = parts[2], parts[3]
+		local events, err = tracefs.events(root)
+		if not events then diag.raise(spec, "%s", err) end
+		local out = {}
+		if has_wildcard(cat) or has_wildcard(name) then
+			local pat = glob_pattern(cat .. ":" .. name)
+			for _, ev in ipairs(events) do
+				if ev:match(pat) then
+					local c, n = ev:match("^([^:]+):(.+)$")
+					out[#out + 1] = ap("tracepoint:" .. ev, { category = c, name = n }, ev)
+				end
+			end
+			if #out == 0 then
+				diag.raise(spec, "no tracepoint matches '%s:%s'", cat, name)
+			end
+			return out
+		end
+		if not tracefs.format(root, cat, name) then
+			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
+				diag.did_you_mean(cat .. ":" .. name, events))
+		end
+		return { ap("tracepoint:" .. cat .. ":" .. name, { category = cat, name = name }, cat .. ":" .. name) }
+	elseif kind == "rawtracepoint" then
+		local name = parts[#parts]
+		if #parts < 2 or #parts > 3 or name == "" then
+			diag.raise(spec, "bad rawtracepoint '%s': expected rawtracepoint:NAME", text)
+		end
+		if has_wildcard(name) then diag.raise(spec, "wildcards in rawtracepoint are not supported") end
+		return { ap("rawtracepoint:" .. name, { name = name }, name) }
+	elseif kind == "kprobe" or kind == "kretprobe" or kind == "fentry" or kind == "fexit" then
+		if #parts < 2 or #parts > 3 or parts[#parts] == "" then
+			diag.raise(spec, "bad %s '%s': expected %s:FUNCTION", kname, text, kname)
+		end
+		local func = parts[#parts]
+		local offset = 0
+		local fname, off = func:match("^([%w_%.]+)%+(%d+)$")
+		if fname then
+			if kind ~= "kprobe" then diag.raise(spec, "an offset is only supported for kprobe") end
+			func, offset = fname, tonumber(off)
+		end
+		local function one(f)
+			local attach = { func = f }
+			if kind == "kprobe" or kind == "kretprobe" then attach.offset = offset end
+			return ap(kname .. ":" .. f .. (offset > 0 and ("+" .. offset) or ""), attach, f)
+		end
+		if has_wildcard(func) then
+			local pat, out = glob_pattern(func), {}
+			local btf = (kind == "fentry" or kind == "fexit") and opts.btf
+			for _, f in ipairs(kernel_functions().list) do
+				if f:match(pat) and (not btf or btf:find(f, "func")) then out[#out + 1] = one(f) end
+			end
+			if #out == 0 then diag.raise(spec, "no kernel function matches '%s'", func) end
+			return out
+		end
+		if kind == "fentry" or kind == "fexit" then
+			if opts.btf and not opts.btf:find(func, "func") then
+				local names = kernel_functions().list
+				diag.raise(spec, "unknown kernel function '%s' (not in the kernel's BTF)%s", func,
+					diag.did_you_mean(func, names))
+			end
+		else
+			local ks = kernel_functions()
+			if #ks.list > 0 and not ks.set[func] then
+				diag.raise(spec, "unknown kernel function '%s'%s", func, diag.did_you_mean(func, ks.list))
+			end
+		end
+		return { one(func) }
+	elseif kind == "uprobe" or kind == "uretprobe" then
+		if #parts ~= 3 or parts[2] == "" or parts[3] == "" then
+			diag.raise(spec, "bad %s '%s': expected %s:BINARY:FUNCTION", kname, text, kname)
+		end
+		local binary = find_in_path(parts[2])
+		if not tracefs.read_file(binary) then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
+		local sym, off = parts[3], 0
+		local s2, o2 = sym:match("^([%w_%.@]+)%+(%d+)$")
+		if s2 then sym, off = s2, tonumber(o2) end
+		local addr = sym:match("^0x(%x+)$") or (sym:match("^%d+$") and sym)
+		if has_wildcard(sym) then diag.raise(spec, "wildcards in uprobe functions are not supported") end
+		local attach = { binary = binary, symbol = sym, offset = off }
+		if addr then attach.symbol, attach.offset = nil, tonumber(addr, sym:match("^0x") and 16 or 10) end
+		return { ap(kname .. ":" .. binary .. ":" .. parts[3], attach, parts[3]) }
+	elseif kind == "usdt" then
+		if #parts < 3 or #parts > 4 then
+			diag.raise(spec, "bad usdt '%s': expected usdt:BINARY:[PROVIDER:]NAME", text)
+		end
+		local binary = find_in_path(parts[2])
+		local provider, name = parts[3], parts[4]
+		if not name then provider, name = nil, parts[3] end
+		if has_wildcard(name) or (provider and has_wildcard(provider)) then
+			diag.raise(spec, "wildcards in usdt probes are not supported")
+		end
+		if not tracefs.read_file(binary) then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
+		return { ap("usdt:" .. binary .. ":" .. (provider and (provider .. ":") or "") .. name,
+			{ binary = binary, provider = provider, name = name }, name) }
+	elseif kind == "interval" or kind == "profile" then
+		return { ap(kname .. ":" .. table.concat(parts, ":", 2), rate(spec, kname, parts)) }
+	end
+	diag.raise(spec, "unknown probe type '%s'", kname)
+end
+
+return M

@@ -1,0 +1,19 @@
+# bpf.trace (issue 12): the controlled workload of the trace specs (compiler and runtime) and of
+# `make bench-trace` (spec/fixtures/trace_workload.c, built by the fixture rule of mk/attach.mk),
+# and the benchmark against Debian's bpftrace 0.17 (bench/trace_bench.lua; figures in
+# bench/README.md).
+#
+#   make bench-trace                              5 rounds per one-liner
+#   make bench-trace BENCH_TRACE_ARGS="--rounds 11 --only hist"
+TRACE_WORKLOAD := $(BUILD)/fixtures/trace_workload
+TRACE_FIXTURES := $(TRACE_WORKLOAD)
+TEST_DEPS += $(TRACE_WORKLOAD)
+BENCH_TRACE_ARGS ?=
+
+.PHONY: bench-trace
+bench-trace: mount
+	$(MAKE) --no-print-directory -j$(JOBS) all static $(TRACE_WORKLOAD)
+	LUA_CPATH="$(CURDIR)/$(BUILD)/lua5.4/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;;" \
+		$(LUA54) bench/trace_bench.lua $(BENCH_TRACE_ARGS)
+	LUA_CPATH="$(CURDIR)/$(BUILD)/luajit/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;;" \
+		$(LUAJIT) bench/trace_bench.lua --compile-only
