@@ -350,6 +350,17 @@ describe("bpf.asm", function()
 			plink:detach()
 		end)
 
+		it("calls kernel functions (kfuncs) by name", function()
+			local b = asm.new{ name = "rcu_pair" }
+			b:call_kfunc("bpf_rcu_read_lock")
+			b:call_kfunc("bpf_rcu_read_unlock")
+			b:mov("r0", 0); b:exit()
+			local prog = assert(b:load{ section = "tp_btf/sys_enter" })
+			assert.matches("call kernel%-function#%d+", bpf.disasm(b:bytes()))
+			assert.equal("tracing", prog:info().type)
+			assert.matches("no kernel function 'no_such_kfunc_here'", err_of(b.call_kfunc, asm.new(), "no_such_kfunc_here"))
+		end)
+
 		it("fentry resolves its target in vmlinux BTF (this kernel then refuses trampolines)", function()
 			local b = asm.new{ name = "on_unlink" }
 			b:mov("r0", 0); b:exit()

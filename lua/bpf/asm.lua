@@ -625,8 +625,16 @@ function Builder:call_label(name)
 	return n
 end
 
-function Builder:call_kfunc(btf_id)
-	return emit(self, CALL, 0, op.PSEUDO_KFUNC_CALL, 0, imm32(self, btf_id, "kfunc BTF id"))
+-- A kernel function (kfunc) by BTF id, or by name, looked up among vmlinux's functions.
+local kernel_btf
+function Builder:call_kfunc(kfunc)
+	if type(kfunc) == "string" then
+		kernel_btf = kernel_btf or bpf.btf.kernel()
+		local id = kernel_btf and kernel_btf:find(kfunc, "func")
+		if not id then fail(self, "no kernel function '" .. kfunc .. "' in vmlinux BTF") end
+		kfunc = id
+	end
+	return emit(self, CALL, 0, op.PSEUDO_KFUNC_CALL, 0, imm32(self, kfunc, "kfunc BTF id"))
 end
 
 function Builder:exit() return emit(self, EXIT, 0, 0, 0, 0) end
