@@ -6,8 +6,9 @@
 -- info) in sparse tables keyed by slot: emitting an instruction allocates nothing but array slots.
 local bpf = require "bpf"
 local core = require "bpf.asm_core"
-local helpers = require "bpf.asm_helpers"
 local abtf = require "bpf.asm_btf"
+local calls = require "bpf.asm_calls"
+local enc = require "bpf.asm_encode"
 
 local M = {}
 
@@ -466,91 +467,19 @@ end
 
 -- ---- helpers and calls ----------------------------------------------------------------------
 
--- Helpers newer than the UAPI header the table is generated from (as core/disasm.c lists them).
-local EXTRA_HELPERS = {
-	cgrp_storage_get = { id = 210, ret = "void *", args = { "struct bpf_map *map",
-		"struct cgroup *cgroup", "void *value", "u64 flags" }, kinds = { "map", "ptr", "ptr", "int" } },
-	cgrp_storage_delete = { id = 211, ret = "long", args = { "struct bpf_map *map",
-		"struct cgroup *cgroup" }, kinds = { "map", "ptr" } },
-}
-local by_id = {}
-local function index_helper(name, h)
-	h.name, h.nargs = "bpf_" .. name, #h.args
-	h.variadic = h.variadic or false
-	by_id[h.id] = h
-end
-for name, h in pairs(helpers) do index_helper(name, h) end
-for name, h in pairs(EXTRA_HELPERS) do
-	if not helpers[name] then helpers[name] = h; index_helper(name, h) end
-end
-for id, h in pairs(by_id) do helpers[id] = h end
-M.helpers = helpers
-
--- Levenshtein distance, for "did you mean" (error path only).
-local function distance(a, b)
-	local prev, cur = {}, {}
-	for j = 0, #b do prev[j] = j end
-	for i = 1, #a do
-		cur[0] = i
-		for j = 1, #b do
-			local cost = a:byte(i) == b:byte(j) and 0 or 1
-			cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-		end
-		prev, cur = cur, prev
-	end
-	return prev[#b]
-end
-
-local function nearest_helpers(name)
-	local scored = {}
-	for k in pairs(helpers) do
-		if type(k) == "string" then
-			local d = distance(name, k)
-			if d <= math.max(2, floor(#name / 3)) or k:find(name, 1, true) then
-				scored[#scored + 1] = { k, d }
-			end
-		end
-	end
-	table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
-	local names = {}
-	for i = 1, math.min(3, #scored) do names[i] = scored[i][1] end
-	return names
-end
+M.helpers = calls.helpers
 
 -- The helper entry for a name ("map_lookup_elem", "bpf_map_lookup_elem") or id.
-local helper_cache = {} -- "bpf_x" and "x" → entry, filled on first use (no gsub per call)
-
 local function find_helper(b, helper)
-	local h = helper_cache[helper]
-	if h then return h end
-	if type(helper) == "number" then
-		h = by_id[helper]
-		if not h then fail(b, "unknown helper id " .. tostring(helper)) end
-		return h
-	end
-	if type(helper) ~= "string" then
-		fail(b, "a helper name or id expected, got " .. type(helper))
-	end
-	local short = helper:gsub("^bpf_", "", 1)
-	h = helpers[short]
-	if not h then
-		local near = nearest_helpers(short)
-		fail(b, "unknown helper '" .. helper .. "'" .. (#near > 0 and
-			" (did you mean " .. concat(near, ", ") .. "?)" or ""))
-	end
-	helper_cache[helper] = h
+	local h, err = calls.find(helper)
+	if not h then fail(b, err) end
 	return h
 end
 M.find_helper = function(name) return find_helper(nil, name) end
 
 local function check_nargs(b, h, nargs)
-	if nargs == nil then return end
-	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs) end
-	if h.variadic and nargs >= h.nargs then return end
-	if nargs ~= h.nargs then
-		fail(b, format("%s takes %s%d argument%s (%s), got %d", h.name, h.variadic and "at least " or "",
-			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs))
-	end
+	local err = calls.nargs_error(h, nargs)
+	if err then fail(b, err) end
 end
 
 function Builder:call(helper, nargs)
@@ -834,64 +763,8 @@ end
 
 -- ---- encoding -------------------------------------------------------------------------------
 
-local function le32(v)
-	v = v % TWO32
-	local b0 = v % 256; v = (v - b0) / 256
-	local b1 = v % 256; v = (v - b1) / 256
-	local b2 = v % 256
-	return b0, b1, b2, (v - b2) / 256
-end
-
--- The bytes of the instructions; map_imm(slot, ref, second) gives the imm of map loads.
--- Lua 5.3+: string.pack writes whole chunks of slots in one call (the array is laid out in the
--- order "<BBhi4" reads it). Map loads are patched in for the call and restored after.
-local pack, unpack = string.pack, table.unpack
-local CHUNK = 1024
-local pack_formats = {}
-
-local function encode_packed(b, map_imm)
-	local ins, refs, saved = b.ins, b.map_ref, {}
-	for i, ref in pairs(refs) do
-		saved[i] = ins[i * 4]
-		ins[i * 4] = map_imm(ref)
-	end
-	local out = {}
-	for first = 1, b.n, CHUNK do
-		local count = math.min(CHUNK, b.n - first + 1)
-		local fmt = pack_formats[count]
-		if not fmt then
-			fmt = "<" .. ("BBhi4"):rep(count)
-			pack_formats[count] = fmt
-		end
-		out[#out + 1] = pack(fmt, unpack(ins, first * 4 - 3, (first + count - 1) * 4))
-	end
-	for i, v in pairs(saved) do ins[i * 4] = v end
-	return concat(out)
-end
-
-local function encode(b, map_imm)
-	if pack then return encode_packed(b, map_imm) end
-	local out, ins, refs = {}, b.ins, b.map_ref
-	for i = 1, b.n do
-		local k = i * 4
-		local v = ins[k]
-		local ref = refs[i]
-		if ref then v = map_imm(ref) end
-		local o = ins[k - 1]
-		local ob0, ob1 = 0, 0
-		if o ~= 0 then
-			o = o % 65536
-			ob0 = o % 256
-			ob1 = (o - ob0) / 256
-		end
-		if v >= 0 and v < 256 then
-			out[i] = char(ins[k - 3], ins[k - 2], ob0, ob1, v, 0, 0, 0)
-		else
-			out[i] = char(ins[k - 3], ins[k - 2], ob0, ob1, le32(v))
-		end
-	end
-	return concat(out)
-end
+local encode = enc.encode
+local insn_bytes = enc.insn_bytes
 
 -- The imm of a map load in bytes(): the fd of a handle; a map named by id in assembled text
 -- stays its id until load opens it.
@@ -994,14 +867,6 @@ end
 local Insn = {}
 Insn.__index = Insn
 M.Insn = Insn
-
-local function insn_bytes(t)
-	local o = t.off % 65536
-	local ob0 = o % 256
-	local s = char(t.code, t.dst + t.src * 16, ob0, (o - ob0) / 256, le32(t.imm))
-	if t.imm2 then s = s .. char(0, 0, 0, 0, le32(t.imm2)) end
-	return s
-end
 
 function Insn.__tostring(t)
 	return (disasm(insn_bytes(t)):gsub("^%s*%d+: ", ""):gsub("\n$", ""))
