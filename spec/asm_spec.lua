@@ -254,7 +254,7 @@ describe("bpf.asm", function()
 
 		it("report bad definitions clearly", function()
 			assert.matches("unknown map type 'hashh'", err_of(bpf.map_create, { type = "hashh", max_entries = 1 }))
-			assert.matches("type 'u33' is not known", err_of(bpf.map_create,
+			assert.matches("bpf.map_create: key_type: type 'u33' is not known", err_of(bpf.map_create,
 				{ type = "hash", key_type = "u33", value_type = "u8", max_entries = 1 }))
 			assert.matches("key_size 8 disagrees with its type %(4 bytes%)", err_of(bpf.map_create,
 				{ type = "hash", key_type = "u32", key_size = 8, value_type = "u8", max_entries = 1 }))
