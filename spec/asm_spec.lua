@@ -252,6 +252,21 @@ describe("bpf.asm", function()
 			assert.equal(1234, hash[9])
 		end)
 
+		it("are named in assembled text by opts.maps or by kernel id", function()
+			local arr = assert(bpf.map_create{ type = "array", key_type = "u32", value_type = "u64",
+				max_entries = 1 })
+			arr[0] = 77
+			local text = "r1 = map[counts][0]+0\nr0 = *(u64 *)(r1 +0)\nexit\n"
+			local prog = assert(asm.assemble(text, { maps = { counts = arr } }):load{ type = "socket_filter" })
+			assert.equal(77, prog:test_run{ data = PACKET }.retval)
+			local by_id = text:gsub("counts", "id:" .. arr:info().id)
+			prog = assert(asm.assemble(by_id):load{ type = "socket_filter" })
+			assert.equal(77, prog:test_run{ data = PACKET }.retval)
+			local none, err = asm.assemble("r1 = map[id:4000000000]\nr0 = 0\nexit"):load{ type = "socket_filter" }
+			assert.is_nil(none)
+			assert.matches("map id 4000000000 %(instruction 0%)", err)
+		end)
+
 		it("report bad definitions clearly", function()
 			assert.matches("unknown map type 'hashh'", err_of(bpf.map_create, { type = "hashh", max_entries = 1 }))
 			assert.matches("bpf.map_create: key_type: type 'u33' is not known", err_of(bpf.map_create,
