@@ -409,6 +409,7 @@ describe("bpf.asm", function()
 			-- the failing instruction maps back to the source
 			local at = tonumber(err:match("\n(%d+): %(%x+%) r0 %+= r3"))
 			assert.same({ "probe.bt", 4, 9, "@x = $y + 1" }, { b:source_of(at) })
+			assert.same({ at, "probe.bt", 4, 9, "@x = $y + 1" }, { b:verifier_source(err) })
 		end)
 
 		it("text shows the same instructions as the kernel's translation", function()

@@ -750,6 +750,16 @@ end
 
 function Builder:count() return self.n end
 
+-- Where the verifier stopped, from a refusal message of b:load (its log tail): the 0-based
+-- index of the last instruction the log shows, then what b:source_of gives for it.
+function Builder:verifier_source(message)
+	if type(message) ~= "string" then return nil end
+	local last
+	for index in message:gmatch("\n(%d+): %(%x%x%)") do last = tonumber(index) end
+	if not last then return nil end
+	return last, self:source_of(last)
+end
+
 -- File, line, col, text of slot (0-based): the last line info at or before it.
 function Builder:source_of(slot)
 	local l, found = self.lines, nil
