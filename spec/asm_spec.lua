@@ -93,8 +93,13 @@ describe("bpf.asm", function()
 		it("ld_imm64 loads 64-bit constants", function()
 			assert.same({ 0x23456789, 1 }, { run64(function(b) b:ld_imm64("r0", 0x123456789) end) })
 			assert.same({ 0xfffffffe, 0xffffffff }, { run64(function(b) b:ld_imm64("r0", -2) end) })
-			local big = math.mininteger or require("ffi").cast("int64_t", -2 ^ 63)
+			-- -2^63: a Lua 5.3+ integer, or a double (exact) on Lua 5.1 and LuaJIT
+			local big = math.mininteger or -2 ^ 63
 			assert.same({ 0, 0x80000000 }, { run64(function(b) b:ld_imm64("r0", big) end) })
+			if jit then -- LuaJIT's 64-bit cdata integers
+				local cbig = require("ffi").cast("uint64_t", 2 ^ 63) + 5
+				assert.same({ 5, 0x80000000 }, { run64(function(b) b:ld_imm64("r0", cbig) end) })
+			end
 		end)
 	end)
 
