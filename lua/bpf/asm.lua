@@ -814,36 +814,43 @@ function Builder:text(opts)
 	return annotate(self, text, opts)
 end
 
--- Labels and line comments woven into the plain text (opts.labels, opts.lines).
+-- Labels and line comments woven into the plain text (opts.labels, opts.lines). The text has
+-- one line per instruction, so the slot of each line is counted, not read back.
 function annotate(b, text, opts)
-	local at = {}
+	local at
 	if opts.labels then
+		at = {}
 		for name, slot in pairs(b.labels) do
-			at[slot] = at[slot] or {}
 			local t = at[slot]
+			if not t then t = {}; at[slot] = t end
 			t[#t + 1] = name
 		end
+		for _, t in pairs(at) do table.sort(t) end
 	end
-	local out, l, k = {}, b.lines, 1
+	local jl = opts.labels and b.jump_label
+	local want_lines = opts.lines
+	local out, n, slot = {}, 0, 0
+	local l, k, nl, ins = b.lines, 1, b.nlines, b.ins
 	for line in text:gmatch("[^\n]+") do
-		local slot = tonumber(line:match("^%s*(%d+):"))
-		if opts.lines then
-			while k <= b.nlines and l[k] < slot do k = k + 5 end
-			if k <= b.nlines and l[k] == slot then
-				out[#out + 1] = format("; %s @ %s:%d", l[k + 4], l[k + 1], l[k + 2])
+		if want_lines then
+			while k <= nl and l[k] < slot do k = k + 5 end
+			if k <= nl and l[k] == slot then
+				n = n + 1
+				out[n] = "; " .. l[k + 4] .. " @ " .. l[k + 1] .. ":" .. l[k + 2]
 			end
 		end
-		if at[slot] then
-			table.sort(at[slot])
-			for _, name in ipairs(at[slot]) do out[#out + 1] = name .. ":" end
+		local names = at and at[slot]
+		if names then
+			for i = 1, #names do n = n + 1; out[n] = names[i] .. ":" end
 		end
-		local name = opts.labels and b.jump_label[slot + 1]
-		if name then
-			line = line:gsub("pc[+-]%d+$", name)
-		end
-		out[#out + 1] = line
+		local name = jl and jl[slot + 1]
+		if name then line = line:gsub("pc[+-]%d+$", name) end
+		n = n + 1
+		out[n] = line
+		slot = slot + (ins[slot * 4 + 1] == LD_IMM64 and 2 or 1)
 	end
-	return concat(out, "\n") .. "\n"
+	out[n + 1] = ""
+	return concat(out, "\n")
 end
 
 function Builder:insn(i)
