@@ -26,6 +26,7 @@ FUZZ_C_TARGETS := object btf btf_elf btf_ext core_access usdt_args usdt_notes
 LUA_FUZZ_TARGETS := \
 	lua_help_parse:bpf.help:parse \
 	asm_assemble:bpf.asm:assemble \
+	trace_compile:bpf.trace.check:compile \
 
 
 lua_fuzz_name = $(word 1,$(subst :, ,$(1)))
