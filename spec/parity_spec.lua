@@ -134,6 +134,22 @@ describe("kfunc addresses (bpf_ksym_exists)", function()
 	end)
 end)
 
+describe("kfunc calls", function()
+	it("call conntrack's lookup and take its address (vmlinux here; a module elsewhere)", function()
+		-- spec/kernel/kfunc_module_k.lua runs the same object where nf_conntrack is a module.
+		local obj = assert(bpf.load(support.obj("parity_kfunc_ct")))
+		for _, name in ipairs { "ct_call", "ct_probe" } do
+			obj.globals.ran, obj.globals.ct_error = 0, 99
+			assert.equal(2, obj.programs[name]:test_run { data = support.packet() }.retval)
+			assert.equal(1, obj.globals.ran)
+			assert.equal(0, obj.globals.found)
+			assert.equal(-2, obj.globals.ct_error) -- ENOENT: no such connection
+		end
+		assert.equal(1, obj.globals.has_lookup)
+		obj:close()
+	end)
+end)
+
 describe("BTF of objects with __kconfig and __ksym externs", function()
 	it("loads with the object: line info stays, a spin lock and a bpf_timer work", function()
 		local obj = assert(bpf.load(support.obj("parity_btf")))
@@ -233,6 +249,8 @@ describe("pre-load setters", function()
 		obj = assert(bpf.open(support.obj("parity_setters")))
 		assert.has_error(function() obj.maps.stacks:set { value_size = "big" } end,
 			"map:set: value_size: integer expected, got string")
+		assert.has_error(function() obj.maps.stacks:set { max_entries = -1 } end,
+			"map:set: max_entries: -1 out of range (0 to 4294967295)")
 		assert.has_error(function() obj.maps[".bss"]:set { value_size = 16 } end,
 			"map '.bss' holds global data: its value size is fixed by the object")
 		assert.has_error(function() obj.programs.retyped:set { type = "no_such_type" } end,
@@ -343,6 +361,7 @@ end)
 local BY_NATURE = {
 	legacy_maps = "libbpf 1.x no longer reads the legacy 'maps' section (luabpf still does)",
 	attach_nf = "libbpf 1.1 predates the netfilter program type (SEC(\"netfilter\"))",
+	kern_uprobe = "libbpf 1.1 predates uprobe.multi sections (libbpf 1.3)",
 }
 
 describe("every object in bpf/, loaded by luabpf and by libbpf", function()

@@ -73,8 +73,23 @@ describe("luabpf trace against bpftrace 0.17", function()
 		local expected, got = both(prog, W .. " getppid 9")
 		-- frames come and go with other tracers of the same tracepoint (__traceiter_*): the
 		-- number of frames differs by nature too
-		local function shape(s) return (s:gsub("@%[\n[^%]]*%]", "@[STACK]")) end
+		local function shape(s) return (s:gsub("(@%w*)%[\n[^%]]*%]", "%1[STACK]")) end
 		assert.matches("@%[\n    [%w_.]+%+%d+\n", got)
 		assert.are.equal(shape(expected), shape(got))
+		-- perf mode and a frame limit: the same frames, as "<hex> sym+off" under a tab
+		prog = "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @[kstack(perf, 3)] = count(); @k[kstack(2)] = count(); }"
+		expected, got = both(prog, W .. " getppid 4")
+		assert.matches("@%[\n\t%x+ [%w_.]+%+%d+\n\t%x+ [%w_.]+%+%d+\n\t%x+ [%w_.]+%+%d+\n%]: 4\n", got)
+		assert.matches("@k%[\n    [%w_.]+%+%d+\n    [%w_.]+%+%d+\n%]: 4\n", got)
+		assert.are.equal(shape(expected), shape(got))
+		-- stacks as values: printf's %s, map values, print(): indented by 8
+		prog = "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf(\"%s|\\n\", kstack(2)); @s = kstack(2); " ..
+			"@k[1] = kstack(perf, 2); print(@s); print(kstack(2)); exit(); }"
+		expected, got = both(prog, W .. " getppid 1")
+		assert.matches("^Attaching 1 probe%.%.%.\n\n        [%w_.]+%+%d+\n", got)
+		local function frames(s)
+			return (s:gsub("\t%x+ [%w_.]+%+%d+", "\tADDR FRAME"):gsub("\n( +)[%w_.]+%+%d+", "\n%1FRAME"))
+		end
+		assert.are.equal(frames(expected), frames(got))
 	end)
 end)

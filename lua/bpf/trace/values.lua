@@ -49,14 +49,24 @@ local function ksym_text(addr, with_offset)
 	return name
 end
 
-local function stack_frames(id, ctx, user)
-	local frames = {}
+-- A stack's frames as bpftrace prints them: mode "bpftrace" (default) "sym+off" (user space:
+-- hex), mode "perf" "<hex> sym+off" (user space: "<hex> 0x... ([unknown])") under a tab; at
+-- most T.limit frames.
+local function stack_frames(id, ctx, user, T)
+	local frames = { indent = T.mode == "perf" and "\t" or nil }
 	if not ctx.stacks or int64.lt(id, 0) then return frames end
 	local addrs = ctx.stacks:lookup(int64.tointeger(id))
 	if not addrs then return frames end
+	local limit = T.limit or math.huge
 	for _, a in ipairs(addrs) do
-		if a == 0 then break end
-		frames[#frames + 1] = user and hex(a) or ksym_text(a, true)
+		if a == 0 or #frames >= limit then break end
+		local sym = user and hex(a) or ksym_text(a, true)
+		if T.mode == "perf" then
+			sym = int64.digits(a, 16) .. " " .. sym .. (user and " ([unknown])" or "")
+		elseif T.mode == "raw" then
+			sym = int64.digits(a, 16)
+		end
+		frames[#frames + 1] = sym
 	end
 	return frames
 end
@@ -91,9 +101,9 @@ function M.decode(s, off, T, ctx)
 	elseif t == "str" then
 		return (s:sub(off + 1, off + T.size):match("^[^%z]*"))
 	elseif t == "kstack" then
-		return stack_frames(read_int(s, off, true), ctx, false)
+		return stack_frames(read_int(s, off, true), ctx, false, T)
 	elseif t == "ustack" then
-		return stack_frames(read_int(s, off, true), ctx, true)
+		return stack_frames(read_int(s, off, true), ctx, true, T)
 	elseif t == "ksym" then
 		return ksym_text(read_int(s, off, false), false)
 	elseif t == "usym" then
