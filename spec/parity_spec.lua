@@ -357,6 +357,22 @@ describe("data-section map names", function()
 	end)
 end)
 
+describe("data-section map names in bpftool", function()
+	it("are the same for an object loaded by luabpf as for libbpf", function()
+		local have = support.sh("command -v bpftool >/dev/null")
+		if not have then pending("bpftool is not installed (apt install bpftool)") return end
+		local obj = assert(bpf.load(support.obj("parity_kconfig")))
+		local names = {}
+		for _, map in pairs(obj.maps) do
+			local ran, out = support.sh("bpftool -j map show id " .. map:info().id)
+			assert(ran, out)
+			names[#names + 1] = assert(out:match('"name":"([^"]*)"'), out)
+		end
+		obj:close()
+		assert.same(sorted(dump("libbpf", support.obj("parity_kconfig")).maps), sorted(names))
+	end)
+end)
+
 -- Objects one loader cannot load by nature: the reason is printed as the test's pending note.
 local BY_NATURE = {
 	legacy_maps = "libbpf 1.x no longer reads the legacy 'maps' section (luabpf still does)",
