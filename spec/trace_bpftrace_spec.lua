@@ -42,6 +42,9 @@ local CASES = {
 	{ "printf per exec with the file name",
 		"tracepoint:syscalls:sys_enter_execve /pid == cpid/ { printf(\"exec %s\\n\", str(args->filename)); }",
 		W .. " exec /bin/true" },
+	{ "join() of an exec's arguments",
+		"tracepoint:syscalls:sys_enter_execve /pid == cpid/ { join(args->argv); join(args->argv, \",\"); }",
+		W .. " exec /bin/true one two three" },
 	{ "latency between enter and exit with a keyed map",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; } " ..
 		"tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @calls = count(); delete(@start[tid]); }",

@@ -266,6 +266,15 @@ function handlers.zero(t, ev)
 	end
 end
 
+function handlers.join(t, ev, bytes)
+	local n = tonumber(values.int(bytes, 8, false))
+	local parts = {}
+	for i = 0, math.min(n, ev.max_args or n) - 1 do
+		parts[#parts + 1] = values.decode(bytes, 16 + i * ev.arg_size, { type = "str", size = ev.arg_size })
+	end
+	emit(t, table.concat(parts, ev.sep or " ") .. "\n")
+end
+
 function handlers.time(t, ev)
 	emit(t, format.time(ev.fmt))
 end
