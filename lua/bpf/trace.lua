@@ -13,6 +13,7 @@ local bpf = require "bpf"
 local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
+local usym = require "bpf.trace.usym"
 
 local M = {}
 
@@ -136,6 +137,7 @@ end
 --- bpftrace's text of one map (name given) or of every map in name order.
 function Trace:format(name, opts)
 	check_open(self)
+	usym.forget()
 	if name ~= nil then
 		return format.map(map_data(self, map_def(self, name)), opts)
 	end
@@ -300,6 +302,7 @@ end
 function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
+	usym.forget() -- processes map and unmap: their mappings are read again for each batch
 	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
 	flush(self)
 	if not n then return nil, err, errno end
