@@ -220,6 +220,22 @@ describe("trace codegen", function()
 		assert.is_true(total(st.maps["@"]["tracepoint:syscalls:sys_enter_openat"]) >= 3)
 	end)
 
+	it("computes integers as bpftrace does (unsigned division and shifts, signed comparisons)", function()
+		local st = trace("BEGIN { @a = -7 / 2; @b = -8 >> 1; @c = (int8)200; @d = (uint32)-1; @e = 1 < -1;" ..
+			" @f = (uint64)-1 > 5; @l = lhist(-1, 0, 10, 5); @l = lhist(10, 0, 10, 5); @h = hist(-3); @g = 7 % 3; }")
+		local m = st.maps
+		assert.equal("9223372036854775804", support.int_text(m.a[0])) -- (2^64 - 7) / 2
+		assert.equal("9223372036854775804", support.int_text(m.b[0])) -- (2^64 - 8) >> 1, logical
+		assert.equal(-56, m.c[0])
+		assert.equal(4294967295, m.d[0])
+		assert.equal(0, m.e[0])
+		assert.equal(1, m.f[0])
+		assert.equal(1, total(m.l[0])) -- -1 is below min: slot 0
+		assert.equal(1, total(m.l[3])) -- 10 (= max) in the last slot
+		assert.equal(1, total(m.h[0]))
+		assert.equal(1, m.g[0])
+	end)
+
 	it("stores ntop, ksym and usym values", function()
 		local st, plan = trace("BEGIN { @ip = ntop(0x0100007f); @k = ksym(kaddr(\"vfs_read\")); }")
 		local ip = st.maps.ip[0]
