@@ -236,6 +236,32 @@ describe("trace codegen", function()
 		assert.equal(1, m.g[0])
 	end)
 
+	it("reads the identity builtins (pid, tid, uid, gid, cpu, cgroup, nsecs) in BEGIN", function()
+		local st = trace("BEGIN { @pid = pid; @tid = tid; @uid = uid; @gid = gid; @cpu = cpu; @cg = cgroup; @ns = nsecs; @c = comm; }")
+		local m = st.maps
+		assert.equal(support.getpid(), m.pid[0]) -- BEGIN runs in the loading process (test run)
+		assert.equal(m.pid[0], m.tid[0])
+		assert.equal(0, m.uid[0])
+		assert.equal(0, m.gid[0])
+		assert.is_true(m.cpu[0] >= 0 and m.cpu[0] < bpf.num_possible_cpus())
+		assert.is_true(m.cg[0] > 0)
+		assert.is_true(m.ns[0] > 0)
+		assert.equal(support.comm(support.getpid()), m.c[0])
+	end)
+
+	it("fires profile probes on every CPU and counts raw tracepoint arguments", function()
+		local st = trace("profile:hz:99 { @p[cpu] = count(); } rawtracepoint:sys_enter /arg1 == 110/ { @getppid = count(); }",
+			WORKLOAD .. " getppid 25; sleep 0.3")
+		local cpus = 0
+		for _, v in st.maps.p:pairs() do
+			cpus = cpus + 1
+			assert.is_true(total(v) >= 1)
+		end
+		assert.is_true(cpus >= 1)
+		-- sys_enter's second argument is the syscall number (110: getppid on x86-64)
+		assert.is_true(total(st.maps.getppid[0]) >= 25)
+	end)
+
 	it("stores ntop, ksym and usym values", function()
 		local st, plan = trace("BEGIN { @ip = ntop(0x0100007f); @k = ksym(kaddr(\"vfs_read\")); }")
 		local ip = st.maps.ip[0]
