@@ -262,6 +262,27 @@ describe("trace codegen", function()
 		assert.is_true(total(st.maps.getppid[0]) >= 25)
 	end)
 
+	it("has the verifier accept programs that mix every construct (loaded, not attached)", function()
+		local programs = {
+			'tracepoint:syscalls:sys_enter_read { $a = args->count; $s = comm; if ($s == "x" || $a > 5) { @[$s, $a] = count(); } @t = $a > 3 ? $s : "zz"; printf("%s %s %d\\n", $s, @t, $a); }',
+			'tracepoint:sched:sched_switch { @[args->prev_comm, args->next_pid] = count(); @s[kstack(3)] = sum(args->prev_pid); printf("%s -> %s\\n", args->prev_comm, args->next_comm); }',
+			'tracepoint:sched:sched_process_exec { $f = str(args->filename); @[$f] = count(); if ($f == "/bin/sh") { printf("sh\\n") } @m = max(curtask->real_parent->real_parent->pid); }',
+			'tracepoint:syscalls:sys_enter_execve { join(args->argv, ","); @[ustack] = count(); @u = usym(curtask->mm->start_code); }',
+			'BEGIN { $i = 0; unroll(10) { $i++; @a[$i] = $i * 2; } @b = strncmp("abc", "abd", 2); @c = ntop(10, curtask->comm); }',
+			'tracepoint:sock:inet_sock_set_state { @[ntop(args->saddr), ntop(args->daddr_v6), args->newstate] = count(); }',
+			'tracepoint:syscalls:sys_exit_openat /args->ret < 0/ { @e[-args->ret] = count(); @s = stats(args->ret); @mi = min(args->ret); @av = avg(args->ret); }',
+			'tracepoint:syscalls:sys_enter_openat { @start[tid] = nsecs; @name[tid] = str(args->filename); } tracepoint:syscalls:sys_exit_openat /@start[tid]/ { @lat[@name[tid]] = hist(nsecs - @start[tid]); delete(@start[tid]); delete(@name[tid]); }',
+			'kretprobe:vfs_read { @[retval > 0 ? "ok" : "err"] = count(); } kprobe:vfs_read { @b = lhist(arg2, 0, 4096, 512); }',
+			'BEGIN { $t = (struct task_struct *)curtask; @n = $t->nsproxy->uts_ns->name.nodename; @p = $t->se.vruntime; @bit = $t->in_execve; @y = ((struct task_struct *)curtask)->pid; }',
+		}
+		for _, src in ipairs(programs) do
+			local plan = assert(compile(src))
+			local st, err = load(plan, { attach = false })
+			assert(st, err)
+			st:close()
+		end
+	end)
+
 	it("stores ntop, ksym and usym values", function()
 		local st, plan = trace("BEGIN { @ip = ntop(0x0100007f); @k = ksym(kaddr(\"vfs_read\")); }")
 		local ip = st.maps.ip[0]
