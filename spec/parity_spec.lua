@@ -108,6 +108,16 @@ describe("kconfig values libbpf provides itself", function()
 		assert.equal(0, obj.globals.unknown) -- an unknown LINUX_ value, __weak: zero
 	end)
 
+	it("runs a program built on libbpf's usdt.bpf.h at a real USDT probe", function()
+		local target = require("support.netns").fixture("probe_target")
+		obj = assert(bpf.load(support.obj("parity_kconfig")))
+		link = assert(obj.programs.on_usdt:attach_usdt(target, "lbpf_fixture", "args"))
+		local ran, out = support.sh(target .. " args 2 2>&1")
+		assert(ran, out)
+		assert.equal(4, obj.globals.usdt_argc) -- bpf_usdt_arg_cnt() through libbpf's spec map
+		assert.equal(-17, obj.globals.usdt_arg0) -- the probe's first argument, a constant
+	end)
+
 	it("gives the values libbpf gives: the kconfig-dependent code is translated the same", function()
 		local lib, ours = dump("libbpf", support.obj("parity_kconfig")),
 			dump("luabpf", support.obj("parity_kconfig"))
@@ -354,6 +364,22 @@ describe("data-section map names", function()
 		table.sort(d.maps)
 		assert.same({ "__bpf_usdt_ip_t", "__bpf_usdt_spec", "parity_.kconfig", "parity_k.bss",
 			"parity_k.data" }, d.maps)
+	end)
+end)
+
+describe("data-section map names in bpftool", function()
+	it("are the same for an object loaded by luabpf as for libbpf", function()
+		local have = support.sh("command -v bpftool >/dev/null")
+		if not have then pending("bpftool is not installed (apt install bpftool)") return end
+		local obj = assert(bpf.load(support.obj("parity_kconfig")))
+		local names = {}
+		for _, map in pairs(obj.maps) do
+			local ran, out = support.sh("bpftool -j map show id " .. map:info().id)
+			assert(ran, out)
+			names[#names + 1] = assert(out:match('"name":"([^"]*)"'), out)
+		end
+		obj:close()
+		assert.same(sorted(dump("libbpf", support.obj("parity_kconfig")).maps), sorted(names))
 	end)
 end)
 

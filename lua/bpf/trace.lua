@@ -13,6 +13,7 @@ local bpf = require "bpf"
 local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
+local usym = require "bpf.trace.usym"
 
 local M = {}
 
@@ -136,6 +137,7 @@ end
 --- bpftrace's text of one map (name given) or of every map in name order.
 function Trace:format(name, opts)
 	check_open(self)
+	usym.forget()
 	if name ~= nil then
 		return format.map(map_data(self, map_def(self, name)), opts)
 	end
@@ -266,6 +268,15 @@ function handlers.zero(t, ev)
 	end
 end
 
+function handlers.join(t, ev, bytes)
+	local n = tonumber(values.int(bytes, 8, false))
+	local parts = {}
+	for i = 0, math.min(n, ev.max_args or n) - 1 do
+		parts[#parts + 1] = values.decode(bytes, 16 + i * ev.arg_size, { type = "str", size = ev.arg_size })
+	end
+	emit(t, table.concat(parts, ev.sep or " ") .. "\n")
+end
+
 function handlers.time(t, ev)
 	emit(t, format.time(ev.fmt))
 end
@@ -291,6 +302,7 @@ end
 function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
+	usym.forget() -- processes map and unmap: their mappings are read again for each batch
 	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
 	flush(self)
 	if not n then return nil, err, errno end
