@@ -127,6 +127,7 @@ rock-install: $(BUILD)/rock/bpf.so
 	install -d $(INST_LIBDIR) $(INST_LUADIR)/bpf
 	install -m 755 $(BUILD)/rock/bpf.so $(INST_LIBDIR)/bpf.so
 	$(if $(wildcard lua/bpf/*.lua),install -m 644 $(wildcard lua/bpf/*.lua) $(INST_LUADIR)/bpf/)
+	$(if $(wildcard lua/bpf/trace/*.lua),install -d $(INST_LUADIR)/bpf/trace && install -m 644 $(wildcard lua/bpf/trace/*.lua) $(INST_LUADIR)/bpf/trace/)
 
 # Preloaded into the interpreter by check-asan and check-valgrind (see the source for why).
 TEST_PRELOAD := $(BUILD)/test-preload.so
@@ -197,6 +198,7 @@ clean:
 help:
 	@echo "targets: all core modules bpf test test-lua54 test-luajit demo check-asan"
 	@echo "         check-valgrind ldd-check deps mount clean"
+	@echo "         modules-all static cc bpf-headers new (mk/*.mk: more)"
 	@echo "variables: LUA=lua5.4|luajit  SPEC='spec/a_spec.lua ...'  EXTRA_CFLAGS=..."
 
 # ---- fragments by other parts of the project --------------------------------------------------

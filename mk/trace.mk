@@ -9,10 +9,15 @@ TRACE_WORKLOAD := $(BUILD)/fixtures/trace_workload
 TRACE_FIXTURES := $(TRACE_WORKLOAD)
 TEST_DEPS += $(TRACE_WORKLOAD)
 BENCH_TRACE_ARGS ?=
+TRACE_START := $(BUILD)/bench/trace_start
+
+$(TRACE_START): bench/trace_start.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
 
 .PHONY: bench-trace
 bench-trace: mount
-	$(MAKE) --no-print-directory -j$(JOBS) all static $(TRACE_WORKLOAD)
+	$(MAKE) --no-print-directory -j$(JOBS) all static $(TRACE_WORKLOAD) $(TRACE_START)
 	LUA_CPATH="$(CURDIR)/$(BUILD)/lua5.4/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;;" \
 		$(LUA54) bench/trace_bench.lua $(BENCH_TRACE_ARGS)
 	LUA_CPATH="$(CURDIR)/$(BUILD)/luajit/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;;" \

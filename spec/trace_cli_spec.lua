@@ -40,6 +40,15 @@ for _, runner in ipairs(RUNNERS) do
 			assert.are.equal("Attaching 1 probe...\n\n\n@calls: 23\n", out)
 		end)
 
+		it("stops when the process given with -p exits", function()
+			local _, pid = support.sh(q(tw.WORKLOAD) .. " sleep 700 >/dev/null 2>&1 & echo $!")
+			pid = tonumber(pid)
+			local rc, out, err = run(runner.cmd .. " -p " .. pid .. " -e " ..
+				q("tracepoint:syscalls:sys_enter_getppid { @calls = count(); } END { printf(\"end\\n\"); }"))
+			assert.are.equal(0, rc, err)
+			assert.matches("^Attaching 2 probes%.%.%.\nend\n\n\n", out)
+		end)
+
 		it("runs a FILE.bt with positional arguments for -d seconds", function()
 			local path = os.tmpname()
 			support.write_file(path, "BEGIN { printf(\"%s %d\\n\", str($1), $2); }\n" ..
@@ -93,3 +102,18 @@ for _, runner in ipairs(RUNNERS) do
 		end)
 	end)
 end
+
+describe("bpf.trace at the REPL of build/luabpf", function()
+	it("compiles and runs a program, prints handles as summaries and reads maps", function()
+		local input = os.tmpname()
+		support.write_file(input, 't = bpf.trace("BEGIN { @x = 41 + 1; @c = count(); }", { print = false })\n' ..
+			't\nt:read("@x")\nt:format()\nt:close()\nt\n')
+		local rc, out = run(q(tw.LUABPF) .. " < " .. input)
+		os.remove(input)
+		assert.are.equal(0, rc)
+		assert.matches("bpf%.trace%(1 probe, maps: @x scalar, @c count; running%)", out)
+		assert.matches("luabpf> 42\n", out)
+		assert.truthy(out:find("@c: 1", 1, true) and out:find("@x: 42", 1, true), out) -- quoted or not
+		assert.matches("bpf%.trace%(closed%)", out)
+	end)
+end)

@@ -151,13 +151,15 @@ describe("bpf.trace.format, compared with bpftrace 0.17's own output", function(
 				{ 4294967301, 4294967301, 65537, 257, 3, 3, 3, 104, 105, -1, -2, 65 }),
 			format.printf("%08.3d|%-08d|%ld %lu %lld %llu %zu %jd\n", { 5, 5, -1, -1, -1, -1, -1, -1 }),
 			format.printf("%s|%-4s|%4s|%.1s|%d\n", { "abc", "ab", "ab", "xyz", -5 }),
+			format.printf("a%%b\n", {}), format.printf("%%%d %%|%d %%\n", { 5, 6 }),
 		}
 		check([[BEGIN { printf("%%|%u|%ld|%llu|%5.2s|%-8d|%08x|%X|%o|%s|%10s|%-10s|\n",
 			-1, -2, 3, "abcdef", 4, 255, 255, 8, "q", "right", "left");
 			printf("%d %x %hd %hhu|%5d|%-5d|%.3d|%c%c|%lx|%llx|%-3c|\n",
 			4294967301, 4294967301, 65537, 257, 3, 3, 3, 104, 105, -1, -2, 65);
 			printf("%08.3d|%-08d|%ld %lu %lld %llu %zu %jd\n", 5, 5, -1, -1, -1, -1, -1, -1);
-			printf("%s|%-4s|%4s|%.1s|%d\n", "abc", "ab", "ab", "xyz", -5); exit(); }]],
+			printf("%s|%-4s|%4s|%.1s|%d\n", "abc", "ab", "ab", "xyz", -5);
+			printf("a%%b\n"); printf("%%%d %%|%d %%\n", 5, 6); exit(); }]],
 			table.concat(lines) .. "\n\n")
 		assert.are.equal(os.date("%H:%M:%S\n", 0), format.time(nil, 0))
 		assert.are.equal("1970", format.time("%Y", 0):sub(1, 4))
@@ -169,7 +171,7 @@ describe("bpf.trace.format, compared with bpftrace 0.17's own output", function(
 		assert.are.equal("@[\n    a+1\n    b+2\n]: 3\n", format.map(m))
 		local v = { name = "@s", kind = "kstack", keys = { "int" }, entries = {
 			{ key = { 1 }, value = { "f+0" } }, { key = { 2 }, value = { "g+4" } } } }
-		assert.are.equal("@s[1]: \n    f+0\n@s[2]: \n    g+4\n\n", format.map(v))
+		assert.are.equal("@s[1]: \n        f+0\n@s[2]: \n        g+4\n\n", format.map(v))
 	end)
 
 	it("rejects what it cannot format with a message", function()

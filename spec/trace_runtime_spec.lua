@@ -144,6 +144,49 @@ describe("bpf.trace", function()
 		assert.are.equal(before, support.fd_count())
 	end)
 
+	it("runs inside a luv loop through t:pollfd(), printf lines in order", function()
+		local ok, uv = pcall(require, "luv")
+		if not ok then
+			pending("luv is not installed (lua-luv)")
+			return
+		end
+		local w = tw.start("read 3 2 1")
+		local t, out = traced([[tracepoint:syscalls:sys_enter_read /pid == cpid && args->fd == 42/ {
+			printf("%d\n", args->count); if (args->count == 1) { exit(); } }]], { cpid = w.pid, print = false })
+		local poll = uv.new_poll(t:pollfd())
+		poll:start("r", function()
+			local _, running = t:poll()
+			if not running then poll:stop(); poll:close() end
+		end)
+		w:go()
+		uv.run()
+		assert.are.same({ "3\n", "2\n", "1\n" }, out)
+		t:close()
+	end)
+
+	it("runs under cqueues with the handle itself polled", function()
+		local ok, cqueues = pcall(require, "cqueues")
+		if not ok or jit then
+			pending("cqueues (lua-cqueues) is there for Lua 5.4 only")
+			return
+		end
+		local w = tw.start("getppid 4")
+		local t, out = traced([[tracepoint:syscalls:sys_enter_getppid /pid == cpid/ {
+			@n++; if (@n == 4) { printf("four\n"); exit(); } }]], { cpid = w.pid, print = false })
+		local cq = cqueues.new()
+		cq:wrap(function()
+			while true do
+				cqueues.poll(t)
+				local _, running = t:poll()
+				if not running then break end
+			end
+		end)
+		w:go()
+		assert(cq:loop(10))
+		assert.are.same({ "four\n" }, out)
+		t:close()
+	end)
+
 	it("refuses unknown map names with the names it has", function()
 		local t = traced("BEGIN { @a = 1; @b = count(); }", { print = false })
 		assert.has_error(function() t:read("@zz") end, "bpf.trace: no map @zz in this program (maps: @a, @b)")

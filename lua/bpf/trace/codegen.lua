@@ -10,8 +10,9 @@ local raise = diag.raise
 
 local G = {}
 G.__index = G
+for name, method in pairs(require "bpf.trace.codegen_maps") do G[name] = method end
 
-local BPF_ANY = 0
+local MAX_INSNS = 100000 -- far below the verifier's limits; bounds the compile time too
 local BPF_F_USER_STACK = 256
 
 ---------------------------------------------------------------------------------------------
@@ -228,6 +229,17 @@ end
 -- Jumps to `false_label` when e is false (0); falls through otherwise.
 function G:cond(e, false_label)
 	local b = self.b
+	if e.kind == "binop" and e.strcmp then
+		if e.op == "==" then
+			self:strcmp_jump(e, false_label)
+		else
+			local ne = b:new_label("ne")
+			self:strcmp_jump(e, ne)
+			b:ja(false_label)
+			b:label(ne)
+		end
+		return
+	end
 	if e.kind == "binop" and JUMP_NEG[e.op] and not e.strcmp then
 		local src = self:operands(e.left, e.right)
 		self:jump_if(JUMP_NEG[e.op], e.signed, src, false_label)
@@ -285,21 +297,20 @@ function G:binop(e)
 		return
 	end
 	local src = self:operands(e.left, e.right)
-	local alu = ALU[op]
-	if op == ">>" and e.signed then alu = "arsh" end
-	b[alu](b, "r0", src)
+	-- bpftrace divides, takes remainders and shifts right as unsigned 64-bit operations
+	b[ALU[op]](b, "r0", src)
 end
 
 -- String equality: bytewise over the first string's length plus its NUL when one side is a
 -- literal, else over the whole (zero-filled) buffers.
-function G:strcmp(e)
+-- Emits the comparison of the two strings of e: jumps to `ne` when they differ, falls through
+-- when they are equal.
+function G:strcmp_jump(e, ne)
 	local b = self.b
 	local used = b:stack_used()
 	local l, r = e.left, e.right
 	local lit
 	if r.kind == "str" then lit = r.value elseif l.kind == "str" then lit = l.value; l, r = r, l end
-	local ne = b:new_label("ne")
-	local done = b:new_label("done")
 	local a = self:buf(l)
 	if lit then
 		local n = math.min(#lit + 1, l.ty.size)
@@ -312,8 +323,7 @@ function G:strcmp(e)
 			for j = w, 1, -1 do v = v * 256 + padded:byte(i + j) end
 			b:ldx(w == 4 and "u32" or "u8", "r1", "r10", a + i)
 			if w == 4 then
-				b:mov("w2", v)
-				b:jne("w1", "w2", ne)
+				b:jne("w1", v, ne)
 			else
 				b:jne("r1", v, ne)
 			end
@@ -342,6 +352,12 @@ function G:strcmp(e)
 		end
 	end
 	b:stack_reset(used)
+end
+
+function G:strcmp(e)
+	local b = self.b
+	local ne, done = b:new_label("ne"), b:new_label("done")
+	self:strcmp_jump(e, ne)
 	local eq_val, ne_val = 1, 0
 	if e.op == "!=" then eq_val, ne_val = 0, 1 end
 	b:mov("r0", eq_val); b:ja(done)
@@ -361,6 +377,7 @@ function G:builtin(e)
 	elseif n == "cgroup" then self:call("get_current_cgroup_id")
 	elseif n == "curtask" then self:call("get_current_task")
 	elseif n == "cpid" then self:const("r0", self.opts.cpid)
+	elseif e.constant then self:const("r0", e.constant)
 	elseif n == "elapsed" then
 		self:call("ktime_get_ns")
 		b:ld_map_value("r1", self.refs.elapsed, 0)
@@ -485,6 +502,9 @@ function G:gen(e)
 			end
 		elseif n == "kstack" then self:stackid(false)
 		elseif n == "strncmp" then self:strncmp(e)
+		elseif n == "bswap" then
+			self:gen(e.args[1])
+			if e.bits > 8 then b:be("r0", e.bits) end
 		else raise(e, "internal: call %s has no integer value", n) end
 	else
 		raise(e, "internal: cannot generate %s", k)
@@ -660,280 +680,13 @@ function G:call_into(e, off, size)
 	end
 end
 
----------------------------------------------------------------------------------------------
--- Maps
-
--- Builds the key of a map access on the stack; returns its offset.
-function G:key(e, extra)
-	local m = e.map.plan
-	local size = m.key_size
-	local off = self:tmp(size)
-	-- every key part is written whole (buffers zero-pad themselves); only a keyless map's
-	-- constant key needs zeroing (a hist's slot is written by the caller)
-	if not e.keys then self:zero(off, size) end
-	for i, kexpr in ipairs(e.keys or {}) do
-		local pt = m.keys[i]
-		if types.is_buffer(kexpr.ty) then
-			self:into(kexpr, off + pt.offset, pt.size)
-		else
-			self:gen(kexpr)
-			self.b:stx("u64", "r10", off + pt.offset, "r0")
-		end
-	end
-	local _ = extra
-	return off
-end
-
--- r0 = lookup(map, key at off).
-function G:lookup(ref, key)
-	local b = self.b
-	self:ld_map("r1", ref)
-	b:mov("r2", "r10"); b:add("r2", key)
-	self:call("map_lookup_elem")
-end
-
-function G:update(ref, key, val, flags)
-	local b = self.b
-	self:ld_map("r1", ref)
-	b:mov("r2", "r10"); b:add("r2", key)
-	b:mov("r3", "r10"); b:add("r3", val)
-	b:mov("r4", flags or BPF_ANY)
-	self:call("map_update_elem")
-end
-
-function G:map_lookup(e)
-	local key = self:key(e)
-	self:lookup(self.refs[e.map.plan.name], key)
-end
-
--- An integer read of a scalar map (0 when the key is absent).
-function G:map_read(e)
-	local b = self.b
-	local used = b:stack_used()
-	self:map_lookup(e)
-	local done = b:new_label("done")
-	b:jeq("r0", 0, done)
-	b:ldx("u64", "r0", "r0", 0)
-	b:label(done)
-	b:stack_reset(used)
-end
-
--- @m[k] op= value (value: an expression or the constant `delta`); `result` = "old"/"new" puts
--- that value in r0.
-function G:map_update_op(target, op, value, delta, result)
-	local b = self.b
-	local used = b:stack_used()
-	if value then self:gen(value) else self:const("r0", delta) end
-	b:mov("r8", "r0")
-	local key = self:key(target)
-	local val = self:tmp(8)
-	local ref = self.refs[target.map.plan.name]
-	self:lookup(ref, key)
-	local miss, go = b:new_label("miss"), b:new_label("go")
-	b:mov("r7", 0)
-	b:jeq("r0", 0, miss)
-	b:ldx("u64", "r7", "r0", 0)
-	b:label(miss)
-	b:mov("r1", "r7")
-	local alu = ALU[op]
-	b[alu](b, "r1", "r8")
-	b:stx("u64", "r10", val, "r1")
-	b:label(go)
-	self:update(ref, key, val)
-	if result == "old" then b:mov("r0", "r7")
-	elseif result == "new" then b:ldx("u64", "r0", "r10", val) end
-	b:stack_reset(used)
-end
-
--- log2 slot of r7 (bpftrace's: <0 → 0, 0 → 1, else 2 + floor(log2)) into r1.
-function G:log2_slot()
-	local b = self.b
-	local done = b:new_label("slot")
-	b:mov("r1", 0)
-	b:jslt("r7", 0, done)
-	b:mov("r1", 1)
-	b:jeq("r7", 0, done)
-	b:mov("r2", "r7")
-	b:mov("r1", 2)
-	for _, s in ipairs({ 32, 16, 8, 4, 2, 1 }) do
-		local skip = b:new_label("l")
-		b:mov("r3", "r2"); b:rsh("r3", s)
-		b:jeq("r3", 0, skip)
-		b:mov("r2", "r3"); b:add("r1", s)
-		b:label(skip)
-	end
-	b:label(done)
-end
-
--- lhist slot of r7 into r1.
-function G:linear_slot(l, signed)
-	local b = self.b
-	local done = b:new_label("slot")
-	local nb = math.floor((l.max - l.min) / l.step)
-	b:mov("r1", 0)
-	self:const("r2", l.min)
-	if signed then b:jslt("r7", "r2", done) else b:jlt("r7", "r2", done) end
-	b:mov("r1", 1 + nb)
-	self:const("r2", l.max)
-	if signed then b:jsgt("r7", "r2", done) else b:jgt("r7", "r2", done) end
-	b:mov("r1", "r7")
-	b:sub("r1", "r2"); b:add("r1", l.max - l.min) -- r1 = v - min
-	b:div("r1", l.step)
-	b:add("r1", 1)
-	b:label(done)
-end
-
-function G:aggregate(s)
-	local b = self.b
-	local t, call = s.target, s.value
-	local m = t.map.plan
-	local ref = self.refs[m.name]
-	local kind = m.kind
-	local used = b:stack_used()
-	local key = self:key(t)
-	if call.args[1] then
-		self:gen(call.args[1])
-		b:mov("r7", "r0")
-	else
-		b:mov("r7", 1)
-	end
-	if kind == "hist" or kind == "lhist" then
-		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, m.signed) end
-		b:stx("u64", "r10", key + m.slot_offset, "r1")
-	end
-	local val = self:tmp(m.value_size)
-	self:lookup(ref, key)
-	local init, done = b:new_label("init"), b:new_label("done")
-	b:jeq("r0", 0, init)
-	if kind == "count" or kind == "hist" or kind == "lhist" then
-		b:ldx("u64", "r1", "r0", 0); b:add("r1", 1); b:stx("u64", "r0", 0, "r1")
-	elseif kind == "sum" then
-		b:ldx("u64", "r1", "r0", 0); b:add("r1", "r7"); b:stx("u64", "r0", 0, "r1")
-	elseif kind == "avg" or kind == "stats" then
-		b:ldx("u64", "r1", "r0", 0); b:add("r1", "r7"); b:stx("u64", "r0", 0, "r1")
-		b:ldx("u64", "r1", "r0", 8); b:add("r1", 1); b:stx("u64", "r0", 8, "r1")
-	elseif kind == "min" or kind == "max" then
-		local store = b:new_label("store")
-		b:ldx("u64", "r1", "r0", 8)
-		b:jeq("r1", 0, store)
-		b:ldx("u64", "r1", "r0", 0)
-		local keep = kind == "min" and ">=" or "<="
-		if m.signed then keep = "s" .. keep end
-		b:jcond(keep, "r7", "r1", done)
-		b:label(store)
-		b:stx("u64", "r0", 0, "r7")
-		b:st("u64", "r0", 8, 1)
-	end
-	b:ja(done)
-	b:label(init)
-	if kind == "count" or kind == "hist" or kind == "lhist" then
-		b:st("u64", "r10", val, 1)
-	else
-		b:stx("u64", "r10", val, "r7")
-		if m.value_size == 16 then b:st("u64", "r10", val + 8, 1) end
-	end
-	self:update(ref, key, val)
-	b:label(done)
-	b:stack_reset(used)
-end
-
-function G:assign(s)
-	local b = self.b
-	local t = s.target
-	if t.kind == "var" then
-		local slot = self.vars[t.name]
-		if s.op ~= "" then
-			local src = self:operands(t, s.value)
-			b[ALU[s.op]](b, "r0", src)
-			b:stx("u64", "r10", slot, "r0")
-			return
-		end
-		local ty = self.var_types[t.name]
-		if types.is_buffer(ty) then
-			local size = types.storage_size(ty)
-			if s.value.kind == "var" and self.vars[s.value.name] == slot then return end
-			-- build in a temporary: the value may read the variable itself
-			local used = b:stack_used()
-			local tmp = self:tmp(size)
-			self:into(s.value, tmp, size)
-			self:copy("r10", tmp, slot, size)
-			b:stack_reset(used)
-		else
-			self:gen(s.value)
-			b:stx("u64", "r10", slot, "r0")
-		end
-		return
-	end
-	if s.agg then return self:aggregate(s) end
-	if s.op ~= "" then return self:map_update_op(t, s.op, s.value) end
-	local m = t.map.plan
-	local used = b:stack_used()
-	local key = self:key(t)
-	local val = self:tmp(m.value_size)
-	if types.is_buffer(s.value.ty) then
-		self:into(s.value, val, m.value_size)
-	else
-		self:gen(s.value)
-		b:stx("u64", "r10", val, "r0")
-	end
-	self:update(self.refs[m.name], key, val)
-	b:stack_reset(used)
-end
-
----------------------------------------------------------------------------------------------
--- Events and statements
-
--- Sends the record at [off, off + size) through the ring buffer.
-function G:submit(off, size)
-	local b = self.b
-	self:ld_map("r1", self.refs.ringbuf)
-	b:mov("r2", "r10"); b:add("r2", off)
-	b:mov("r3", size)
-	b:mov("r4", 0)
-	self:call("ringbuf_output")
-end
-
-function G:event(e)
-	local b = self.b
-	local ev = e.event
-	local used = b:stack_used()
-	local off = self:tmp(ev.size)
-	local first = e.name == "printf" and 2 or 1
-	for i, a in ipairs(ev.args or {}) do
-		local arg = e.args[first + i - 1]
-		if types.is_buffer(arg.ty) then
-			self:into(arg, off + a.offset, a.size)
-		else
-			self:gen(arg)
-			b:stx("u64", "r10", off + a.offset, "r0")
-		end
-	end
-	b:st("u64", "r10", off, ev.id)
-	self:submit(off, ev.size)
-	b:stack_reset(used)
-	if e.name == "exit" then b:ja(self.exit_label) end
-end
-
-function G:call_stmt(e)
-	local n = e.name
-	if e.event then return self:event(e) end
-	if n == "delete" then
-		local b = self.b
-		local a = e.args[1]
-		local used = b:stack_used()
-		local key = self:key(a)
-		self:ld_map("r1", self.refs[a.map.plan.name])
-		b:mov("r2", "r10"); b:add("r2", key)
-		self:call("map_delete_elem")
-		b:stack_reset(used)
-		return
-	end
-	raise(e, "internal: statement call %s", n)
-end
-
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
+	self.cur_node = s
+	if b:count() > MAX_INSNS then
+		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
+	end
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
 	local used = b:stack_used()
 	local ends = false
@@ -992,10 +745,11 @@ end
 ---------------------------------------------------------------------------------------------
 
 -- Generates one program: returns the finished builder.
-local function program(plan_prog, prog, refs, opts, where)
+local function generate(plan_prog, prog, refs, opts, where, state)
 	local b = asm.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
+	state.g = self
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
@@ -1026,6 +780,22 @@ local function program(plan_prog, prog, refs, opts, where)
 	b:exit()
 	b:finish()
 	return b
+end
+
+-- A builder's refusal (the 512-byte stack, a jump too far) becomes an error at the statement
+-- being generated.
+local function program(plan_prog, prog, refs, opts, where)
+	local state = {}
+	local ok, res = pcall(generate, plan_prog, prog, refs, opts, where, state)
+	if ok then return res end
+	if diag.is_error(res) then error(res, 0) end
+	local msg = tostring(res)
+	msg = msg:match("bpf%.asm: [^:]*:%d+:%d+: (.*)$") or msg:match("bpf%.asm: (.*)$") or msg
+	local node = state.g and state.g.cur_node or prog.probe
+	if msg:match("^stack:") then
+		raise(node, "probe '%s' needs more than the 512 bytes of BPF stack here (%s)", plan_prog.probe, msg)
+	end
+	raise(node, "cannot generate code for this statement: %s", msg)
 end
 
 return { program = program }

@@ -26,17 +26,23 @@ end
 -- Line, column and line text of a byte offset (a line-start index built once per source).
 local function locator(src)
 	local starts = { 1 }
-	for p in src:gmatch("()\n") do starts[#starts + 1] = p + 1 end
+	local find, p = string.find, 0
+	while true do
+		p = find(src, "\n", p + 1, true)
+		if not p then break end
+		starts[#starts + 1] = p + 1
+	end
+	local last = 1
 	return function(pos)
 		local lo, hi = 1, #starts
+		-- statements come in source order: start from the last answer
+		if starts[last] <= pos and (last == #starts or starts[last + 1] > pos) then lo, hi = last, last end
 		while lo < hi do
 			local mid = math.floor((lo + hi + 1) / 2)
 			if starts[mid] <= pos then lo = mid else hi = mid - 1 end
 		end
-		local s = starts[lo]
-		local e = src:find("\n", s, true)
-		local text = src:sub(s, (e or #src + 1) - 1):gsub("^%s+", ""):gsub("%s+$", "")
-		return lo, pos - s + 1, text
+		last = lo
+		return lo, pos - starts[lo] + 1
 	end
 end
 
@@ -109,18 +115,29 @@ local function compile(src, opts)
 		end
 		local refs, names = make_refs(plan)
 		plan.refs = refs
-		local texts = {}
 		for i, prog in ipairs(progs) do
 			local pp = plan.programs[i]
 			pp.line = where(prog.probe.pos)
-			local b = codegen.program(pp, prog, refs, copts, where)
-			pp.asm = b
-			pp.text = program_text(b, names)
-			texts[#texts + 1] = string.format("; %s  (program %s, %s, %d instructions)\n%s",
-				pp.probe, pp.bpf_name, pp.prog_type, b:count(), pp.text)
+			pp.asm = codegen.program(pp, prog, refs, copts, where)
+			setmetatable(pp, { __index = function(t, k)
+				if k ~= "text" then return nil end
+				local text = program_text(t.asm, names)
+				rawset(t, "text", text)
+				return text
+			end })
 		end
-		plan.text = table.concat(texts, "\n")
-		return plan
+		-- the text is made when first read (it is for people: --dump, specs)
+		return setmetatable(plan, { __index = function(t, k)
+			if k ~= "text" then return nil end
+			local texts = {}
+			for _, pp in ipairs(t.programs) do
+				texts[#texts + 1] = string.format("; %s  (program %s, %s, %d instructions)\n%s",
+					pp.probe, pp.bpf_name, pp.prog_type, pp.asm:count(), pp.text)
+			end
+			local text = table.concat(texts, "\n")
+			rawset(t, "text", text)
+			return text
+		end })
 	end)
 	if ok then return res end
 	if diag.is_error(res) then

@@ -26,7 +26,13 @@ local function line_text(src, start)
 end
 
 -- Formats a message at [pos, epos] of `src` (epos inclusive, optional).
+local ESC = { ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+
 function M.format(src, name, pos, epos, message)
+	-- one line of message whatever it quotes from the source
+	message = message:gsub("[%c\127-\255]", function(c)
+		return ESC[c] or (c:byte() < 32 or c:byte() == 127) and string.format("\\x%02x", c:byte()) or c
+	end)
 	if not pos then return (name or "stdin") .. ": ERROR: " .. message end
 	if pos > #src + 1 then pos = #src + 1 end
 	local line, col, start = line_col(src, pos)
@@ -85,8 +91,11 @@ end
 function M.suggest(word, names, n)
 	local scored = {}
 	local limit = math.max(2, math.floor(#word / 3))
+	local big = #names > 2000 -- e.g. every kernel function: compare only plausible names
+	local first, tail = word:byte(1), word:sub(-3)
 	for _, name in ipairs(names) do
-		local d = distance(word, name)
+		local d = 99
+		if not big or name:byte(1) == first or name:sub(-3) == tail then d = distance(word, name) end
 		if d > limit and #word >= 4 and name:sub(1, #word) == word then d = limit end
 		if d <= limit then scored[#scored + 1] = { name = name, d = d } end
 	end

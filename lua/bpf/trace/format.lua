@@ -8,7 +8,7 @@
 --   format.lhist(buckets, min, max, step)   the lines of a linear histogram
 --   format.printf(fmt, args)      C printf as bpftrace applies it to one event's arguments
 --   format.time([fmt [, t]])      time(): strftime in local time, "%H:%M:%S\n" by default
---   format.stack(frames)          a kstack/ustack value: "\n" then each frame indented by 4
+--   format.stack(frames [, as_value])   a kstack/ustack: "\n" then each frame indented by 4 (8)
 --   format.hist_slot(v)           bpftrace's log2 bucket index of an integer value
 --   format.lhist_slot(v, min, max, step)   bpftrace's linear bucket index
 --
@@ -166,11 +166,13 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Values and keys
 
---- A stack as bpftrace prints it in a key or value: a newline, then each frame on its own line.
-function M.stack(frames)
-	local out = { "\n" }
+--- A stack as bpftrace prints it: a newline, then each frame on its own line, indented by 4
+-- spaces in a map key, by 8 as a value (as_value: map values, printf's %s, print()), by a tab in
+-- perf mode (frames.indent).
+function M.stack(frames, as_value)
+	local out, indent = { "\n" }, frames.indent or (as_value and "        " or "    ")
 	for _, f in ipairs(frames) do
-		out[#out + 1] = "    " .. f .. "\n"
+		out[#out + 1] = indent .. f .. "\n"
 	end
 	return table.concat(out)
 end
@@ -290,7 +292,7 @@ local function value_text(m, v, div)
 		local l = m.lhist or error("bpf.trace.format: lhist map " .. tostring(m.name) .. " without lhist bounds", 3)
 		return M.lhist(v, l.min, l.max, l.step)
 	elseif STACK[kind] then
-		return M.stack(v)
+		return M.stack(v, true)
 	elseif type(v) == "string" then
 		return v
 	end
@@ -393,6 +395,10 @@ local function format_string(spec, v)
 	return pad(v, spec.width, spec.flags:find("-", 1, true), false)
 end
 
+-- "%%" in a format: "%" where C's printf reads it, that is before the last conversion; bpftrace
+-- 0.17 prints the text after the last conversion (or a format without any) as it is, "%%" included.
+local PERCENT = {}
+
 -- Splits fmt into literal text and conversion specs (cached per format string).
 local parsed_formats = setmetatable({}, { __mode = "k" })
 
@@ -413,7 +419,7 @@ local function parse_format(fmt)
 			error(string.format("bpf.trace: bad printf conversion at byte %d of %q", s, fmt), 3)
 		end
 		if conv == "%" then
-			parts[#parts + 1] = "%"
+			parts[#parts + 1] = PERCENT
 		else
 			parts[#parts + 1] = {
 				flags = flags, width = tonumber(width) or 0, length = length, conv = conv,
@@ -431,8 +437,15 @@ local INTEGER_CONV = { d = true, i = true, u = true, x = true, X = true, o = tru
 --- The text of printf(fmt, args...) for one event: args is an array of integers and strings.
 function M.printf(fmt, args)
 	local out, n = {}, 0
-	for _, p in ipairs(parse_format(fmt)) do
-		if type(p) == "string" then
+	local parts = parse_format(fmt)
+	local last = 0
+	for i, p in ipairs(parts) do
+		if type(p) == "table" and p ~= PERCENT then last = i end
+	end
+	for i, p in ipairs(parts) do
+		if p == PERCENT then
+			out[#out + 1] = i < last and "%" or "%%"
+		elseif type(p) == "string" then
 			out[#out + 1] = p
 		else
 			n = n + 1

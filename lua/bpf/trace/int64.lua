@@ -10,7 +10,6 @@
 --   int64.div(a, b)              a / b rounded toward zero, as C does (signed)
 local M = {}
 
-local ffi_ok, ffi = pcall(require, "ffi")
 local has_integers = math.type ~= nil
 
 if has_integers then
@@ -50,6 +49,7 @@ if has_integers then
 	]], "=bpf.trace.int64", "t"))
 	impl(M)
 else
+	local ffi_ok, ffi = pcall(require, "ffi")
 	assert(ffi_ok, "bpf.trace.int64: needs Lua 5.3+ integers or LuaJIT's ffi")
 	local bit = require "bit"
 	local int64_t, uint64_t = ffi.typeof("int64_t"), ffi.typeof("uint64_t")

@@ -24,44 +24,131 @@ end
 local ESCAPES = { n = "\n", t = "\t", r = "\r", ["\\"] = "\\", ['"'] = '"', a = "\a", b = "\b",
 	f = "\f", v = "\v", ["'"] = "'", ["?"] = "?", e = "\27" }
 
-function Lexer.new(src)
-	local self = setmetatable({ src = src, pos = 1, peeked = nil }, Lexer)
-	-- A first line "#!..." is a shebang.
-	if src:sub(1, 2) == "#!" then
-		local nl = src:find("\n", 1, true)
-		self.pos = nl and nl or #src + 1
+local function err(pos, epos, fmt, ...) diag.raise({ pos = pos, epos = epos }, fmt, ...) end
+
+-- The preprocessor bpftrace's tools rely on, without a C preprocessor: `#include` lines are
+-- ignored (types come from BTF), `#define NAME VALUE` makes NAME stand for one token,
+-- `#ifdef/#ifndef/#if defined(X)/#if N/#else/#endif` select lines (BPFTRACE_HAVE_BTF is
+-- defined). Directive and skipped lines become blanks of the same length, so positions hold.
+local function blank(text) return (text:gsub("[^\n\t]", " ")) end
+
+local function preprocess(src)
+	local first = src:find("^[ \t]*#")
+	if not first and not src:find("\n[ \t]*#") then return src, nil end
+	-- block comments, so that '#' lines inside them are left alone (roughly: a "/*" inside a
+	-- string or after "//" is taken as a comment too; both are rare in bpftrace programs)
+	local comments, i = {}, 1
+	while true do
+		local s = src:find("/*", i, true)
+		if not s then break end
+		local e = src:find("*/", s + 2, true) or #src
+		comments[#comments + 1] = s
+		comments[#comments + 1] = e + 1
+		i = e + 2
 	end
-	return self
+	local ci = 1
+	local function in_comment(p)
+		while comments[ci + 1] and comments[ci + 1] < p do ci = ci + 2 end
+		return comments[ci] ~= nil and comments[ci] <= p and p <= comments[ci + 1]
+	end
+	local out, macros = {}, {}
+	local defined = { BPFTRACE_HAVE_BTF = true }
+	local stack = {} -- { active = bool, taken = bool, pos = n }
+	local function active()
+		for k = 1, #stack do if not stack[k].active then return false end end
+		return true
+	end
+	local cursor = 1
+	local search = first and 0 or 1
+	while true do
+		local ls
+		if search == 0 then ls, search = 1, 1
+		else
+			local nl = src:find("\n[ \t]*#", search)
+			if not nl then break end
+			ls = nl + 1
+		end
+		local le = (src:find("\n", ls, true) or #src + 1) - 1
+		search = le + 1
+		if not in_comment(ls) then
+			local line = src:sub(ls, le)
+			local chunk = src:sub(cursor, ls - 1)
+			out[#out + 1] = active() and chunk or blank(chunk)
+			out[#out + 1] = blank(line)
+			cursor = le + 1
+			if not (ls == 1 and line:sub(1, 2) == "#!") then
+				local d, rest = line:match("^%s*#%s*(%a*)%s*(.-)%s*$")
+				if d == "ifdef" or d == "ifndef" then
+					local name = rest:match("^([%a_][%w_]*)")
+					if not name then err(ls, le, "#%s needs a name", d) end
+					local v = defined[name] == true
+					if d == "ifndef" then v = not v end
+					stack[#stack + 1] = { active = v, taken = v, pos = ls }
+				elseif d == "if" then
+					local name = rest:match("^defined%s*%(?%s*([%a_][%w_]*)%s*%)?$")
+					local v
+					if name then v = defined[name] == true
+					elseif rest:match("^%d+$") then v = tonumber(rest) ~= 0
+					else err(ls, le, "#if %s: only `#if N` and `#if defined(NAME)` are supported", rest) end
+					stack[#stack + 1] = { active = v, taken = v, pos = ls }
+				elseif d == "else" then
+					local top = stack[#stack]
+					if not top then err(ls, le, "#else without #if") end
+					top.active = not top.taken
+					top.taken = true
+				elseif d == "endif" then
+					if not stack[#stack] then err(ls, le, "#endif without #if") end
+					stack[#stack] = nil
+				elseif d == "include" then
+					-- ignored: types come from BTF
+				elseif d == "define" then
+					if active() then
+						local name, body = rest:match("^([%a_][%w_]*)%s*(.*)$")
+						if not name or rest:match("^[%a_][%w_]*%(") then
+							err(ls, le, "only `#define NAME VALUE` is supported (no function-like macros)")
+						end
+						defined[name] = true
+						macros[name] = { body = body, pos = ls, epos = le }
+					end
+				elseif d == "undef" then
+					local name = rest:match("^([%a_][%w_]*)")
+					if active() and name then defined[name] = nil; macros[name] = nil end
+				else
+					err(ls, le, "preprocessor directive '#%s' is not supported", d or "")
+				end
+			end
+		end
+	end
+	local rest = src:sub(cursor)
+	out[#out + 1] = active() and rest or blank(rest)
+	if #stack > 0 then err(stack[#stack].pos, stack[#stack].pos, "#if without #endif") end
+	return table.concat(out), next(macros) and macros or nil
+end
+Lexer.preprocess = preprocess
+
+function Lexer.new(src)
+	local text, macros = preprocess(src)
+	return setmetatable({ src = text, pos = 1, peeked = nil, macros = macros }, Lexer)
 end
 
-local function err(pos, epos, fmt, ...) diag.raise({ pos = pos, epos = epos }, fmt, ...) end
+local byte, sub, find, match = string.byte, string.sub, string.find, string.match
+local B_SLASH, B_STAR, B_HASH = 47, 42, 35
 
 -- Skips blanks, comments and `#include` lines (types come from BTF, as bpftrace does with BTF).
 function Lexer:skip_space()
 	local src = self.src
 	while true do
-		local p = src:find("[^ \t\r\n\f\v]", self.pos)
+		local p = find(src, "[^ \t\r\n\f\v]", self.pos)
 		if not p then self.pos = #src + 1; return end
 		self.pos = p
-		local two = src:sub(p, p + 1)
-		if two == "//" then
-			local nl = src:find("\n", p, true)
+		local c = byte(src, p)
+		if c == B_SLASH and byte(src, p + 1) == B_SLASH then
+			local nl = find(src, "\n", p, true)
 			self.pos = nl and nl + 1 or #src + 1
-		elseif two == "/*" then
-			local e = src:find("*/", p + 2, true)
+		elseif c == B_SLASH and byte(src, p + 1) == B_STAR then
+			local e = find(src, "*/", p + 2, true)
 			if not e then err(p, p + 1, "unterminated comment") end
 			self.pos = e + 2
-		elseif src:sub(p, p) == "#" then
-			local line_start = p == 1 or src:sub(p - 1, p - 1) == "\n"
-			local directive = src:match("^#%s*(%a*)", p)
-			if not line_start or directive ~= "include" then
-				local e = src:find("\n", p, true)
-				err(p, (e or #src + 1) - 1, "preprocessor directive '#%s' is not supported" ..
-					" (only #include lines are accepted, and ignored: types come from BTF)",
-					directive or "")
-			end
-			local nl = src:find("\n", p, true)
-			self.pos = nl and nl + 1 or #src + 1
 		else
 			return
 		end
@@ -148,56 +235,96 @@ Lexer.parse_int = parse_int
 
 -- The next ordinary token: {t = kind, v = value, pos, epos}. Kinds: "int", "str", "ident",
 -- "var" ($x, v = "x"), "param" ($1 → 1, $# → "#"), "map" (@x → "x", @ → ""), "op", "eof".
+-- Byte classes for the token dispatch.
+local IDENT_START, DIGIT = {}, {}
+for c = byte("a"), byte("z") do IDENT_START[c] = true end
+for c = byte("A"), byte("Z") do IDENT_START[c] = true end
+IDENT_START[byte("_")] = true
+for c = byte("0"), byte("9") do DIGIT[c] = true end
+local PUNCT_SET, MULTI_START, SINGLE = {}, {}, {}
+for _, p in ipairs(PUNCT) do
+	PUNCT_SET[p] = true
+	if #p > 1 then MULTI_START[byte(p)] = true else SINGLE[byte(p)] = p end
+end
+
 function Lexer:scan()
-	self:skip_space()
-	local src, p = self.src, self.pos
+	local src = self.src
+	local p = find(src, "[^ \t\r\n\f\v]", self.pos)
+	if p and byte(src, p) == B_SLASH then
+		self:skip_space()
+		p = self.pos
+	end
+	p = p or #src + 1
+	self.pos = p
 	if p > #src then return { t = "eof", v = "end of input", pos = p, epos = p } end
-	local c = src:sub(p, p)
+	local b = byte(src, p)
 	local tok
-	if c:match("[%a_]") then
-		local word = src:match("^[%w_]+", p)
-		tok = { t = "ident", v = word, pos = p, epos = p + #word - 1 }
-	elseif c:match("%d") then
-		local text = src:match("^0[xX][%x_]+", p) or src:match("^%d[%d_]*[eE]%d+", p) or
-			src:match("^%d[%d_]*", p)
-		local after = src:sub(p + #text, p + #text)
-		if after:match("[%a_]") then
-			local bad = src:match("^[%w_]+", p)
+	if IDENT_START[b] then
+		local e = (find(src, "[^%w_]", p + 1) or #src + 1) - 1
+		tok = { t = "ident", v = sub(src, p, e), pos = p, epos = e }
+		local m = self.macros and self.macros[tok.v]
+		if m then tok = self:expand(m, tok) end
+	elseif DIGIT[b] then
+		local text = match(src, "^0[xX][%x_]+", p) or match(src, "^%d[%d_]*[eE]%d+", p) or
+			match(src, "^%d[%d_]*", p)
+		local after = byte(src, p + #text)
+		if after and (IDENT_START[after] or DIGIT[after]) then
+			local bad = match(src, "^[%w_]+", p)
 			err(p, p + #bad - 1, "bad integer literal '%s'", bad)
 		end
 		tok = { t = "int", pos = p, epos = p + #text - 1 }
 		tok.v = parse_int(text, p, tok.epos)
-	elseif c == '"' then
+	elseif b == 34 then -- '"'
 		local v, e = self:read_string(p)
 		tok = { t = "str", v = v, pos = p, epos = e }
-	elseif c == "$" then
-		local name = src:match("^[%a_][%w_]*", p + 1)
+	elseif b == 36 then -- '$'
+		local name = match(src, "^[%a_][%w_]*", p + 1)
 		if name then
 			tok = { t = "var", v = name, pos = p, epos = p + #name }
-		elseif src:match("^%d+", p + 1) then
-			local n = src:match("^%d+", p + 1)
+		elseif match(src, "^%d+", p + 1) then
+			local n = match(src, "^%d+", p + 1)
 			tok = { t = "param", v = tonumber(n), pos = p, epos = p + #n }
-		elseif src:sub(p + 1, p + 1) == "#" then
+		elseif sub(src, p + 1, p + 1) == "#" then
 			tok = { t = "param", v = "#", pos = p, epos = p + 1 }
 		else
 			err(p, p, "'$' must start a variable name ($x) or a positional parameter ($1)")
 		end
-	elseif c == "@" then
-		local name = src:match("^[%a_][%w_]*", p + 1) or ""
+	elseif b == 64 then -- '@'
+		local name = match(src, "^[%a_][%w_]*", p + 1) or ""
 		tok = { t = "map", v = name, pos = p, epos = p + #name }
-	elseif c == "'" then
+	elseif b == 39 then -- "'"
 		err(p, p, "character literals are not supported (use a string \"...\" or a number)")
 	else
-		for _, op in ipairs(PUNCT_BY_CHAR[c] or {}) do
-			if src:sub(p, p + #op - 1) == op then
-				tok = { t = "op", v = op, pos = p, epos = p + #op - 1 }
-				break
+		local op = SINGLE[b]
+		if MULTI_START[b] then
+			op = sub(src, p, p + 2)
+			if not PUNCT_SET[op] then
+				op = sub(src, p, p + 1)
+				if not PUNCT_SET[op] then op = SINGLE[b] end
 			end
 		end
-		if not tok then err(p, p, "unexpected character '%s'", c:byte() < 32 and
-			string.format("\\x%02x", c:byte()) or c) end
+		if op then
+			tok = { t = "op", v = op, pos = p, epos = p + #op - 1 }
+		else
+			err(p, p, "unexpected character '%s'", (b < 32 or b > 126) and
+				string.format("\\x%02x", b) or string.char(b))
+		end
 	end
 	self.pos = tok.epos + 1
+	return tok
+end
+
+-- A macro use: its body must be one token, which takes the use's position.
+function Lexer:expand(m, use)
+	if self.expanding then err(use.pos, use.epos, "macro '%s' refers to itself", use.v) end
+	local sub_lexer = setmetatable({ src = m.body, pos = 1, macros = self.macros, expanding = true }, Lexer)
+	local ok, tok = pcall(sub_lexer.scan, sub_lexer)
+	local after = ok and sub_lexer:scan()
+	if not ok or tok.t == "eof" or after.t ~= "eof" then
+		err(use.pos, use.epos, "macro '%s' (%s) is not a single number, string or name: not supported",
+			use.v, m.body)
+	end
+	tok.pos, tok.epos = use.pos, use.epos
 	return tok
 end
 
@@ -240,6 +367,59 @@ function Lexer:spec()
 	if i == p then return nil end
 	self.pos = i
 	return { t = "spec", v = src:sub(p, i - 1), pos = p, epos = i - 1 }
+end
+
+-- Every token of the source at once, in an array the parser indexes (no per-token calls
+-- through peek). The lexer follows the program's shape itself: at the top level it reads
+-- attach-point specs (`t = "spec"`), a filter's closing '/' (the one followed by '{') gets
+-- `close_filter = true`, and braces are counted.
+function Lexer.tokenize(src)
+	local self = Lexer.new(src)
+	local toks, n = {}, 0
+	local depth = 0
+	local want_spec, in_filter = true, false
+	local text = self.src
+	while true do
+		local tok
+		if depth == 0 and want_spec and not in_filter then
+			tok = self:spec()
+			if tok then
+				want_spec = false
+			else
+				tok = self:scan()
+			end
+		else
+			tok = self:scan()
+		end
+		n = n + 1
+		toks[n] = tok
+		if tok.t == "eof" then break end
+		if tok.t == "op" then
+			local v = tok.v
+			if v == "{" then
+				depth = depth + 1
+				in_filter = false
+			elseif v == "}" then
+				depth = depth - 1
+				if depth <= 0 then depth = 0; want_spec = true end
+			elseif depth == 0 then
+				if v == "," and not in_filter then
+					want_spec = true
+				elseif v == "/" then
+					if not in_filter then
+						in_filter = true
+					else
+						local after = find(text, "[^ \t\r\n\f\v]", tok.epos + 1)
+						if not after or byte(text, after) == 123 then -- '{' or the end: it closes
+							tok.close_filter = true
+							in_filter = false
+						end
+					end
+				end
+			end
+		end
+	end
+	return toks
 end
 
 return Lexer

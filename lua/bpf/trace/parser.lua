@@ -14,11 +14,17 @@ local function node(kind, pos, epos, fields)
 	return fields
 end
 
-function P:peek() return self.lx:peek() end
-function P:next() return self.lx:next() end
+function P:peek() return self.toks[self.i] end
+
+function P:next()
+	local i = self.i
+	local tok = self.toks[i]
+	if tok.t ~= "eof" then self.i = i + 1 end
+	return tok
+end
 
 function P:is(v, t)
-	local tok = self:peek()
+	local tok = self.toks[self.i]
 	return tok.v == v and (t or "op") == tok.t
 end
 
@@ -44,12 +50,8 @@ end
 
 -- The token after the next one (without consuming either).
 function P:peek2()
-	local lx = self.lx
-	local save_pos, save_peeked = lx.pos, lx.peeked
-	lx:next()
-	local tok = lx:peek()
-	lx.pos, lx.peeked = save_pos, save_peeked
-	return tok
+	local toks = self.toks
+	return toks[self.i + 1] or toks[#toks]
 end
 
 ---------------------------------------------------------------------------------------------
@@ -88,18 +90,17 @@ function P:parse_ternary()
 	return cond
 end
 
-function P:parse_binary(level)
-	if level > #BINARY_LEVELS then return self:parse_unary() end
-	local left = self:parse_binary(level + 1)
+-- Precedence climbing: operators of level >= min_level, left-associative.
+function P:parse_binary(min_level)
+	local left = self:parse_unary()
+	local toks = self.toks
 	while true do
-		local tok = self:peek()
-		if tok.t ~= "op" or LEVEL_OF[tok.v] ~= level then break end
+		local tok = toks[self.i]
+		local level = tok.t == "op" and LEVEL_OF[tok.v]
+		if not level or level < min_level then break end
 		-- In a filter, the '/' just before the action's '{' closes the filter.
-		if tok.v == "/" and self.in_filter then
-			local after = self:peek2()
-			if (after.t == "op" and after.v == "{") or after.t == "eof" then break end
-		end
-		self:next()
+		if tok.close_filter then break end
+		self.i = self.i + 1
 		local right = self:parse_binary(level + 1)
 		left = node("binop", left.pos, right.epos, { op = tok.v, left = left, right = right })
 	end
@@ -129,8 +130,18 @@ function P:try_cast_type()
 		text = table.concat(words, " ") .. (ptr > 0 and (" " .. string.rep("*", ptr)) or "") })
 end
 
+local MAX_DEPTH = 150
+
 function P:parse_unary()
 	local tok = self:peek()
+	self.depth = self.depth + 1
+	if self.depth > MAX_DEPTH then raise(tok, "expression nested too deeply (more than %d levels)", MAX_DEPTH) end
+	local e = self:parse_unary_inner(tok)
+	self.depth = self.depth - 1
+	return e
+end
+
+function P:parse_unary_inner(tok)
 	if tok.t == "op" then
 		if tok.v == "!" or tok.v == "~" or tok.v == "-" or tok.v == "*" or tok.v == "&" or
 			tok.v == "+" then
@@ -241,6 +252,8 @@ local ASSIGN_OPS = { ["="] = "", ["+="] = "+", ["-="] = "-", ["*="] = "*", ["/="
 
 function P:parse_block(what)
 	local open = self:expect("{", what)
+	self.depth = self.depth + 1
+	if self.depth > MAX_DEPTH then raise(open, "blocks nested too deeply (more than %d levels)", MAX_DEPTH) end
 	local stmts = {}
 	while true do
 		local tok = self:peek()
@@ -258,6 +271,7 @@ function P:parse_block(what)
 		end
 	end
 	local close = self:next()
+	self.depth = self.depth - 1
 	return node("block", open.pos, close.epos, { stmts = stmts })
 end
 
@@ -328,8 +342,9 @@ end
 function P:parse_probe()
 	local specs = {}
 	repeat
-		local s = self.lx:spec()
-		if not s then raise(self:peek(), "expected an attach point, found %s", describe(self:peek())) end
+		local s = self:peek()
+		if s.t ~= "spec" then raise(s, "expected an attach point, found %s", describe(s)) end
+		self:next()
 		if s.v == "config" or s.v == "struct" or s.v == "union" or s.v == "enum" then
 			raise(s, "`%s` definitions at the top level are not supported", s.v)
 		end
@@ -358,7 +373,7 @@ end
 
 -- Parses a whole program; raises diag errors.
 local function parse(src)
-	local self = setmetatable({ lx = Lexer.new(src), in_filter = false }, P)
+	local self = setmetatable({ toks = Lexer.tokenize(src), i = 1, in_filter = false, depth = 0 }, P)
 	local probes = {}
 	while true do
 		local tok = self:peek()

@@ -47,7 +47,7 @@ local function kernel_functions()
 	if f then
 		for line in f:lines() do
 			local t, name = line:match("^%x+ ([tT]) ([%w_%.]+)")
-			if t and not name:find(".", 1, true) and not seen[name] then
+			if t and not seen[name] then
 				seen[name] = true
 				list[#list + 1] = name
 			end
@@ -60,6 +60,11 @@ end
 M.kernel_functions = kernel_functions
 
 local function split(text)
+	if not text:find('"', 1, true) then
+		local parts = {}
+		for part in (text .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = part end
+		return parts
+	end
 	local parts, i = {}, 1
 	-- split on ':' outside quotes
 	local cur, inq = {}, false
@@ -76,10 +81,15 @@ end
 
 local function find_in_path(name)
 	if name:find("/", 1, true) then return name end
-	if name == "libc" then
-		for _, p in ipairs({ "/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
-			"/lib64/libc.so.6" }) do
-			if tracefs.read_file(p) then return p end
+	if name:match("^lib[%w_%-%+]*$") then
+		-- a library by name (libc, libssl): the shared object in the usual directories
+		for _, dir in ipairs({ "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+			"/usr/lib", "/lib" }) do
+			for _, suffix in ipairs({ ".so.6", ".so.3", ".so.1", ".so.0", ".so" }) do
+				local p = dir .. "/" .. name .. suffix
+				local f = io.open(p, "rb")
+				if f then f:close(); return p end
+			end
 		end
 	end
 	for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
@@ -137,10 +147,10 @@ function M.expand(spec, opts)
 		end
 		local root = tracefs.root(opts)
 		local cat, name = parts[2], parts[3]
-		local events, err = tracefs.events(root)
-		if not events then diag.raise(spec, "%s", err) end
 		local out = {}
 		if has_wildcard(cat) or has_wildcard(name) then
+			local events, err = tracefs.events(root)
+			if not events then diag.raise(spec, "%s", err) end
 			local pat = glob_pattern(cat .. ":" .. name)
 			for _, ev in ipairs(events) do
 				if ev:match(pat) then
@@ -154,6 +164,9 @@ function M.expand(spec, opts)
 			return out
 		end
 		if not tracefs.format(root, cat, name) then
+			-- the list of every tracepoint is slow to generate: read only to suggest names
+			local events, err = tracefs.events(root)
+			if not events then diag.raise(spec, "%s", err) end
 			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
 				diag.did_you_mean(cat .. ":" .. name, events))
 		end
@@ -208,7 +221,9 @@ function M.expand(spec, opts)
 			diag.raise(spec, "bad %s '%s': expected %s:BINARY:FUNCTION", kname, text, kname)
 		end
 		local binary = find_in_path(parts[2])
-		if not tracefs.read_file(binary) then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
+		local bf = io.open(binary, "rb")
+		if not bf then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
+		bf:close()
 		local sym, off = parts[3], 0
 		local s2, o2 = sym:match("^([%w_%.@]+)%+(%d+)$")
 		if s2 then sym, off = s2, tonumber(o2) end
@@ -227,7 +242,9 @@ function M.expand(spec, opts)
 		if has_wildcard(name) or (provider and has_wildcard(provider)) then
 			diag.raise(spec, "wildcards in usdt probes are not supported")
 		end
-		if not tracefs.read_file(binary) then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
+		local bf = io.open(binary, "rb")
+		if not bf then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
+		bf:close()
 		return { ap("usdt:" .. binary .. ":" .. (provider and (provider .. ":") or "") .. name,
 			{ binary = binary, provider = provider, name = name }, name) }
 	elseif kind == "interval" or kind == "profile" then

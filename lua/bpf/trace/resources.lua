@@ -7,14 +7,15 @@ local M = {}
 
 local MAX_ENTRIES = 4096
 
--- A kernel object name: [A-Za-z0-9_.], at most 15 characters, unique within `used`.
+-- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`.
 local function kernel_name(base, used)
-	local name = base:gsub("[^%w_%.]", "_"):sub(1, 15)
+	base = base:gsub("[^%w_]", "_")
+	local name = base:sub(1, 15)
 	local n = 1
 	while used[name] do
 		n = n + 1
 		local suffix = "_" .. n
-		name = base:gsub("[^%w_%.]", "_"):sub(1, 15 - #suffix) .. suffix
+		name = base:sub(1, 15 - #suffix) .. suffix
 	end
 	used[name] = true
 	return name
@@ -108,7 +109,8 @@ function M.plan(sem, opts)
 	end
 	for id, ev in ipairs(sem.events) do
 		local pe = { id = id, kind = ev.kind, size = ev.size, fmt = ev.fmt, args = ev.args,
-			map = ev.map, top = ev.top, div = ev.div }
+			map = ev.map, top = ev.top, div = ev.div, sep = ev.sep, max_args = ev.max_args,
+			arg_size = ev.arg_size }
 		pe.line = ev.line
 		plan.events[id] = pe
 	end

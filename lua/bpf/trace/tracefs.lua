@@ -11,11 +11,19 @@ local function read_file(path)
 end
 M.read_file = read_file
 
+local default_root
+
 function M.root(opts)
 	local root = opts and opts.tracefs
 	if root then return root end
+	if default_root then return default_root end
 	for _, r in ipairs({ "/sys/kernel/tracing", "/sys/kernel/debug/tracing" }) do
-		if read_file(r .. "/available_events") then return r end
+		local f = io.open(r .. "/events/header_page", "rb") -- cheap to open (no listing made)
+		if f then
+			f:close()
+			default_root = r
+			return r
+		end
 	end
 	return "/sys/kernel/tracing"
 end

@@ -185,6 +185,24 @@ function Btf:member(id, name)
 	return found
 end
 
+-- The value of an enumerator by name, from every enum of the BTF (scanned once, on the first
+-- name that is nothing else: a few hundred ms on a vmlinux).
+function Btf:enumerator(name)
+	if not self.enumerators then
+		local all = {}
+		for id = 1, self.h:count() - 1 do
+			local t = self.h:type(id)
+			if t.kind == "enum" or t.kind == "enum64" then
+				for _, v in ipairs(t.values or t.members or {}) do
+					if all[v.name] == nil then all[v.name] = v.value end
+				end
+			end
+		end
+		self.enumerators = all
+	end
+	return self.enumerators[name]
+end
+
 -- Member names of a struct (for suggestions), anonymous members flattened.
 function Btf:member_names(id, out)
 	out = out or {}

@@ -1,0 +1,324 @@
+-- Code generation of the trace compiler, maps and events: map keys, lookups and updates,
+-- the aggregations (count/sum/avg/min/max/stats/hist/lhist, with bpftrace's slot rules) and the
+-- records sent through the ring buffer. Methods of codegen.lua's generator (self), mixed in.
+local diag = require "bpf.trace.diag"
+local types = require "bpf.trace.types"
+
+local raise = diag.raise
+
+local G = {}
+
+local BPF_ANY = 0
+local ALU = { ["+"] = "add", ["-"] = "sub", ["*"] = "mul", ["/"] = "div", ["%"] = "mod",
+	["&"] = "and_", ["|"] = "or_", ["^"] = "xor", ["<<"] = "lsh", [">>"] = "rsh" }
+
+
+-- Builds the key of a map access on the stack; returns its offset.
+function G:key(e, extra)
+	local m = e.map.plan
+	local size = m.key_size
+	local off = self:tmp(size)
+	-- every key part is written whole (buffers zero-pad themselves); only a keyless map's
+	-- constant key needs zeroing (a hist's slot is written by the caller)
+	if not e.keys then self:zero(off, size) end
+	for i, kexpr in ipairs(e.keys or {}) do
+		local pt = m.keys[i]
+		if types.is_buffer(kexpr.ty) then
+			self:into(kexpr, off + pt.offset, pt.size)
+		else
+			self:gen(kexpr)
+			self.b:stx("u64", "r10", off + pt.offset, "r0")
+		end
+	end
+	local _ = extra
+	return off
+end
+
+-- r0 = lookup(map, key at off).
+function G:lookup(ref, key)
+	local b = self.b
+	self:ld_map("r1", ref)
+	b:mov("r2", "r10"); b:add("r2", key)
+	self:call("map_lookup_elem")
+end
+
+function G:update(ref, key, val, flags)
+	local b = self.b
+	self:ld_map("r1", ref)
+	b:mov("r2", "r10"); b:add("r2", key)
+	b:mov("r3", "r10"); b:add("r3", val)
+	b:mov("r4", flags or BPF_ANY)
+	self:call("map_update_elem")
+end
+
+function G:map_lookup(e)
+	local key = self:key(e)
+	self:lookup(self.refs[e.map.plan.name], key)
+end
+
+-- An integer read of a scalar map (0 when the key is absent).
+function G:map_read(e)
+	local b = self.b
+	local used = b:stack_used()
+	self:map_lookup(e)
+	local done = b:new_label("done")
+	b:jeq("r0", 0, done)
+	b:ldx("u64", "r0", "r0", 0)
+	b:label(done)
+	b:stack_reset(used)
+end
+
+-- @m[k] op= value (value: an expression or the constant `delta`); `result` = "old"/"new" puts
+-- that value in r0.
+function G:map_update_op(target, op, value, delta, result)
+	local b = self.b
+	local used = b:stack_used()
+	if value then self:gen(value) else self:const("r0", delta) end
+	b:mov("r8", "r0")
+	local key = self:key(target)
+	local val = self:tmp(8)
+	local ref = self.refs[target.map.plan.name]
+	self:lookup(ref, key)
+	local miss, go = b:new_label("miss"), b:new_label("go")
+	b:mov("r7", 0)
+	b:jeq("r0", 0, miss)
+	b:ldx("u64", "r7", "r0", 0)
+	b:label(miss)
+	b:mov("r1", "r7")
+	local alu = ALU[op]
+	b[alu](b, "r1", "r8")
+	b:stx("u64", "r10", val, "r1")
+	b:label(go)
+	self:update(ref, key, val)
+	if result == "old" then b:mov("r0", "r7")
+	elseif result == "new" then b:ldx("u64", "r0", "r10", val) end
+	b:stack_reset(used)
+end
+
+-- log2 slot of r7 (bpftrace's: <0 → 0, 0 → 1, else 2 + floor(log2)) into r1.
+function G:log2_slot()
+	local b = self.b
+	local done = b:new_label("slot")
+	b:mov("r1", 0)
+	b:jslt("r7", 0, done)
+	b:mov("r1", 1)
+	b:jeq("r7", 0, done)
+	b:mov("r2", "r7")
+	b:mov("r1", 2)
+	for _, s in ipairs({ 32, 16, 8, 4, 2, 1 }) do
+		local skip = b:new_label("l")
+		b:mov("r3", "r2"); b:rsh("r3", s)
+		b:jeq("r3", 0, skip)
+		b:mov("r2", "r3"); b:add("r1", s)
+		b:label(skip)
+	end
+	b:label(done)
+end
+
+-- lhist slot of r7 into r1.
+function G:linear_slot(l, signed)
+	local b = self.b
+	local done = b:new_label("slot")
+	local nb = math.floor((l.max - l.min) / l.step)
+	b:mov("r1", 0)
+	self:const("r2", l.min)
+	if signed then b:jslt("r7", "r2", done) else b:jlt("r7", "r2", done) end
+	b:mov("r1", 1 + nb)
+	self:const("r2", l.max)
+	if signed then b:jsgt("r7", "r2", done) else b:jgt("r7", "r2", done) end
+	b:mov("r1", "r7")
+	b:sub("r1", "r2"); b:add("r1", l.max - l.min) -- r1 = v - min
+	b:div("r1", l.step)
+	b:add("r1", 1)
+	b:label(done)
+end
+
+function G:aggregate(s)
+	local b = self.b
+	local t, call = s.target, s.value
+	local m = t.map.plan
+	local ref = self.refs[m.name]
+	local kind = m.kind
+	local used = b:stack_used()
+	local key = self:key(t)
+	if call.args[1] then
+		self:gen(call.args[1])
+		b:mov("r7", "r0")
+	end
+	if kind == "hist" or kind == "lhist" then
+		-- bpftrace compares as signed values: a negative value is below any min
+		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, true) end
+		b:stx("u64", "r10", key + m.slot_offset, "r1")
+	end
+	local val = self:tmp(m.value_size)
+	self:lookup(ref, key)
+	local init, done = b:new_label("init"), b:new_label("done")
+	b:jeq("r0", 0, init)
+	if kind == "count" or kind == "hist" or kind == "lhist" then
+		b:ldx("u64", "r1", "r0", 0); b:add("r1", 1); b:stx("u64", "r0", 0, "r1")
+	elseif kind == "sum" then
+		b:ldx("u64", "r1", "r0", 0); b:add("r1", "r7"); b:stx("u64", "r0", 0, "r1")
+	elseif kind == "avg" or kind == "stats" then
+		b:ldx("u64", "r1", "r0", 0); b:add("r1", "r7"); b:stx("u64", "r0", 0, "r1")
+		b:ldx("u64", "r1", "r0", 8); b:add("r1", 1); b:stx("u64", "r0", 8, "r1")
+	elseif kind == "min" or kind == "max" then
+		local store = b:new_label("store")
+		b:ldx("u64", "r1", "r0", 8)
+		b:jeq("r1", 0, store)
+		b:ldx("u64", "r1", "r0", 0)
+		local keep = kind == "min" and ">=" or "<="
+		if m.signed then keep = "s" .. keep end
+		b:jcond(keep, "r7", "r1", done)
+		b:label(store)
+		b:stx("u64", "r0", 0, "r7")
+		b:st("u64", "r0", 8, 1)
+	end
+	b:ja(done)
+	b:label(init)
+	if kind == "count" or kind == "hist" or kind == "lhist" then
+		b:st("u64", "r10", val, 1)
+	else
+		b:stx("u64", "r10", val, "r7")
+		if m.value_size == 16 then b:st("u64", "r10", val + 8, 1) end
+	end
+	self:update(ref, key, val)
+	b:label(done)
+	b:stack_reset(used)
+end
+
+function G:assign(s)
+	local b = self.b
+	local t = s.target
+	if t.kind == "var" then
+		local slot = self.vars[t.name]
+		if s.op ~= "" then
+			local src = self:operands(t, s.value)
+			b[ALU[s.op]](b, "r0", src)
+			b:stx("u64", "r10", slot, "r0")
+			return
+		end
+		local ty = self.var_types[t.name]
+		if types.is_buffer(ty) then
+			local size = types.storage_size(ty)
+			if s.value.kind == "var" and self.vars[s.value.name] == slot then return end
+			-- build in a temporary: the value may read the variable itself
+			local used = b:stack_used()
+			local tmp = self:tmp(size)
+			self:into(s.value, tmp, size)
+			self:copy("r10", tmp, slot, size)
+			b:stack_reset(used)
+		else
+			self:gen(s.value)
+			b:stx("u64", "r10", slot, "r0")
+		end
+		return
+	end
+	if s.agg then return self:aggregate(s) end
+	if s.op ~= "" then return self:map_update_op(t, s.op, s.value) end
+	local m = t.map.plan
+	local used = b:stack_used()
+	local key = self:key(t)
+	local val = self:tmp(m.value_size)
+	if types.is_buffer(s.value.ty) then
+		self:into(s.value, val, m.value_size)
+	else
+		self:gen(s.value)
+		b:stx("u64", "r10", val, "r0")
+	end
+	self:update(self.refs[m.name], key, val)
+	b:stack_reset(used)
+end
+
+---------------------------------------------------------------------------------------------
+-- Events and statements
+
+-- Sends the record at [off, off + size) through the ring buffer.
+function G:submit(off, size)
+	local b = self.b
+	self:ld_map("r1", self.refs.ringbuf)
+	b:mov("r2", "r10"); b:add("r2", off)
+	b:mov("r3", size)
+	b:mov("r4", 0)
+	self:call("ringbuf_output")
+end
+
+function G:event(e)
+	local b = self.b
+	local ev = e.event
+	local used = b:stack_used()
+	local off = self:tmp(ev.size)
+	local first = e.name == "printf" and 2 or 1
+	for i, a in ipairs(ev.args or {}) do
+		local arg = e.args[first + i - 1]
+		if types.is_buffer(arg.ty) then
+			self:into(arg, off + a.offset, a.size)
+		else
+			self:gen(arg)
+			b:stx("u64", "r10", off + a.offset, "r0")
+		end
+	end
+	b:st("u64", "r10", off, ev.id)
+	self:submit(off, ev.size)
+	b:stack_reset(used)
+	if e.name == "exit" then b:ja(self.exit_label) end
+end
+
+-- join(argv [, sep]): up to max_args strings read from a user array of string pointers, written
+-- straight into a reserved ring buffer record (larger than the stack): u64 id, u64 count, slots.
+function G:join(e)
+	local b = self.b
+	local ev = e.event
+	local used = b:stack_used()
+	local argv = self:tmp(8)
+	self:gen(e.args[1])
+	b:stx("u64", "r10", argv, "r0")
+	self:ld_map("r1", self.refs.ringbuf)
+	b:mov("r2", ev.size)
+	b:mov("r3", 0)
+	self:call("ringbuf_reserve")
+	local skip, done = b:new_label("nojoin"), b:new_label("joined")
+	b:jeq("r0", 0, skip)
+	b:mov("r9", "r0")
+	b:st("u64", "r9", 0, ev.id)
+	for i = 0, ev.max_args - 1 do
+		b:st("u64", "r9", 8, i)
+		b:st("u64", "r10", self.read_slot, 0)
+		b:mov("r1", "r10"); b:add("r1", self.read_slot)
+		b:mov("r2", 8)
+		b:ldx("u64", "r3", "r10", argv)
+		if i > 0 then b:add("r3", i * 8) end
+		self:call("probe_read")
+		b:ldx("u64", "r3", "r10", self.read_slot)
+		b:jeq("r3", 0, done)
+		b:mov("r1", "r9"); b:add("r1", 16 + i * ev.arg_size)
+		b:mov("r2", ev.arg_size)
+		self:call("probe_read_str")
+	end
+	b:st("u64", "r9", 8, ev.max_args)
+	b:label(done)
+	b:mov("r1", "r9")
+	b:mov("r2", 0)
+	self:call("ringbuf_submit")
+	b:label(skip)
+	b:stack_reset(used)
+end
+
+function G:call_stmt(e)
+	local n = e.name
+	if n == "join" then return self:join(e) end
+	if e.event then return self:event(e) end
+	if n == "delete" then
+		local b = self.b
+		local a = e.args[1]
+		local used = b:stack_used()
+		local key = self:key(a)
+		self:ld_map("r1", self.refs[a.map.plan.name])
+		b:mov("r2", "r10"); b:add("r2", key)
+		self:call("map_delete_elem")
+		b:stack_reset(used)
+		return
+	end
+	raise(e, "internal: statement call %s", n)
+end
+
+return G
