@@ -93,8 +93,13 @@ describe("bpf.asm", function()
 		it("ld_imm64 loads 64-bit constants", function()
 			assert.same({ 0x23456789, 1 }, { run64(function(b) b:ld_imm64("r0", 0x123456789) end) })
 			assert.same({ 0xfffffffe, 0xffffffff }, { run64(function(b) b:ld_imm64("r0", -2) end) })
-			local big = math.mininteger or require("ffi").cast("int64_t", -2 ^ 63)
+			-- -2^63: a Lua 5.3+ integer, or a double (exact) on Lua 5.1 and LuaJIT
+			local big = math.mininteger or -2 ^ 63
 			assert.same({ 0, 0x80000000 }, { run64(function(b) b:ld_imm64("r0", big) end) })
+			if jit then -- LuaJIT's 64-bit cdata integers
+				local cbig = require("ffi").cast("uint64_t", 2 ^ 63) + 5
+				assert.same({ 5, 0x80000000 }, { run64(function(b) b:ld_imm64("r0", cbig) end) })
+			end
 		end)
 	end)
 
@@ -252,9 +257,24 @@ describe("bpf.asm", function()
 			assert.equal(1234, hash[9])
 		end)
 
+		it("are named in assembled text by opts.maps or by kernel id", function()
+			local arr = assert(bpf.map_create{ type = "array", key_type = "u32", value_type = "u64",
+				max_entries = 1 })
+			arr[0] = 77
+			local text = "r1 = map[counts][0]+0\nr0 = *(u64 *)(r1 +0)\nexit\n"
+			local prog = assert(asm.assemble(text, { maps = { counts = arr } }):load{ type = "socket_filter" })
+			assert.equal(77, prog:test_run{ data = PACKET }.retval)
+			local by_id = text:gsub("counts", "id:" .. arr:info().id)
+			prog = assert(asm.assemble(by_id):load{ type = "socket_filter" })
+			assert.equal(77, prog:test_run{ data = PACKET }.retval)
+			local none, err = asm.assemble("r1 = map[id:4000000000]\nr0 = 0\nexit"):load{ type = "socket_filter" }
+			assert.is_nil(none)
+			assert.matches("map id 4000000000 %(instruction 0%)", err)
+		end)
+
 		it("report bad definitions clearly", function()
 			assert.matches("unknown map type 'hashh'", err_of(bpf.map_create, { type = "hashh", max_entries = 1 }))
-			assert.matches("type 'u33' is not known", err_of(bpf.map_create,
+			assert.matches("bpf.map_create: key_type: type 'u33' is not known", err_of(bpf.map_create,
 				{ type = "hash", key_type = "u33", value_type = "u8", max_entries = 1 }))
 			assert.matches("key_size 8 disagrees with its type %(4 bytes%)", err_of(bpf.map_create,
 				{ type = "hash", key_type = "u32", key_size = 8, value_type = "u8", max_entries = 1 }))
@@ -350,6 +370,17 @@ describe("bpf.asm", function()
 			plink:detach()
 		end)
 
+		it("calls kernel functions (kfuncs) by name", function()
+			local b = asm.new{ name = "rcu_pair" }
+			b:call_kfunc("bpf_rcu_read_lock")
+			b:call_kfunc("bpf_rcu_read_unlock")
+			b:mov("r0", 0); b:exit()
+			local prog = assert(b:load{ section = "tp_btf/sys_enter" })
+			assert.matches("call kernel%-function#%d+", bpf.disasm(b:bytes()))
+			assert.equal("tracing", prog:info().type)
+			assert.matches("no kernel function 'no_such_kfunc_here'", err_of(b.call_kfunc, asm.new(), "no_such_kfunc_here"))
+		end)
+
 		it("fentry resolves its target in vmlinux BTF (this kernel then refuses trampolines)", function()
 			local b = asm.new{ name = "on_unlink" }
 			b:mov("r0", 0); b:exit()
@@ -383,6 +414,7 @@ describe("bpf.asm", function()
 			-- the failing instruction maps back to the source
 			local at = tonumber(err:match("\n(%d+): %(%x+%) r0 %+= r3"))
 			assert.same({ "probe.bt", 4, 9, "@x = $y + 1" }, { b:source_of(at) })
+			assert.same({ at, "probe.bt", 4, 9, "@x = $y + 1" }, { b:verifier_source(err) })
 		end)
 
 		it("text shows the same instructions as the kernel's translation", function()
@@ -477,6 +509,9 @@ describe("bpf.asm", function()
 			assert.matches("the program has no instructions", err_of(asm.new().finish, asm.new()))
 			c:exit(); c:finish()
 			assert.matches("the program is finished", err_of(c.exit, c))
+			local d = asm.new()
+			d:mov("r0", 0); d:exit(); d:func("lonely"); d:exit()
+			assert.matches("instruction 2: function 'lonely' is never called", err_of(d.finish, d))
 			assert.matches("opts.section or opts.type is required", err_of(c.load, c, {}))
 		end)
 

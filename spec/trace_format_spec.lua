@@ -171,7 +171,7 @@ describe("bpf.trace.format, compared with bpftrace 0.17's own output", function(
 		assert.are.equal("@[\n    a+1\n    b+2\n]: 3\n", format.map(m))
 		local v = { name = "@s", kind = "kstack", keys = { "int" }, entries = {
 			{ key = { 1 }, value = { "f+0" } }, { key = { 2 }, value = { "g+4" } } } }
-		assert.are.equal("@s[1]: \n    f+0\n@s[2]: \n    g+4\n\n", format.map(v))
+		assert.are.equal("@s[1]: \n        f+0\n@s[2]: \n        g+4\n\n", format.map(v))
 	end)
 
 	it("rejects what it cannot format with a message", function()

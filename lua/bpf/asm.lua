@@ -1,13 +1,14 @@
 -- bpf.asm: BPF programs built instruction by instruction from Lua, with labels, helpers by name,
 -- maps by handle, stack slots and line info; loaded as ordinary program handles (doc/ASM.md).
 --
--- A builder keeps its instructions in four parallel arrays (opcode, registers, offset, immediate)
--- indexed by slot, and the few things resolved at the end (labels, maps, line info) in sparse
--- tables keyed by slot: emitting an instruction allocates nothing but array slots.
+-- A builder keeps its instructions in one array, four entries a slot (opcode, registers, offset,
+-- immediate: slot i at 4i-3 .. 4i), and the few things resolved at the end (labels, maps, line
+-- info) in sparse tables keyed by slot: emitting an instruction allocates nothing but array slots.
 local bpf = require "bpf"
 local core = require "bpf.asm_core"
-local helpers = require "bpf.asm_helpers"
 local abtf = require "bpf.asm_btf"
+local calls = require "bpf.asm_calls"
+local enc = require "bpf.asm_encode"
 
 local M = {}
 
@@ -164,7 +165,7 @@ function M.new(opts)
 	return setmetatable({
 		name = name, file = opts.file,
 		n = 0,                       -- slots emitted
-		code = {}, regs = {}, off = {}, imm = {},
+		ins = {},                    -- opcode, dst + 16 * src, off, imm per slot
 		jump_label = {},             -- slot → label (jumps: off; calls and ld_func: imm)
 		labels = {},                 -- name → slot
 		map_ref = {},                -- slot → map handle, fd number, or {id = N}
@@ -181,7 +182,8 @@ local function emit(b, code, dst, src, off, imm)
 	if b.finished then check_open(b) end
 	local n = b.n + 1
 	b.n = n
-	b.code[n], b.regs[n], b.off[n], b.imm[n] = code, dst + src * 16, off, imm
+	local ins, k = b.ins, n * 4
+	ins[k - 3], ins[k - 2], ins[k - 1], ins[k] = code, dst + src * 16, off, imm
 	if b.line_pending then
 		b.line_pending = false
 		local l, k = b.lines, b.nlines
@@ -192,13 +194,15 @@ local function emit(b, code, dst, src, off, imm)
 	return n
 end
 
+local function raw_field(b, v, name, max)
+	if type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v > max then
+		fail(b, "raw: " .. name .. " out of range: " .. tostring(v))
+	end
+end
+
 function Builder:raw(code, dst, src, off, imm, imm2)
 	check_open(self)
-	for i, v in ipairs({ code, dst, src }) do
-		if type(v) ~= "number" or v % 1 ~= 0 or v < 0 or v > (i == 1 and 255 or 15) then
-			fail(self, "raw: " .. ({ "code", "dst", "src" })[i] .. " out of range: " .. tostring(v))
-		end
-	end
+	raw_field(self, code, "code", 255); raw_field(self, dst, "dst", 15); raw_field(self, src, "src", 15)
 	local n = emit(self, code, dst, src, off16(self, off or 0), imm32(self, imm or 0))
 	if imm2 ~= nil then
 		emit(self, 0, 0, 0, 0, imm32(self, imm2, "imm2"))
@@ -463,91 +467,19 @@ end
 
 -- ---- helpers and calls ----------------------------------------------------------------------
 
--- Helpers newer than the UAPI header the table is generated from (as core/disasm.c lists them).
-local EXTRA_HELPERS = {
-	cgrp_storage_get = { id = 210, ret = "void *", args = { "struct bpf_map *map",
-		"struct cgroup *cgroup", "void *value", "u64 flags" }, kinds = { "map", "ptr", "ptr", "int" } },
-	cgrp_storage_delete = { id = 211, ret = "long", args = { "struct bpf_map *map",
-		"struct cgroup *cgroup" }, kinds = { "map", "ptr" } },
-}
-local by_id = {}
-local function index_helper(name, h)
-	h.name, h.nargs = "bpf_" .. name, #h.args
-	h.variadic = h.variadic or false
-	by_id[h.id] = h
-end
-for name, h in pairs(helpers) do index_helper(name, h) end
-for name, h in pairs(EXTRA_HELPERS) do
-	if not helpers[name] then helpers[name] = h; index_helper(name, h) end
-end
-for id, h in pairs(by_id) do helpers[id] = h end
-M.helpers = helpers
-
--- Levenshtein distance, for "did you mean" (error path only).
-local function distance(a, b)
-	local prev, cur = {}, {}
-	for j = 0, #b do prev[j] = j end
-	for i = 1, #a do
-		cur[0] = i
-		for j = 1, #b do
-			local cost = a:byte(i) == b:byte(j) and 0 or 1
-			cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-		end
-		prev, cur = cur, prev
-	end
-	return prev[#b]
-end
-
-local function nearest_helpers(name)
-	local scored = {}
-	for k in pairs(helpers) do
-		if type(k) == "string" then
-			local d = distance(name, k)
-			if d <= math.max(2, floor(#name / 3)) or k:find(name, 1, true) then
-				scored[#scored + 1] = { k, d }
-			end
-		end
-	end
-	table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
-	local names = {}
-	for i = 1, math.min(3, #scored) do names[i] = scored[i][1] end
-	return names
-end
+M.helpers = calls.helpers
 
 -- The helper entry for a name ("map_lookup_elem", "bpf_map_lookup_elem") or id.
-local helper_cache = {} -- "bpf_x" and "x" → entry, filled on first use (no gsub per call)
-
 local function find_helper(b, helper)
-	local h = helper_cache[helper]
-	if h then return h end
-	if type(helper) == "number" then
-		h = by_id[helper]
-		if not h then fail(b, "unknown helper id " .. tostring(helper)) end
-		return h
-	end
-	if type(helper) ~= "string" then
-		fail(b, "a helper name or id expected, got " .. type(helper))
-	end
-	local short = helper:gsub("^bpf_", "", 1)
-	h = helpers[short]
-	if not h then
-		local near = nearest_helpers(short)
-		fail(b, "unknown helper '" .. helper .. "'" .. (#near > 0 and
-			" (did you mean " .. concat(near, ", ") .. "?)" or ""))
-	end
-	helper_cache[helper] = h
+	local h, err = calls.find(helper)
+	if not h then fail(b, err) end
 	return h
 end
 M.find_helper = function(name) return find_helper(nil, name) end
 
 local function check_nargs(b, h, nargs)
-	if nargs == nil then return end
-	if nargs > 5 then fail(b, h.name .. ": BPF calls take at most 5 arguments, got " .. nargs) end
-	if h.variadic and nargs >= h.nargs then return end
-	if nargs ~= h.nargs then
-		fail(b, format("%s takes %s%d argument%s (%s), got %d", h.name, h.variadic and "at least " or "",
-			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs))
-	end
+	local err = calls.nargs_error(h, nargs)
+	if err then fail(b, err) end
 end
 
 function Builder:call(helper, nargs)
@@ -622,8 +554,16 @@ function Builder:call_label(name)
 	return n
 end
 
-function Builder:call_kfunc(btf_id)
-	return emit(self, CALL, 0, op.PSEUDO_KFUNC_CALL, 0, imm32(self, btf_id, "kfunc BTF id"))
+-- A kernel function (kfunc) by BTF id, or by name, looked up among vmlinux's functions.
+local kernel_btf
+function Builder:call_kfunc(kfunc)
+	if type(kfunc) == "string" then
+		kernel_btf = kernel_btf or bpf.btf.kernel()
+		local id = kernel_btf and kernel_btf:find(kfunc, "func")
+		if not id then fail(self, "no kernel function '" .. kfunc .. "' in vmlinux BTF") end
+		kfunc = id
+	end
+	return emit(self, CALL, 0, op.PSEUDO_KFUNC_CALL, 0, imm32(self, kfunc, "kfunc BTF id"))
 end
 
 function Builder:exit() return emit(self, EXIT, 0, 0, 0, 0) end
@@ -696,24 +636,32 @@ local function slot_error(b, slot, msg)
 end
 
 local function is_second_slot(b, slot) -- slot 0-based
-	return slot > 0 and b.code[slot] == LD_IMM64
+	return slot > 0 and b.ins[slot * 4 - 3] == LD_IMM64
 end
 
 -- Subprograms: the functions declared with b:func plus every call / ld_func target.
 local function collect_funcs(b)
 	local starts = {}
 	for _, f in ipairs(b.funcs) do starts[f.start] = f end
-	local code, regs, imm = b.code, b.regs, b.imm
+	local ins = b.ins
 	for i = 1, b.n do
-		local c = code[i]
-		if (c == CALL and regs[i] == op.PSEUDO_CALL * 16) or
-		   (c == LD_IMM64 and regs[i] >= 16 * op.PSEUDO_FUNC and regs[i] < 16 * (op.PSEUDO_FUNC + 1)) then
-			local target = i + imm[i] -- 0-based slot of i is i-1; target = (i-1) + 1 + imm
-			if not starts[target] then
-				local f = { name = b.name .. "_sub" .. target, start = target, nargs = 5 }
+		local c, regs = ins[i * 4 - 3], ins[i * 4 - 2]
+		if (c == CALL and regs == op.PSEUDO_CALL * 16) or
+		   (c == LD_IMM64 and regs >= 16 * op.PSEUDO_FUNC and regs < 16 * (op.PSEUDO_FUNC + 1)) then
+			local target = i + ins[i * 4] -- 0-based slot of i is i-1; target = (i-1) + 1 + imm
+			local f = starts[target]
+			if not f then
+				f = { name = b.name .. "_sub" .. target, start = target, nargs = 5 }
 				starts[target] = f
 				b.funcs[#b.funcs + 1] = f
 			end
+			f.called = true
+		end
+	end
+	-- The kernel finds subprograms by their callers: one nobody calls is refused as unreachable.
+	for _, f in ipairs(b.funcs) do
+		if not f.main and not f.called then
+			slot_error(b, f.start, "function '" .. f.name .. "' is never called (call_label or ld_func)")
 		end
 	end
 	table.sort(b.funcs, function(x, y) return x.start < y.start end)
@@ -760,36 +708,37 @@ function Builder:finish()
 	if self.finished then return self end
 	local n = self.n
 	if n == 0 then fail(self, "the program has no instructions") end
-	local labels, code, off, imm = self.labels, self.code, self.off, self.imm
+	local labels, ins = self.labels, self.ins
 	for i, name in pairs(self.jump_label) do
 		local target = labels[name]
 		local slot = i - 1
 		if not target then slot_error(self, slot, "undefined label '" .. name .. "'") end
 		if target >= n then slot_error(self, slot, "label '" .. name .. "' is at the end of the program: no instruction follows it") end
 		local delta = target - slot - 1
-		if code[i] == CALL or code[i] == LD_IMM64 then
-			imm[i] = delta
+		local c = ins[i * 4 - 3]
+		if c == CALL or c == LD_IMM64 then
+			ins[i * 4] = delta
 		else
 			if delta < -32768 or delta > 32767 then
 				slot_error(self, slot, format("jump to '%s' is %d instructions away (more than a 16-bit offset)", name, delta))
 			end
-			off[i] = delta
+			ins[i * 4 - 1] = delta
 		end
 	end
 	-- Every jump lands on an instruction of the program, never inside an ld_imm64.
 	for i = 1, n do
-		local c = code[i]
+		local c = ins[i * 4 - 3]
 		local cls = c % 8
 		local opbits = c - c % 16
 		if (cls == op.JMP or cls == op.JMP32) and opbits ~= op.CALL and opbits ~= op.EXIT then
-			local delta = (c == op.JMP32 + op.JA) and imm[i] or off[i]
+			local delta = (c == op.JMP32 + op.JA) and ins[i * 4] or ins[i * 4 - 1]
 			local target = i + delta -- 0-based target slot
 			if target < 0 or target >= n or is_second_slot(self, target) then
 				slot_error(self, i - 1, format("jump target %d is outside the program", target))
 			end
 		end
 	end
-	local last = code[n]
+	local last = ins[n * 4 - 3]
 	if (last ~= EXIT and last ~= JA and last ~= op.JMP32 + op.JA) or is_second_slot(self, n - 1) then
 		slot_error(self, n - 1, "the program must end with exit or a jump")
 	end
@@ -800,6 +749,16 @@ function Builder:finish()
 end
 
 function Builder:count() return self.n end
+
+-- Where the verifier stopped, from a refusal message of b:load (its log tail): the 0-based
+-- index of the last instruction the log shows, then what b:source_of gives for it.
+function Builder:verifier_source(message)
+	if type(message) ~= "string" then return nil end
+	local last
+	for index in message:gmatch("\n(%d+): %(%x%x%)") do last = tonumber(index) end
+	if not last then return nil end
+	return last, self:source_of(last)
+end
 
 -- File, line, col, text of slot (0-based): the last line info at or before it.
 function Builder:source_of(slot)
@@ -814,36 +773,8 @@ end
 
 -- ---- encoding -------------------------------------------------------------------------------
 
-local function le32(v)
-	v = v % TWO32
-	local b0 = v % 256; v = (v - b0) / 256
-	local b1 = v % 256; v = (v - b1) / 256
-	local b2 = v % 256
-	return b0, b1, b2, (v - b2) / 256
-end
-
--- The bytes of the instructions; map_imm(slot, ref, second) gives the imm of map loads.
-local function encode(b, map_imm)
-	local out, code, regs, off, imm, refs = {}, b.code, b.regs, b.off, b.imm, b.map_ref
-	for i = 1, b.n do
-		local v = imm[i]
-		local ref = refs[i]
-		if ref then v = map_imm(ref) end
-		local o = off[i]
-		local ob0, ob1 = 0, 0
-		if o ~= 0 then
-			o = o % 65536
-			ob0 = o % 256
-			ob1 = (o - ob0) / 256
-		end
-		if v >= 0 and v < 256 then
-			out[i] = char(code[i], regs[i], ob0, ob1, v, 0, 0, 0)
-		else
-			out[i] = char(code[i], regs[i], ob0, ob1, le32(v))
-		end
-	end
-	return concat(out)
-end
+local encode = enc.encode
+local insn_bytes = enc.insn_bytes
 
 -- The imm of a map load in bytes(): the fd of a handle; a map named by id in assembled text
 -- stays its id until load opens it.
@@ -883,36 +814,43 @@ function Builder:text(opts)
 	return annotate(self, text, opts)
 end
 
--- Labels and line comments woven into the plain text (opts.labels, opts.lines).
+-- Labels and line comments woven into the plain text (opts.labels, opts.lines). The text has
+-- one line per instruction, so the slot of each line is counted, not read back.
 function annotate(b, text, opts)
-	local at = {}
+	local at
 	if opts.labels then
+		at = {}
 		for name, slot in pairs(b.labels) do
-			at[slot] = at[slot] or {}
 			local t = at[slot]
+			if not t then t = {}; at[slot] = t end
 			t[#t + 1] = name
 		end
+		for _, t in pairs(at) do table.sort(t) end
 	end
-	local out, l, k = {}, b.lines, 1
+	local jl = opts.labels and b.jump_label
+	local want_lines = opts.lines
+	local out, n, slot = {}, 0, 0
+	local l, k, nl, ins = b.lines, 1, b.nlines, b.ins
 	for line in text:gmatch("[^\n]+") do
-		local slot = tonumber(line:match("^%s*(%d+):"))
-		if opts.lines then
-			while k <= b.nlines and l[k] < slot do k = k + 5 end
-			if k <= b.nlines and l[k] == slot then
-				out[#out + 1] = format("; %s @ %s:%d", l[k + 4], l[k + 1], l[k + 2])
+		if want_lines then
+			while k <= nl and l[k] < slot do k = k + 5 end
+			if k <= nl and l[k] == slot then
+				n = n + 1
+				out[n] = "; " .. l[k + 4] .. " @ " .. l[k + 1] .. ":" .. l[k + 2]
 			end
 		end
-		if at[slot] then
-			table.sort(at[slot])
-			for _, name in ipairs(at[slot]) do out[#out + 1] = name .. ":" end
+		local names = at and at[slot]
+		if names then
+			for i = 1, #names do n = n + 1; out[n] = names[i] .. ":" end
 		end
-		local name = opts.labels and b.jump_label[slot + 1]
-		if name then
-			line = line:gsub("pc[+-]%d+$", name)
-		end
-		out[#out + 1] = line
+		local name = jl and jl[slot + 1]
+		if name then line = line:gsub("pc[+-]%d+$", name) end
+		n = n + 1
+		out[n] = line
+		slot = slot + (ins[slot * 4 + 1] == LD_IMM64 and 2 or 1)
 	end
-	return concat(out, "\n") .. "\n"
+	out[n + 1] = ""
+	return concat(out, "\n")
 end
 
 function Builder:insn(i)
@@ -920,9 +858,10 @@ function Builder:insn(i)
 	if type(i) ~= "number" or i < 1 or i > self.n or is_second_slot(self, i - 1) then
 		fail(self, "insn: no instruction at index " .. tostring(i))
 	end
-	local t = { code = self.code[i], dst = self.regs[i] % 16, src = floor(self.regs[i] / 16),
-		off = self.off[i], imm = self.imm[i] }
-	if t.code == LD_IMM64 and i < self.n then t.imm2 = self.imm[i + 1] end
+	local ins, k = self.ins, i * 4
+	local t = { code = ins[k - 3], dst = ins[k - 2] % 16, src = floor(ins[k - 2] / 16),
+		off = ins[k - 1], imm = ins[k] }
+	if t.code == LD_IMM64 and i < self.n then t.imm2 = ins[k + 4] end
 	local ref = self.map_ref[i]
 	if ref then t.map = type(ref) == "table" and ref.handle or ref; t.imm = map_id(ref) end
 	t.label = self.jump_label[i]
@@ -935,7 +874,7 @@ function Builder:insns()
 	local i = 1
 	while i <= self.n do
 		list[#list + 1] = self:insn(i)
-		i = i + (self.code[i] == LD_IMM64 and 2 or 1)
+		i = i + (self.ins[i * 4 - 3] == LD_IMM64 and 2 or 1)
 	end
 	return list
 end
@@ -945,14 +884,6 @@ end
 local Insn = {}
 Insn.__index = Insn
 M.Insn = Insn
-
-local function insn_bytes(t)
-	local o = t.off % 65536
-	local ob0 = o % 256
-	local s = char(t.code, t.dst + t.src * 16, ob0, (o - ob0) / 256, le32(t.imm))
-	if t.imm2 then s = s .. char(0, 0, 0, 0, le32(t.imm2)) end
-	return s
-end
 
 function Insn.__tostring(t)
 	return (disasm(insn_bytes(t)):gsub("^%s*%d+: ", ""):gsub("\n$", ""))

@@ -188,10 +188,19 @@ end
 
 -- BTF for a map's key and value descriptions (either may be nil): bytes, key id, value id,
 -- key size, value size.
+local function resolve_for(what, d)
+	if d == nil then return nil end
+	local ok, t = pcall(resolve, d, 1)
+	if not ok then
+		error("bpf.map_create: " .. what .. ": " .. tostring(t):gsub("^[^\n]-:%d+: ", ""):gsub("^bpf%.asm: ", ""), 0)
+	end
+	return t
+end
+
 function M.map_types(key, value)
 	local e = new_btf()
-	local kt = key ~= nil and resolve(key, 3) or nil
-	local vt = value ~= nil and resolve(value, 3) or nil
+	local kt = resolve_for("key_type", key)
+	local vt = resolve_for("value_type", value)
 	local kid = kt and emit_type(e, kt) or 0
 	local vid = vt and emit_type(e, vt) or 0
 	return bytes(e), kid, vid, kt and kt.size, vt and vt.size

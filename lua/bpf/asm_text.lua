@@ -272,15 +272,14 @@ end
 
 -- ---- lines ----------------------------------------------------------------------------------------
 
+-- The instruction of a line without its "N:" prefix, comments and extra blanks, and the column
+-- where it starts.
 local function strip(line)
-	line = line:gsub("//.*$", ""):gsub(";.*$", "")
-	local body_start = 1
-	local num_end = select(2, line:find("^%s*%d+:%s*"))
-	if num_end then body_start = num_end + 1 end
-	local s = line:sub(body_start)
-	local lead = #s:match("^%s*")
-	s = s:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s+", " ")
-	return s, body_start + lead
+	if line:find("[;/]") then line = line:gsub("//.*$", ""):gsub(";.*$", "") end
+	local _, num_end = line:find("^%s*%d+:")
+	local lead, s = line:match("^(%s*)(.-)%s*$", num_end and num_end + 1 or 1)
+	if s:find("%s%s") or s:find("\t") then s = s:gsub("%s+", " ") end
+	return s, (num_end or 0) + #lead + 1
 end
 
 local function position_error(file, lineno, line, col, msg)
@@ -298,29 +297,29 @@ function M.assemble(asm, text, opts)
 	local op = asm.op
 	local state = { maps = {}, opts_maps = opts.maps }
 	-- First pass: the labels (so that "call name" can tell a subprogram from a helper).
-	local lines, labels = {}, {}
+	local lines, bodies, cols, labels = {}, {}, {}, {}
 	for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-		lines[#lines + 1] = line
-		local s = strip(line)
-		local label = s:match("^([%a_.][%w_.]*):$")
-		if label then labels[label] = #lines end
+		local n = #lines + 1
+		lines[n] = line
+		bodies[n], cols[n] = strip(line)
+		local label = bodies[n]:match("^([%a_.][%w_.]*):$")
+		if label then labels[label] = n end
 	end
 	local uses = {}
-	for lineno, line in ipairs(lines) do
-		local s, col = strip(line)
+	local lineno, s, col, label -- the line the step below works on
+	local function step()
+		if label then return b:label(label) end
+		b:line(file, lineno, col, s)
+		local before = b.n
+		instruction(b, op, state, s, labels)
+		local used = b.jump_label[before + 1]
+		if used then uses[#uses + 1] = { used, lineno, col } end
+	end
+	for i, line in ipairs(lines) do
+		lineno, s, col = i, bodies[i], cols[i]
 		if s ~= "" then
-			local label = s:match("^([%a_.][%w_.]*):$")
-			local ok, err = pcall(function()
-				if label then
-					b:label(label)
-				else
-					b:line(file, lineno, col, s)
-					local before = b.n
-					instruction(b, op, state, s, labels)
-					local used = b.jump_label[before + 1]
-					if used then uses[#uses + 1] = { used, lineno, col } end
-				end
-			end)
+			label = s:match("^([%a_.][%w_.]*):$")
+			local ok, err = pcall(step)
 			if not ok then
 				local msg, token = err, nil
 				if type(err) == "table" then

@@ -13,6 +13,7 @@ local bpf = require "bpf"
 local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
+local usym = require "bpf.trace.usym"
 
 local M = {}
 
@@ -92,9 +93,16 @@ local function emit(t, text)
 	if t.on_printf then
 		t.on_printf(text)
 	else
-		local out = t.output or io.stdout
-		out:write(text)
-		out:flush()
+		(t.output or io.stdout):write(text)
+		t.unflushed = true
+	end
+end
+
+-- Output is flushed once per batch of records (a reader of a pipe sees each batch at once).
+local function flush(t)
+	if t.unflushed then
+		t.unflushed = false;
+		(t.output or io.stdout):flush()
 	end
 end
 
@@ -129,6 +137,7 @@ end
 --- bpftrace's text of one map (name given) or of every map in name order.
 function Trace:format(name, opts)
 	check_open(self)
+	usym.forget()
 	if name ~= nil then
 		return format.map(map_data(self, map_def(self, name)), opts)
 	end
@@ -140,6 +149,7 @@ end
 --- Prints format(name) to the trace's output.
 function Trace:print(name)
 	emit(self, self:format(name))
+	flush(self)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -219,7 +229,7 @@ local function event_args(t, ev, bytes)
 	local args = {}
 	for i, a in ipairs(ev.args or {}) do
 		local v = values.decode(bytes, a.offset, a, t.ctx)
-		if a.type == "kstack" or a.type == "ustack" then v = format.stack(v) end
+		if a.type == "kstack" or a.type == "ustack" then v = format.stack(v, true) end
 		args[i] = v
 	end
 	return args
@@ -258,6 +268,15 @@ function handlers.zero(t, ev)
 	end
 end
 
+function handlers.join(t, ev, bytes)
+	local n = tonumber(values.int(bytes, 8, false))
+	local parts = {}
+	for i = 0, math.min(n, ev.max_args or n) - 1 do
+		parts[#parts + 1] = values.decode(bytes, 16 + i * ev.arg_size, { type = "str", size = ev.arg_size })
+	end
+	emit(t, table.concat(parts, ev.sep or " ") .. "\n")
+end
+
 function handlers.time(t, ev)
 	emit(t, format.time(ev.fmt))
 end
@@ -283,7 +302,9 @@ end
 function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
+	usym.forget() -- processes map and unmap: their mappings are read again for each batch
 	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
+	flush(self)
 	if not n then return nil, err, errno end
 	return n, self.status == "running"
 end
@@ -329,6 +350,7 @@ function Trace:finish(reason)
 	if self.print_maps then
 		emit(self, "\n\n" .. self:format())
 	end
+	flush(self)
 	return self.finished
 end
 

@@ -8,7 +8,7 @@
 --   format.lhist(buckets, min, max, step)   the lines of a linear histogram
 --   format.printf(fmt, args)      C printf as bpftrace applies it to one event's arguments
 --   format.time([fmt [, t]])      time(): strftime in local time, "%H:%M:%S\n" by default
---   format.stack(frames)          a kstack/ustack value: "\n" then each frame indented by 4
+--   format.stack(frames [, as_value])   a kstack/ustack: "\n" then each frame indented by 4 (8)
 --   format.hist_slot(v)           bpftrace's log2 bucket index of an integer value
 --   format.lhist_slot(v, min, max, step)   bpftrace's linear bucket index
 --
@@ -166,10 +166,11 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Values and keys
 
---- A stack as bpftrace prints it in a key or value: a newline, then each frame on its own line
--- (indented by 4 spaces, or by frames.indent: a tab for kstack(perf)).
-function M.stack(frames)
-	local out, indent = { "\n" }, frames.indent or "    "
+--- A stack as bpftrace prints it: a newline, then each frame on its own line, indented by 4
+-- spaces in a map key, by 8 as a value (as_value: map values, printf's %s, print()), by a tab in
+-- perf mode (frames.indent).
+function M.stack(frames, as_value)
+	local out, indent = { "\n" }, frames.indent or (as_value and "        " or "    ")
 	for _, f in ipairs(frames) do
 		out[#out + 1] = indent .. f .. "\n"
 	end
@@ -291,7 +292,7 @@ local function value_text(m, v, div)
 		local l = m.lhist or error("bpf.trace.format: lhist map " .. tostring(m.name) .. " without lhist bounds", 3)
 		return M.lhist(v, l.min, l.max, l.step)
 	elseif STACK[kind] then
-		return M.stack(v)
+		return M.stack(v, true)
 	elseif type(v) == "string" then
 		return v
 	end

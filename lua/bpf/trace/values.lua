@@ -6,10 +6,11 @@
 --   values.map_data(map_def, handle, ctx)      { name, kind, keys, lhist, entries } for format.map
 --   values.zero_value(map_def)                 the bytes `zero(@x)` writes (per CPU)
 --
--- ctx = { stacks = stack map handle or nil }: stacks and symbols are resolved through it and
--- bpf.ksym; user-space addresses print in hex (as bpftrace does once the process is gone).
+-- ctx = { stacks = stack map handle or nil }: stacks and symbols are resolved through it,
+-- bpf.ksym (kernel) and bpf.trace.usym (user space: hex once the process is gone, as bpftrace).
 local bpf = require "bpf"
 local int64 = require "bpf.trace.int64"
+local usym = require "bpf.trace.usym"
 
 local M = {}
 
@@ -36,7 +37,9 @@ function M.int(s, off, signed)
 	return read_int(s, off, signed)
 end
 
+-- An address as C++ streams print a void *: "0x7f..." ("0" for null).
 local function hex(v)
+	if v == 0 then return "0" end
 	return "0x" .. int64.digits(v, 16)
 end
 
@@ -52,7 +55,16 @@ end
 -- A stack's frames as bpftrace prints them: mode "bpftrace" (default) "sym+off" (user space:
 -- hex), mode "perf" "<hex> sym+off" (user space: "<hex> 0x... ([unknown])") under a tab; at
 -- most T.limit frames.
-local function stack_frames(id, ctx, user, T)
+-- A user address as bpftrace prints it: "sym+off" (with_offset), "sym", or hex; in perf mode
+-- followed by " (module)" or " ([unknown])".
+local function usym_text(pid, addr, with_offset, perf)
+	local name, off, module = usym.resolve(pid, addr)
+	if not name then return hex(addr) .. (perf and " ([unknown])" or "") end
+	local text = with_offset and (name .. "+" .. tostring(off)) or name
+	return perf and (text .. " (" .. module .. ")") or text
+end
+
+local function stack_frames(id, ctx, user, T, pid)
 	local frames = { indent = T.mode == "perf" and "\t" or nil }
 	if not ctx.stacks or int64.lt(id, 0) then return frames end
 	local addrs = ctx.stacks:lookup(int64.tointeger(id))
@@ -60,9 +72,9 @@ local function stack_frames(id, ctx, user, T)
 	local limit = T.limit or math.huge
 	for _, a in ipairs(addrs) do
 		if a == 0 or #frames >= limit then break end
-		local sym = user and hex(a) or ksym_text(a, true)
+		local sym = user and usym_text(pid, a, true, T.mode == "perf") or ksym_text(a, true)
 		if T.mode == "perf" then
-			sym = int64.digits(a, 16) .. " " .. sym .. (user and " ([unknown])" or "")
+			sym = int64.digits(a, 16) .. " " .. sym
 		elseif T.mode == "raw" then
 			sym = int64.digits(a, 16)
 		end
@@ -103,11 +115,11 @@ function M.decode(s, off, T, ctx)
 	elseif t == "kstack" then
 		return stack_frames(read_int(s, off, true), ctx, false, T)
 	elseif t == "ustack" then
-		return stack_frames(read_int(s, off, true), ctx, true, T)
+		return stack_frames(read_int(s, off, true), ctx, true, T, read_int(s, off + 8, false))
 	elseif t == "ksym" then
 		return ksym_text(read_int(s, off, false), false)
 	elseif t == "usym" then
-		return hex(read_int(s, off, false))
+		return usym_text(read_int(s, off + 8, false), read_int(s, off, false), false, false)
 	elseif t == "inet" then
 		return inet_text(s, off)
 	end

@@ -1,0 +1,96 @@
+-- The helpers bpf.asm calls by name: the table generated from the UAPI header
+-- (asm_helpers.lua) indexed by name and id, the few newer ones, lookups that suggest the
+-- nearest names, and argument count checks against the prototypes.
+local helpers = require "bpf.asm_helpers"
+
+local M = {}
+local concat, format, floor = table.concat, string.format, math.floor
+
+-- Helpers newer than the UAPI header the table is generated from (as core/disasm.c lists them).
+local EXTRA_HELPERS = {
+	cgrp_storage_get = { id = 210, ret = "void *", args = { "struct bpf_map *map",
+		"struct cgroup *cgroup", "void *value", "u64 flags" }, kinds = { "map", "ptr", "ptr", "int" } },
+	cgrp_storage_delete = { id = 211, ret = "long", args = { "struct bpf_map *map",
+		"struct cgroup *cgroup" }, kinds = { "map", "ptr" } },
+}
+local by_id = {}
+local function index_helper(name, h)
+	h.name, h.nargs = "bpf_" .. name, #h.args
+	h.variadic = h.variadic or false
+	by_id[h.id] = h
+end
+for name, h in pairs(helpers) do index_helper(name, h) end
+for name, h in pairs(EXTRA_HELPERS) do
+	if not helpers[name] then helpers[name] = h; index_helper(name, h) end
+end
+for id, h in pairs(by_id) do helpers[id] = h end
+M.helpers, M.by_id = helpers, by_id
+
+-- Levenshtein distance, for "did you mean" (error path only).
+local function distance(a, b)
+	local prev, cur = {}, {}
+	for j = 0, #b do prev[j] = j end
+	for i = 1, #a do
+		cur[0] = i
+		for j = 1, #b do
+			local cost = a:byte(i) == b:byte(j) and 0 or 1
+			cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+		end
+		prev, cur = cur, prev
+	end
+	return prev[#b]
+end
+
+local function nearest_helpers(name)
+	local scored = {}
+	for k in pairs(helpers) do
+		if type(k) == "string" then
+			local d = distance(name, k)
+			if d <= math.max(2, floor(#name / 3)) or k:find(name, 1, true) then
+				scored[#scored + 1] = { k, d }
+			end
+		end
+	end
+	table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
+	local names = {}
+	for i = 1, math.min(3, #scored) do names[i] = scored[i][1] end
+	return names
+end
+
+local cache = {} -- "bpf_x" and "x" → entry, filled on first use (no gsub per call)
+
+-- The entry for a name ("map_lookup_elem", "bpf_map_lookup_elem") or id; nil and a message.
+function M.find(helper)
+	local h = cache[helper]
+	if h then return h end
+	if type(helper) == "number" then
+		h = by_id[helper]
+		if not h then return nil, "unknown helper id " .. tostring(helper) end
+		return h
+	end
+	if type(helper) ~= "string" then
+		return nil, "a helper name or id expected, got " .. type(helper)
+	end
+	local short = helper:gsub("^bpf_", "", 1)
+	h = helpers[short]
+	if not h then
+		local near = nearest_helpers(short)
+		return nil, "unknown helper '" .. helper .. "'" .. (#near > 0 and
+			" (did you mean " .. concat(near, ", ") .. "?)" or "")
+	end
+	cache[helper] = h
+	return h
+end
+
+-- What is wrong with calling h with nargs arguments (nil: nothing, or nargs not given).
+function M.nargs_error(h, nargs)
+	if nargs == nil then return nil end
+	if nargs > 5 then return h.name .. ": BPF calls take at most 5 arguments, got " .. nargs end
+	if h.variadic and nargs >= h.nargs then return nil end
+	if nargs ~= h.nargs then
+		return format("%s takes %s%d argument%s (%s), got %d", h.name, h.variadic and "at least " or "",
+			h.nargs, h.nargs == 1 and "" or "s", concat(h.args, ", "), nargs)
+	end
+end
+
+return M
