@@ -220,6 +220,69 @@ describe("trace codegen", function()
 		assert.is_true(total(st.maps["@"]["tracepoint:syscalls:sys_enter_openat"]) >= 3)
 	end)
 
+	it("computes integers as bpftrace does (unsigned division and shifts, signed comparisons)", function()
+		local st = trace("BEGIN { @a = -7 / 2; @b = -8 >> 1; @c = (int8)200; @d = (uint32)-1; @e = 1 < -1;" ..
+			" @f = (uint64)-1 > 5; @l = lhist(-1, 0, 10, 5); @l = lhist(10, 0, 10, 5); @h = hist(-3); @g = 7 % 3; }")
+		local m = st.maps
+		assert.equal("9223372036854775804", support.int_text(m.a[0])) -- (2^64 - 7) / 2
+		assert.equal("9223372036854775804", support.int_text(m.b[0])) -- (2^64 - 8) >> 1, logical
+		assert.equal(-56, m.c[0])
+		assert.equal(4294967295, m.d[0])
+		assert.equal(0, m.e[0])
+		assert.equal(1, m.f[0])
+		assert.equal(1, total(m.l[0])) -- -1 is below min: slot 0
+		assert.equal(1, total(m.l[3])) -- 10 (= max) in the last slot
+		assert.equal(1, total(m.h[0]))
+		assert.equal(1, m.g[0])
+	end)
+
+	it("reads the identity builtins (pid, tid, uid, gid, cpu, cgroup, nsecs) in BEGIN", function()
+		local st = trace("BEGIN { @pid = pid; @tid = tid; @uid = uid; @gid = gid; @cpu = cpu; @cg = cgroup; @ns = nsecs; @c = comm; }")
+		local m = st.maps
+		assert.equal(support.getpid(), m.pid[0]) -- BEGIN runs in the loading process (test run)
+		assert.equal(m.pid[0], m.tid[0])
+		assert.equal(0, m.uid[0])
+		assert.equal(0, m.gid[0])
+		assert.is_true(m.cpu[0] >= 0 and m.cpu[0] < bpf.num_possible_cpus())
+		assert.is_true(m.cg[0] > 0)
+		assert.is_true(m.ns[0] > 0)
+		assert.equal(support.comm(support.getpid()), m.c[0])
+	end)
+
+	it("fires profile probes on every CPU and counts raw tracepoint arguments", function()
+		local st = trace("profile:hz:99 { @p[cpu] = count(); } rawtracepoint:sys_enter /arg1 == 110/ { @getppid = count(); }",
+			WORKLOAD .. " getppid 25; sleep 0.3")
+		local cpus = 0
+		for _, v in st.maps.p:pairs() do
+			cpus = cpus + 1
+			assert.is_true(total(v) >= 1)
+		end
+		assert.is_true(cpus >= 1)
+		-- sys_enter's second argument is the syscall number (110: getppid on x86-64)
+		assert.is_true(total(st.maps.getppid[0]) >= 25)
+	end)
+
+	it("has the verifier accept programs that mix every construct (loaded, not attached)", function()
+		local programs = {
+			'tracepoint:syscalls:sys_enter_read { $a = args->count; $s = comm; if ($s == "x" || $a > 5) { @[$s, $a] = count(); } @t = $a > 3 ? $s : "zz"; printf("%s %s %d\\n", $s, @t, $a); }',
+			'tracepoint:sched:sched_switch { @[args->prev_comm, args->next_pid] = count(); @s[kstack(3)] = sum(args->prev_pid); printf("%s -> %s\\n", args->prev_comm, args->next_comm); }',
+			'tracepoint:sched:sched_process_exec { $f = str(args->filename); @[$f] = count(); if ($f == "/bin/sh") { printf("sh\\n") } @m = max(curtask->real_parent->real_parent->pid); }',
+			'tracepoint:syscalls:sys_enter_execve { join(args->argv, ","); @[ustack] = count(); @u = usym(curtask->mm->start_code); }',
+			'BEGIN { $i = 0; unroll(10) { $i++; @a[$i] = $i * 2; } @b = strncmp("abc", "abd", 2); @c = ntop(10, curtask->comm); }',
+			'tracepoint:sock:inet_sock_set_state { @[ntop(args->saddr), ntop(args->daddr_v6), args->newstate] = count(); }',
+			'tracepoint:syscalls:sys_exit_openat /args->ret < 0/ { @e[-args->ret] = count(); @s = stats(args->ret); @mi = min(args->ret); @av = avg(args->ret); }',
+			'tracepoint:syscalls:sys_enter_openat { @start[tid] = nsecs; @name[tid] = str(args->filename); } tracepoint:syscalls:sys_exit_openat /@start[tid]/ { @lat[@name[tid]] = hist(nsecs - @start[tid]); delete(@start[tid]); delete(@name[tid]); }',
+			'kretprobe:vfs_read { @[retval > 0 ? "ok" : "err"] = count(); } kprobe:vfs_read { @b = lhist(arg2, 0, 4096, 512); }',
+			'BEGIN { $t = (struct task_struct *)curtask; @n = $t->nsproxy->uts_ns->name.nodename; @p = $t->se.vruntime; @bit = $t->in_execve; @y = ((struct task_struct *)curtask)->pid; }',
+		}
+		for _, src in ipairs(programs) do
+			local plan = assert(compile(src))
+			local st, err = load(plan, { attach = false })
+			assert(st, err)
+			st:close()
+		end
+	end)
+
 	it("stores ntop, ksym and usym values", function()
 		local st, plan = trace("BEGIN { @ip = ntop(0x0100007f); @k = ksym(kaddr(\"vfs_read\")); }")
 		local ip = st.maps.ip[0]

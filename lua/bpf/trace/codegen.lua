@@ -297,9 +297,8 @@ function G:binop(e)
 		return
 	end
 	local src = self:operands(e.left, e.right)
-	local alu = ALU[op]
-	if op == ">>" and e.signed then alu = "arsh" end
-	b[alu](b, "r0", src)
+	-- bpftrace divides, takes remainders and shifts right as unsigned 64-bit operations
+	b[ALU[op]](b, "r0", src)
 end
 
 -- String equality: bytewise over the first string's length plus its NUL when one side is a

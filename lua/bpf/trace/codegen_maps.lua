@@ -146,7 +146,8 @@ function G:aggregate(s)
 		b:mov("r7", "r0")
 	end
 	if kind == "hist" or kind == "lhist" then
-		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, m.signed) end
+		-- bpftrace compares as signed values: a negative value is below any min
+		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, true) end
 		b:stx("u64", "r10", key + m.slot_offset, "r1")
 	end
 	local val = self:tmp(m.value_size)

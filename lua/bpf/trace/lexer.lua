@@ -241,8 +241,11 @@ for c = byte("a"), byte("z") do IDENT_START[c] = true end
 for c = byte("A"), byte("Z") do IDENT_START[c] = true end
 IDENT_START[byte("_")] = true
 for c = byte("0"), byte("9") do DIGIT[c] = true end
-local PUNCT_SET = {}
-for _, p in ipairs(PUNCT) do PUNCT_SET[p] = true end
+local PUNCT_SET, MULTI_START, SINGLE = {}, {}, {}
+for _, p in ipairs(PUNCT) do
+	PUNCT_SET[p] = true
+	if #p > 1 then MULTI_START[byte(p)] = true else SINGLE[byte(p)] = p end
+end
 
 function Lexer:scan()
 	local src = self.src
@@ -292,12 +295,15 @@ function Lexer:scan()
 	elseif b == 39 then -- "'"
 		err(p, p, "character literals are not supported (use a string \"...\" or a number)")
 	else
-		local op = sub(src, p, p + 2)
-		if not PUNCT_SET[op] then
-			op = sub(src, p, p + 1)
-			if not PUNCT_SET[op] then op = sub(src, p, p) end
+		local op = SINGLE[b]
+		if MULTI_START[b] then
+			op = sub(src, p, p + 2)
+			if not PUNCT_SET[op] then
+				op = sub(src, p, p + 1)
+				if not PUNCT_SET[op] then op = SINGLE[b] end
+			end
 		end
-		if PUNCT_SET[op] then
+		if op then
 			tok = { t = "op", v = op, pos = p, epos = p + #op - 1 }
 		else
 			err(p, p, "unexpected character '%s'", (b < 32 or b > 126) and
@@ -361,6 +367,59 @@ function Lexer:spec()
 	if i == p then return nil end
 	self.pos = i
 	return { t = "spec", v = src:sub(p, i - 1), pos = p, epos = i - 1 }
+end
+
+-- Every token of the source at once, in an array the parser indexes (no per-token calls
+-- through peek). The lexer follows the program's shape itself: at the top level it reads
+-- attach-point specs (`t = "spec"`), a filter's closing '/' (the one followed by '{') gets
+-- `close_filter = true`, and braces are counted.
+function Lexer.tokenize(src)
+	local self = Lexer.new(src)
+	local toks, n = {}, 0
+	local depth = 0
+	local want_spec, in_filter = true, false
+	local text = self.src
+	while true do
+		local tok
+		if depth == 0 and want_spec and not in_filter then
+			tok = self:spec()
+			if tok then
+				want_spec = false
+			else
+				tok = self:scan()
+			end
+		else
+			tok = self:scan()
+		end
+		n = n + 1
+		toks[n] = tok
+		if tok.t == "eof" then break end
+		if tok.t == "op" then
+			local v = tok.v
+			if v == "{" then
+				depth = depth + 1
+				in_filter = false
+			elseif v == "}" then
+				depth = depth - 1
+				if depth <= 0 then depth = 0; want_spec = true end
+			elseif depth == 0 then
+				if v == "," and not in_filter then
+					want_spec = true
+				elseif v == "/" then
+					if not in_filter then
+						in_filter = true
+					else
+						local after = find(text, "[^ \t\r\n\f\v]", tok.epos + 1)
+						if not after or byte(text, after) == 123 then -- '{' or the end: it closes
+							tok.close_filter = true
+							in_filter = false
+						end
+					end
+				end
+			end
+		end
+	end
+	return toks
 end
 
 return Lexer

@@ -14,15 +14,17 @@ local function node(kind, pos, epos, fields)
 	return fields
 end
 
-function P:peek()
-	local lx = self.lx
-	return lx.peeked or lx:peek()
+function P:peek() return self.toks[self.i] end
+
+function P:next()
+	local i = self.i
+	local tok = self.toks[i]
+	if tok.t ~= "eof" then self.i = i + 1 end
+	return tok
 end
-function P:next() return self.lx:next() end
 
 function P:is(v, t)
-	local lx = self.lx
-	local tok = lx.peeked or lx:peek()
+	local tok = self.toks[self.i]
 	return tok.v == v and (t or "op") == tok.t
 end
 
@@ -48,12 +50,8 @@ end
 
 -- The token after the next one (without consuming either).
 function P:peek2()
-	local lx = self.lx
-	local save_pos, save_peeked = lx.pos, lx.peeked
-	lx:next()
-	local tok = lx:peek()
-	lx.pos, lx.peeked = save_pos, save_peeked
-	return tok
+	local toks = self.toks
+	return toks[self.i + 1] or toks[#toks]
 end
 
 ---------------------------------------------------------------------------------------------
@@ -95,17 +93,14 @@ end
 -- Precedence climbing: operators of level >= min_level, left-associative.
 function P:parse_binary(min_level)
 	local left = self:parse_unary()
-	local lx = self.lx
+	local toks = self.toks
 	while true do
-		local tok = lx.peeked or lx:peek()
+		local tok = toks[self.i]
 		local level = tok.t == "op" and LEVEL_OF[tok.v]
 		if not level or level < min_level then break end
 		-- In a filter, the '/' just before the action's '{' closes the filter.
-		if tok.v == "/" and self.in_filter then
-			local after = self:peek2()
-			if (after.t == "op" and after.v == "{") or after.t == "eof" then break end
-		end
-		lx:next()
+		if tok.close_filter then break end
+		self.i = self.i + 1
 		local right = self:parse_binary(level + 1)
 		left = node("binop", left.pos, right.epos, { op = tok.v, left = left, right = right })
 	end
@@ -347,8 +342,9 @@ end
 function P:parse_probe()
 	local specs = {}
 	repeat
-		local s = self.lx:spec()
-		if not s then raise(self:peek(), "expected an attach point, found %s", describe(self:peek())) end
+		local s = self:peek()
+		if s.t ~= "spec" then raise(s, "expected an attach point, found %s", describe(s)) end
+		self:next()
 		if s.v == "config" or s.v == "struct" or s.v == "union" or s.v == "enum" then
 			raise(s, "`%s` definitions at the top level are not supported", s.v)
 		end
@@ -377,7 +373,7 @@ end
 
 -- Parses a whole program; raises diag errors.
 local function parse(src)
-	local self = setmetatable({ lx = Lexer.new(src), in_filter = false, depth = 0 }, P)
+	local self = setmetatable({ toks = Lexer.tokenize(src), i = 1, in_filter = false, depth = 0 }, P)
 	local probes = {}
 	while true do
 		local tok = self:peek()

@@ -147,10 +147,10 @@ function M.expand(spec, opts)
 		end
 		local root = tracefs.root(opts)
 		local cat, name = parts[2], parts[3]
-		local events, err = tracefs.events(root)
-		if not events then diag.raise(spec, "%s", err) end
 		local out = {}
 		if has_wildcard(cat) or has_wildcard(name) then
+			local events, err = tracefs.events(root)
+			if not events then diag.raise(spec, "%s", err) end
 			local pat = glob_pattern(cat .. ":" .. name)
 			for _, ev in ipairs(events) do
 				if ev:match(pat) then
@@ -164,6 +164,9 @@ function M.expand(spec, opts)
 			return out
 		end
 		if not tracefs.format(root, cat, name) then
+			-- the list of every tracepoint is slow to generate: read only to suggest names
+			local events, err = tracefs.events(root)
+			if not events then diag.raise(spec, "%s", err) end
 			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
 				diag.did_you_mean(cat .. ":" .. name, events))
 		end
