@@ -48,7 +48,7 @@ local CASES = {
 	{ "user stacks and usym() symbolised while the process lives, hex once it is gone",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf(\"%s|%s\\n\", ustack, usym(0)); " ..
 		"printf(\"%s\\n\", ustack(perf)); @[ustack] = count(); print(@); }",
-		W .. " getppid 1 -- sleep 300",
+		W .. " getppid 1 -- sleep 1000", -- alive while both tools print the event
 		function(text) return (text:gsub("7f%x%x%x%x%x%x%x%x%x%x", "ADDR")) end }, -- ASLR: differs by nature
 	{ "latency between enter and exit with a keyed map",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; } " ..

@@ -57,7 +57,7 @@ for _, runner in ipairs(RUNNERS) do
 			os.remove(path)
 			assert.are.equal(0, rc, err)
 			local ticks = tonumber(out:match("^Attaching 2 probes%.%.%.\nabc 7\n\n\n@ticks: (%d+)\n$"))
-			assert.truthy(ticks and ticks >= 2 and ticks <= 6, out)
+			assert.truthy(ticks and ticks >= 1 and ticks <= 8, out) -- every 100 ms for 0.5 s, on a loaded machine
 		end)
 
 		it("prints the generated programs with --dump and loads nothing", function()
