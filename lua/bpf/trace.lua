@@ -80,6 +80,11 @@ local function new(source, opts)
 		ctx = { stacks = state.stacks },
 		status = "running",
 	}, Trace)
+	if newproxy then -- LuaJIT: tables have no __gc; a proxy userdata carries it for the handle
+		local proxy = newproxy(true)
+		getmetatable(proxy).__gc = function() t:close() end
+		t.gc_proxy = proxy
+	end
 	return t
 end
 
