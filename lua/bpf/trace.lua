@@ -20,7 +20,6 @@ local M = {}
 local Trace = {}
 Trace.__index = Trace
 Trace.__name = "bpf.trace"
-Trace.methods = Trace
 
 local function check_opts(opts)
 	if opts == nil then return {} end
