@@ -38,8 +38,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } exec_events SEC(".maps");
 
+BPF_RINGBUF_RECORD(exec_events, struct exec_event); /* readers decode records as this type */
+
 __u64 dropped = 0;
-struct exec_event last_exec; /* puts struct exec_event into the object's BTF */
 
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(struct sched_process_exec_record *ctx)

@@ -14,7 +14,7 @@ extern _Bool LINUX_HAS_SYSCALL_WRAPPER __kconfig; /* BPF_KSYSCALL declares it in
 extern int LINUX_HAS_NO_SUCH_VALUE __kconfig __weak;
 
 __u64 has_cookie = 99, has_wrapper = 99, kernel_version = 0, unknown = 99, hits = 0;
-long usdt_argc = 99;
+long usdt_argc = 99, usdt_arg0 = 99;
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int on_getppid(void *ctx)
@@ -30,7 +30,11 @@ int on_getppid(void *ctx)
 SEC("usdt")
 int on_usdt(struct pt_regs *ctx)
 {
+	long value = 0;
+
 	usdt_argc = bpf_usdt_arg_cnt(ctx);
+	if (bpf_usdt_arg(ctx, 0, &value) == 0)
+		usdt_arg0 = value;
 	return 0;
 }
 

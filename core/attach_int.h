@@ -58,4 +58,9 @@ int usdt_specs_claim(int map_fd, uint32_t max_entries, const struct lbpf_usdt_sp
 /* Marks a slot free again (zeroes it). */
 void usdt_specs_release(int map_fd, int id);
 
+/* A program on a perf event fd (taken over): a perf bpf_link (5.15+), else the
+ * PERF_EVENT_IOC_SET_BPF ioctl; ioctl_only takes the older path on any kernel. */
+int attach_perf_event_fd(lbpf_program *prog, int perf_fd, uint64_t cookie, const char *desc,
+			 bool ioctl_only, lbpf_link **out);
+
 #endif

@@ -1,5 +1,6 @@
 /* kprobe / kretprobe: the kprobe PMU, or tracefs kprobe_events on kernels without the PMU. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +25,22 @@ static const char *tracefs_root(void)
 	return NULL;
 }
 
+/* One write(2) with O_APPEND: stdio's append mode seeks to the end first, which tracefs refuses
+ * (EINVAL), and without O_APPEND the write would replace every probe defined. */
 static int write_kprobe_events(const char *root, const char *line)
 {
 	char path[160];
-	FILE *f;
-	int ok;
+	ssize_t n;
+	int fd, err;
 
 	snprintf(path, sizeof(path), "%s/kprobe_events", root);
-	f = fopen(path, "ae");
-	if (!f)
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	ok = fputs(line, f) >= 0;
-	ok = (fclose(f) == 0) && ok;
-	return ok ? 0 : -errno;
+	n = write(fd, line, strlen(line));
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	return err;
 }
 
 struct kprobe_event {
@@ -60,7 +64,8 @@ static int remove_kprobe_event(lbpf_link *link)
 }
 
 static int attach_kprobe_tracefs(lbpf_program *prog, const char *root, const char *func,
-				 uint64_t offset, bool retprobe, const char *desc, lbpf_link **out)
+				 uint64_t offset, bool retprobe, const char *desc, bool legacy,
+				 lbpf_link **out)
 {
 	static int counter;
 	struct kprobe_event *ev = calloc(1, sizeof(*ev));
@@ -93,7 +98,7 @@ static int attach_kprobe_tracefs(lbpf_program *prog, const char *root, const cha
 	attr.sample_period = 1;
 	pfd = ret < 0 ? ret : lbpf_sys_perf_event_open(&attr, -1, 0, -1, 0);
 	if (pfd >= 0)
-		ret = lbpf_program_attach_perf_event_fd(prog, pfd, 0, desc, out);
+		ret = attach_perf_event_fd(prog, pfd, 0, desc, legacy, out);
 	else
 		ret = lbpf_err(pfd, "program '%s': %s: opening the kprobe event %s/events/kprobes/"
 			       "%s: %s", lbpf_program_name(prog), desc, root, ev->name,
@@ -136,7 +141,8 @@ int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t of
 	if (root) {
 		snprintf(path, sizeof(path), "%s/kprobe_events", root);
 		if (access(path, F_OK) == 0)
-			return attach_kprobe_tracefs(prog, root, func, offset, retprobe, desc, out);
+			return attach_kprobe_tracefs(prog, root, func, offset, retprobe, desc, false,
+						     out);
 		return lbpf_err(EOPNOTSUPP, "program '%s': %s: kernel built without kprobes (no "
 				"kprobe PMU, no kprobe_events)", lbpf_program_name(prog), desc);
 	}
@@ -144,4 +150,25 @@ int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t of
 			"PMU; tracefs is not mounted, so kprobe_events could not be checked: "
 			"mount -t tracefs tracefs /sys/kernel/tracing)", lbpf_program_name(prog),
 			desc);
+}
+
+int lbpf_program_attach_kprobe_legacy(lbpf_program *prog, const char *func, uint64_t offset,
+				      bool retprobe, lbpf_link **out)
+{
+	const char *root = tracefs_root();
+	char desc[320];
+	int ret;
+
+	*out = NULL;
+	if ((ret = attach_prog_fd(prog)) < 0)
+		return ret;
+	if (!func || !*func)
+		return lbpf_err(EINVAL, "program '%s': a kprobe needs a function name",
+				lbpf_program_name(prog));
+	if (!root)
+		return lbpf_err(ENOENT, "program '%s': the legacy kprobe path needs tracefs "
+				"(mount -t tracefs tracefs /sys/kernel/tracing)", lbpf_program_name(prog));
+	snprintf(desc, sizeof(desc), "%s %s+%llu (kprobe_events, perf ioctl)",
+		 retprobe ? "kretprobe" : "kprobe", func, (unsigned long long)offset);
+	return attach_kprobe_tracefs(prog, root, func, offset, retprobe, desc, true, out);
 }

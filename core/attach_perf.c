@@ -22,6 +22,12 @@ static int perf_ioctl_detach(lbpf_link *link)
 int lbpf_program_attach_perf_event_fd(lbpf_program *prog, int perf_fd, uint64_t cookie,
 				      const char *desc, lbpf_link **out)
 {
+	return attach_perf_event_fd(prog, perf_fd, cookie, desc, false, out);
+}
+
+int attach_perf_event_fd(lbpf_program *prog, int perf_fd, uint64_t cookie, const char *desc,
+			 bool ioctl_only, lbpf_link **out)
+{
 	int prog_fd = attach_prog_fd(prog), fd;
 	lbpf_link *link;
 
@@ -30,7 +36,8 @@ int lbpf_program_attach_perf_event_fd(lbpf_program *prog, int perf_fd, uint64_t 
 		close(perf_fd);
 		return prog_fd;
 	}
-	fd = attach_link_create(prog_fd, perf_fd, BPF_PERF_EVENT, 0, &cookie, sizeof(cookie));
+	fd = ioctl_only ? -EOPNOTSUPP
+			: attach_link_create(prog_fd, perf_fd, BPF_PERF_EVENT, 0, &cookie, sizeof(cookie));
 	if (fd >= 0) {
 		link = attach_bpf_link_new(fd, "%s program %s", desc, lbpf_program_name(prog));
 		if (!link) {

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "btf_internal.h"
 #include "error.h"
 
@@ -84,10 +85,10 @@ static int check_header(const uint8_t *data, size_t size, struct btf_header *hdr
 		if (data[i])
 			return lbpf_err(EINVAL, "BTF: unknown non-zero header field at byte %zu", i);
 	size_t body = size - hdr->hdr_len;
-	if ((uint64_t)hdr->type_off + hdr->type_len > body)
+	if (!lbpf_range_ok(hdr->type_off, hdr->type_len, body))
 		return lbpf_err(EINVAL, "BTF: type section [%u, +%u) outside the %zu-byte body",
 				hdr->type_off, hdr->type_len, body);
-	if ((uint64_t)hdr->str_off + hdr->str_len > body)
+	if (!lbpf_range_ok(hdr->str_off, hdr->str_len, body))
 		return lbpf_err(EINVAL, "BTF: string section [%u, +%u) outside the %zu-byte body",
 				hdr->str_off, hdr->str_len, body);
 	if ((hdr->hdr_len + hdr->type_off) % 4)

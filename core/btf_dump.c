@@ -11,7 +11,7 @@
 #define MAX_DEPTH 64 /* declarators deeper than this only come from corrupt (looping) BTF */
 #define MAX_OUTPUT (64u << 20) /* no real BTF needs more C; a hostile DAG of inline records could */
 #define MAX_TYPE_OUTPUT (1u << 20) /* the same for one type (vmlinux's largest: 23 KB) */
-#define MAX_INLINE_RECORDS 256 /* inline anonymous records in one definition (vmlinux: 45) */
+#define MAX_INLINE_RECORDS 128 /* inline anonymous records in one definition (vmlinux: 45) */
 #define PAD_LINES_MAX_BITS (8u * 4096) /* padding gaps up to this are written as bit-fields */
 
 /* ---- a growable string -------------------------------------------------------------------- */

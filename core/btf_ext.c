@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "btf_internal.h"
 #include "error.h"
 
@@ -43,7 +44,7 @@ static int walk_info(const uint8_t *p, uint32_t len, uint32_t min_rec, const cha
 		if (!*name)
 			return lbpf_err(EINVAL, ".BTF.ext: %s section name offset %u is not a string of "
 					"the BTF", what, hdr[0]);
-		if (hdr[1] == 0 || (uint64_t)hdr[1] * rec_size > len - pos)
+		if (hdr[1] == 0 || !lbpf_array_ok(pos, hdr[1], rec_size, len))
 			return lbpf_err(EINVAL, ".BTF.ext: %s of section '%s': %u records of %u bytes "
 					"run past the end of the block", what, name, hdr[1], rec_size);
 		if (t) {
@@ -63,7 +64,7 @@ static int parse_info(const uint8_t *body, size_t body_len, uint32_t off, uint32
 {
 	if (len == 0)
 		return 0;
-	if ((uint64_t)off + len > body_len || off % 4)
+	if (!lbpf_range_ok(off, len, body_len) || off % 4)
 		return lbpf_err(EINVAL, ".BTF.ext: %s block [%u, +%u) outside the %zu-byte body",
 				what, off, len, body_len);
 	size_t n;
@@ -237,7 +238,7 @@ static int fixup_datasec(lbpf_btf *btf, uint32_t id, struct btf_type *t,
 		uint32_t off;
 		if (var_offset(ctx, name, &off) == 0)
 			v[i].offset = off;
-		if ((uint64_t)v[i].offset + v[i].size > size)
+		if (!lbpf_range_ok(v[i].offset, v[i].size, size))
 			return lbpf_err(EINVAL, "BTF: variable '%s' [%u, +%u) lies outside section '%s' "
 					"(%u bytes)", name, v[i].offset, v[i].size, sec, size);
 	}

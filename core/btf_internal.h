@@ -89,6 +89,8 @@ int lbpf_btf_kind_from_name(const char *name);
 int lbpf_btf_kernel_shared(const lbpf_btf **out);
 /* The BTF of every loaded kernel module, split over the shared vmlinux BTF (btf_modules.c). */
 int lbpf_btf_kernel_modules(const lbpf_btf *const **out, size_t *count);
+/* The name of module BTF number index of that list ("nf_conntrack"), NULL past the end. */
+const char *lbpf_btf_kernel_module_name(size_t index);
 
 /* ---- btf_ext.c ----------------------------------------------------------------------------- */
 

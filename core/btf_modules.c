@@ -14,6 +14,7 @@
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static lbpf_btf **modules;
+static char **module_names;    /* parallel to modules: /sys/kernel/btf/<name> */
 static size_t nmodules;
 static bool modules_loaded;
 
@@ -26,6 +27,7 @@ static void load_modules(const lbpf_btf *vmlinux)
 	while (dir && (de = readdir(dir))) {
 		char path[512];
 		lbpf_btf *btf, **grown;
+		char **grown_names, *name;
 
 		if (de->d_name[0] == '.' || !strcmp(de->d_name, "vmlinux"))
 			continue;
@@ -33,11 +35,18 @@ static void load_modules(const lbpf_btf *vmlinux)
 		if (lbpf_btf_open_split_file(path, vmlinux, &btf))
 			continue;
 		grown = realloc(modules, (nmodules + 1) * sizeof(*modules));
-		if (!grown) {
+		if (grown)
+			modules = grown;
+		grown_names = realloc(module_names, (nmodules + 1) * sizeof(*module_names));
+		if (grown_names)
+			module_names = grown_names;
+		name = strdup(de->d_name);
+		if (!grown || !grown_names || !name) {
+			free(name);
 			lbpf_btf_free(btf);
 			break;
 		}
-		modules = grown;
+		module_names[nmodules] = name;
 		modules[nmodules++] = btf;
 	}
 	if (dir)
@@ -63,11 +72,20 @@ int lbpf_btf_kernel_modules(const lbpf_btf *const **out, size_t *count)
 	return 0;
 }
 
+const char *lbpf_btf_kernel_module_name(size_t index)
+{
+	return index < nmodules ? module_names[index] : NULL;
+}
+
 __attribute__((destructor)) static void free_modules(void)
 {
-	for (size_t i = 0; i < nmodules; i++)
+	for (size_t i = 0; i < nmodules; i++) {
 		lbpf_btf_free(modules[i]);
+		free(module_names[i]);
+	}
 	free(modules);
+	free(module_names);
+	module_names = NULL;
 	modules = NULL;
 	nmodules = 0;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "btf_internal.h"
 #include "error.h"
 #include "internal.h"
 
@@ -99,6 +100,24 @@ static int add_func(lbpf_object *obj, const char *name, size_t code_idx, const G
 	return 0;
 }
 
+/* A global function of hidden visibility (libbpf's __hidden, as in its usdt.bpf.h) is static
+ * to the object: as libbpf does, its BTF says so, and the verifier then checks it in its
+ * callers' context rather than alone against its declared prototype. */
+static void mark_hidden_static(lbpf_object *obj, const GElf_Sym *sym, const char *name)
+{
+	int vis = GELF_ST_VISIBILITY(sym->st_other), bind = GELF_ST_BIND(sym->st_info);
+	int32_t id;
+	struct btf_type *t;
+
+	if (!obj->btf || (vis != STV_HIDDEN && vis != STV_INTERNAL) ||
+	    (bind != STB_GLOBAL && bind != STB_WEAK))
+		return;
+	id = lbpf_btf_find(obj->btf, name, BTF_KIND_FUNC);
+	t = id > 0 ? lbpf_btf_type_mut(obj->btf, (uint32_t)id) : NULL;
+	if (t)
+		t->info = (uint32_t)BTF_KIND_FUNC << 24 | BTF_FUNC_STATIC; /* vlen: the linkage */
+}
+
 static int collect_funcs(lbpf_object *obj)
 {
 	for (size_t i = 1; i < obj->elf.nsyms; i++) {
@@ -113,6 +132,7 @@ static int collect_funcs(lbpf_object *obj)
 		ret = add_func(obj, lbpf_elf_sym_name(&obj->elf, &sym), (size_t)code_idx, &sym);
 		if (ret)
 			return ret;
+		mark_hidden_static(obj, &sym, lbpf_elf_sym_name(&obj->elf, &sym));
 	}
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "error.h"
 #include "internal.h"
 
@@ -27,7 +28,8 @@ static int check_header(Elf *elf, size_t size)
 		return lbpf_err(EINVAL, "big-endian BPF objects are not supported on this host");
 	if (ehdr.e_type != ET_REL)
 		return lbpf_err(EINVAL, "not a relocatable BPF object (ELF type %u)", ehdr.e_type);
-	if (ehdr.e_shoff > size || (size - ehdr.e_shoff) / (ehdr.e_shentsize ? ehdr.e_shentsize : 1) < ehdr.e_shnum)
+	if (ehdr.e_shentsize != sizeof(Elf64_Shdr) ||
+	    !lbpf_array_ok(ehdr.e_shoff, ehdr.e_shnum, ehdr.e_shentsize, size))
 		return lbpf_err(EINVAL, "truncated ELF file: section headers end beyond its %zu bytes",
 				size);
 	return 0;

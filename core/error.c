@@ -30,7 +30,7 @@ static void add_hint(int err)
 	const char *hint = err == EPERM ? LBPF_PRIVILEGE_HINT
 			 : err == EMFILE ? "the process's limit on open files: ulimit -n" : NULL;
 
-	if (hint && !strstr(errmsg, hint)) {
+	if (hint && !strstr(errmsg, err == EPERM ? "CAP_BPF" : hint)) {
 		lbpf_err_append(" (");
 		lbpf_err_append(hint);
 		lbpf_err_append(")");

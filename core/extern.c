@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "btf_internal.h"
@@ -197,30 +198,91 @@ static lbpf_map *kconfig_map(lbpf_object *obj)
 }
 
 /* Typed ksyms and kfuncs: the kernel's BTF id, after checking the declared type matches. */
-static int resolve_ksym(const lbpf_btf *local, const lbpf_btf *vmlinux, struct lbpf_extern *e,
+/* The fd_array slot of a module's BTF fd (opened once per object, closed with it): kfunc calls
+ * name their module by that index in insn->off, as libbpf does (slot 0 stays unused). */
+static int module_btf_slot(lbpf_object *obj, const char *module, int *fd, int *slot)
+{
+	int *grown_fds;
+	char **grown_names;
+	int new_fd;
+
+	for (size_t i = 1; i < obj->fd_array_cnt; i++)
+		if (!strcmp(obj->fd_array_names[i], module)) {
+			*fd = obj->fd_array[i];
+			*slot = (int)i;
+			return 0;
+		}
+	if (obj->fd_array_cnt >= INT16_MAX)
+		return lbpf_err(E2BIG, "too many module BTFs for one object");
+	new_fd = lbpf_ksym_module_btf_fd(module);
+	if (new_fd < 0)
+		return new_fd;
+	size_t n = obj->fd_array_cnt ? obj->fd_array_cnt + 1 : 2;
+	grown_fds = realloc(obj->fd_array, n * sizeof(*grown_fds));
+	if (grown_fds)
+		obj->fd_array = grown_fds;
+	grown_names = realloc(obj->fd_array_names, n * sizeof(*grown_names));
+	if (grown_names)
+		obj->fd_array_names = grown_names;
+	if (!grown_fds || !grown_names || !(grown_names[n - 1] = strdup(module))) {
+		close(new_fd);
+		return lbpf_err(ENOMEM, "out of memory");
+	}
+	grown_fds[0] = 0;
+	grown_names[0] = NULL;
+	grown_fds[n - 1] = new_fd;
+	obj->fd_array_cnt = n;
+	*fd = new_fd;
+	*slot = (int)(n - 1);
+	return 0;
+}
+
+/* Typed ksyms and kfuncs: the kernel's BTF id, in vmlinux or else in a module's BTF (then its
+ * BTF fd and fd_array slot too), after checking the declared type matches. */
+static int resolve_typed_ksym(lbpf_object *obj, const lbpf_btf *vmlinux, struct lbpf_extern *e)
+{
+	const lbpf_btf *const *mods = NULL;
+	const lbpf_btf *targets[256];
+	size_t nmods = 0, n = 0, t;
+	uint32_t id;
+	int ret;
+
+	if (!vmlinux)
+		return 0;
+	targets[n++] = vmlinux;
+	if (lbpf_btf_kernel_modules(&mods, &nmods) == 0)
+		for (size_t i = 0; i < nmods && n < sizeof(targets) / sizeof(*targets); i++)
+			targets[n++] = mods[i];
+	if (lbpf_ksym_find_btf(targets, n, e->name, e->is_func ? BTF_KIND_FUNC : BTF_KIND_VAR,
+			       &t, &id))
+		return 0;
+	ret = e->is_func ? lbpf_ksym_check_func(obj->btf, e->btf_id, targets[t], id)
+			 : lbpf_ksym_check_var(obj->btf, e->btf_id, targets[t], id);
+	if (!ret && t > 0)
+		ret = module_btf_slot(obj, lbpf_btf_kernel_module_name(t - 1), &e->btf_obj_fd,
+				      &e->btf_fd_idx);
+	if (ret)
+		return ret;
+	e->value = id;
+	e->resolved = true;
+	return 0;
+}
+
+static int resolve_ksym(lbpf_object *obj, const lbpf_btf *vmlinux, struct lbpf_extern *e,
 			uint32_t var_type)
 {
-	int32_t id;
-
 	if (e->is_func || var_type) {
-		id = vmlinux ? lbpf_btf_find(vmlinux, e->name, e->is_func ? BTF_KIND_FUNC : BTF_KIND_VAR)
-			     : -ENOENT;
-		if (id > 0) {
-			int ret = e->is_func ? lbpf_ksym_check_func(local, e->btf_id, vmlinux, (uint32_t)id)
-					     : lbpf_ksym_check_var(local, e->btf_id, vmlinux, (uint32_t)id);
+		int ret = resolve_typed_ksym(obj, vmlinux, e);
 
-			if (ret)
-				return ret;
-			e->value = (uint64_t)id;
-			e->resolved = true;
-		}
+		if (ret)
+			return ret;
 	} else if (lbpf_ksym_address(e->name, &e->value) == 0) {
 		e->resolved = true;
 	}
 	if (!e->resolved && !e->weak)
 		return lbpf_err(ENOENT, "extern '%s' (__ksym%s) not found in the kernel%s", e->name,
 				e->is_func ? " function" : "",
-				e->is_func || var_type ? " BTF (module BTF is not searched yet)" : "");
+				e->is_func || var_type ? " BTF (vmlinux nor any loaded module's)" : "");
 	lbpf_err_clear();
 	return 0;
 }
@@ -288,7 +350,7 @@ int lbpf_resolve_externs(lbpf_object *obj, const lbpf_btf *vmlinux)
 			e->resolved = true;
 			continue;
 		}
-		ret = resolve_ksym(obj->btf, vmlinux, e, e->is_func ? 0 : lbpf_btf_resolve(obj->btf, t->type));
+		ret = resolve_ksym(obj, vmlinux, e, e->is_func ? 0 : lbpf_btf_resolve(obj->btf, t->type));
 		if (ret)
 			return ret;
 	}
@@ -310,19 +372,19 @@ int lbpf_extern_apply(lbpf_object *obj, const struct lbpf_extern *ext, struct bp
 		 * absent __weak kfunc is a plain zero. */
 		insn[0].src_reg = ext->resolved ? LBPF_PSEUDO_BTF_ID : 0;
 		insn[0].imm = ext->resolved ? (int32_t)ext->value : 0;
-		insn[1].imm = 0; /* BTF object fd: 0 is vmlinux */
+		insn[1].imm = ext->resolved ? ext->btf_obj_fd : 0; /* BTF object fd: 0 is vmlinux */
 		return 0;
 	}
 	if (ext->is_func) {
 		insn->src_reg = LBPF_PSEUDO_KFUNC_CALL;
 		insn->imm = ext->resolved ? (int32_t)ext->value : 0;
-		insn->off = 0;
+		insn->off = (int16_t)ext->btf_fd_idx; /* fd_array slot of a module's BTF, 0: vmlinux */
 		return 0;
 	}
 	if (ext->resolved && lbpf_btf_resolve(obj->btf, lbpf_btf_type(obj->btf, ext->btf_id)->type)) {
 		insn[0].src_reg = LBPF_PSEUDO_BTF_ID;
 		insn[0].imm = (int32_t)ext->value;
-		insn[1].imm = 0;
+		insn[1].imm = ext->btf_obj_fd; /* a module's BTF fd, 0: vmlinux */
 		return 0;
 	}
 	/* A typeless ksym: its address, or zero for an absent weak one. */

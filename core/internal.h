@@ -95,7 +95,8 @@ struct lbpf_extern {
 	uint32_t align;        /* kconfig: of its type (libbpf's layout order) */
 	bool resolved;
 	uint64_t value;        /* ksym variable address, or kfunc BTF id */
-	int btf_fd_idx;        /* kfunc module BTF (0: vmlinux) */
+	int btf_fd_idx;        /* kfunc module BTF: its slot in the object's fd_array (0: vmlinux) */
+	int btf_obj_fd;        /* typed ksym / kfunc address in a module: its BTF fd (0: vmlinux) */
 };
 
 struct lbpf_program {
@@ -123,7 +124,7 @@ struct lbpf_program {
 	uint32_t func_info_rec_size, line_info_rec_size;
 };
 
-enum lbpf_map_origin { LBPF_MAP_USER, LBPF_MAP_DATA, LBPF_MAP_KCONFIG };
+enum lbpf_map_origin { LBPF_MAP_USER, LBPF_MAP_DATA, LBPF_MAP_KCONFIG, LBPF_MAP_STRUCT_OPS };
 
 struct lbpf_map {
 	lbpf_object *obj;         /* NULL for standalone maps */
@@ -148,6 +149,8 @@ struct lbpf_map {
 	bool readonly;
 	int fd;
 	char *pin_path;
+	struct lbpf_struct_ops *st; /* STRUCT_OPS: members, programs, kernel types (struct_ops.c) */
+	uint32_t st_size;           /* STRUCT_OPS: size of the variable in its section */
 };
 
 struct lbpf_global_sym {
@@ -189,6 +192,9 @@ struct lbpf_object {
 	struct lbpf_map_init *inits;
 	size_t ninits;
 	struct lbpf_core_cand_cache *core_cache; /* CO-RE results, kept to explain refusals */
+	int *fd_array;                 /* module BTF fds kfunc calls name by index ([0] unused) */
+	size_t fd_array_cnt;
+	char **fd_array_names;         /* the module of each fd_array slot */
 	char **warnings;               /* steps skipped or degraded on the way (lbpf_object_warn) */
 	size_t nwarnings;
 	char *btf_refusal;             /* why the kernel refused the object's BTF, NULL if it did not */
@@ -239,6 +245,15 @@ int lbpf_map_create(lbpf_map *map);
 void lbpf_map_release(lbpf_map *map);
 /* prog.c */
 int lbpf_program_load(lbpf_program *prog);
+/* struct_ops.c: maps from .struct_ops(.link) variables (open), their kernel types and the
+ * programs' attach points (load, before the programs), program fds into the value (after). */
+int lbpf_collect_struct_ops(lbpf_object *obj);
+int lbpf_struct_ops_prepare(lbpf_object *obj);
+int lbpf_struct_ops_fill(lbpf_object *obj);
+uint32_t lbpf_struct_ops_value_type(const lbpf_map *map);
+void lbpf_struct_ops_free(lbpf_map *map);
+/* freplace.c: attach_btf_id of an extension program, from its target program's BTF. */
+int lbpf_freplace_resolve(lbpf_program *prog);
 void lbpf_program_release(lbpf_program *prog);
 /* object.c: records a warning the object keeps (printf-style; best effort under ENOMEM). */
 void lbpf_object_warn(lbpf_object *obj, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

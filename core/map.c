@@ -469,6 +469,10 @@ static int create_fd(lbpf_map *map, int inner_fd)
 	attr.numa_node = map->def.numa_node;
 	attr.map_extra = map->def.map_extra;
 	attr.inner_map_fd = inner_fd > 0 ? (uint32_t)inner_fd : 0;
+	attr.btf_vmlinux_value_type_id = lbpf_struct_ops_value_type(map);
+	/* The kernel wants the object's BTF with a struct_ops map, though no type of it is used. */
+	if (attr.btf_vmlinux_value_type_id && btf_fd >= 0)
+		attr.btf_fd = (uint32_t)btf_fd;
 	if (map->origin == LBPF_MAP_DATA || map->origin == LBPF_MAP_KCONFIG)
 		data_map_kernel_name(map, attr.map_name);
 	else
@@ -651,6 +655,7 @@ void lbpf_map_release(lbpf_map *map)
 	if (map->inner_fd > 0)
 		close(map->inner_fd);
 	lbpf_btf_free(map->owned_btf);
+	lbpf_struct_ops_free(map);
 	free(map->image);
 	free(map->name);
 	free(map->pin_path);

@@ -157,6 +157,8 @@ static int open_object(const void *data, size_t size, const char *path,
 		ret = lbpf_collect_relocs(obj);
 	if (!ret)
 		ret = lbpf_collect_map_inits(obj);
+	if (!ret)
+		ret = lbpf_collect_struct_ops(obj);
 	if (ret) {
 		if (path)
 			lbpf_err_prefix(ret, "%s: ", path);
@@ -349,8 +351,8 @@ int lbpf_program_resolve_attach_btf(lbpf_object *obj, lbpf_program *prog)
 	if (prog->type == BPF_PROG_TYPE_EXT && prog->attach_prog_fd <= 0)
 		return lbpf_err(EINVAL, "program '%s' (section '%s'): an freplace program needs the "
 				"program it replaces: set its attach target before load (Lua: "
-				"prog:set{attach_target = {prog = ..., func = ...}})", prog->name,
-				prog->sec_name);
+				"prog:set_attach_target(program, function), or prog:set{attach_target = "
+				"{prog = ..., func = ...}})", prog->name, prog->sec_name);
 	if (!prog->attach_btf_kind || prog->attach_btf_id)
 		return 0;
 	if (prog->attach_prog_fd > 0 && prog->attach_name)
@@ -454,9 +456,13 @@ int lbpf_object_load(lbpf_object *obj)
 	if (!ret)
 		ret = resolve_externs(obj);
 	if (!ret)
+		ret = lbpf_struct_ops_prepare(obj);
+	if (!ret)
 		ret = create_maps(obj);
 	if (!ret)
 		ret = load_programs(obj);
+	if (!ret)
+		ret = lbpf_struct_ops_fill(obj);
 	if (!ret)
 		ret = lbpf_apply_map_inits(obj);
 	lbpf_btf_free(obj->target_btf); /* only needed while relocating */
@@ -501,6 +507,12 @@ void lbpf_object_close(lbpf_object *obj)
 	free(obj->globals);
 	free(obj->externs);
 	free(obj->inits);
+	for (size_t i = 1; i < obj->fd_array_cnt; i++) {
+		close(obj->fd_array[i]);
+		free(obj->fd_array_names[i]);
+	}
+	free(obj->fd_array);
+	free(obj->fd_array_names);
 	for (size_t i = 0; i < obj->nwarnings; i++)
 		free(obj->warnings[i]);
 	free(obj->warnings);

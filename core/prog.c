@@ -157,6 +157,8 @@ static void fill_load_attr(const lbpf_program *prog, union bpf_attr *attr)
 	attr->attach_btf_id = prog->attach_btf_id;
 	if (prog->attach_prog_fd > 0)
 		attr->attach_prog_fd = (uint32_t)prog->attach_prog_fd;
+	if (obj->fd_array_cnt)
+		attr->fd_array = lbpf_ptr(obj->fd_array); /* module BTFs of kfunc calls (extern.c) */
 	lbpf_kernel_name(attr->prog_name, prog->name);
 	if (btf_fd >= 0) {
 		attr->prog_btf_fd = (uint32_t)btf_fd;

@@ -12,11 +12,13 @@ SECONDS (default 10) it detaches and prints the totals. Needs root.
 local bpf = require "bpf"
 local cli = require "bpf.cli"
 
-local app = cli.new("cgroup_ingress", "cgroup_ingress.lua CGROUP_DIR [--deny] [-d SECONDS]")
+local app = cli.new("cgroup_ingress", "cgroup_ingress.lua CGROUP_DIR [--deny] [-d SECONDS]",
+	"Counts (or denies) the packets a cgroup's processes receive (Ctrl-C stops it).")
 
 -- A positional argument besides options: not the shape app:parse handles.
 
 local function parse_args(argv)
+	app:help(argv)
 	local opts = { seconds = 10, deny = false }
 	local i = 1
 	while i <= #argv do
@@ -48,7 +50,7 @@ print(string.format("attached to %s%s", opts.cgroup, opts.deny and " (denying)" 
 io.stdout:flush()
 
 local stats = obj.maps.ingress_stats
-cli.every_second(opts.seconds, function(elapsed)
+app:run(cli.every_second, opts.seconds, function(elapsed)
 	print(string.format("%6.1fs  packets %d  bytes %d  denied %d", elapsed, stats[PACKETS],
 		stats[BYTES], stats[DENIED]))
 end)

@@ -4,18 +4,20 @@
 --   sudo lua5.4 examples/execsnoop.lua [seconds]     (or luajit; Ctrl-C stops it cleanly)
 --
 -- The program (bpf/execsnoop.bpf.c) runs on the sched/sched_process_exec tracepoint and writes a
--- struct exec_event per exec into a ring buffer; the reader decodes them through BTF.
--- Ctrl-C: the interpreter turns SIGINT into an "interrupted!" error at the next Lua instruction;
--- poll returns within its timeout (or at once when the signal interrupts the wait), so the loop
--- runs inside pcall and the error ends it like a normal exit, with links and maps closed.
+-- struct exec_event per exec into a ring buffer; it declares that record type with
+-- BPF_RINGBUF_RECORD, so the reader decodes records through BTF without being told the type.
+-- Ctrl-C ends the loop (app:run) and the script detaches, closes and reports drops as usual.
 local bpf = require "bpf"
 local cli = require "bpf.cli"
 
-local seconds = tonumber(arg and arg[1])
+local app = cli.new("execsnoop", "execsnoop.lua [SECONDS]",
+	"Every exec on the system as it happens (Ctrl-C stops it).")
+app:help(arg)
+local seconds = arg and arg[1] and (tonumber(arg[1]) or app:usage("not a number of seconds: " .. arg[1]))
 
 local obj = assert(bpf.load(cli.object_path("execsnoop")))
 local link = assert(obj.programs.on_exec:attach())
-local reader = assert(obj.maps.exec_events:reader { type = "struct exec_event" })
+local reader = assert(obj.maps.exec_events:reader())
 
 print(string.format("%-8s %-8s %-6s %-16s %s", "PID", "PPID", "UID", "COMM", "FILENAME"))
 io.stdout:flush()
@@ -26,7 +28,7 @@ local function show(e)
 end
 
 local deadline = seconds and os.time() + seconds
-local ok, err = pcall(function()
+app:run(function()
 	while not deadline or os.time() < deadline do
 		assert(reader:poll(250, show))
 	end
@@ -38,7 +40,4 @@ local dropped = obj.globals.dropped
 obj:close()
 if dropped > 0 then
 	io.stderr:write(string.format("execsnoop: %d events dropped (ring buffer full)\n", dropped))
-end
-if not ok and not tostring(err):find("interrupted", 1, true) then
-	error(err, 0)
 end

@@ -12,7 +12,8 @@ becoming runnable, as a log2 histogram of microseconds (or bpftrace-style JSON w
 local bpf = require "bpf"
 local cli = require "bpf.cli"
 
-local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]")
+local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]",
+	"Run-queue latency as a log2 histogram (Ctrl-C prints it early).")
 local opts = app:parse(arg or {}, {
 	defaults = { seconds = 5, pid = 0 },
 	flags = { ["--json"] = "json" },
@@ -28,7 +29,7 @@ if not opts.json then
 	print(string.format("Tracing run queue latency for %g s...", opts.seconds))
 	io.stdout:flush()
 end
-bpf.sleep(opts.seconds)
+app:run(bpf.sleep, opts.seconds)
 for _, link in ipairs(links) do
 	link:detach()
 end

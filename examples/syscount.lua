@@ -12,7 +12,8 @@ Needs root (CAP_BPF + CAP_PERFMON) and `make` having built the module and the ob
 local bpf = require "bpf"
 local cli = require "bpf.cli"
 
-local app = cli.new("syscount", "syscount.lua [-d SECONDS] [-p PID] [-n ROWS]")
+local app = cli.new("syscount", "syscount.lua [-d SECONDS] [-p PID] [-n ROWS]",
+	"A live top of system calls per process (Ctrl-C stops it).")
 
 -- The process's current name, or the one the program recorded (it may have exited since).
 local function comm(obj, pid)
@@ -91,10 +92,13 @@ local function main(argv)
 	end
 	print(string.format("counting syscalls for %d s (%s)... ", opts.seconds, tostring(link)))
 	local names = syscall_names()
-	for second = 1, opts.seconds do
-		os.execute("sleep 1")
-		report(obj, second, opts.rows, names)
-	end
+	app:run(function()
+		for second = 1, opts.seconds do
+			bpf.sleep(1)
+			report(obj, second, opts.rows, names)
+			io.stdout:flush()
+		end
+	end)
 	link:detach()
 	obj:close()
 	return 0

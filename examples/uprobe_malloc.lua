@@ -11,7 +11,8 @@ sizes asked for (@bytes), then the number of calls and bytes. Needs root.
 local bpf = require "bpf"
 local cli = require "bpf.cli"
 
-local app = cli.new("uprobe_malloc", "uprobe_malloc.lua -p PID [-d SECONDS] [--json]")
+local app = cli.new("uprobe_malloc", "uprobe_malloc.lua -p PID [-d SECONDS] [--json]",
+	"A process's libc malloc calls by requested size (Ctrl-C prints them early).")
 
 -- The libc the process really uses: the path of its mapping (through /proc/PID/root, so a
 -- process in another mount namespace works too).
@@ -45,7 +46,7 @@ if not opts.json then
 	print(string.format("attached to malloc in %s for pid %d", libc, opts.pid))
 	io.stdout:flush()
 end
-bpf.sleep(opts.seconds)
+app:run(bpf.sleep, opts.seconds)
 link:detach()
 bpf.hist(obj.maps.sizes, { title = "@bytes", json = opts.json })
 if not opts.json then

@@ -11,7 +11,8 @@ ADDRs, prints "attached" and then, once a second, the packets passed and dropped
 local bpf = require "bpf"
 local cli = require "bpf.cli"
 
-local app = cli.new("xdp_firewall", "xdp_firewall.lua IFACE ADDR... [-d SECONDS] [-m skb|drv]")
+local app = cli.new("xdp_firewall", "xdp_firewall.lua IFACE ADDR... [-d SECONDS] [-m skb|drv]",
+	"An XDP blocklist firewall with per-address drop counts (Ctrl-C stops it).")
 
 -- "10.0.0.1" → the u32 a packet's saddr holds (network byte order read on a little-endian host).
 local function ip_key(ip)
@@ -29,6 +30,7 @@ end
 
 -- Positional arguments besides options: not the shape app:parse handles.
 local function parse_args(argv)
+	app:help(argv)
 	local opts = { seconds = 10, addrs = {} }
 	local i = 1
 	while i <= #argv do
@@ -69,7 +71,7 @@ local link = app:check(obj.programs.xdp_firewall:attach_xdp(opts.iface, { mode =
 print(string.format("attached to %s, blocking %s", opts.iface, table.concat(opts.addrs, " ")))
 io.stdout:flush()
 
-cli.every_second(opts.seconds, function(elapsed)
+app:run(cli.every_second, opts.seconds, function(elapsed)
 	print(string.format("%6.1fs  passed %d  dropped %d", elapsed, sum(obj.maps.stats[0]),
 		sum(obj.maps.stats[1])))
 end)

@@ -2,7 +2,8 @@
 --   lua5.4 fuzz/seeds.lua OUT VMLINUX_BTF USDT_BINARY OBJECT...
 -- The objects seed `object` and `btf_elf` as they are; their .BTF sections, the kernel's BTF,
 -- their .BTF.ext sections and the CO-RE access strings inside those seed `btf`, `btf_ext` and
--- `core_access` in the input layouts of those targets; the USDT binary seeds `usdt_notes`.
+-- `core_access` in the input layouts of those targets, their code as assembler text (with the
+-- bpf module on LUA_CPATH) `asm_assemble`; the USDT binary seeds `usdt_notes`.
 -- fuzz/seeds/<target>/ (hand-written) and fuzz/regressions/<target>/ are added as they are.
 local elf = dofile((arg[0]:match("^(.*)/[^/]*$") or ".") .. "/elf.lua")
 
@@ -69,6 +70,24 @@ local function btf_string(btf, off)
 	return btf:sub(start, (btf:find("\0", start, true) or #btf + 1) - 1)
 end
 
+-- Code sections as assembler text (bpf.disasm), for the text assembler's target.
+local has_bpf, bpf = pcall(require, "bpf")
+
+local function asm_seeds(name, secs)
+	if not has_bpf then
+		return
+	end
+	for sec, bytes in pairs(secs) do
+		if (sec == ".text" or sec == "socket" or sec:match("^tracepoint/") or sec == "xdp")
+			and #bytes > 0 and #bytes % 8 == 0 then
+			local ok, text = pcall(bpf.disasm, bytes)
+			if ok and type(text) == "string" then
+				write("asm_assemble", name .. "." .. sec:gsub("%W", "_"), text)
+			end
+		end
+	end
+end
+
 local n = 0
 for _, path in ipairs(objects) do
 	local name = path:match("([^/]+)%.o$") or path:gsub("/", "_")
@@ -76,6 +95,7 @@ for _, path in ipairs(objects) do
 	write("object", name, bytes)
 	write("btf_elf", name, bytes)
 	local secs = elf.sections(bytes)
+	asm_seeds(name, secs)
 	local btf, ext = secs[".BTF"], secs[".BTF.ext"]
 	if btf then
 		write("btf", name, btf)

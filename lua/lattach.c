@@ -326,12 +326,24 @@ static int attach_kprobe_common(lua_State *L, bool retprobe)
 
 	retprobe = lbpf_lua_opt_bool(L, t, "retprobe", retprobe);
 	offset = (uint64_t)lbpf_lua_opt_int(L, t, "offset", 0);
+	if (lbpf_lua_opt_bool(L, t, "legacy", 0))
+		return lbpf_lua_link_result(L, lbpf_program_attach_kprobe_legacy(prog, func, offset,
+										 retprobe, &link), &link);
 	return lbpf_lua_link_result(L, lbpf_program_attach_kprobe(prog, func, offset, retprobe,
 								  &link), &link);
 }
 
 static int l_attach_kprobe(lua_State *L) { return attach_kprobe_common(L, false); }
 static int l_attach_kretprobe(lua_State *L) { return attach_kprobe_common(L, true); }
+
+/* map:attach_struct_ops(): registers the ops of a struct_ops map; the link unregisters them. */
+static int l_attach_struct_ops(lua_State *L)
+{
+	lbpf_map *map = lbpf_lua_check_map(L, 1);
+	lbpf_link *link = NULL;
+
+	return lbpf_lua_link_result(L, lbpf_map_attach_struct_ops(map, &link), &link);
+}
 
 /* prog:attach_kprobe_multi(pattern [, {retprobe = bool}]) */
 static int l_attach_kprobe_multi(lua_State *L)
@@ -690,6 +702,10 @@ void lbpf_lua_open_attach(lua_State *L)
 		{ "pin", l_prog_pin }, /* prog:info() is linfo.c's */
 		{ NULL, NULL },
 	};
+	static const luaL_Reg map_methods[] = {
+		{ "attach_struct_ops", l_attach_struct_ops },
+		{ NULL, NULL },
+	};
 	static const luaL_Reg link_methods[] = {
 		{ "info", l_link_info },
 		{ "unpin", l_link_unpin },
@@ -722,6 +738,7 @@ void lbpf_lua_open_attach(lua_State *L)
 
 	lbpf_lua_add_methods(L, LBPF_PROGRAM_MT, prog_methods);
 	lbpf_lua_add_methods(L, LBPF_LINK_MT, link_methods);
+	lbpf_lua_add_methods(L, LBPF_MAP_MT, map_methods);
 	lbpf_lua_new_class(L, LBPF_PINNED_PROG_MT, pinned_meta, pinned_methods, NULL);
 	luaL_setfuncs(L, module_funcs, 0);
 }

@@ -641,7 +641,9 @@ static int l_features(lua_State *L)
 
 /* ---- small things for scripts ----------------------------------------------------------------- */
 
-/* bpf.sleep(seconds): fractional seconds; the tracing examples and bpf.top wait with it. */
+/* bpf.sleep(seconds) -> seconds left: fractional seconds; the tracing examples and bpf.top wait
+ * with it. A caught signal ends the sleep early (the interpreters' Ctrl-C handler then stops the
+ * script at once instead of after the whole wait); it returns what was left, 0 otherwise. */
 static int l_sleep(lua_State *L)
 {
 	lua_Number s = luaL_checknumber(L, 1);
@@ -651,14 +653,16 @@ static int l_sleep(lua_State *L)
 		return luaL_argerror(L, 1, "negative duration");
 	ts.tv_sec = (time_t)s;
 	ts.tv_nsec = (long)((s - (lua_Number)ts.tv_sec) * 1e9);
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-	return 0;
+	if (nanosleep(&ts, &ts) == 0 || errno != EINTR)
+		ts.tv_sec = ts.tv_nsec = 0;
+	lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+	return 1;
 }
 
 /* ---- help and lazily loaded pure-Lua parts -------------------------------------------------- */
 
-static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", "repl", NULL };
+static const char *const lua_parts[] = { "hist", "top", "pp", "help", "json", "asm", "trace", "repl",
+					"cli", NULL };
 
 /* Module __index: bpf.hist & co. are required on first use and then stored in the module. */
 static int l_module_index(lua_State *L)

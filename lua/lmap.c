@@ -241,11 +241,12 @@ void lbpf_lua_map_encode_key(lua_State *L, struct lbpf_lua_map *m, int idx, void
 	size_t len;
 	if (raw && lua_type(L, idx) == LUA_TSTRING) {
 		const char *s = lua_tolstring(L, idx, &len);
-		if (len == m->key_size) {
-			memcpy(out, s, len);
-			check_array_index(L, m, out);
-			return;
-		}
+		if (len != m->key_size)
+			luaL_error(L, "key: byte string of %d bytes expected, got %d bytes", (int)m->key_size,
+				   (int)len);
+		memcpy(out, s, len);
+		check_array_index(L, m, out);
+		return;
 	}
 	lbpf_lua_codec_encode(L, idx, &m->key, out, "key");
 	check_array_index(L, m, out);

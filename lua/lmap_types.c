@@ -89,6 +89,17 @@ static uint32_t load_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); retur
 
 /* ---- devmap / cpumap ------------------------------------------------------------------------ */
 
+/* A u32 field of a special value: an integer in range, never truncated or wrapped. */
+static uint32_t u32_of(lua_State *L, int idx, const struct lbpf_lua_map *m, const char *what)
+{
+	lua_Number n = lua_type(L, idx) == LUA_TNUMBER ? lua_tonumber(L, idx) : -1;
+	if (!(n >= 0 && n <= UINT32_MAX && n == (lua_Number)(uint32_t)n))
+		luaL_error(L, "value for %s map '%s': %s must be an integer in 0..4294967295, got %s",
+			   lbpf_lua_map_type_name(m), m->name, what,
+			   lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx) : luaL_typename(L, idx));
+	return (uint32_t)n;
+}
+
 static uint32_t ifindex_of(lua_State *L, int idx, const struct lbpf_lua_map *m)
 {
 	if (lua_type(L, idx) == LUA_TSTRING) {
@@ -99,10 +110,7 @@ static uint32_t ifindex_of(lua_State *L, int idx, const struct lbpf_lua_map *m)
 				   lbpf_lua_map_type_name(m), m->name, name);
 		return ifindex;
 	}
-	lua_Integer i = luaL_checkinteger(L, idx);
-	if (i < 0 || i > UINT32_MAX)
-		luaL_error(L, "value for %s map '%s': ifindex out of range", lbpf_lua_map_type_name(m), m->name);
-	return (uint32_t)i;
+	return u32_of(L, idx, m, "ifindex");
 }
 
 /* devmap: ifindex | name | {ifindex=, prog=}; cpumap: qsize | {qsize=, prog=}. */
@@ -112,13 +120,13 @@ static void encode_dev_or_cpu(lua_State *L, struct lbpf_lua_map *m, int idx, uin
 	const char *first = dev ? "ifindex" : "qsize";
 	memset(out, 0, m->value_size);
 	if (lua_type(L, idx) != LUA_TTABLE) {
-		store_u32(out, dev ? ifindex_of(L, idx, m) : (uint32_t)luaL_checkinteger(L, idx));
+		store_u32(out, dev ? ifindex_of(L, idx, m) : u32_of(L, idx, m, "qsize"));
 		return;
 	}
 	lua_getfield(L, idx, first);
 	if (lua_isnil(L, -1))
 		luaL_error(L, "value for %s map '%s': field '%s' missing", lbpf_lua_map_type_name(m), m->name, first);
-	store_u32(out, dev ? ifindex_of(L, lua_gettop(L), m) : (uint32_t)luaL_checkinteger(L, -1));
+	store_u32(out, dev ? ifindex_of(L, lua_gettop(L), m) : u32_of(L, lua_gettop(L), m, "qsize"));
 	lua_getfield(L, idx, "prog");
 	if (!lua_isnil(L, -1)) {
 		if (m->value_size < 8)

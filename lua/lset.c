@@ -4,6 +4,7 @@
  * loaded program whose autoattach is on.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lhandle.h"
@@ -37,8 +38,13 @@ static uint64_t check_uint(lua_State *L, int idx, const char *what, uint64_t max
 	if (!lbpf_isinteger(L, idx))
 		luaL_error(L, "%s: integer expected, got %s", what, luaL_typename(L, idx));
 	lua_Integer v = lua_tointeger(L, idx);
-	if (v < 0 || (uint64_t)v > max)
-		luaL_error(L, "%s: %f out of range (0 to %f)", what, (double)v, (double)max);
+	if (v < 0 || (uint64_t)v > max) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "%s: %lld out of range (0 to %llu)", what, (long long)v,
+			 (unsigned long long)max);
+		luaL_error(L, "%s", msg);
+	}
 	return (uint64_t)v;
 }
 

@@ -704,8 +704,8 @@ static size_t check_array_keys(struct enc *e, int idx, uint32_t nelems)
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
 		lua_pop(L, 1);
-		uint64_t bits;
-		int negative;
+		uint64_t bits = 0;
+		int negative = 0; /* set by lbpf_lua_get_int; clang cannot see shape_error never returns */
 		if (lua_type(L, -1) == LUA_TSTRING)
 			shape_error(L, &e->path, "array indices must be integers, got the key '%s'",
 				    lua_tostring(L, -1));

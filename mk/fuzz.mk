@@ -25,6 +25,7 @@ FUZZ_C_TARGETS := object btf btf_elf btf_ext core_access usdt_args usdt_notes
 # name:module:function, one per line (spec/fuzz_regressions_spec.lua reads this list too)
 LUA_FUZZ_TARGETS := \
 	lua_help_parse:bpf.help:parse \
+	asm_assemble:bpf.asm:assemble \
 	trace_compile:bpf.trace.check:compile \
 
 
@@ -65,11 +66,11 @@ $(foreach t,$(LUA_FUZZ_TARGETS),$(eval $(call LUA_FUZZ_RULE,$(t))))
 
 fuzz-build: $(FUZZ_BINS)
 
-# Seeds: every bpf/*.bpf.o (and the BTF, .BTF.ext and CO-RE access strings inside them), the
-# kernel's BTF, the USDT fixture, fuzz/seeds/<target>/ (small hand-written inputs) and the
-# regression inputs.
-fuzz-seeds: bpf $(BUILD)/fixtures/probe_target bpf/nobtf_globals.bpf.o
-	$(LUA54) fuzz/seeds.lua $(FUZZ_DIR)/seeds $(VMLINUX_BTF) $(BUILD)/fixtures/probe_target \
+# Seeds: every bpf/*.bpf.o (and the BTF, .BTF.ext, CO-RE access strings and code as assembler
+# text inside them), the kernel's BTF, the USDT fixture, fuzz/seeds/<target>/ (small
+# hand-written inputs) and the regression inputs.
+fuzz-seeds: bpf $(BUILD)/fixtures/probe_target bpf/nobtf_globals.bpf.o $(LUA54_MODULE)
+	LUA_CPATH="$(BUILD)/lua5.4/?.so;;" LUA_PATH="lua/?.lua;;" $(LUA54) fuzz/seeds.lua $(FUZZ_DIR)/seeds $(VMLINUX_BTF) $(BUILD)/fixtures/probe_target \
 		$(BPF_OBJS)
 
 # Each target runs for FUZZ_SECONDS on its corpus (build/fuzz/corpus/<target>, grown from the

@@ -1,11 +1,13 @@
--- Build from a checkout, for the Lua luarocks is set up for:
+-- Build from a checkout, for the Lua luarocks is set up for (Debian: PUC Lua 5.1; 5.1 to 5.4
+-- and LuaJIT all build, spec/luarocks_spec.lua installs each into a private tree):
 --   luarocks make rockspec/luabpf-scm-1.rockspec                     (system tree; or --local)
+--   luarocks --lua-version 5.4 make rockspec/luabpf-scm-1.rockspec   (or 5.2, 5.3)
 --   luarocks --tree DIR make rockspec/luabpf-scm-1.rockspec          (a private tree)
 --   luarocks --lua-version 5.1 make rockspec/luabpf-scm-1.rockspec LUA_INCDIR=/usr/include/luajit-2.1
 --                                                                    (LuaJIT 2.1)
 -- The "make" build type runs the project's Makefile: target rock-module (the C module, built
--- against LUA_INCDIR), then rock-install (bpf.so into the tree's lib/lua/V, lua/bpf/*.lua into
--- share/lua/V/bpf). Needs gcc, make and libelf (with zlib): Debian/Ubuntu libelf-dev zlib1g-dev.
+-- against LUA_INCDIR), then rock-install (bpf.so into the tree's lib/lua/V, lua/bpf/*.lua and
+-- lua/bpf/trace/*.lua into share/lua/V/bpf). Needs gcc, make and libelf (with zlib): Debian/Ubuntu libelf-dev zlib1g-dev.
 -- Running needs root (CAP_BPF + CAP_PERFMON) like any BPF loader.
 rockspec_format = "3.0"
 package = "luabpf"
@@ -18,7 +20,8 @@ description = {
 	detailed = [[
 A from-scratch eBPF loader in C (libelf only) wrapped as the Lua module "bpf": open a
 clang-compiled BPF object, load its programs, attach them, and read and write its maps
-and global variables from Lua 5.4 or LuaJIT 2.1.
+and global variables from Lua 5.1 to 5.4 or LuaJIT 2.1. The API reference is built in
+(bpf.help).
 ]],
 	labels = { "bpf", "ebpf", "linux", "tracing" },
 }

@@ -13,7 +13,8 @@ packages=(
 	# LuaJIT 2.1 from OpenResty's branch. Never `luajit`/`libluajit-5.1-dev`: they conflict.
 	luajit2 libluajit2-5.1-dev
 	# BPF-side headers of libbpf, for the compatibility specs only; the product never links it.
-	libbpf-dev
+	# bpftool: the parity spec reads map names the way users see them.
+	libbpf-dev bpftool
 	iproute2 util-linux valgrind
 	# luv and cqueues: the event-loop specs and examples
 	lua-luv lua-cqueues

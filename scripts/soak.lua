@@ -25,11 +25,13 @@ end
 
 local PID = tonumber(read_file("/proc/self/stat"):match("^(%d+)"))
 
+-- Open fds other than pipes: what luabpf opens (bpf objects, perf events, files) is never a pipe,
+-- and leaving pipes out leaves out io.popen's own, of which the parent briefly holds one or two.
 local function fd_count()
-	local p = assert(io.popen("ls /proc/" .. PID .. "/fd | wc -l"))
+	local p = assert(io.popen("ls -l /proc/" .. PID .. "/fd | awk '/->/ && !/-> pipe:/ { n++ } END { print n + 0 }'"))
 	local n = tonumber(p:read("*a"))
 	p:close()
-	return n - 1 -- the pipe io.popen holds while ls runs
+	return n
 end
 
 local function rss_kb()

@@ -159,7 +159,10 @@ describe("wrong Lua arguments raise errors", function()
 		assert.matches("value", tostring(err))
 		assert.has_error(function() m[1] = function() end end)
 		assert.has_error(function() m:update(1, 2, "sometimes") end)
-		ok, err = pcall(function() m[string.rep("x", 100)] = 1 end) -- 100-byte key for a u32
+		ok, err = pcall(function() m[string.rep("x", 100)] = 1 end) -- a string key for a u32
+		assert.is_false(ok)
+		assert.matches("key: integer expected, got string", tostring(err))
+		ok, err = pcall(function() m:update(string.rep("x", 100), 1, nil, { raw = true }) end)
 		assert.is_false(ok)
 		assert.matches("4 bytes", tostring(err))
 	end)

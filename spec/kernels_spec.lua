@@ -45,15 +45,34 @@ end)]])
 	end)
 end)
 
+describe("the kernel suite on this machine's kernel", function()
+	-- What the host kernel allows of it (the rest is `make test-kernels`, and skips here with
+	-- its reason): struct_ops, uprobe.multi, iterators, CO-RE, features, tc, cgroup.
+	it("passes (struct_ops, uprobe.multi, iter, CO-RE, features, tc, cgroup, freplace)", function()
+		local files = {}
+		for _, f in ipairs({ "struct_ops", "uprobe_multi", "iter", "core", "features", "tc",
+				"cgroup", "freplace" }) do
+			files[#files + 1] = "spec/kernel/" .. f .. "_k.lua"
+		end
+		local ok, out = run("build/luabpf spec/kernel/run.lua " .. table.concat(files, " "))
+		assert(ok, out)
+		local passed, failed = out:match("@@KEND (%d+) (%d+) %d+\n")
+		assert.equal("0", failed, out)
+		assert.is_true(tonumber(passed) >= 20, out)
+	end)
+end)
+
 describe("the kernel matrix (scripts/kernels/matrix.lua)", function()
 	local dir
 
+	-- qemu's work (initramfs, serial logs) stays under build/kernels/.
 	before_each(function()
-		local _, out = support.sh("mktemp -d /tmp/kernels-matrix.XXXXXX")
+		local _, out = support.sh("mkdir -p " .. q(root .. "/build/kernels") .. " && mktemp -d "
+			.. q(root .. "/build/kernels/spec-run.XXXXXX"))
 		dir = out:gsub("%s+$", "")
 	end)
 	after_each(function()
-		if dir and dir:match("^/tmp/kernels%-matrix%.") then os.execute("rm -rf " .. q(dir)) end
+		if dir and dir:match("/build/kernels/spec%-run%.") then os.execute("rm -rf " .. q(dir)) end
 	end)
 
 	-- The VM does not run the host's interpreter: booting it once per suite run is enough.
@@ -71,11 +90,12 @@ describe("the kernel matrix (scripts/kernels/matrix.lua)", function()
 			.. "--kernel 6.1 --timeout 240 spec/kernel/kprobe_k.lua spec/kernel/fentry_k.lua "
 			.. "spec/kernel/fmod_ret_k.lua spec/kernel/lsm_k.lua spec/kernel/tc_k.lua"):format(q(dir)))
 		assert(ok, out)
-		for _, row in ipairs({ "kprobe_k | 7/0/0", "fentry_k | 2/0/0", "fmod_ret_k | 1/0/0",
-			"lsm_k | 1/0/0", "tc_k | 2/0/0" }) do
-			assert.matches("| " .. row .. " |", out, 1, true)
+		-- Every file ran on 6.1, none skipped or failed anything.
+		for _, file in ipairs({ "kprobe_k", "fentry_k", "fmod_ret_k", "lsm_k", "tc_k" }) do
+			assert.matches("| " .. file .. " | [1-9]%d*/0/0 |", out)
 		end
-		assert.matches("kernels: 13 passed, 0 failed\n", out, 1, true)
+		local passed = tonumber(out:match("kernels: (%d+) passed, 0 failed\n"))
+		assert.is_true(passed ~= nil and passed >= 14, out)
 	end)
 
 	local function matrix_with_init(init_text, timeout)

@@ -26,7 +26,8 @@ describe("an object with several programs per section", function()
 		for _, name in ipairs { "sum_calls", "sum_loop", "sum_map", "pass_twice" } do
 			assert.is_not_nil(obj.programs[name], name)
 		end
-		assert.is_nil(obj.programs.no_such_program)
+		assert.is_nil(obj:program("no_such_program"))
+		assert.has_error(function() return obj.programs.no_such_program end)
 	end)
 
 	it("loads, and each program of the shared section runs its own code", function()

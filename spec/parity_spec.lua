@@ -108,6 +108,16 @@ describe("kconfig values libbpf provides itself", function()
 		assert.equal(0, obj.globals.unknown) -- an unknown LINUX_ value, __weak: zero
 	end)
 
+	it("runs a program built on libbpf's usdt.bpf.h at a real USDT probe", function()
+		local target = require("support.netns").fixture("probe_target")
+		obj = assert(bpf.load(support.obj("parity_kconfig")))
+		link = assert(obj.programs.on_usdt:attach_usdt(target, "lbpf_fixture", "args"))
+		local ran, out = support.sh(target .. " args 2 2>&1")
+		assert(ran, out)
+		assert.equal(4, obj.globals.usdt_argc) -- bpf_usdt_arg_cnt() through libbpf's spec map
+		assert.equal(-17, obj.globals.usdt_arg0) -- the probe's first argument, a constant
+	end)
+
 	it("gives the values libbpf gives: the kconfig-dependent code is translated the same", function()
 		local lib, ours = dump("libbpf", support.obj("parity_kconfig")),
 			dump("luabpf", support.obj("parity_kconfig"))
@@ -131,6 +141,22 @@ describe("kfunc addresses (bpf_ksym_exists)", function()
 		local lib, ours = dump("libbpf", support.obj("parity_ksym")),
 			dump("luabpf", support.obj("parity_ksym"))
 		assert.is_nil(first_difference(lib.progs.probe_kfuncs, ours.progs.probe_kfuncs))
+	end)
+end)
+
+describe("kfunc calls", function()
+	it("call conntrack's lookup and take its address (vmlinux here; a module elsewhere)", function()
+		-- spec/kernel/kfunc_module_k.lua runs the same object where nf_conntrack is a module.
+		local obj = assert(bpf.load(support.obj("parity_kfunc_ct")))
+		for _, name in ipairs { "ct_call", "ct_probe" } do
+			obj.globals.ran, obj.globals.ct_error = 0, 99
+			assert.equal(2, obj.programs[name]:test_run { data = support.packet() }.retval)
+			assert.equal(1, obj.globals.ran)
+			assert.equal(0, obj.globals.found)
+			assert.equal(-2, obj.globals.ct_error) -- ENOENT: no such connection
+		end
+		assert.equal(1, obj.globals.has_lookup)
+		obj:close()
 	end)
 end)
 
@@ -233,6 +259,8 @@ describe("pre-load setters", function()
 		obj = assert(bpf.open(support.obj("parity_setters")))
 		assert.has_error(function() obj.maps.stacks:set { value_size = "big" } end,
 			"map:set: value_size: integer expected, got string")
+		assert.has_error(function() obj.maps.stacks:set { max_entries = -1 } end,
+			"map:set: max_entries: -1 out of range (0 to 4294967295)")
 		assert.has_error(function() obj.maps[".bss"]:set { value_size = 16 } end,
 			"map '.bss' holds global data: its value size is fixed by the object")
 		assert.has_error(function() obj.programs.retyped:set { type = "no_such_type" } end,
@@ -339,10 +367,27 @@ describe("data-section map names", function()
 	end)
 end)
 
+describe("data-section map names in bpftool", function()
+	it("are the same for an object loaded by luabpf as for libbpf", function()
+		local have = support.sh("command -v bpftool >/dev/null")
+		if not have then pending("bpftool is not installed (apt install bpftool)") return end
+		local obj = assert(bpf.load(support.obj("parity_kconfig")))
+		local names = {}
+		for _, map in pairs(obj.maps) do
+			local ran, out = support.sh("bpftool -j map show id " .. map:info().id)
+			assert(ran, out)
+			names[#names + 1] = assert(out:match('"name":"([^"]*)"'), out)
+		end
+		obj:close()
+		assert.same(sorted(dump("libbpf", support.obj("parity_kconfig")).maps), sorted(names))
+	end)
+end)
+
 -- Objects one loader cannot load by nature: the reason is printed as the test's pending note.
 local BY_NATURE = {
 	legacy_maps = "libbpf 1.x no longer reads the legacy 'maps' section (luabpf still does)",
 	attach_nf = "libbpf 1.1 predates the netfilter program type (SEC(\"netfilter\"))",
+	kern_uprobe = "libbpf 1.1 predates uprobe.multi sections (libbpf 1.3)",
 }
 
 describe("every object in bpf/, loaded by luabpf and by libbpf", function()

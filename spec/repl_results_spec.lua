@@ -72,3 +72,21 @@ describe("REPL results", function()
 		assert.same(stock, results(STATIC, false))
 	end)
 end)
+
+describe("bpf.pp", function()
+	it("keeps every key of sparse integer tables (the text reads back as the same table)", function()
+		local bpf = require "bpf"
+		local load_text = loadstring or load
+		math.randomseed(14)
+		for _ = 1, 500 do
+			local t = {}
+			for i = 1, math.random(1, 12) do t[math.random(-2, 20)] = i end
+			if math.random() < 0.3 then t[#t + 1] = "x" end
+			local text = bpf.pp.format(t, { width = 10000 })
+			local back = assert(load_text("return " .. text))()
+			for k, v in pairs(t) do assert.equal(v, back[k], text) end
+			for k, v in pairs(back) do assert.equal(t[k], v, text) end
+		end
+	end)
+end)
+

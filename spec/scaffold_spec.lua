@@ -55,6 +55,27 @@ describe("project scaffolding", function()
 		check_run_output("sysprobe", out)
 	end)
 
+	it("make new writes no absolute path of the checkout and a script that sleeps with bpf.sleep", function()
+		local dir = tmp .. "/portable"
+		local ok, out = support.sh("make -s --no-print-directory -C " .. q(root) ..
+			" new NAME=portable DIR=" .. q(dir) .. " 2>&1")
+		assert(ok, out)
+		local makefile = support.read_file(dir .. "/Makefile")
+		-- (the relative path may end with the same directory names: no absolute path starts it)
+		assert.falsy(makefile:match("[%s=\"';:]" .. root:gsub("%p", "%%%0")), makefile)
+		assert.truthy(makefile:match("\nLUABPF %?= [%.%w/_-]+\n"), makefile)
+		local script = support.read_file(dir .. "/portable.lua")
+		assert.falsy(script:find("os.execute", 1, true), script)
+		assert.truthy(script:find("bpf.sleep", 1, true), script)
+		-- moved elsewhere, the project runs once told where the module is
+		local moved = tmp .. "/elsewhere/deeper/portable"
+		assert(support.sh("mkdir -p " .. q(tmp .. "/elsewhere/deeper") .. " && mv " .. q(dir) .. " " .. q(moved)))
+		ok, out = support.sh("env -u LUA_CPATH -u LUA_PATH make -s -C " .. q(moved) .. " run ARGS=0.5 LUABPF=" ..
+			q(root) .. (is_luajit and " LUA=luajit" or "") .. " 2>&1")
+		assert(ok, out)
+		check_run_output("portable", out)
+	end)
+
 	it("luabpf new writes a project that builds and runs with the static binary", function()
 		local dir = tmp .. "/from_binary"
 		local ok, out = support.sh("cd " .. q(tmp) .. " && " .. q(root .. "/build/luabpf") ..

@@ -196,6 +196,17 @@ describe("no silent value changes outside maps", function()
 		obj:close()
 	end)
 
+	it("a devmap or cpumap value takes no negative or fractional number", function()
+		local obj = assert(bpf.load(support.obj("maps_net")))
+		refuses("value for cpumap map 'cpu_map': qsize must be an integer in 0..4294967295, got -1",
+			function() obj.maps.cpu_map[0] = -1 end)
+		refuses("value for cpumap map 'cpu_map': qsize must be an integer in 0..4294967295, got 1.5",
+			function() obj.maps.cpu_map[0] = { qsize = 1.5 } end)
+		refuses("value for devmap map 'dev_map': ifindex must be an integer in 0..4294967295, got -1",
+			function() obj.maps.dev_map[0] = -1 end)
+		obj:close()
+	end)
+
 	it("a map whose value_size disagrees with its BTF value type is an error naming the map", function()
 		local obj, err = bpf.open(support.obj("strict_sizes"))
 		assert.is_nil(obj)

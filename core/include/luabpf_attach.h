@@ -148,6 +148,10 @@ const char *lbpf_usdt_reg_name(uint16_t reg_offset);
 /* kprobe PMU, falling back to tracefs kprobe_events. */
 int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t offset,
 			       bool retprobe, lbpf_link **out);
+/* The path kernels before 4.17 (no kprobe PMU) and 5.15 (no perf links) need, on any kernel:
+ * a tracefs kprobe_events entry and PERF_EVENT_IOC_SET_BPF (removed again on detach). */
+int lbpf_program_attach_kprobe_legacy(lbpf_program *prog, const char *func, uint64_t offset,
+				      bool retprobe, lbpf_link **out);
 
 /* kprobe.multi: one link on every kernel function matching pattern (a glob over tracefs
  * available_filter_functions); needs 5.18+ with CONFIG_FPROBE. */
@@ -181,6 +185,12 @@ int lbpf_program_attach_perf_event_fd(lbpf_program *prog, int perf_fd, uint64_t 
 /* fentry/fexit/fmod_ret/lsm/tp_btf/freplace: a BPF trampoline link to the target chosen at
  * load time. */
 int lbpf_program_attach_trampoline(lbpf_program *prog, lbpf_link **out);
+
+/* ---- struct_ops --------------------------------------------------------------------------- */
+
+/* Registers a struct_ops map of a loaded object (its value: the object's data and program fds):
+ * a map update, plus a bpf_link for .struct_ops.link maps (6.4+). Detaching unregisters. */
+int lbpf_map_attach_struct_ops(lbpf_map *map, lbpf_link **out);
 
 /* ---- iterators ---------------------------------------------------------------------------- */
 

@@ -1,6 +1,6 @@
 --[[
 bpf.cli: the small pieces the example scripts (examples/*.lua) share, so that each example
-shows its BPF work rather than argument plumbing. Not part of the bpf module table:
+shows its BPF work rather than argument plumbing. Also bpf.cli (loaded on first use):
 
   local cli = require "bpf.cli"
   local app = cli.new("runqlat", "runqlat.lua [-d SECONDS] [-p TID] [--json]",
@@ -22,6 +22,7 @@ local M = {}
 
 local App = {}
 App.__index = App
+App.__name = "bpf.cli.app"
 
 -- An example script called name, whose usage line is usage (about: one line saying what it
 -- does, printed by -h).
@@ -50,7 +51,12 @@ end
 -- "NAME: message" and a traceback on stderr and exits with status 1.
 function App:run(fn, ...)
 	local args, n = { ... }, select("#", ...)
-	local ok, err = xpcall(function() return fn(unpack(args, 1, n)) end, function(e)
+	-- Not a tail call: the interpreters raise the interruption at the next Lua instruction,
+	-- which must still be inside the protected call when fn was a C function (bpf.sleep).
+	local ok, err = xpcall(function()
+		fn(unpack(args, 1, n))
+		return true
+	end, function(e)
 		if is_interrupt(e) then return e end
 		return debug.traceback(tostring(e), 2)
 	end)

@@ -119,7 +119,7 @@ local function line(sig, entry)
 	return s ~= "" and string.format("  %-34s %s", sig, s) or "  " .. sig
 end
 
-local lazy_parts = { "help", "hist", "json", "pp", "top", "trace" }
+local lazy_parts = { "cli", "help", "hist", "json", "pp", "top", "trace" }
 
 local function module_text()
 	local bpf = require "bpf"

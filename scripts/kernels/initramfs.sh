@@ -12,7 +12,7 @@ out=${2:?usage: initramfs.sh KERNEL_DIR OUT [SPEC...]}
 shift 2
 specs=("$@")
 
-modules=(veth sch_ingress cls_bpf)
+modules=(veth sch_ingress cls_bpf nf_conntrack)
 root=$(mktemp -d "${out%.cpio.gz}.root.XXXXXX")
 trap 'rm -rf "$root"' EXIT
 

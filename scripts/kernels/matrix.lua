@@ -175,7 +175,7 @@ for _, f in ipairs(rows) do
 	end
 	print("| " .. table.concat(cells, " | ") .. " |")
 end
-local boot_row = { "(boot: seconds, release)" }
+local boot_row = { "(seconds: boot + suite; release)" }
 for _, c in ipairs(columns) do
 	boot_row[#boot_row + 1] = ("%s s, %s"):format(tostring(c.seconds or "?"), c.release or "?")
 end

@@ -32,6 +32,12 @@ describe("bpf.features()", function()
 		eq(f.map_types.cgrp_storage, v >= 6002000, "map_types.cgrp_storage (6.2+)")
 	end)
 
+	it("BTF: nothing to sanitise from 6.0 on (decl/type tags, enum64 are known)", function()
+		local v = kernel_version()
+		if v < 6000000 then skip("kernels before 6.0 lack some BTF kinds: sanitised") end
+		eq(bpf.btf.missing_features(), 0, "bpf.btf.missing_features()")
+	end)
+
 	it("trampoline kinds say what really loads (fentry, fexit, fmod_ret, lsm)", function()
 		local cfg, a = config(), bpf.features().attach
 		local progs = { fentry = "on_unlink", fexit = "on_unlink_exit",

@@ -84,9 +84,41 @@ local function write(path, data)
 	f:close()
 end
 
+-- The physical absolute path of an existing directory.
+local function realpath(path)
+	local p = io.popen("cd " .. shell_quote(path) .. " && pwd -P")
+	local out = p and p:read("*l")
+	if p then p:close() end
+	return out
+end
+
+-- The path from directory from to directory to, both absolute ("../../luabpf").
+local function relative(from, to)
+	local a, b = {}, {}
+	for part in from:gmatch("[^/]+") do a[#a + 1] = part end
+	for part in to:gmatch("[^/]+") do b[#b + 1] = part end
+	local common = 0
+	while common < #a and common < #b and a[common + 1] == b[common + 1] do common = common + 1 end
+	local out = {}
+	for _ = common + 1, #a do out[#out + 1] = ".." end
+	for i = common + 1, #b do out[#out + 1] = b[i] end
+	return #out > 0 and table.concat(out, "/") or "."
+end
+
+-- Written by `make new` in a checkout: the Makefile finds the module's build through LUABPF,
+-- the checkout's path relative to the project.
+local function luabpf_line()
+	local checkout = os.getenv("LUABPF_CHECKOUT")
+	if not checkout or checkout == "" then return "" end
+	local from, to = realpath(dir), realpath(checkout)
+	if not from or not to then fail("cannot resolve " .. dir .. " or " .. checkout) end
+	return "# The luabpf checkout whose module `make run` uses (relative to this directory).\n" ..
+		"LUABPF ?= " .. relative(from, to) .. "\n"
+end
+
 local function fill(text)
 	return (text:gsub("@(%u[%u_]*)@", { NAME = name, RUNNER = runner or "luabpf",
-		RUN_ENV = run_env }))
+		RUN_ENV = run_env, LUABPF_LINE = luabpf_line() }))
 end
 
 for _, f in ipairs { "/Makefile", "/" .. name .. ".bpf.c", "/" .. name .. ".lua" } do

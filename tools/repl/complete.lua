@@ -12,7 +12,7 @@ local keywords = { "and", "break", "do", "else", "elseif", "end", "false", "for"
 	"while" }
 
 -- Parts of the module loaded on first use (lua/linfo.c), absent from pairs(bpf) until then.
-local lazy_parts = { "help", "hist", "json", "pp", "top" }
+local lazy_parts = { "cli", "help", "hist", "json", "pp", "top" }
 
 local function safe_index(v, k)
 	local ok, r = pcall(function() return v[k] end)

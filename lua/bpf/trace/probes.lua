@@ -209,7 +209,8 @@ function M.expand(spec, opts)
 				diag.raise(spec, "unknown kernel function '%s' (not in the kernel's BTF)%s", func,
 					diag.did_you_mean(func, names))
 			end
-		else
+		elseif not (opts.btf and opts.btf:find(func, "func")) then
+			-- not in BTF: /proc/kallsyms (half a second to read) says whether it exists
 			local ks = kernel_functions()
 			if #ks.list > 0 and not ks.set[func] then
 				diag.raise(spec, "unknown kernel function '%s'%s", func, diag.did_you_mean(func, ks.list))

@@ -3,6 +3,7 @@
 --
 --   make run ARGS=5        or        luabpf @NAME@.lua 5
 local bpf = require "bpf"
+local cli = require "bpf.cli"
 
 local seconds = tonumber(arg and arg[1]) or 2
 -- The object sits next to this script.
@@ -11,7 +12,7 @@ local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local obj = assert(bpf.load(dir .. "/@NAME@.bpf.o"))
 local link = assert(obj.programs.count_syscalls:attach())
 print(("@NAME@: counting syscalls for %g s (%s)"):format(seconds, tostring(link)))
-os.execute("sleep " .. seconds)
+cli.run(bpf.sleep, seconds) -- Ctrl-C ends the wait early, quietly
 
 local rows = {}
 for pid, c in obj.maps.counts:pairs() do
