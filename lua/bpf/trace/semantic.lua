@@ -280,8 +280,9 @@ function S:field(e)
 			raise(e, "tracepoint field '%s' is an array of %s (not supported)", f.name, f.elem)
 		elseif f.pointer then
 			e.access = { how = "ctx", offset = f.offset, size = 8, signed = false }
-			local pid = self.btf and (self.btf:find(f.pointee:gsub("^const ", ""):gsub("^struct ", ""), "struct"))
-			if pid and f.pointee:match("struct") then
+			local pid = f.pointee:match("struct") and self.btf and
+				self.btf:find(f.pointee:gsub("^const ", ""):gsub("^struct ", ""), "struct")
+			if pid then
 				return { k = "ptr", to = pid, cname = f.ctype }
 			end
 			return { k = "ptr", to = 0, cname = f.ctype, user = true }
