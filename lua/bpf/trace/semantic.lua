@@ -410,7 +410,7 @@ end
 
 function S:index(e)
 	local bty = self:expr(e.base)
-	local ity = self:need_int(e.index, "an index")
+	self:need_int(e.index, "an index")
 	local n = const_int(e.index)
 	if bty.k == "str" and bty.char_array and e.base.access and e.base.access.how == "mem" then
 		bty = bty.char_array
@@ -430,7 +430,6 @@ function S:index(e)
 		e.access = { how = "mem", offset = n * esize, deref = true }
 		return vt
 	end
-	local _ = ity
 	raise(e, "cannot index %s", types.name(bty))
 end
 
