@@ -200,6 +200,17 @@ describe("bpf.trace", function()
 		os.remove(path)
 	end)
 
+	it("is closed by the garbage collector when dropped (LuaJIT too)", function()
+		local t = traced("tracepoint:syscalls:sys_enter_getppid { @calls = count(); }")
+		local calls = t.maps.calls
+		t = nil -- luacheck: ignore
+		collectgarbage()
+		collectgarbage()
+		local ok, err = pcall(calls.items, calls)
+		assert.is_false(ok)
+		assert.matches("used after its object was closed", err)
+	end)
+
 	it("refuses unknown map names with the names it has", function()
 		local t = traced("BEGIN { @a = 1; @b = count(); }", { print = false })
 		assert.has_error(function() t:read("@zz") end, "bpf.trace: no map @zz in this program (maps: @a, @b)")
