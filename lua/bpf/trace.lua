@@ -20,7 +20,6 @@ local M = {}
 local Trace = {}
 Trace.__index = Trace
 Trace.__name = "bpf.trace"
-Trace.methods = Trace
 
 local function check_opts(opts)
 	if opts == nil then return {} end
@@ -80,6 +79,11 @@ local function new(source, opts)
 		ctx = { stacks = state.stacks },
 		status = "running",
 	}, Trace)
+	if newproxy then -- LuaJIT: tables have no __gc; a proxy userdata carries it for the handle
+		local proxy = newproxy(true)
+		getmetatable(proxy).__gc = function() t:close() end
+		t.gc_proxy = proxy
+	end
 	return t
 end
 

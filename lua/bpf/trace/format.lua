@@ -308,6 +308,7 @@ function M.map(m, opts)
 	opts = opts or {}
 	local list = sorted(m)
 	local top = opts.top or 0
+	if m.kind == "stats" then top = 0 end -- bpftrace 0.17 ignores top (and div) for stats()
 	local first = 1
 	if top > 0 and #list > top then first = #list - top + 1 end
 	local hist = m.kind == "hist" or m.kind == "lhist"
