@@ -138,6 +138,45 @@ kprobe:vfs_read /pid == cpid/ { @bytes = hist(arg2); @l = lhist(arg2, 0, 4000, 1
 		t:close()
 	end)
 
+	it("wildcards and the probe/func builtins: one attach point per match, each named", function()
+		local t = trace_workload([[
+kprobe:vfs_rea* /pid == cpid/ { @p[probe] = count(); @f[func] = count(); }
+kretprobe:vfs_read /pid == cpid/ { @r[func] = count(); }
+]], "read 1 2 3 4", "kprobe")
+		local p, f, r = t:read("@p"), t:read("@f"), t:read("@r")
+		-- the static workload's start-up also calls readlink (vfs_readlink) once: other matches
+		-- may fire, each under its own name
+		eq(p["kprobe:vfs_read"], 4, "@p[kprobe:vfs_read] " .. show(p))
+		eq(f.vfs_read, 4, "@f[vfs_read] " .. show(f))
+		eq(size(p), size(f), "@p and @f entries")
+		for name, n in pairs(f) do
+			matches(name, "^vfs_rea", "@f key")
+			eq(p["kprobe:" .. name], n, "@p[kprobe:" .. name .. "]")
+		end
+		eq(size(r), 1, "@r " .. show(r))
+		eq(r.vfs_read, 4, "@r[vfs_read] (func in a kretprobe)")
+		ge(#t.plan.programs, 3, "programs for vfs_rea* + the kretprobe")
+		t:close()
+	end)
+
+	it("latency with a keyed map: kprobe stores nsecs by tid, kretprobe takes the difference", function()
+		local t = trace_workload([[
+kprobe:vfs_read /pid == cpid/ { @start[tid] = nsecs; }
+kretprobe:vfs_read /@start[tid]/ { @ns = hist(nsecs - @start[tid]); @n = count(); @tid[tid] = count(); delete(@start[tid]); }
+]], "read 1 10 100 1000 10000", "kprobe")
+		eq(t:read("@n"), 5, "reads timed")
+		local tids = t:read("@tid")
+		eq(size(tids), 1, "threads " .. show(tids))
+		eq(size(t:read("@start")), 0, "@start entries left (each deleted at return)")
+		local total = 0
+		for _, b in ipairs(t:read("@ns")) do
+			total = total + b.count
+			if b.count > 0 then ge(b.min, 1, "a read's duration (ns) bucket") end
+		end
+		eq(total, 5, "durations in the histogram")
+		t:close()
+	end)
+
 	it("kstack as a key: one symbolised stack from do_sys_openat2 up to the syscall entry", function()
 		local t = trace_workload([[
 kprobe:do_sys_openat2 /pid == cpid/ { @[kstack] = count(); @s[kstack(3)] = count(); }
@@ -155,7 +194,7 @@ kprobe:do_sys_openat2 /pid == cpid/ { @[kstack] = count(); @s[kstack(3)] = count
 			matches(line, "^    [%w_%.]+%+%d+$", "frame")
 			frames[#frames + 1] = line:match("^    ([%w_%.]+)")
 		end
-		print("trace_k: kprobe kstack: " .. table.concat(frames, " "))
+		print("trace_k: kprobe kstack: " .. body:gsub("\n%s*", " "))
 		eq(frames[1], "do_sys_openat2", "first frame")
 		matches(table.concat(frames, " "), "__x64_sys_openat .*do_syscall_64 entry_SYSCALL_64", "frames")
 		local short = t:format("@s")
@@ -234,8 +273,21 @@ kfunc:vfs_read /pid == cpid/ { @[kstack] = count(); }
 			matches(line, "^    [%w_%.%[%]]+%+%d+$", "frame")
 			frames[#frames + 1] = line:match("^    (%S+)%+")
 		end
-		print("trace_k: kfunc kstack: " .. table.concat(frames, " "))
-		matches(table.concat(frames, " "), "ksys_read .*do_syscall_64 entry_SYSCALL_64", "frames")
+		print("trace_k: kfunc kstack: " .. body:gsub("\n%s*", " "))
+		-- the frames above vfs_read are the kfunc program itself and the BPF trampoline that
+		-- called it: they must be named after this trace's program, not a stale symbol
+		local i = 1
+		while frames[i] and frames[i] ~= "vfs_read" do
+			local name = frames[i]
+			if name:match("^bpf_prog_") then
+				matches(name, "^bpf_prog_%x+_kf_vfs_read$", "frame " .. i .. " (the program)")
+			else
+				matches(name, "^bpf_trampoline_%d+$", "frame " .. i .. " (the trampoline)")
+			end
+			i = i + 1
+		end
+		ge(i, 2, "frames above vfs_read (program, trampoline)")
+		matches(table.concat(frames, " ", i), "^vfs_read ksys_read .*do_syscall_64 entry_SYSCALL_64", "frames")
 		t:close()
 	end)
 end)
