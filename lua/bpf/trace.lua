@@ -360,6 +360,13 @@ local function clock()
 	return s
 end
 
+local function uses_trampolines(plan)
+	for _, p in ipairs(plan.programs) do
+		if p.kind == "fentry" or p.kind == "fexit" then return true end
+	end
+	return false
+end
+
 --- Stops the trace: detaches, runs END (its printf lines come out), prints the maps unless
 -- opts.print == false. Returns why it stopped.
 function Trace:finish(reason)
@@ -367,6 +374,12 @@ function Trace:finish(reason)
 	if self.finished then return self.finished end
 	self.finished = reason or "finished"
 	local handle = function(bytes) dispatch(self, bytes) end
+	if self.plan.stacks and uses_trampolines(self.plan) then
+		-- kstack frames of kfunc/kretfunc probes run through BPF trampolines, whose symbols
+		-- leave /proc/kallsyms with the links: the stacks printed below are named from a table
+		-- read now, while they are attached (bpf.ksym reads it again after each attach)
+		pcall(bpf.ksym, 1)
+	end
 	if self.state.detach then self.state:detach() end -- no probe fires from here on
 	self.reader:poll(0, handle) -- what came before: handled if still running, else dropped
 	local ok, err = self.state:finish() -- END (the detach is done)
