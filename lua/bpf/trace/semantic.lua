@@ -194,6 +194,10 @@ function S:builtin(e)
 			e.ctx_index = n
 			return UINT64
 		elseif kind == "usdt" then
+			if self.ctx.ap.usdt_mixed then
+				raise(e, "%s: the sites of this usdt probe keep their arguments in different places" ..
+					" (reading arguments of such probes is not supported)", name)
+			end
 			local spec = self.ctx.usdt_args
 			if not spec[n + 1] then
 				raise(e, "%s: the usdt probe has %d argument%s", name, #spec, #spec == 1 and "" or "s")
@@ -518,13 +522,22 @@ function S:assign(s)
 			end
 			if u.k == "str" and u.size ~= cur.size then
 				if u.size > cur.size then
-					raise(v, "variable $%s holds string[%d]; a longer string[%d] cannot be assigned to it",
-						t.name, cur.size, u.size)
+					-- a longer string later: the variable gets the larger size on a second pass
+					local hints = self.ctx.prog.var_sizes or {}
+					self.ctx.prog.var_sizes = hints
+					hints[t.name] = u.size
+					if self.final then
+						raise(v, "variable $%s holds string[%d]; a longer string[%d] cannot be assigned to it",
+							t.name, cur.size, u.size)
+					end
+					self.retry = true
 				end
 				u = cur
 			end
 			vars[t.name] = (cur.k == "ptr" or ty.k == "ptr") and cur or u
 		else
+			local hint = self.ctx.prog.var_sizes and self.ctx.prog.var_sizes[t.name]
+			if hint and ty.k == "str" and hint > ty.size then ty = types.str(hint) end
 			vars[t.name] = ty
 		end
 		t.ty = vars[t.name]
