@@ -92,6 +92,8 @@ describe("trace errors", function()
 		assert.matches("map @x is used with 2 keys here and 1 elsewhere", (fails("BEGIN { @x[1] = 1; @x[1,2] = 2; }")))
 		assert.matches("the retval builtin can only be used with kretprobe", (fails("tracepoint:syscalls:sys_enter_openat { @ = retval; }")))
 		assert.matches("variable %$y is used before it is assigned", (fails("BEGIN { @ = $y; }")))
+		assert.matches("division by zero", (fails("BEGIN { @ = 5 / 0; }")))
+		assert.matches("division by zero", (fails("BEGIN { $x = 5; $x %= 0; }")))
 		assert.matches("lhist%(%)'s min, max and step must be constants", (fails("BEGIN { @ = lhist(1, pid, 10, 1); }")))
 	end)
 
