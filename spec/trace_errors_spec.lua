@@ -94,6 +94,7 @@ describe("trace errors", function()
 		assert.matches("variable %$y is used before it is assigned", (fails("BEGIN { @ = $y; }")))
 		assert.matches("division by zero", (fails("BEGIN { @ = 5 / 0; }")))
 		assert.matches("division by zero", (fails("BEGIN { $x = 5; $x %= 0; }")))
+		assert.matches("shift by 64: a shift count is 0 to 63", (fails("BEGIN { @ = 1 << 64; }")))
 		assert.matches("lhist%(%)'s min, max and step must be constants", (fails("BEGIN { @ = lhist(1, pid, 10, 1); }")))
 	end)
 
