@@ -85,18 +85,34 @@ local BEGIN_ONLY = {
 	'BEGIN { printf("a%%b\\n"); printf("%%%d %%|%d %%\\n", 5, 6); exit(); } END { printf("end\\n"); }',
 }
 
+-- The same under -f json, and a few programs for what only JSON shows (empty maps, quoting).
+local JSON_ONLY = {
+	'BEGIN { @a = count(); @b[1, "x"] = sum(5); @b[2, "y"] = sum(3); @h = hist(5); @h = hist(0); ' ..
+		'@hk[1] = hist(100); @l = lhist(5, 0, 10, 2); @l = lhist(-1, 0, 10, 2); @l = lhist(11, 0, 10, 2); ' ..
+		'@s = stats(5); @av[1] = avg(3); @str["k"] = "v\\"q\\t"; @e[1] = count(); clear(@e); ' ..
+		'printf("hello \\"%s\\"\\n", "w"); print(5); print("s"); print(@b); print(-5); exit(); }',
+}
+
+local function same_output(prog, flags)
+	if not tw.have_bpftrace() then
+		pending("bpftrace is not installed")
+		return
+	end
+	local _, expected = support.sh("bpftrace " .. flags .. " -e " .. q(prog) .. " 2>/dev/null")
+	local ok, got = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(prog) .. " 2>&1")
+	assert(ok, got)
+	assert.are.equal(expected, got)
+end
+
 describe("luabpf trace against bpftrace 0.17 on BEGIN-only programs", function()
 	for _, prog in ipairs(BEGIN_ONLY) do
-		it(prog, function()
-			if not tw.have_bpftrace() then
-				pending("bpftrace is not installed")
-				return
-			end
-			local _, expected = support.sh("bpftrace -e " .. q(prog) .. " 2>/dev/null")
-			local ok, got = support.sh(q(tw.LUABPF) .. " trace -e " .. q(prog) .. " 2>&1")
-			assert(ok, got)
-			assert.are.equal(expected, got)
-		end)
+		it(prog, function() same_output(prog, "") end)
+	end
+	for _, prog in ipairs(BEGIN_ONLY) do
+		it("-f json " .. prog, function() same_output(prog, "-f json") end)
+	end
+	for _, prog in ipairs(JSON_ONLY) do
+		it("-f json " .. prog, function() same_output(prog, "-f json") end)
 	end
 end)
 

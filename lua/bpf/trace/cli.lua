@@ -19,6 +19,7 @@ options:
                  its pid is the program's `cpid`
   -p PID         stop when process PID exits
   -o FILE        write the output to FILE instead of stdout
+  -f FORMAT      text (default) or json: bpftrace's -f json, one JSON object a line
   -l [PATTERN]   list the tracepoints matching PATTERN (tracepoint:CAT:NAME, * and ?)
   --dump         print the generated programs as text; load nothing
   -h, --help     this text
@@ -67,6 +68,9 @@ function M.parse(argv)
 				if not o.pid or o.pid <= 0 or o.pid ~= math.floor(o.pid) then error({ usage = "-p needs a process id" }) end
 			elseif a == "-o" then
 				o.output = value(a)
+			elseif a == "-f" then
+				o.format = value(a)
+				if o.format ~= "text" and o.format ~= "json" then error({ usage = "-f takes text or json" }) end
 			elseif a == "-l" then
 				o.list = true
 			elseif a == "--dump" then
@@ -228,14 +232,18 @@ function M.main(argv)
 		output = f
 	end
 	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid,
-		pid = o.pid, output = output })
+		pid = o.pid, output = output, format = o.format })
 	if not ok0 then t, terr = nil, "luabpf trace: " .. tostring(t) end
 	if not t then
 		if child then child:kill(); child:release() end
 		return fail(1, terr)
 	end
 	local n = #t.plan.programs
-	output:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
+	if o.format == "json" then
+		output:write(require("bpf.trace.format_json").attached(n))
+	else
+		output:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
+	end
 	output:flush()
 	local watched = (child and child.pid) or o.pid
 	if watched then

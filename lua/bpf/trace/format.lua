@@ -324,6 +324,10 @@ function M.map(m, opts)
 	return text
 end
 
+-- For bpf.trace.format_json: the same order and the same texts of keys and values.
+M.internal = { sorted = sorted, component_text = component_text, average = average,
+	int_text = int_text, SCALAR = SCALAR, STACK = STACK }
+
 --- Every map of the list, sorted by name as bpftrace prints them at exit.
 function M.maps(list)
 	local sorted_maps = {}
