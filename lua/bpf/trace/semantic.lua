@@ -388,6 +388,13 @@ function S:binop(e)
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end
+	if (op == "/" or op == "%") and const_int(e.right) == 0 then
+		raise(e.right, "division by zero")
+	end
+	local shift = (op == "<<" or op == ">>") and const_int(e.right)
+	if shift and (shift < 0 or shift > 63) then
+		raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
+	end
 	if lt.k == "ptr" and (op == "+" or op == "-") and rt.k == "int" then
 		return { k = "int", signed = false }
 	end
@@ -478,6 +485,11 @@ end
 function S:assign(s)
 	local t = s.target
 	local v = s.value
+	if (s.op == "/" or s.op == "%") and const_int(v) == 0 then raise(v, "division by zero") end
+	local shift = (s.op == "<<" or s.op == ">>") and const_int(v)
+	if shift and (shift < 0 or shift > 63) then
+		raise(v, "shift by %s: a shift count is 0 to 63", tostring(shift))
+	end
 	if t.kind == "map" then
 		local m = self:map_keys(t)
 		t.map = m
