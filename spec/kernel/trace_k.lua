@@ -159,6 +159,28 @@ kretprobe:vfs_read /pid == cpid/ { @r[func] = count(); }
 		t:close()
 	end)
 
+	it("kprobe:FUNC+OFFSET: the offset on an instruction counts, one inside an instruction is a clear error", function()
+		need("kprobe")
+		-- after the 5-byte ftrace call (+5), or after endbr64 and the call with IBT (+9)
+		local counted, refused = {}, {}
+		for _, off in ipairs({ 5, 9 }) do
+			local src = ("kprobe:do_sys_openat2+%d /pid == cpid/ { @n = count(); }"):format(off)
+			local ok_run, t = pcall(trace_workload, src, "openat 3 /dev/null", "kprobe")
+			if ok_run then
+				eq(t:read("@n"), 3, "opens counted at +" .. off)
+				counted[#counted + 1] = off
+				t:close()
+			else
+				matches(t, "cannot attach probe 'kprobe:do_sys_openat2%+" .. off .. "'.*not at an instruction boundary",
+					"error at +" .. off)
+				refused[#refused + 1] = off
+			end
+		end
+		print("trace_k: kprobe offsets counted " .. table.concat(counted, ",") .. ", refused " .. table.concat(refused, ","))
+		eq(#counted, 1, "offsets that count")
+		eq(#refused, 1, "offsets refused")
+	end)
+
 	it("latency with a keyed map: kprobe stores nsecs by tid, kretprobe takes the difference", function()
 		local t = trace_workload([[
 kprobe:vfs_read /pid == cpid/ { @start[tid] = nsecs; }
@@ -259,6 +281,28 @@ fexit:do_sys_openat2 /pid == cpid/ { @ret[retval] = count(); @path[str(args.file
 		eq(r[-2], 3, "opens returning -ENOENT")
 		local p = t:read("@path")
 		eq(p["/tmp/tracevm-k-missing"], 3, "failed opens by path")
+		t:close()
+	end)
+
+	it("kfunc wildcards attach to each traceable match and name it in probe", function()
+		local t = trace_workload([[
+kfunc:vfs_rea* /pid == cpid/ { @[probe] = count(); }
+]], "read 5 6 7", "fentry")
+		local p = t:read("@")
+		eq(p["kfunc:vfs_read"], 3, "@[kfunc:vfs_read] " .. show(p))
+		t:close()
+	end)
+
+	it("kfunc on a module's function is refused with a message that says so", function()
+		need("fentry")
+		local _, mods = sh("cat /proc/modules")
+		if not mods:find("^veth ") and not mods:find("\nveth ") then skip("the veth module is not loaded") end
+		for _, src in ipairs({ "kfunc:veth:veth_open { @ = count(); }", "kfunc:veth_open { @ = count(); }" }) do
+			local t, err = bpf.trace(src)
+			eq(t, nil, src)
+			matches(err, "only vmlinux's BTF is read.*kprobe:veth_open works", src)
+		end
+		local t = ok(bpf.trace("kprobe:veth_open { @ = count(); }", { print = false }))
 		t:close()
 	end)
 
