@@ -27,6 +27,16 @@ static const char *tracefs_root(void)
 
 /* One write(2) with O_APPEND: stdio's append mode seeks to the end first, which tracefs refuses
  * (EINVAL), and without O_APPEND the write would replace every probe defined. */
+/* What the kernel's refusal to place a kprobe means (register_kprobe's errors). */
+static const char *kprobe_open_error(int err)
+{
+	if (err == -ENOENT || err == -EINVAL)
+		return "no such kernel function (or it cannot be probed)";
+	if (err == -EILSEQ) /* the address is not where an instruction starts */
+		return "the offset is not at an instruction boundary";
+	return strerror(-err);
+}
+
 static int write_kprobe_events(const char *root, const char *line)
 {
 	char path[160];
@@ -84,10 +94,7 @@ static int attach_kprobe_tracefs(lbpf_program *prog, const char *root, const cha
 	if (ret < 0) {
 		free(ev);
 		return lbpf_err(ret, "program '%s': %s: adding to %s/kprobe_events: %s",
-				lbpf_program_name(prog), desc, root,
-				ret == -ENOENT || ret == -EINVAL
-					? "no such kernel function (or it cannot be probed)"
-					: strerror(-ret));
+				lbpf_program_name(prog), desc, root, kprobe_open_error(ret));
 	}
 	snprintf(path, sizeof(path), "%s/events/kprobes/%s/id", root, ev->name);
 	ret = attach_read_int_file(path, &id);
@@ -134,9 +141,7 @@ int lbpf_program_attach_kprobe(lbpf_program *prog, const char *func, uint64_t of
 		return lbpf_program_attach_perf_event_fd(prog, pfd, 0, desc, out);
 	if (pfd != -ENODEV)
 		return lbpf_err(pfd, "program '%s': %s: %s", lbpf_program_name(prog), desc,
-				pfd == -ENOENT || pfd == -EINVAL
-					? "no such kernel function (or it cannot be probed)"
-					: strerror(-pfd));
+				kprobe_open_error(pfd));
 	root = tracefs_root();
 	if (root) {
 		snprintf(path, sizeof(path), "%s/kprobe_events", root);

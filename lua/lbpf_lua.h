@@ -34,6 +34,9 @@ void lbpf_lua_push_link(lua_State *L, lbpf_link *link, int owner_idx);
  * handle), or (err < 0) what lbpf_lua_fail gives. Takes plink, not the link, so that the
  * attach call can fill it in the same argument list. */
 int lbpf_lua_link_result(lua_State *L, int err, lbpf_link **plink);
+/* Drops the cached /proc/kallsyms table of bpf.ksym and map:stack (lmap_info.c): an attach
+ * adds kernel symbols (the program's bpf_prog_*, BPF trampolines) that it must see. */
+void lbpf_lua_ksyms_forget(lua_State *L);
 
 /* Adds methods to an existing handle metatable's method table (for extension files). */
 void lbpf_lua_add_methods(lua_State *L, const char *mt_name, const luaL_Reg *methods);

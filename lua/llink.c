@@ -18,6 +18,9 @@ void lbpf_lua_push_link(lua_State *L, lbpf_link *link, int owner_idx)
 	l->link = link;
 	luaL_setmetatable(L, LBPF_LINK_MT);
 	lbpf_lua_set_owner(L, -1, owner_idx);
+	/* What fires from now on runs through new kernel text (the JITed program, a trampoline):
+	 * stacks symbolised later must name it, not whatever the cached table had there. */
+	lbpf_lua_ksyms_forget(L);
 }
 
 int lbpf_lua_link_result(lua_State *L, int err, lbpf_link **plink)

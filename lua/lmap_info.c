@@ -272,7 +272,8 @@ static int ksyms_read(struct ksym_table *t)
 	return t->n ? 0 : -EPERM;
 }
 
-/* The table cached in the registry (read on first use, freed with the Lua state). */
+/* The table cached in the registry (read on first use, freed with the Lua state; read again
+ * after lbpf_lua_ksyms_forget, which each new link calls). */
 static struct ksym_table *ksyms(lua_State *L)
 {
 	lua_getfield(L, LUA_REGISTRYINDEX, KSYMS_KEY);
@@ -295,6 +296,20 @@ static struct ksym_table *ksyms(lua_State *L)
 	}
 	lua_setfield(L, LUA_REGISTRYINDEX, KSYMS_KEY);
 	return t;
+}
+
+void lbpf_lua_ksyms_forget(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, KSYMS_KEY);
+	if (lua_touserdata(L, -1)) {
+		lua_pushcfunction(L, ksyms_gc); /* its megabytes now, not at some later GC */
+		lua_insert(L, -2);
+		lua_call(L, 1, 0);
+	} else {
+		lua_pop(L, 1);
+	}
+	lua_pushnil(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, KSYMS_KEY);
 }
 
 static const struct ksym *ksym_find(const struct ksym_table *t, uint64_t addr)

@@ -5,6 +5,8 @@
 #   make test-kernels KSPEC=spec/kernel/x_k.lua KERNELS="6.1" KERNELS_TIMEOUT=300
 
 KERNEL_FIXTURES := $(BUILD)/kernels/fixtures/probe_target $(BUILD)/kernels/fixtures/netfix
+# spec/kernel/trace_k.lua's controlled workload (exactly the system calls it names).
+KERNEL_FIXTURES += $(BUILD)/kernels/fixtures/trace_workload
 KERNELS ?= 6.1 6.12
 # spec/kernels_spec.lua boots 6.1 with these inside `make test`.
 TEST_DEPS += $(KERNEL_FIXTURES)

@@ -334,6 +334,26 @@ describe("tracepoint-filled maps", function()
 			"stack works on stack_trace maps only, not on array map 'watch'")
 	end)
 
+	it("bpf.ksym names a program attached after the table was first read", function()
+		assert.is_nil(bpf.ksym(1)) -- the table is read here (no symbol covers address 1)
+		local prog = assert(bpf.asm.assemble("r0 = 0\nexit"):load{ name = "lbpf_ksym_new",
+			section = "raw_tracepoint/sys_enter" })
+		local l2 = assert(prog:attach())
+		local sym = "bpf_prog_" .. prog:info().tag .. "_lbpf_ksym_new"
+		local addr
+		for line in io.lines("/proc/kallsyms") do
+			local a, name = line:match("^(%x+) %a (%S+)")
+			-- a 64-bit integer (LuaJIT: a uint64_t cdata; a double would round the address)
+			if name == sym then addr = assert(load("return 0x" .. a .. (jit and "ULL" or "")))() end
+		end
+		assert.is_truthy(addr, sym .. " in /proc/kallsyms")
+		local name, off = bpf.ksym(addr)
+		assert.equal(sym, name) -- not the symbol that preceded it in the table read before
+		assert.equal(0, off)
+		l2:detach()
+		prog.object:close()
+	end)
+
 	it("task storage: read and written from Lua by pid (a pidfd underneath)", function()
 		support.do_syscalls(3)
 		local st = obj.maps.task_calls[pid]

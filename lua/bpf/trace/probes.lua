@@ -59,6 +59,24 @@ local function kernel_functions()
 end
 M.kernel_functions = kernel_functions
 
+-- The functions ftrace can attach to (tracefs available_filter_functions), cached per tracefs
+-- root: wildcards match only these, as bpftrace's do (kallsyms also lists __init functions freed
+-- after boot and notrace ones, whose attach the kernel refuses). nil when the file is unreadable.
+local traceable_cache = {}
+local function traceable_functions(opts)
+	local root = tracefs.root(opts)
+	if traceable_cache[root] == nil then
+		local data = tracefs.read_file(root .. "/available_filter_functions")
+		local set = false
+		if data and data ~= "" then
+			set = {}
+			for name in data:gmatch("(%S+)[^\n]*") do set[name] = true end
+		end
+		traceable_cache[root] = set
+	end
+	return traceable_cache[root] or nil
+end
+
 local function split(text)
 	if not text:find('"', 1, true) then
 		local parts = {}
@@ -177,6 +195,20 @@ function M.expand(spec, opts)
 			diag.raise(spec, "bad rawtracepoint '%s': expected rawtracepoint:NAME", text)
 		end
 		if has_wildcard(name) then diag.raise(spec, "wildcards in rawtracepoint are not supported") end
+		-- every raw tracepoint has a btf_trace_<name> typedef in BTF; else suggest from tracefs
+		if not (opts.btf and opts.btf:find("btf_trace_" .. name, "typedef")) then
+			local events = tracefs.events(tracefs.root(opts))
+			if events then
+				local names, known = {}, false
+				for i, ev in ipairs(events) do
+					names[i] = ev:match(":(.+)$") or ev
+					if names[i] == name then known = true end
+				end
+				if not known then
+					diag.raise(spec, "unknown raw tracepoint '%s'%s", name, diag.did_you_mean(name, names))
+				end
+			end
+		end
 		return { ap("rawtracepoint:" .. name, { name = name }, name) }
 	elseif kind == "kprobe" or kind == "kretprobe" or kind == "fentry" or kind == "fexit" then
 		if #parts < 2 or #parts > 3 or parts[#parts] == "" then
@@ -194,22 +226,34 @@ function M.expand(spec, opts)
 			if kind == "kprobe" or kind == "kretprobe" then attach.offset = offset end
 			return ap(kname .. ":" .. f .. (offset > 0 and ("+" .. offset) or ""), attach, f)
 		end
+		if (kind == "fentry" or kind == "fexit") and #parts == 3 and parts[2] ~= "vmlinux" then
+			diag.raise(spec, "%s on a module's function ('%s') is not supported: only vmlinux's BTF is read (kprobe:%s works)",
+				kname, parts[2] .. ":" .. func, func)
+		end
 		if has_wildcard(func) then
 			local pat, out = glob_pattern(func), {}
 			local btf = (kind == "fentry" or kind == "fexit") and opts.btf
+			local traceable = traceable_functions(opts)
 			for _, f in ipairs(kernel_functions().list) do
-				if f:match(pat) and (not btf or btf:find(f, "func")) then out[#out + 1] = one(f) end
+				if f:match(pat) and (not btf or btf:find(f, "func")) and (not traceable or traceable[f]) then
+					out[#out + 1] = one(f)
+				end
 			end
 			if #out == 0 then diag.raise(spec, "no kernel function matches '%s'", func) end
 			return out
 		end
 		if kind == "fentry" or kind == "fexit" then
 			if opts.btf and not opts.btf:find(func, "func") then
+				if kernel_functions().set[func] then
+					diag.raise(spec, "kernel function '%s' has no BTF in vmlinux (a module's function? only vmlinux's BTF is read; kprobe:%s works)",
+						func, func)
+				end
 				local names = kernel_functions().list
 				diag.raise(spec, "unknown kernel function '%s' (not in the kernel's BTF)%s", func,
 					diag.did_you_mean(func, names))
 			end
-		else
+		elseif not (opts.btf and opts.btf:find(func, "func")) then
+			-- not in BTF: /proc/kallsyms (half a second to read) says whether it exists
 			local ks = kernel_functions()
 			if #ks.list > 0 and not ks.set[func] then
 				diag.raise(spec, "unknown kernel function '%s'%s", func, diag.did_you_mean(func, ks.list))
