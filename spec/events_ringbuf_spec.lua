@@ -152,14 +152,14 @@ describe("ring buffer reader", function()
 	end)
 
 	it("has an fd that becomes readable when records wait (luv), and consume drains it", function()
-		local ok, uv = pcall(require, "luv")
-		if not ok then
+		local uv = support.luv()
+		if not uv then
 			pending("luv is not installed (apt install lua-luv)")
 			return
 		end
 		local r = assert(obj.maps.events:reader { type = "struct event" })
 		local got = {}
-		local poll = uv.new_poll(r:fd())
+		local poll = assert(uv.new_poll(r:fd()))
 		poll:start("r", function()
 			r:consume(function(ev) got[#got + 1] = ev.seq end)
 			if #got >= 6 then poll:stop() end
@@ -174,6 +174,38 @@ describe("ring buffer reader", function()
 		uv.run("nowait")
 		assert.same({ 0, 1, 2, 3, 4, 5 }, got)
 		assert.equal(0, r:poll(0, function() end), "nothing left after consume")
+	end)
+
+	it("keeps luv's loop working when a second spec file requires luv (support.luv)", function()
+		-- What busted's insulation does between spec files: package.loaded.luv forgotten, luv
+		-- required again. luv's loop is referenced by the first module table only; were that
+		-- table collected, its __gc would close and free the loop the second one still uses
+		-- (uv.new_poll returned nil, or the process died in uv_poll_init).
+		if not support.luv() then
+			pending("luv is not installed (apt install lua-luv)")
+			return
+		end
+		package.loaded.luv = nil
+		local uv = assert(support.luv())
+		package.loaded.luv = uv -- the first module table is now referenced by no one but support
+		collectgarbage()
+		collectgarbage()
+		local r = assert(obj.maps.events:reader { type = "struct event" })
+		local poll = assert(uv.new_poll(r:fd()))
+		local got = {}
+		poll:start("r", function()
+			r:consume(function(ev) got[#got + 1] = ev.seq end)
+			if #got >= 2 then poll:close() end
+		end)
+		local timer = assert(uv.new_timer())
+		timer:start(10, 0, function() emit(2); timer:close() end)
+		local guard = assert(uv.new_timer())
+		guard:start(5000, 0, function() if not poll:is_closing() then poll:close() end; guard:close() end)
+		uv.run()
+		if not guard:is_closing() then guard:close() end
+		uv.run("nowait")
+		assert.same({ 0, 1 }, got)
+		r:close()
 	end)
 
 	it("works as a cqueues pollable", function()

@@ -145,21 +145,32 @@ describe("bpf.trace", function()
 	end)
 
 	it("runs inside a luv loop through t:pollfd(), printf lines in order", function()
-		local ok, uv = pcall(require, "luv")
-		if not ok then
+		local uv = support.luv()
+		if not uv then
 			pending("luv is not installed (lua-luv)")
 			return
 		end
 		local w = tw.start("read 3 2 1")
 		local t, out = traced([[tracepoint:syscalls:sys_enter_read /pid == cpid && args->fd == 42/ {
 			printf("%d\n", args->count); if (args->count == 1) { exit(); } }]], { cpid = w.pid, print = false })
-		local poll = uv.new_poll(t:pollfd())
+		local poll = assert(uv.new_poll(t:pollfd()))
+		-- An error raised inside a luv callback ends the process (luv's default handler): it is
+		-- caught and checked after the loop; a timer bounds the wait.
+		local failure
+		local timer = assert(uv.new_timer())
+		local function stop()
+			if not poll:is_closing() then poll:close() end
+			if not timer:is_closing() then timer:close() end
+		end
 		poll:start("r", function()
-			local _, running = t:poll()
-			if not running then poll:stop(); poll:close() end
+			local ok, n, running = pcall(t.poll, t)
+			if not ok or not n then failure = tostring(running or n) end
+			if failure or not running then stop() end
 		end)
+		timer:start(10000, 0, function() failure = "no exit() within 10 s"; stop() end)
 		w:go()
 		uv.run()
+		assert.is_nil(failure)
 		assert.are.same({ "3\n", "2\n", "1\n" }, out)
 		t:close()
 	end)

@@ -120,6 +120,23 @@ function M.wait_until(cond, timeout, between)
 	return nil
 end
 
+-- luv, loaded once per process: its module table holds the loop's only reference (field _loop)
+-- while the loop itself stays registered for every later require. busted's insulation drops
+-- package.loaded.luv after each spec file, so a second file's require "luv" returns a table
+-- without _loop, and when the first table is collected its __gc closes and frees the loop still
+-- in use (uv.new_poll then returns nil, or libuv crashes in uv_poll_init). The first table is
+-- kept in the registry, which insulation leaves alone. Returns nil, message without luv.
+local LUV_KEY = "luabpf.spec.luv"
+
+function M.luv()
+	local reg = debug.getregistry()
+	if reg[LUV_KEY] then return reg[LUV_KEY] end
+	local ok, uv = pcall(require, "luv")
+	if not ok then return nil, uv end
+	reg[LUV_KEY] = uv
+	return uv
+end
+
 -- Converts whatever the binding gives for an integer (Lua integer, float, LuaJIT 64-bit cdata)
 -- into its decimal text, for exact comparisons of 64-bit values on every interpreter.
 function M.int_text(v)
