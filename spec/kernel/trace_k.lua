@@ -226,6 +226,24 @@ kprobe:do_sys_openat2 /pid == cpid/ { @[kstack] = count(); @s[kstack(3)] = count
 		t:close()
 	end)
 
+	it("kstack in a kretprobe: the callers of the returning function, no trampoline frame", function()
+		local t = trace_workload([[
+kretprobe:do_sys_openat2 /pid == cpid/ { @[kstack] = count(); }
+]], "openat 4 /dev/null", "kprobe")
+		local text = t:format("@")
+		local body = matches(text, "^@%[\n.-\n%]: 4\n$", "one stack, 4 hits"):match("^@%[\n(.-)\n%]")
+		print("trace_k: kretprobe kstack: " .. body:gsub("\n%s*", " "))
+		local frames = {}
+		for line in body:gmatch("[^\n]+") do
+			matches(line, "^    [%w_%.]+%+%d+$", "frame")
+			frames[#frames + 1] = line:match("^    ([%w_%.]+)")
+		end
+		local all = table.concat(frames, " ")
+		eq(all:find("trampoline", 1, true), nil, "a trampoline frame in " .. all)
+		matches(all, "__x64_sys_openat .*do_syscall_64 entry_SYSCALL_64", "frames")
+		t:close()
+	end)
+
 	it("printf from a kprobe: one line per open, in order, as C formats them", function()
 		local _, out, pid = trace_workload([[
 kprobe:do_sys_openat2 /pid == cpid/ { printf("%-16s|%d|%s|%x\n", comm, pid, str(arg1), (int32)arg0 & 0xfff); }
