@@ -198,6 +198,7 @@ clean:
 help:
 	@echo "targets: all core modules bpf test test-lua54 test-luajit demo check-asan"
 	@echo "         check-valgrind ldd-check deps mount clean"
+	@echo "         modules-all static cc bpf-headers new (mk/*.mk: more)"
 	@echo "variables: LUA=lua5.4|luajit  SPEC='spec/a_spec.lua ...'  EXTRA_CFLAGS=..."
 
 # ---- fragments by other parts of the project --------------------------------------------------

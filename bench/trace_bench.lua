@@ -233,6 +233,7 @@ local function main()
 		end
 	end
 	os.execute("sysctl -qw kernel.bpf_stats_enabled=" .. old_stats)
+	os.execute("rm -rf " .. TMP)
 	print("target: cost per firing ratio <= 1.2")
 end
 

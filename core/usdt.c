@@ -46,12 +46,14 @@ static int parse_note(Elf *elf, const char *desc, size_t len, int addr_size, uin
 	memcpy(&base, desc + addr_size, (size_t)addr_size);
 	memcpy(&sema, desc + 2 * addr_size, (size_t)addr_size);
 	prov = desc + 3 * addr_size;
+	/* Each string must end inside the note (no pointer arithmetic on a NULL from memchr). */
 	nm = memchr(prov, 0, (size_t)(end - prov));
-	if (!nm++ || nm >= end)
+	if (!nm || ++nm >= end)
 		return 0;
 	args = memchr(nm, 0, (size_t)(end - nm));
-	if (!args++ || args > end)
+	if (!args)
 		return 0;
+	args++;
 	if (strcmp(prov, provider) != 0 || strcmp(nm, name) != 0)
 		return 0;
 	/* Prelinked or relocated files: shift by how far .stapsdt.base moved. */

@@ -44,7 +44,7 @@ do
 	local sym = assert(elf.symbol(globals, "greeting"))
 	assert(sym.value > 0)
 	write("object", "global_size_wraps.o",
-		elf.patch(globals, sym.pos + elf.SYM_SIZE, "<I8", (0 - sym.value) & 0xffffffffffffffff))
+		elf.patch(globals, sym.pos + elf.SYM_SIZE, "<i8", -sym.value)) -- 2^64 - value
 end
 
 -- A bpf-to-bpf call whose imm is INT_MAX (imm + 1 overflows a 32-bit int).
@@ -59,8 +59,9 @@ end
 
 -- kconfig externs whose sizes add up to exactly 2^32: a 32-bit layout wrapped to zero bytes.
 do
-	local src = os.tmpname() .. ".bpf.c"
-	local obj = src:gsub("%.c$", ".o")
+	os.execute("mkdir -p build/fuzz")
+	local src = "build/fuzz/kconfig_size_wraps.bpf.c" -- a fixed name: the same bytes every run
+	local obj = "build/fuzz/kconfig_size_wraps.bpf.o"
 	local f = assert(io.open(src, "w"))
 	f:write([[
 #include <linux/bpf.h>
@@ -92,7 +93,7 @@ local function btf(types, strings)
 end
 
 local function info(kind, vlen, kflag)
-	return (kflag and 0x80000000 or 0) | (kind << 24) | vlen
+	return (kflag and 0x80000000 or 0) + kind * 0x1000000 + vlen
 end
 
 local KIND_INT, KIND_PTR, KIND_STRUCT, KIND_FWD = 1, 2, 4, 7

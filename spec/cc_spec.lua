@@ -84,6 +84,17 @@ describe("compiling one's own program", function()
 		check_records(out_path)
 	end)
 
+	it("the declaration's section loads with libbpf too, as no map", function()
+		local dump = root .. "/build/tools/parity_dump"
+		if not io.open(dump, "rb") then pending("build/tools/parity_dump not built") return end
+		local out_path = tmp .. "/libbpf.bpf.o"
+		assert(support.sh("make -s -C " .. q(root) .. " cc SRC=" .. q(fixture) .. " OUT=" .. q(out_path)))
+		local ok, out = support.sh(q(dump) .. " libbpf " .. q(out_path) .. " 2>&1")
+		assert(ok, out)
+		assert.truthy(out:match("\nmap samples\n"), out)
+		assert.falsy(out:match("luabpf"), out)
+	end)
+
 	it("with luabpf cc, far from the checkout", function()
 		local dir = tmp .. "/mine"
 		assert(support.sh("mkdir -p " .. q(dir) .. " && cp " .. q(fixture) .. " " .. q(dir) .. "/mine.bpf.c"))

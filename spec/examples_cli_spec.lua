@@ -30,10 +30,16 @@ describe("example scripts", function()
 
 	-- Runs the script in the background, waits for ready on its stdout, sends SIGINT, waits
 	-- for the end; returns exit status, stdout, stderr.
+	local dirs = {}
+	lazy_teardown(function()
+		for _, d in ipairs(dirs) do os.execute("rm -rf " .. q(d)) end
+	end)
+
 	local function interrupt(name, args, ready, runner)
 		local ok, dir = support.sh("mktemp -d /tmp/firsthour_int.XXXXXX")
 		assert(ok, dir)
 		dir = dir:gsub("%s+$", "")
+		dirs[#dirs + 1] = dir
 		-- the whole background job off the pipe support.sh reads, or it waits for the job
 		local cmd = ("(cd %s && { %s examples/%s.lua %s >%s/out 2>%s/err & echo $! >%s/pid; wait $!; " ..
 			"echo $? >%s/status; }) >/dev/null 2>&1 </dev/null &"):format(q(root), runner or interp, name, args,
@@ -54,9 +60,7 @@ describe("example scripts", function()
 		support.sleep(0.3)
 		assert(support.sh("kill -INT " .. file("pid"):gsub("%s+$", "")))
 		local status = support.wait_until(function() return file("status") end, 10)
-		local out, err = file("out"), file("err")
-		os.execute("rm -rf " .. q(dir))
-		return tonumber(status), out, err
+		return tonumber(status), file("out"), file("err")
 	end
 
 	local function clean(status, out, err)

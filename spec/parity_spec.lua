@@ -388,6 +388,7 @@ local BY_NATURE = {
 	legacy_maps = "libbpf 1.x no longer reads the legacy 'maps' section (luabpf still does)",
 	attach_nf = "libbpf 1.1 predates the netfilter program type (SEC(\"netfilter\"))",
 	kern_uprobe = "libbpf 1.1 predates uprobe.multi sections (libbpf 1.3)",
+	kern_tcp_cc_link = "libbpf 1.1 predates .struct_ops.link sections (libbpf 1.2)",
 }
 
 describe("every object in bpf/, loaded by luabpf and by libbpf", function()

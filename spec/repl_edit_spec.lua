@@ -7,8 +7,12 @@ local support = require "support.init"
 local q = support.quote
 local binary = support.root .. "/build/luabpf"
 
+-- A tmux server of this spec's own (its socket named after the process): other tmux users on
+-- the machine are never touched.
+local socket = "firsthour_repl_" .. support.getpid()
+
 local function tmux(args)
-	return support.sh("tmux " .. args .. " 2>&1")
+	return support.sh("tmux -L " .. socket .. " " .. args .. " 2>&1")
 end
 
 local function have_tmux()
@@ -48,15 +52,23 @@ describe("the static REPL in a terminal", function()
 	end
 
 	local function start()
-		session = "firsthour_repl_" .. support.getpid()
-		tmux("kill-session -t " .. session)
-		assert(tmux(("new-session -d -s %s -x 160 -y 40 -c %s %s"):format(session, q(dir),
-			q("env HOME=" .. dir .. " TERM=xterm " .. binary))))
+		session = "repl"
+		-- The server of the previous session may still be exiting: wait for it, then retry the
+		-- start a few times ("server exited unexpectedly" while it goes).
+		support.wait_until(function() return not tmux("has-session -t " .. session) end, 5)
+		local ok, out
+		for _ = 1, 10 do
+			ok, out = tmux(("new-session -d -s %s -x 160 -y 40 -c %s %s"):format(session, q(dir),
+				q("env HOME=" .. dir .. " TERM=xterm " .. binary)))
+			if ok then break end
+			support.sleep(0.2)
+		end
+		assert(ok, out)
 		wait_for("luabpf>$", "the prompt")
 	end
 
 	local function stop()
-		if session then tmux("kill-session -t " .. session) end
+		if session then tmux("kill-server") end
 	end
 
 	lazy_setup(function()

@@ -48,7 +48,7 @@ local CASES = {
 	{ "user stacks and usym() symbolised while the process lives, hex once it is gone",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf(\"%s|%s\\n\", ustack, usym(0)); " ..
 		"printf(\"%s\\n\", ustack(perf)); @[ustack] = count(); print(@); }",
-		W .. " getppid 1 -- sleep 300",
+		W .. " getppid 1 -- sleep 1000", -- alive while both tools print the event
 		function(text) return (text:gsub("7f%x%x%x%x%x%x%x%x%x%x", "ADDR")) end }, -- ASLR: differs by nature
 	{ "latency between enter and exit with a keyed map",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; } " ..
@@ -59,6 +59,62 @@ local CASES = {
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n++; } END { printf(\"n=%d\\n\", @n); }",
 		W .. " getppid 3" },
 }
+
+-- Programs that run in BEGIN alone: nothing differs by nature, the whole output must be equal.
+local BEGIN_ONLY = {
+	'BEGIN { print(5); print("strv"); print(-3); @x = 1; print(@x); exit(); }',
+	"BEGIN { @h = hist(-5); @h = hist(0); @h = hist(1); @h = hist(1023); @h = hist(1024); exit(); }",
+	'BEGIN { @s["a"] = "x"; @s["b"] = "y"; @i[1, "a"] = 5; @i[1, "b"] = 6; @i[2, "a"] = 7; exit(); }',
+	"BEGIN { @a = avg(-10); @a = avg(3); @st = stats(-10); @st = stats(3); @mn = min(-5); @mx = max(5); exit(); }",
+	'BEGIN { printf("%5d|%-5d|%05d|%x|%X|%o|%c|%s|%10s|%-10s|%%\\n", 42, 42, 42, 255, 255, 8, 65, "ab", "cd", "ef"); exit(); }',
+	"BEGIN { @c[1] = count(); @c[2] = count(); @c[2] = count(); print(@c, 1); print(@c, 0, 2); clear(@c); print(@c); exit(); }",
+	"BEGIN { @c = count(); @c = count(); @s = sum(5); @s = sum(-2); print(@s); exit(); }",
+	'BEGIN { $i = 0; unroll(3) { $i++; printf("i=%d\\n", $i); } exit(); }',
+	"BEGIN { @m[1] = 1; @m[2] = 2; delete(@m[1]); @z = 5; zero(@z); print(@z); exit(); }",
+	'BEGIN { printf("%lu %ld %llx\\n", -1, -1, 255); printf("%10lu|\\n", 12); exit(); }',
+	"BEGIN { @h[1] = hist(5); @h[2] = hist(5); @h[2] = hist(600); print(@h, 1); exit(); }",
+	'BEGIN { @x = 3; @x += 4; @x -= 1; @x *= 2; @y = @x == 12 ? "yes" : "no"; exit(); }',
+	'BEGIN { if (1 > 2 || 3 > 2 && !(0)) { printf("ok\\n"); } else { printf("no\\n"); } exit(); }',
+	"BEGIN { @a[1] = avg(5); @a[2] = avg(7); @a[3] = avg(9); print(@a, 2); print(@a, 0, 2); exit(); }",
+	"BEGIN { @m[1] = min(5); @m[2] = min(7); print(@m, 1); print(@m, 0, 2); @x[1] = max(9); @x[2] = max(3); print(@x, 1, 2); exit(); }",
+	"BEGIN { @l[1] = lhist(5, 0, 10, 1); @l[2] = lhist(3, 0, 10, 1); @l[2] = lhist(4, 0, 10, 1); print(@l, 1); print(@l, 0, 2); exit(); }",
+	'BEGIN { @s["b"] = "x"; @s["a"] = "y"; print(@s, 1); @i[3] = 7; @i[1] = 9; print(@i, 1, 2); exit(); }',
+	"BEGIN { @a[1] = ntop(0x0100007f); @a[2] = ntop(0x0200007f); @k[1] = ksym(0); exit(); }",
+	"BEGIN { @s[1] = stats(5); @s[2] = stats(7); print(@s, 1); print(@s, 0, 2); exit(); }",
+	"BEGIN { @ = hist(0); @ = hist(1); @ = hist(4); @ = hist(4); @ = hist(8); @ = hist(9); @ = hist(9); exit(); }",
+	'BEGIN { printf("a%%b\\n"); printf("%%%d %%|%d %%\\n", 5, 6); exit(); } END { printf("end\\n"); }',
+}
+
+-- The same under -f json, and a few programs for what only JSON shows (empty maps, quoting).
+local JSON_ONLY = {
+	'BEGIN { @a = count(); @b[1, "x"] = sum(5); @b[2, "y"] = sum(3); @h = hist(5); @h = hist(0); ' ..
+		'@hk[1] = hist(100); @l = lhist(5, 0, 10, 2); @l = lhist(-1, 0, 10, 2); @l = lhist(11, 0, 10, 2); ' ..
+		'@s = stats(5); @av[1] = avg(3); @str["k"] = "v\\"q\\t"; @e[1] = count(); clear(@e); ' ..
+		'printf("hello \\"%s\\"\\n", "w"); print(5); print("s"); print(@b); print(-5); exit(); }',
+}
+
+local function same_output(prog, flags)
+	if not tw.have_bpftrace() then
+		pending("bpftrace is not installed")
+		return
+	end
+	local _, expected = support.sh("bpftrace " .. flags .. " -e " .. q(prog) .. " 2>/dev/null")
+	local ok, got = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(prog) .. " 2>&1")
+	assert(ok, got)
+	assert.are.equal(expected, got)
+end
+
+describe("luabpf trace against bpftrace 0.17 on BEGIN-only programs", function()
+	for _, prog in ipairs(BEGIN_ONLY) do
+		it(prog, function() same_output(prog, "") end)
+	end
+	for _, prog in ipairs(BEGIN_ONLY) do
+		it("-f json " .. prog, function() same_output(prog, "-f json") end)
+	end
+	for _, prog in ipairs(JSON_ONLY) do
+		it("-f json " .. prog, function() same_output(prog, "-f json") end)
+	end
+end)
 
 describe("luabpf trace against bpftrace 0.17", function()
 	for _, case in ipairs(CASES) do

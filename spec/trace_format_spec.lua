@@ -143,6 +143,14 @@ describe("bpf.trace.format, compared with bpftrace 0.17's own output", function(
 			@a[1] = avg(5); @a[2] = avg(-7); zero(@a); print(@a); exit(); }]], expected)
 	end)
 
+	it("ignores print()'s top and div for stats() maps, as bpftrace 0.17", function()
+		local st = { name = "@s", kind = "stats", keys = { "int" }, entries = {
+			{ key = { 1 }, value = { count = 1, total = 5 } }, { key = { 2 }, value = { count = 1, total = 7 } } } }
+		check("BEGIN { @s[1] = stats(5); @s[2] = stats(7); print(@s, 1); print(@s, 0, 2); exit(); }",
+			format.map(st, { top = 1 }) .. format.map(st, { div = 2 }) .. "\n\n" .. format.maps({ st }))
+		assert.are.equal(format.map(st), format.map(st, { top = 1, div = 2 }))
+	end)
+
 	it("formats printf arguments as C does on 64-bit values, and time()", function()
 		local lines = {
 			format.printf("%%|%u|%ld|%llu|%5.2s|%-8d|%08x|%X|%o|%s|%10s|%-10s|\n",

@@ -187,6 +187,44 @@ describe("bpf.trace", function()
 		t:close()
 	end)
 
+	it("writes to opts.output, and t:print() writes one map or all of them there", function()
+		local path = os.tmpname()
+		local f = assert(io.open(path, "w"))
+		local t = assert(bpf.trace([[BEGIN { printf("hello\n"); @a = 1; @b[2] = 3; exit(); }]], { output = f }))
+		assert.are.equal("exit", t:run(10))
+		t:print("b")
+		t:print()
+		t:close()
+		f:close()
+		assert.are.equal("hello\n\n\n@a: 1\n@b[2]: 3\n" .. "@b[2]: 3\n" .. "@a: 1\n@b[2]: 3\n", support.read_file(path))
+		os.remove(path)
+	end)
+
+	it("is closed by the garbage collector when dropped (LuaJIT too)", function()
+		local t = traced("tracepoint:syscalls:sys_enter_getppid { @calls = count(); }")
+		local calls = t.maps.calls
+		t = nil -- luacheck: ignore
+		collectgarbage()
+		collectgarbage()
+		local ok, err = pcall(calls.items, calls)
+		assert.is_false(ok)
+		assert.matches("used after its object was closed", err)
+	end)
+
+	it("speaks bpftrace's -f json with opts.format = \"json\"", function()
+		local t, out = traced([[BEGIN { printf("a\"b\n"); @c[1] = count(); @h = hist(3); print(@c); exit(); }]],
+			{ format = "json" })
+		assert.are.equal("exit", t:run(10))
+		assert.are.equal('{"type": "printf", "data": "a\\"b\\n"}\n' ..
+			'{"type": "map", "data": {"@c": {"1": 1}}}\n' .. "\n\n" ..
+			'{"type": "map", "data": {"@c": {"1": 1}}}\n' ..
+			'{"type": "hist", "data": {"@h": [{"min": 2, "max": 3, "count": 1}]}}\n', table.concat(out))
+		assert.are.equal('{"type": "map", "data": {"@c": {"1": 1}}}\n', t:format("@c"))
+		t:close()
+		assert.has_error(function() bpf.trace("BEGIN { exit(); }", { format = "xml" }) end,
+			'bpf.trace: opts.format must be "text" or "json", got xml')
+	end)
+
 	it("refuses unknown map names with the names it has", function()
 		local t = traced("BEGIN { @a = 1; @b = count(); }", { print = false })
 		assert.has_error(function() t:read("@zz") end, "bpf.trace: no map @zz in this program (maps: @a, @b)")

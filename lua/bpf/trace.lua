@@ -14,13 +14,13 @@ local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
 local usym = require "bpf.trace.usym"
+local json -- bpf.trace.format_json, loaded for opts.format == "json"
 
 local M = {}
 
 local Trace = {}
 Trace.__index = Trace
 Trace.__name = "bpf.trace"
-Trace.methods = Trace
 
 local function check_opts(opts)
 	if opts == nil then return {} end
@@ -32,6 +32,9 @@ local function check_opts(opts)
 	end
 	if opts.output ~= nil and (type(opts.output) ~= "userdata" and type(opts.output) ~= "table") then
 		error("bpf.trace: opts.output must be a file (io.open, io.stdout)", 3)
+	end
+	if opts.format ~= nil and opts.format ~= "text" and opts.format ~= "json" then
+		error("bpf.trace: opts.format must be \"text\" or \"json\", got " .. tostring(opts.format), 3)
 	end
 	return opts
 end
@@ -63,6 +66,7 @@ local function new(source, opts)
 		error("bpf.trace: the program must be a string, got " .. type(source), 2)
 	end
 	opts = check_opts(opts)
+	if opts.format == "json" then json = json or require "bpf.trace.format_json" end
 	local plan, err = M.compile(source, compile_opts(opts))
 	if not plan then return nil, err end
 	local state, lerr, errno = require("bpf.trace.load")(plan, { attach = opts.attach })
@@ -77,9 +81,15 @@ local function new(source, opts)
 		maps = map_names(plan, state),
 		on_printf = opts.on_printf, output = opts.output,
 		print_maps = opts.print ~= false,
+		json = opts.format == "json",
 		ctx = { stacks = state.stacks },
 		status = "running",
 	}, Trace)
+	if newproxy then -- LuaJIT: tables have no __gc; a proxy userdata carries it for the handle
+		local proxy = newproxy(true)
+		getmetatable(proxy).__gc = function() t:close() end
+		t.gc_proxy = proxy
+	end
 	return t
 end
 
@@ -134,16 +144,18 @@ local function map_data(t, def)
 	return values.map_data(def, t.state.maps[def.name], t.ctx)
 end
 
---- bpftrace's text of one map (name given) or of every map in name order.
+--- bpftrace's text of one map (name given) or of every map in name order (-f json's lines for
+-- a handle made with opts.format = "json").
 function Trace:format(name, opts)
 	check_open(self)
 	usym.forget()
+	local f = self.json and json or format
 	if name ~= nil then
-		return format.map(map_data(self, map_def(self, name)), opts)
+		return f.map(map_data(self, map_def(self, name)), opts)
 	end
 	local list = {}
 	for _, def in ipairs(self.plan.maps) do list[#list + 1] = map_data(self, def) end
-	return format.maps(list)
+	return f.maps(list)
 end
 
 --- Prints format(name) to the trace's output.
@@ -235,13 +247,23 @@ local function event_args(t, ev, bytes)
 	return args
 end
 
+-- A message of the program (printf, time, join): the text, or its JSON line.
+local function message(t, kind, text)
+	if t.json then
+		emit(t, json.message(kind, text))
+	else
+		emit(t, text)
+	end
+end
+
 function handlers.printf(t, ev, bytes)
-	emit(t, format.printf(ev.fmt, event_args(t, ev, bytes)))
+	message(t, "printf", format.printf(ev.fmt, event_args(t, ev, bytes)))
 end
 
 function handlers.print_map(t, ev)
 	local top, div = ev.top or 0, ev.div or 0
-	emit(t, format.map(map_data(t, map_def(t, ev.map)), { top = top, div = div > 0 and div or nil }))
+	local f = t.json and json or format
+	emit(t, f.map(map_data(t, map_def(t, ev.map)), { top = top, div = div > 0 and div or nil }))
 end
 
 function handlers.print_value(t, ev, bytes)
@@ -252,7 +274,11 @@ function handlers.print_value(t, ev, bytes)
 		if a.signed == false then sign, digits = "", int64.digits(v, 10) end
 		v = sign .. digits
 	end
-	emit(t, tostring(v) .. "\n")
+	if t.json then
+		emit(t, json.value(tostring(v), a.type ~= "int"))
+	else
+		emit(t, tostring(v) .. "\n")
+	end
 end
 
 function handlers.clear(t, ev)
@@ -274,11 +300,12 @@ function handlers.join(t, ev, bytes)
 	for i = 0, math.min(n, ev.max_args or n) - 1 do
 		parts[#parts + 1] = values.decode(bytes, 16 + i * ev.arg_size, { type = "str", size = ev.arg_size })
 	end
-	emit(t, table.concat(parts, ev.sep or " ") .. "\n")
+	local text = table.concat(parts, ev.sep or " ")
+	if t.json then message(t, "join", text) else emit(t, text .. "\n") end
 end
 
 function handlers.time(t, ev)
-	emit(t, format.time(ev.fmt))
+	message(t, "time", format.time(ev.fmt))
 end
 
 function handlers.exit(t)

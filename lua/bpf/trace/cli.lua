@@ -17,7 +17,10 @@ options:
   -d SECONDS     stop after SECONDS (then END runs and the maps print)
   -c 'CMD'       run CMD once the probes are attached; stop when it exits;
                  its pid is the program's `cpid`
-  -p PID         stop when process PID exits (`$pid` targets for uprobes)
+  -p PID         stop when process PID exits
+  -o FILE        write the output to FILE instead of stdout
+  -f FORMAT      text (default) or json: bpftrace's -f json, one JSON object a line
+  -l [PATTERN]   list the tracepoints matching PATTERN (tracepoint:CAT:NAME, * and ?)
   --dump         print the generated programs as text; load nothing
   -h, --help     this text
 Ctrl-C stops the trace: END runs and the maps print, as with bpftrace.
@@ -63,6 +66,13 @@ function M.parse(argv)
 			elseif a == "-p" then
 				o.pid = tonumber(value(a))
 				if not o.pid or o.pid <= 0 or o.pid ~= math.floor(o.pid) then error({ usage = "-p needs a process id" }) end
+			elseif a == "-o" then
+				o.output = value(a)
+			elseif a == "-f" then
+				o.format = value(a)
+				if o.format ~= "text" and o.format ~= "json" then error({ usage = "-f takes text or json" }) end
+			elseif a == "-l" then
+				o.list = true
 			elseif a == "--dump" then
 				o.dump = true
 			elseif a == "-h" or a == "--help" then
@@ -77,7 +87,11 @@ function M.parse(argv)
 		if type(err) == "table" then return nil, err.usage end
 		error(err, 0)
 	end
-	if not o.help and not o.source and not o.file then return nil, "no program: give -e 'PROGRAM' or a file" end
+	if o.list then -- the positional argument is the pattern
+		o.pattern, o.file = o.file, nil
+	elseif not o.help and not o.source and not o.file then
+		return nil, "no program: give -e 'PROGRAM' or a file"
+	end
 	return o
 end
 
@@ -164,6 +178,26 @@ local function load_source(o)
 	return s, o.file
 end
 
+-- -l [PATTERN]: "tracepoint:CAT:NAME" lines, sorted (bpftrace -l for tracepoints); a pattern
+-- without ':' matches anywhere in the name.
+local function list_probes(pattern)
+	local tracefs = require "bpf.trace.tracefs"
+	local probes = require "bpf.trace.probes"
+	local events, err = tracefs.events(tracefs.root())
+	if not events then return fail(1, "luabpf trace: " .. err) end
+	pattern = pattern or "*"
+	if not pattern:find(":", 1, true) then pattern = "*" .. pattern .. "*" end
+	local pat = probes.glob_pattern(pattern)
+	local out = {}
+	for _, ev in ipairs(events) do
+		local name = "tracepoint:" .. ev
+		if name:match(pat) or ev:match(pat) then out[#out + 1] = name end
+	end
+	table.sort(out)
+	if #out > 0 then io.stdout:write(table.concat(out, "\n"), "\n") end
+	return 0
+end
+
 --- Runs `luabpf trace` with argv (the arguments after "trace"); returns the exit status.
 function M.main(argv)
 	local o, err = M.parse(argv or {})
@@ -172,6 +206,7 @@ function M.main(argv)
 		io.stdout:write(USAGE)
 		return 0
 	end
+	if o.list then return list_probes(o.pattern) end
 	local source, name = load_source(o)
 	if not source then return fail(1, "luabpf trace: " .. name) end
 	local bpf = require "bpf"
@@ -187,15 +222,29 @@ function M.main(argv)
 		child, err = M.spawn(o.cmd)
 		if not child then return fail(1, "luabpf trace: " .. err) end
 	end
-	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid, pid = o.pid })
+	local output = io.stdout
+	if o.output then
+		local f, oerr = io.open(o.output, "w")
+		if not f then
+			if child then child:kill(); child:release() end
+			return fail(1, "luabpf trace: -o: " .. tostring(oerr))
+		end
+		output = f
+	end
+	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid,
+		pid = o.pid, output = output, format = o.format })
 	if not ok0 then t, terr = nil, "luabpf trace: " .. tostring(t) end
 	if not t then
 		if child then child:kill(); child:release() end
 		return fail(1, terr)
 	end
 	local n = #t.plan.programs
-	io.stdout:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
-	io.stdout:flush()
+	if o.format == "json" then
+		output:write(require("bpf.trace.format_json").attached(n))
+	else
+		output:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
+	end
+	output:flush()
 	local watched = (child and child.pid) or o.pid
 	if watched then
 		t.stop_when = function() return not alive(watched) end
@@ -203,6 +252,7 @@ function M.main(argv)
 	if child then child:release() end
 	local ok, rerr = pcall(t.run, t, o.seconds)
 	t:close()
+	if output ~= io.stdout then output:close() end
 	if child then child:kill() end
 	if not ok then return fail(1, "luabpf trace: " .. tostring(rerr)) end
 	return 0

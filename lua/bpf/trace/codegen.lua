@@ -737,7 +737,8 @@ end
 -- Line info for a statement: its source line, column and text.
 function G:line(node, epos)
 	local line, col = self.where(node.pos)
-	local text = self.src:sub(node.pos, epos or node.epos):gsub("%s+", " ")
+	local text = self.src:sub(node.pos, epos or node.epos)
+	if text:find("\n", 1, true) or text:find("\t", 1, true) then text = text:gsub("%s+", " ") end
 	if #text > 80 then text = text:sub(1, 77) .. "..." end
 	self.b:line(self.file, line, col, text)
 end

@@ -14,7 +14,7 @@ local ALU = { ["+"] = "add", ["-"] = "sub", ["*"] = "mul", ["/"] = "div", ["%"] 
 
 
 -- Builds the key of a map access on the stack; returns its offset.
-function G:key(e, extra)
+function G:key(e)
 	local m = e.map.plan
 	local size = m.key_size
 	local off = self:tmp(size)
@@ -30,7 +30,6 @@ function G:key(e, extra)
 			self.b:stx("u64", "r10", off + pt.offset, "r0")
 		end
 	end
-	local _ = extra
 	return off
 end
 
@@ -79,7 +78,7 @@ function G:map_update_op(target, op, value, delta, result)
 	local val = self:tmp(8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
-	local miss, go = b:new_label("miss"), b:new_label("go")
+	local miss = b:new_label("miss")
 	b:mov("r7", 0)
 	b:jeq("r0", 0, miss)
 	b:ldx("u64", "r7", "r0", 0)
@@ -88,7 +87,6 @@ function G:map_update_op(target, op, value, delta, result)
 	local alu = ALU[op]
 	b[alu](b, "r1", "r8")
 	b:stx("u64", "r10", val, "r1")
-	b:label(go)
 	self:update(ref, key, val)
 	if result == "old" then b:mov("r0", "r7")
 	elseif result == "new" then b:ldx("u64", "r0", "r10", val) end

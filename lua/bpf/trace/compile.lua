@@ -16,6 +16,8 @@ local function wrap_btf(h)
 	return w
 end
 
+local kernel_wrap -- the kernel's BTF, read when a program first needs a type
+
 local function kernel_btf()
 	local ok, bpf = pcall(require, "bpf")
 	if not ok then return nil end
@@ -82,10 +84,13 @@ local function compile(src, opts)
 	for k, v in pairs(opts) do copts[k] = v end
 	copts.name = copts.name or "stdin"
 	copts.source = src
-	local btf_handle = opts.btf
-	if btf_handle == nil then btf_handle = kernel_btf() end
-	copts.btf = btf_handle or nil
-	copts.btf_wrap = wrap_btf(btf_handle)
+	if opts.btf ~= nil then
+		copts.btf = wrap_btf(opts.btf)
+	else
+		kernel_wrap = kernel_wrap or types.btf(kernel_btf)
+		copts.btf = kernel_wrap
+	end
+	copts.btf_wrap = copts.btf
 	local where = locator(src)
 
 	local ok, res = pcall(function()

@@ -308,6 +308,7 @@ function M.map(m, opts)
 	opts = opts or {}
 	local list = sorted(m)
 	local top = opts.top or 0
+	if m.kind == "stats" then top = 0 end -- bpftrace 0.17 ignores top (and div) for stats()
 	local first = 1
 	if top > 0 and #list > top then first = #list - top + 1 end
 	local hist = m.kind == "hist" or m.kind == "lhist"
@@ -322,6 +323,10 @@ function M.map(m, opts)
 	if m.kind == "avg" or m.kind == "stats" then text = text .. "\n" end
 	return text
 end
+
+-- For bpf.trace.format_json: the same order and the same texts of keys and values.
+M.internal = { sorted = sorted, component_text = component_text, average = average,
+	int_text = int_text, SCALAR = SCALAR, STACK = STACK }
 
 --- Every map of the list, sorted by name as bpftrace prints them at exit.
 function M.maps(list)

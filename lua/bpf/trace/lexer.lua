@@ -241,26 +241,36 @@ for c = byte("a"), byte("z") do IDENT_START[c] = true end
 for c = byte("A"), byte("Z") do IDENT_START[c] = true end
 IDENT_START[byte("_")] = true
 for c = byte("0"), byte("9") do DIGIT[c] = true end
+local IDENT_CHAR, BLANK = {}, {}
+for c in pairs(IDENT_START) do IDENT_CHAR[c] = true end
+for c in pairs(DIGIT) do IDENT_CHAR[c] = true end
+for _, c in ipairs({ 9, 10, 11, 12, 13, 32 }) do BLANK[c] = true end
 local PUNCT_SET, MULTI_START, SINGLE = {}, {}, {}
 for _, p in ipairs(PUNCT) do
 	PUNCT_SET[p] = true
 	if #p > 1 then MULTI_START[byte(p)] = true else SINGLE[byte(p)] = p end
 end
 
+-- Byte loops rather than patterns on the hot path: LuaJIT compiles string.byte, not find with
+-- a pattern, and tokens and blanks are short.
 function Lexer:scan()
 	local src = self.src
-	local p = find(src, "[^ \t\r\n\f\v]", self.pos)
-	if p and byte(src, p) == B_SLASH then
+	local p = self.pos
+	local b = byte(src, p)
+	while BLANK[b] do p = p + 1; b = byte(src, p) end
+	if b == B_SLASH then
+		self.pos = p
 		self:skip_space()
 		p = self.pos
+		b = byte(src, p)
 	end
-	p = p or #src + 1
 	self.pos = p
-	if p > #src then return { t = "eof", v = "end of input", pos = p, epos = p } end
-	local b = byte(src, p)
+	if not b then return { t = "eof", v = "end of input", pos = p, epos = p } end
 	local tok
 	if IDENT_START[b] then
-		local e = (find(src, "[^%w_]", p + 1) or #src + 1) - 1
+		local e = p + 1
+		while IDENT_CHAR[byte(src, e)] do e = e + 1 end
+		e = e - 1
 		tok = { t = "ident", v = sub(src, p, e), pos = p, epos = e }
 		local m = self.macros and self.macros[tok.v]
 		if m then tok = self:expand(m, tok) end

@@ -74,8 +74,19 @@ local INT_TYPES = {
 }
 local TYPE_WORDS = { struct = true, union = true, enum = true }
 
+local MAX_DEPTH = 150
+
+-- Every nested expression (parentheses, arguments, indexes) comes through here: the depth
+-- bound turns a pathological nesting into a message rather than a stack overflow.
 function P:parse_expr()
-	return self:parse_ternary()
+	local depth = self.depth + 1
+	if depth > MAX_DEPTH then
+		raise(self.toks[self.i], "expression nested too deeply (more than %d levels)", MAX_DEPTH)
+	end
+	self.depth = depth
+	local e = self:parse_ternary()
+	self.depth = depth - 1
+	return e
 end
 
 function P:parse_ternary()
@@ -130,19 +141,19 @@ function P:try_cast_type()
 		text = table.concat(words, " ") .. (ptr > 0 and (" " .. string.rep("*", ptr)) or "") })
 end
 
-local MAX_DEPTH = 150
-
 function P:parse_unary()
-	local tok = self:peek()
-	self.depth = self.depth + 1
-	if self.depth > MAX_DEPTH then raise(tok, "expression nested too deeply (more than %d levels)", MAX_DEPTH) end
-	local e = self:parse_unary_inner(tok)
-	self.depth = self.depth - 1
+	local tok = self.toks[self.i]
+	if tok.t ~= "op" then return self:parse_postfix(self:parse_primary()) end
+	local depth = self.depth + 1
+	if depth > MAX_DEPTH then raise(tok, "expression nested too deeply (more than %d levels)", MAX_DEPTH) end
+	self.depth = depth
+	local e = self:parse_unary_op(tok)
+	self.depth = depth - 1
 	return e
 end
 
-function P:parse_unary_inner(tok)
-	if tok.t == "op" then
+function P:parse_unary_op(tok)
+	do
 		if tok.v == "!" or tok.v == "~" or tok.v == "-" or tok.v == "*" or tok.v == "&" or
 			tok.v == "+" then
 			self:next()

@@ -195,6 +195,20 @@ function M.expand(spec, opts)
 			diag.raise(spec, "bad rawtracepoint '%s': expected rawtracepoint:NAME", text)
 		end
 		if has_wildcard(name) then diag.raise(spec, "wildcards in rawtracepoint are not supported") end
+		-- every raw tracepoint has a btf_trace_<name> typedef in BTF; else suggest from tracefs
+		if not (opts.btf and opts.btf:find("btf_trace_" .. name, "typedef")) then
+			local events = tracefs.events(tracefs.root(opts))
+			if events then
+				local names, known = {}, false
+				for i, ev in ipairs(events) do
+					names[i] = ev:match(":(.+)$") or ev
+					if names[i] == name then known = true end
+				end
+				if not known then
+					diag.raise(spec, "unknown raw tracepoint '%s'%s", name, diag.did_you_mean(name, names))
+				end
+			end
+		end
 		return { ap("rawtracepoint:" .. name, { name = name }, name) }
 	elseif kind == "kprobe" or kind == "kretprobe" or kind == "fentry" or kind == "fexit" then
 		if #parts < 2 or #parts > 3 or parts[#parts] == "" then
@@ -238,7 +252,8 @@ function M.expand(spec, opts)
 				diag.raise(spec, "unknown kernel function '%s' (not in the kernel's BTF)%s", func,
 					diag.did_you_mean(func, names))
 			end
-		else
+		elseif not (opts.btf and opts.btf:find(func, "func")) then
+			-- not in BTF: /proc/kallsyms (half a second to read) says whether it exists
 			local ks = kernel_functions()
 			if #ks.list > 0 and not ks.set[func] then
 				diag.raise(spec, "unknown kernel function '%s'%s", func, diag.did_you_mean(func, ks.list))

@@ -194,6 +194,10 @@ function S:builtin(e)
 			e.ctx_index = n
 			return UINT64
 		elseif kind == "usdt" then
+			if self.ctx.ap.usdt_mixed then
+				raise(e, "%s: the sites of this usdt probe keep their arguments in different places" ..
+					" (reading arguments of such probes is not supported)", name)
+			end
 			local spec = self.ctx.usdt_args
 			if not spec[n + 1] then
 				raise(e, "%s: the usdt probe has %d argument%s", name, #spec, #spec == 1 and "" or "s")
@@ -280,8 +284,9 @@ function S:field(e)
 			raise(e, "tracepoint field '%s' is an array of %s (not supported)", f.name, f.elem)
 		elseif f.pointer then
 			e.access = { how = "ctx", offset = f.offset, size = 8, signed = false }
-			local pid = self.btf and (self.btf:find(f.pointee:gsub("^const ", ""):gsub("^struct ", ""), "struct"))
-			if pid and f.pointee:match("struct") then
+			local pid = f.pointee:match("struct") and self.btf and
+				self.btf:find(f.pointee:gsub("^const ", ""):gsub("^struct ", ""), "struct")
+			if pid then
 				return { k = "ptr", to = pid, cname = f.ctype }
 			end
 			return { k = "ptr", to = 0, cname = f.ctype, user = true }
@@ -383,6 +388,13 @@ function S:binop(e)
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end
+	if (op == "/" or op == "%") and const_int(e.right) == 0 then
+		raise(e.right, "division by zero")
+	end
+	local shift = (op == "<<" or op == ">>") and const_int(e.right)
+	if shift and (shift < 0 or shift > 63) then
+		raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
+	end
 	if lt.k == "ptr" and (op == "+" or op == "-") and rt.k == "int" then
 		return { k = "int", signed = false }
 	end
@@ -409,7 +421,7 @@ end
 
 function S:index(e)
 	local bty = self:expr(e.base)
-	local ity = self:need_int(e.index, "an index")
+	self:need_int(e.index, "an index")
 	local n = const_int(e.index)
 	if bty.k == "str" and bty.char_array and e.base.access and e.base.access.how == "mem" then
 		bty = bty.char_array
@@ -429,7 +441,6 @@ function S:index(e)
 		e.access = { how = "mem", offset = n * esize, deref = true }
 		return vt
 	end
-	local _ = ity
 	raise(e, "cannot index %s", types.name(bty))
 end
 
@@ -474,6 +485,11 @@ end
 function S:assign(s)
 	local t = s.target
 	local v = s.value
+	if (s.op == "/" or s.op == "%") and const_int(v) == 0 then raise(v, "division by zero") end
+	local shift = (s.op == "<<" or s.op == ">>") and const_int(v)
+	if shift and (shift < 0 or shift > 63) then
+		raise(v, "shift by %s: a shift count is 0 to 63", tostring(shift))
+	end
 	if t.kind == "map" then
 		local m = self:map_keys(t)
 		t.map = m
@@ -518,13 +534,22 @@ function S:assign(s)
 			end
 			if u.k == "str" and u.size ~= cur.size then
 				if u.size > cur.size then
-					raise(v, "variable $%s holds string[%d]; a longer string[%d] cannot be assigned to it",
-						t.name, cur.size, u.size)
+					-- a longer string later: the variable gets the larger size on a second pass
+					local hints = self.ctx.prog.var_sizes or {}
+					self.ctx.prog.var_sizes = hints
+					hints[t.name] = u.size
+					if self.final then
+						raise(v, "variable $%s holds string[%d]; a longer string[%d] cannot be assigned to it",
+							t.name, cur.size, u.size)
+					end
+					self.retry = true
 				end
 				u = cur
 			end
 			vars[t.name] = (cur.k == "ptr" or ty.k == "ptr") and cur or u
 		else
+			local hint = self.ctx.prog.var_sizes and self.ctx.prog.var_sizes[t.name]
+			if hint and ty.k == "str" and hint > ty.size then ty = types.str(hint) end
 			vars[t.name] = ty
 		end
 		t.ty = vars[t.name]

@@ -209,7 +209,19 @@ end
 local FORMAT_CONV = "[diuxXocsp]"
 
 -- Checks a printf format against its argument types; returns the list of conversions.
+-- Conversions of the formats already read (formats repeat across probes and wildcards).
+local format_convs = {}
+
 function S:check_format(e, fmt, tys, first_arg)
+	local convs = format_convs[fmt]
+	if not convs then
+		convs = self:parse_format(e, fmt)
+		format_convs[fmt] = convs
+	end
+	return self:check_format_types(e, convs, tys, first_arg)
+end
+
+function S:parse_format(e, fmt)
 	local convs, i = {}, 1
 	while true do
 		local p = fmt:find("%", i, true)
@@ -226,6 +238,10 @@ function S:check_format(e, fmt, tys, first_arg)
 			i = p + 1 + #spec + 1
 		end
 	end
+	return convs
+end
+
+function S:check_format_types(e, convs, tys, first_arg)
 	if #convs ~= #tys then
 		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, #convs,
 			#convs == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")

@@ -78,15 +78,29 @@ end
 local Btf = {}
 Btf.__index = Btf
 
--- Wraps a bpf.btf handle with caches (type tables, resolved ids, member lookups).
+-- Wraps a bpf.btf handle with caches (type tables, resolved ids, member lookups). `handle` may
+-- be a function that returns it: the kernel's BTF is then read on first use only (a program of
+-- tracepoints and builtins never needs it).
 function M.btf(handle)
-	return setmetatable({ h = handle, types = {}, members = {} }, Btf)
+	local w = setmetatable({ types = {}, members = {} }, Btf)
+	if type(handle) == "function" then w.load = handle else w.h = handle end
+	return w
+end
+
+-- The handle, loaded on first use; raises a compile error when there is no BTF.
+function Btf:handle()
+	local h = self.h
+	if h then return h end
+	h = self.load and self.load()
+	if not h then error("no kernel BTF (/sys/kernel/btf/vmlinux)", 0) end
+	self.h = h
+	return h
 end
 
 function Btf:type(id)
 	local t = self.types[id]
 	if t == nil then
-		t = id ~= 0 and self.h:type(id) or { kind = "void", id = 0, size = 0, name = "void" }
+		t = id ~= 0 and self:handle():type(id) or { kind = "void", id = 0, size = 0, name = "void" }
 		self.types[id] = t
 	end
 	return t
@@ -108,7 +122,10 @@ function Btf:resolve(id)
 end
 
 function Btf:find(name, kind)
-	local ok, id = pcall(self.h.find, self.h, name, kind)
+	local ok, h = pcall(self.handle, self)
+	if not ok then return nil end
+	local id
+	ok, id = pcall(h.find, h, name, kind)
 	if ok then return id end
 	return nil
 end
@@ -190,8 +207,9 @@ end
 function Btf:enumerator(name)
 	if not self.enumerators then
 		local all = {}
-		for id = 1, self.h:count() - 1 do
-			local t = self.h:type(id)
+		local h = self:handle()
+		for id = 1, h:count() - 1 do
+			local t = h:type(id)
 			if t.kind == "enum" or t.kind == "enum64" then
 				for _, v in ipairs(t.values or t.members or {}) do
 					if all[v.name] == nil then all[v.name] = v.value end
