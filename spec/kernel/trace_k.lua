@@ -311,6 +311,26 @@ kfunc:vfs_rea* /pid == cpid/ { @[probe] = count(); }
 		t:close()
 	end)
 
+	it("kprobe:vfs_* and kfunc:vfs_* attach everywhere: only traceable functions match", function()
+		-- kallsyms and BTF also list vfs_caches_init_early (__init, freed after boot) and functions
+		-- ftrace cannot patch: matching those made the whole program fail to load or attach
+		need("kprobe")
+		local t = trace_workload([[
+kprobe:vfs_* /pid == cpid/ { @k[probe] = count(); }
+kfunc:vfs_* /pid == cpid/ { @f[probe] = count(); }
+]], "read 3 4", "fentry")
+		eq(t:read("@k")["kprobe:vfs_read"], 2, "@k[kprobe:vfs_read]")
+		eq(t:read("@f")["kfunc:vfs_read"], 2, "@f[kfunc:vfs_read]")
+		local n = 0
+		for _, p in ipairs(t.plan.programs) do
+			n = n + 1
+			eq(p.attach.func ~= "vfs_caches_init_early", true, "an __init function matched")
+		end
+		ge(n, 100, "programs (kprobe and kfunc on each vfs_* function)")
+		print("trace_k: vfs_* wildcards: " .. n .. " programs")
+		t:close()
+	end)
+
 	it("kfunc on a module's function is refused with a message that says so", function()
 		need("fentry")
 		local _, mods = sh("cat /proc/modules")
