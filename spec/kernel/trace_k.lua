@@ -253,6 +253,16 @@ kprobe:do_sys_openat2 /pid == cpid/ { printf("%-16s|%d|%s|%x\n", comm, pid, str(
 		eq(out, line1:rep(3) .. line2:rep(2), "printf output")
 	end)
 
+	it("BEGIN and END around a kprobe: their printf lines first and last, END reads the map", function()
+		local t, out = trace_workload([[
+BEGIN { printf("start\n"); }
+kprobe:do_sys_openat2 /pid == cpid/ { @n++; printf("open %d\n", @n); }
+END { printf("opens %d\n", @n); }
+]], "openat 3 /dev/null", "kprobe")
+		eq(out, "start\nopen 1\nopen 2\nopen 3\nopens 3\n", "output")
+		t:close()
+	end)
+
 	it("`luabpf trace -e ... -c CMD`: the command line's output, printf lines then the maps", function()
 		need("kprobe")
 		local _, path = sh("readlink /proc/" .. tgid() .. "/exe") -- this luabpf
