@@ -18,7 +18,9 @@
 # although its closing line reports no failure (sanitizer or valgrind findings).
 #
 # Environment: BUSTED (path of the busted script), TEST_TIMEOUT (seconds per run, default 1800),
-# BUSTED_ARGS (extra arguments, e.g. "--filter=maps -v").
+# BUSTED_ARGS (extra arguments, e.g. "--filter=maps -v"), ASAN_OPTIONS_EXTRA (appended to the
+# asan variant's ASAN_OPTIONS, e.g. "fast_unwind_on_malloc=1": the default slow unwind on every
+# malloc of the uninstrumented interpreter makes Lua-heavy specs many times slower).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,7 +96,7 @@ run_variant() {
 		# test-preload.so keeps bpf.so mapped at exit, so that leak reports name our functions.
 		extra_env=(
 			"LD_PRELOAD=$libasan:$libubsan:$root/build/test-preload.so"
-			"ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86:fast_unwind_on_malloc=0:malloc_context_size=16"
+			"ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86:fast_unwind_on_malloc=0:malloc_context_size=16${ASAN_OPTIONS_EXTRA:+:$ASAN_OPTIONS_EXTRA}"
 			"LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp:print_suppressions=0"
 			"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
 		)
