@@ -22,6 +22,22 @@ int luaopen_bpf(lua_State *L);
 static lua_State *L;
 static int fn_ref = LUA_NOREF;
 
+/* libFuzzer sees the C it instrumented, not the Lua lines the interpreter runs: a line hook
+ * counts each (function, line) pair into libFuzzer's extra counters, so the parser's own
+ * branches guide the search too. */
+#define LUA_LINE_SLOTS (1u << 16)
+__attribute__((section("__libfuzzer_extra_counters"))) static uint8_t lua_lines[LUA_LINE_SLOTS];
+
+static void line_hook(lua_State *hl, lua_Debug *ar)
+{
+	uintptr_t h;
+
+	if (!lua_getinfo(hl, "S", ar))
+		return;
+	h = ((uintptr_t)ar->source >> 3) * 2654435761u ^ (uintptr_t)ar->currentline * 40503u;
+	lua_lines[h % LUA_LINE_SLOTS]++;
+}
+
 static void fail(const char *what)
 {
 	fprintf(stderr, "lua_target: %s: %s\n", what, lua_tostring(L, -1));
@@ -50,6 +66,7 @@ static void set_up(void)
 		fail(FUZZ_LUA_MODULE "." FUZZ_LUA_FUNCTION " is not a function");
 	fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_settop(L, 0);
+	lua_sethook(L, line_hook, LUA_MASKLINE, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -63,6 +63,7 @@ static int l_load(lua_State *L)
 		return lbpf_lua_fail(L, err);
 	lbpf_lua_push_object(L, obj);
 	lbpf_lua_push_program(L, -1, lbpf_object_program_at(obj, 0));
+	((struct lbpf_lua_program *)lua_touserdata(L, -1))->owns_object = true;
 	return 1;
 }
 

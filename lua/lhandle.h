@@ -22,6 +22,7 @@ struct lbpf_lua_object {
 struct lbpf_lua_program {
 	lbpf_program *prog;
 	struct lbpf_lua_object *owner; /* lives as long as this handle (uservalue) */
+	bool owns_object;              /* built by bpf.asm: prog:close() closes its one-program object */
 	char name[64];
 };
 
@@ -46,6 +47,7 @@ struct lbpf_lua_map {
 /* Helpers of lobject.c for the other handle files. */
 void lbpf_lua_push_object(lua_State *L, lbpf_object *obj); /* takes ownership of obj */
 struct lbpf_lua_object *lbpf_lua_to_object(lua_State *L, int idx); /* NULL if not one */
+void lbpf_lua_close_object(struct lbpf_lua_object *o); /* frees its object now; twice is harmless */
 /* Pushes (creating and caching on first use) the handle of a program / map of the object at
  * obj_idx. */
 void lbpf_lua_push_program(lua_State *L, int obj_idx, lbpf_program *prog);

@@ -353,6 +353,11 @@ static void close_object(struct lbpf_lua_object *o)
 	}
 }
 
+void lbpf_lua_close_object(struct lbpf_lua_object *o)
+{
+	close_object(o);
+}
+
 /* obj:load() -> obj | nil, message, errno */
 static int l_load(lua_State *L)
 {

@@ -297,11 +297,37 @@ static int l_index(lua_State *L)
 	return push_property(L, p, lua_tostring(L, 2));
 }
 
+/* prog:close(): a program built by bpf.asm owns its one-program object and frees it (fd, BTF,
+ * memory) now; a program of an object lives until obj:close(). Closing twice is harmless. */
+static int l_close(lua_State *L)
+{
+	struct lbpf_lua_program *p = check_program_ud(L, 1);
+	if (!p->owns_object)
+		return luaL_error(L, "program '%s' belongs to object '%s': close the object instead",
+				  p->name, p->owner ? p->owner->name : "?");
+	lbpf_lua_close_object(p->owner);
+	return 0;
+}
+
+#if LBPF_HAVE_CLOSE
+/* <close> (Lua 5.4): like close() for a built program; an object's program stays with it. */
+static int l_close_scope(lua_State *L)
+{
+	struct lbpf_lua_program *p = check_program_ud(L, 1);
+	if (p->owns_object)
+		lbpf_lua_close_object(p->owner);
+	return 0;
+}
+#endif
+
 void lbpf_lua_open_program(lua_State *L)
 {
 	static const luaL_Reg meta[] = {
 		{ "__tostring", l_tostring },
 		{ "__eq", l_eq },
+#if LBPF_HAVE_CLOSE
+		{ "__close", l_close_scope },
+#endif
 		{ NULL, NULL },
 	};
 	static const luaL_Reg methods[] = {
@@ -312,6 +338,7 @@ void lbpf_lua_open_program(lua_State *L)
 		{ "fd", l_fd },
 		{ "set_autoload", l_set_autoload },
 		{ "set_attach_target", l_set_attach_target },
+		{ "close", l_close },
 		{ NULL, NULL },
 	};
 	lbpf_lua_new_class(L, LBPF_PROGRAM_MT, meta, methods, l_index);

@@ -6,6 +6,9 @@
 #   make fuzz FUZZ_TARGET=btf   one target only
 #   make fuzz-build             build only (build/fuzz/fuzz_<target>)
 #   make fuzz-seeds             the seed corpora (build/fuzz/seeds/<target>/)
+#   make fuzz FUZZ_FLAGS='-fork=1 -ignore_timeouts=1'
+#                               on a busy machine: a wall-clock timeout is saved and the run
+#                               goes on (replay it alone: build/fuzz/fuzz_<target> FILE)
 #
 # A finding (crash, hang over 1 s, leak) is written to build/fuzz/findings/<target>/; fix it and
 # keep the input under fuzz/regressions/<target>/ (spec/fuzz_regressions_spec.lua replays them).
@@ -17,6 +20,7 @@
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 30
 FUZZ_TARGET   ?=
+FUZZ_FLAGS    ?=
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # clang flags NLMSG_OK (a <linux/netlink.h> macro) under -Wsign-compare where gcc does not.
@@ -27,6 +31,7 @@ LUA_FUZZ_TARGETS := \
 	lua_help_parse:bpf.help:parse \
 	asm_assemble:bpf.asm:assemble \
 	trace_compile:bpf.trace.check:compile \
+	tracefs_format:bpf.trace.tracefs:parse_format \
 
 
 lua_fuzz_name = $(word 1,$(subst :, ,$(1)))
@@ -82,7 +87,7 @@ fuzz: fuzz-build fuzz-seeds
 		mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/findings/$$t $(FUZZ_DIR)/logs; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=1 -rss_limit_mb=2048 \
-			-print_final_stats=1 \
+			-print_final_stats=1 $(FUZZ_FLAGS) \
 			-artifact_prefix=$(FUZZ_DIR)/findings/$$t/ $(FUZZ_DIR)/corpus/$$t \
 			$(FUZZ_DIR)/seeds/$$t > $(FUZZ_DIR)/logs/$$t.log 2>&1 \
 			|| { tail -40 $(FUZZ_DIR)/logs/$$t.log; echo "fuzz: $$t FOUND something"; exit 1; }; \

@@ -2,7 +2,8 @@
 -- binary counts for real, and a VM that hangs or panics is reported as a failure, not a pass.
 -- The VM cases boot Debian's 6.1 cloud kernel under qemu (fetched once into build/kernels/), and
 -- one of them runs the tracing subset there: `make test` covers kprobes, fentry/fexit, fmod_ret,
--- lsm and the tc netlink fallback on a real 6.1 (the full matrix is `make test-kernels`).
+-- lsm, the tc netlink fallback and bpf.trace's kprobe/kfunc probes (trace_k) on a real 6.1 (the
+-- full matrix is `make test-kernels`).
 local support = require "support.init"
 
 local root = support.root
@@ -84,18 +85,19 @@ describe("the kernel matrix (scripts/kernels/matrix.lua)", function()
 		return true
 	end
 
-	it("runs the tracing subset on the 6.1 kernel: kprobes, trampolines, lsm, tc netlink", function()
+	it("runs the tracing subset on the 6.1 kernel: kprobes, trampolines, lsm, tc netlink, bpf.trace", function()
 		if not once_per_run() then return end
 		local ok, out = run(("KERNELS_RUN_DIR=%s lua5.4 scripts/kernels/matrix.lua --no-host "
 			.. "--kernel 6.1 --timeout 240 spec/kernel/kprobe_k.lua spec/kernel/fentry_k.lua "
-			.. "spec/kernel/fmod_ret_k.lua spec/kernel/lsm_k.lua spec/kernel/tc_k.lua"):format(q(dir)))
+			.. "spec/kernel/fmod_ret_k.lua spec/kernel/lsm_k.lua spec/kernel/tc_k.lua "
+			.. "spec/kernel/trace_k.lua"):format(q(dir)))
 		assert(ok, out)
 		-- Every file ran on 6.1, none skipped or failed anything.
-		for _, file in ipairs({ "kprobe_k", "fentry_k", "fmod_ret_k", "lsm_k", "tc_k" }) do
+		for _, file in ipairs({ "kprobe_k", "fentry_k", "fmod_ret_k", "lsm_k", "tc_k", "trace_k" }) do
 			assert.matches("| " .. file .. " | [1-9]%d*/0/0 |", out)
 		end
 		local passed = tonumber(out:match("kernels: (%d+) passed, 0 failed\n"))
-		assert.is_true(passed ~= nil and passed >= 14, out)
+		assert.is_true(passed ~= nil and passed >= 30, out)
 	end)
 
 	local function matrix_with_init(init_text, timeout)

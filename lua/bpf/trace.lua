@@ -76,6 +76,7 @@ local function new(source, opts)
 		state:close()
 		return nil, "bpf.trace: ring buffer reader: " .. tostring(rerr), rerrno
 	end
+	state.reader = reader -- closed by state:close() after the links, before the maps
 	local t = setmetatable({
 		plan = plan, state = state, reader = reader,
 		maps = map_names(plan, state),
@@ -434,8 +435,8 @@ end
 function Trace:close()
 	if self.status == "closed" then return end
 	self.status = "closed"
-	if self.reader then self.reader:close() end
 	if self.state then self.state:close() end
+	if self.reader then self.reader:close() end
 end
 
 Trace.__close = Trace.close

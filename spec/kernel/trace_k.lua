@@ -226,6 +226,24 @@ kprobe:do_sys_openat2 /pid == cpid/ { @[kstack] = count(); @s[kstack(3)] = count
 		t:close()
 	end)
 
+	it("kstack in a kretprobe: the callers of the returning function, no trampoline frame", function()
+		local t = trace_workload([[
+kretprobe:do_sys_openat2 /pid == cpid/ { @[kstack] = count(); }
+]], "openat 4 /dev/null", "kprobe")
+		local text = t:format("@")
+		local body = matches(text, "^@%[\n.-\n%]: 4\n$", "one stack, 4 hits"):match("^@%[\n(.-)\n%]")
+		print("trace_k: kretprobe kstack: " .. body:gsub("\n%s*", " "))
+		local frames = {}
+		for line in body:gmatch("[^\n]+") do
+			matches(line, "^    [%w_%.]+%+%d+$", "frame")
+			frames[#frames + 1] = line:match("^    ([%w_%.]+)")
+		end
+		local all = table.concat(frames, " ")
+		eq(all:find("trampoline", 1, true), nil, "a trampoline frame in " .. all)
+		matches(all, "__x64_sys_openat .*do_syscall_64 entry_SYSCALL_64", "frames")
+		t:close()
+	end)
+
 	it("printf from a kprobe: one line per open, in order, as C formats them", function()
 		local _, out, pid = trace_workload([[
 kprobe:do_sys_openat2 /pid == cpid/ { printf("%-16s|%d|%s|%x\n", comm, pid, str(arg1), (int32)arg0 & 0xfff); }
@@ -233,6 +251,16 @@ kprobe:do_sys_openat2 /pid == cpid/ { printf("%-16s|%d|%s|%x\n", comm, pid, str(
 		local line1 = ("trace_workload  |%d|/dev/null|f9c\n"):format(pid)
 		local line2 = ("trace_workload  |%d|/tmp/tracevm-k-missing|f9c\n"):format(pid)
 		eq(out, line1:rep(3) .. line2:rep(2), "printf output")
+	end)
+
+	it("BEGIN and END around a kprobe: their printf lines first and last, END reads the map", function()
+		local t, out = trace_workload([[
+BEGIN { printf("start\n"); }
+kprobe:do_sys_openat2 /pid == cpid/ { @n++; printf("open %d\n", @n); }
+END { printf("opens %d\n", @n); }
+]], "openat 3 /dev/null", "kprobe")
+		eq(out, "start\nopen 1\nopen 2\nopen 3\nopens 3\n", "output")
+		t:close()
 	end)
 
 	it("`luabpf trace -e ... -c CMD`: the command line's output, printf lines then the maps", function()
@@ -290,6 +318,26 @@ kfunc:vfs_rea* /pid == cpid/ { @[probe] = count(); }
 ]], "read 5 6 7", "fentry")
 		local p = t:read("@")
 		eq(p["kfunc:vfs_read"], 3, "@[kfunc:vfs_read] " .. show(p))
+		t:close()
+	end)
+
+	it("kprobe:vfs_* and kfunc:vfs_* attach everywhere: only traceable functions match", function()
+		-- kallsyms and BTF also list vfs_caches_init_early (__init, freed after boot) and functions
+		-- ftrace cannot patch: matching those made the whole program fail to load or attach
+		need("kprobe")
+		local t = trace_workload([[
+kprobe:vfs_* /pid == cpid/ { @k[probe] = count(); }
+kfunc:vfs_* /pid == cpid/ { @f[probe] = count(); }
+]], "read 3 4", "fentry")
+		eq(t:read("@k")["kprobe:vfs_read"], 2, "@k[kprobe:vfs_read]")
+		eq(t:read("@f")["kfunc:vfs_read"], 2, "@f[kfunc:vfs_read]")
+		local n = 0
+		for _, p in ipairs(t.plan.programs) do
+			n = n + 1
+			eq(p.attach.func ~= "vfs_caches_init_early", true, "an __init function matched")
+		end
+		ge(n, 100, "programs (kprobe and kfunc on each vfs_* function)")
+		print("trace_k: vfs_* wildcards: " .. n .. " programs")
 		t:close()
 	end)
 

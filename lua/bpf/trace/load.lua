@@ -74,9 +74,11 @@ local function verifier_message(plan, p, msg)
 	return head .. "\n" .. msg
 end
 
+-- Detaches and closes every link (its fds go now, not at garbage collection).
 function State:detach()
 	for i, l in pairs(self.links) do
 		pcall(l.detach, l)
+		l:close()
 		self.links[i] = nil
 	end
 end
@@ -95,12 +97,15 @@ function State:finish()
 	return true
 end
 
+-- Frees everything now, in order: links (nothing fires any more), the reader of the ring
+-- buffer, programs (they hold the maps), then maps. Twice is harmless.
 function State:close()
 	if self.closed then return end
 	self.closed = true
 	self:detach()
-	for _, p in pairs(self.programs) do pcall(function() p:close() end) end
-	for _, m in pairs(self.all_maps) do pcall(function() m:close() end) end
+	if self.reader then self.reader:close() end
+	for _, p in pairs(self.programs) do p:close() end
+	for _, m in pairs(self.all_maps) do m:close() end
 end
 State.__gc = State.close
 State.__close = State.close
