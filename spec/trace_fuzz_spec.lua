@@ -47,10 +47,19 @@ local function mutate(src, r)
 	return src:sub(1, a - 1) .. TOKENS[r(#TOKENS)] .. src:sub(b + 1) -- replace a range
 end
 
+-- CPU seconds an input may take: sanitizers (scripts/run-tests.sh's asan and valgrind variants)
+-- slow every allocation of the interpreter down, and the bound must keep measuring the compiler.
+local variant = os.getenv("LUABPF_TEST_VARIANT") or ""
+local SLOW = (variant:find("valgrind", 1, true) and 20) or (variant:find("asan", 1, true) and 5) or 1
+
 describe("trace compiler fuzzing", function()
 	it("answers every mutated program with a plan or a positioned message", function()
 		local corpus = seeds()
 		assert.is_true(#corpus >= 5)
+		-- An unknown identifier is looked up among the kernel BTF's enum constants: the first one
+		-- loads and indexes vmlinux's BTF, once per process (0.4 s, 1.5 s under ASan). Done here,
+		-- outside the timed inputs, so the bound below measures the compiler alone.
+		check.verdict("BEGIN { @x = N; }")
 		local r = rng(12)
 		local plans, errors, slowest = 0, 0, 0
 		for i = 1, 1500 do
@@ -63,7 +72,7 @@ describe("trace compiler fuzzing", function()
 			if bad then
 				error(("input %d: %s\n--- program ---\n%s"):format(i, bad, src))
 			end
-			if dt > 1 then error(("input %d took %.2f s\n%s"):format(i, dt, src)) end
+			if dt > SLOW then error(("input %d took %.2f s\n%s"):format(i, dt, src)) end
 			if plan then plans = plans + 1 else errors = errors + 1 end
 		end
 		print(("\n  1500 mutated programs (a third unchanged): %d compiled, %d refused with a position; slowest %.1f ms")
@@ -81,6 +90,6 @@ describe("trace compiler fuzzing", function()
 		local long = "BEGIN { " .. string.rep("@x = 1 + 2 * 3; ", 3000) .. "}"
 		local t0 = os.clock()
 		assert.is_nil(check.verdict(long))
-		assert.is_true(os.clock() - t0 < 5)
+		assert.is_true(os.clock() - t0 < 5 * SLOW)
 	end)
 end)
