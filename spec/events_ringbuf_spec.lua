@@ -164,6 +164,7 @@ describe("ring buffer reader", function()
 			r:consume(function(ev) got[#got + 1] = ev.seq end)
 			if #got >= 6 then poll:stop() end
 		end)
+		uv.update_time() -- timers count from the loop's cached time, stale since it last ran
 		local timer = uv.new_timer()
 		timer:start(2000, 0, function() poll:stop(); timer:stop() end)
 		-- Produce from inside the loop, once it waits.
@@ -198,6 +199,7 @@ describe("ring buffer reader", function()
 			r:consume(function(ev) got[#got + 1] = ev.seq end)
 			if #got >= 2 then poll:close() end
 		end)
+		uv.update_time() -- timers count from the loop's cached time, stale since it last ran
 		local timer = assert(uv.new_timer())
 		timer:start(10, 0, function() emit(2); timer:close() end)
 		local guard = assert(uv.new_timer())
