@@ -328,14 +328,20 @@ end
 M.internal = { sorted = sorted, component_text = component_text, average = average,
 	int_text = int_text, SCALAR = SCALAR, STACK = STACK }
 
---- Every map of the list, sorted by name as bpftrace prints them at exit.
-function M.maps(list)
+--- The text of every map of the list, each made by one_map, sorted by name as bpftrace prints
+-- them at exit (shared with the JSON output).
+function M.each_map_by_name(list, one_map)
 	local sorted_maps = {}
 	for i, m in ipairs(list) do sorted_maps[i] = m end
 	table.sort(sorted_maps, function(a, b) return a.name < b.name end)
 	local out = {}
-	for i, m in ipairs(sorted_maps) do out[i] = M.map(m) end
+	for i, m in ipairs(sorted_maps) do out[i] = one_map(m) end
 	return table.concat(out)
+end
+
+--- Every map of the list, sorted by name as bpftrace prints them at exit.
+function M.maps(list)
+	return M.each_map_by_name(list, M.map)
 end
 
 ---------------------------------------------------------------------------------------------------

@@ -126,12 +126,7 @@ end
 
 --- Every map of the list in name order.
 function M.maps(list)
-	local sorted_maps = {}
-	for i, m in ipairs(list) do sorted_maps[i] = m end
-	table.sort(sorted_maps, function(a, b) return a.name < b.name end)
-	local out = {}
-	for i, m in ipairs(sorted_maps) do out[i] = M.map(m) end
-	return table.concat(out)
+	return format.each_map_by_name(list, M.map)
 end
 
 function M.message(kind, text)
