@@ -26,20 +26,7 @@ end
 for id, h in pairs(by_id) do helpers[id] = h end
 M.helpers, M.by_id = helpers, by_id
 
--- Levenshtein distance, for "did you mean" (error path only).
-local function distance(a, b)
-	local prev, cur = {}, {}
-	for j = 0, #b do prev[j] = j end
-	for i = 1, #a do
-		cur[0] = i
-		for j = 1, #b do
-			local cost = a:byte(i) == b:byte(j) and 0 or 1
-			cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-		end
-		prev, cur = cur, prev
-	end
-	return prev[#b]
-end
+local distance = require("bpf.nearest").distance -- for "did you mean" (error path only)
 
 local function nearest_helpers(name)
 	local scored = {}

@@ -1,5 +1,7 @@
 -- Diagnostics for the trace compiler: errors that carry a source position, formatted the way
 -- bpftrace prints them ("stdin:1:12-18: ERROR: message", the line, a caret/tilde underline).
+local nearest_distance = require("bpf.nearest").distance
+
 local M = {}
 
 local Error = {}
@@ -65,25 +67,11 @@ function M.render(e, src, name)
 	return text, line, col
 end
 
--- Levenshtein distance, for "did you mean" suggestions.
+-- Levenshtein distance, for "did you mean" suggestions; names whose lengths differ by more than
+-- 3 are never near.
 local function distance(a, b)
-	local la, lb = #a, #b
-	if math.abs(la - lb) > 3 then return 99 end
-	local prev = {}
-	for j = 0, lb do prev[j] = j end
-	for i = 1, la do
-		local cur = { [0] = i }
-		local ca = a:byte(i)
-		for j = 1, lb do
-			local cost = (ca == b:byte(j)) and 0 or 1
-			local v = prev[j] + 1
-			if cur[j - 1] + 1 < v then v = cur[j - 1] + 1 end
-			if prev[j - 1] + cost < v then v = prev[j - 1] + cost end
-			cur[j] = v
-		end
-		prev = cur
-	end
-	return prev[lb]
+	if math.abs(#a - #b) > 3 then return 99 end
+	return nearest_distance(a, b)
 end
 
 -- Up to `n` names from the array `names` nearest to `word` (close enough to be a typo, or
