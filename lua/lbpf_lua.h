@@ -63,6 +63,7 @@ void lbpf_lua_open_apidoc(lua_State *L); /* lapidoc.c: require "bpf.apidoc" */
 void lbpf_lua_open_enum(lua_State *L);   /* lenum.c */
 void lbpf_lua_open_set(lua_State *L);    /* lset.c */
 void lbpf_lua_open_asm(lua_State *L);    /* lasm.c */
+void lbpf_lua_open_trace_syntax(lua_State *L); /* ltrace_parse.c: require "bpf.trace.syntax" */
 
 /* lbtf.c: the BTF of the bpf.btf handle at idx; NULL if it is something else, a Lua error if it
  * was closed. */
