@@ -8,7 +8,7 @@
 
 #include "ltrace_syntax.h"
 
-/* Longest first: the first entry that matches is the longest punctuator. */
+/* Three-byte punctuators, then two-byte ones, then single bytes (scan_op relies on it). */
 const char *const ltrace_op_names[OP_COUNT] = {
 	"<<=", ">>=", "...", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "++", "--", "+=", "-=",
 	"*=", "/=", "%=", "&=", "|=", "^=", "->", "+", "-", "*", "/", "%", "&", "|", "^", "!", "~",
@@ -472,21 +472,50 @@ static int scan_dollar(struct lexer *lx, size_t p, struct ltrace_token *tok)
 			"'$' must start a variable name ($x) or a positional parameter ($1)");
 }
 
+/* The longest punctuator starting with bytes c, c1, c2 (-1 past the end), or -1. */
+static int match_op(int c, int c1, int c2)
+{
+	switch (c) {
+	case '<': return c1 == '<' ? (c2 == '=' ? OP_SHL_ASSIGN : OP_SHL) : c1 == '=' ? OP_LE : OP_LT;
+	case '>': return c1 == '>' ? (c2 == '=' ? OP_SHR_ASSIGN : OP_SHR) : c1 == '=' ? OP_GE : OP_GT;
+	case '.': return c1 == '.' && c2 == '.' ? OP_ELLIPSIS : OP_DOT;
+	case '=': return c1 == '=' ? OP_EQ : OP_ASSIGN;
+	case '!': return c1 == '=' ? OP_NE : OP_NOT;
+	case '&': return c1 == '&' ? OP_AND : c1 == '=' ? OP_AND_ASSIGN : OP_AMP;
+	case '|': return c1 == '|' ? OP_OR : c1 == '=' ? OP_OR_ASSIGN : OP_PIPE;
+	case '+': return c1 == '+' ? OP_INC : c1 == '=' ? OP_ADD_ASSIGN : OP_PLUS;
+	case '-': return c1 == '-' ? OP_DEC : c1 == '=' ? OP_SUB_ASSIGN : c1 == '>' ? OP_ARROW : OP_MINUS;
+	case '*': return c1 == '=' ? OP_MUL_ASSIGN : OP_STAR;
+	case '/': return c1 == '=' ? OP_DIV_ASSIGN : OP_SLASH;
+	case '%': return c1 == '=' ? OP_MOD_ASSIGN : OP_PERCENT;
+	case '^': return c1 == '=' ? OP_XOR_ASSIGN : OP_CARET;
+	case '~': return OP_TILDE;
+	case '?': return OP_QUESTION;
+	case ':': return OP_COLON;
+	case ';': return OP_SEMI;
+	case ',': return OP_COMMA;
+	case '(': return OP_LPAREN;
+	case ')': return OP_RPAREN;
+	case '{': return OP_LBRACE;
+	case '}': return OP_RBRACE;
+	case '[': return OP_LBRACKET;
+	case ']': return OP_RBRACKET;
+	default: return -1;
+	}
+}
+
 static int scan_op(struct lexer *lx, size_t p, struct ltrace_token *tok)
 {
-	int c = at(lx, p);
+	int c = at(lx, p), op = match_op(c, at(lx, p + 1), at(lx, p + 2));
 	char shown[8];
 
-	for (int op = 0; op < OP_COUNT; op++) {
-		const char *name = ltrace_op_names[op];
-		size_t n = strlen(name);
-		if (name[0] == c && n <= lx->len - p && memcmp(name, lx->src + p, n) == 0) {
-			tok->type = TK_OP;
-			tok->op = (uint8_t)op;
-			tok->pos = p + 1;
-			tok->epos = p + n;
-			return 0;
-		}
+	if (op >= 0) {
+		tok->type = TK_OP;
+		tok->op = (uint8_t)op;
+		tok->pos = p + 1;
+		/* ltrace_op_names' order: three-byte punctuators, then two-byte ones, then bytes */
+		tok->epos = p + (op < OP_EQ ? 3 : op < OP_PLUS ? 2 : 1);
+		return 0;
 	}
 	if (c == '\'')
 		return fail_msg(lx, p + 1, p + 1, "character literals are not supported "

@@ -1,11 +1,6 @@
--- The bpftrace preprocessor (in Lua: it only runs when a line starts with '#') and the entry to
--- the lexer, which is in C (lua/ltrace_lex.c): source text to tokens with byte positions.
+-- The bpftrace preprocessor, in Lua (it only runs when a line starts with '#'): source text to
+-- the text the C lexer reads (lua/ltrace_lex.c) and the macros it expands.
 local diag = require "bpf.trace.diag"
-require "bpf" -- registers the C front end, "bpf.trace.syntax"
-local syntax = require "bpf.trace.syntax"
-
-local Lexer = {}
-Lexer.__index = Lexer
 
 local function err(pos, epos, fmt, ...) diag.raise({ pos = pos, epos = epos }, fmt, ...) end
 
@@ -107,19 +102,4 @@ local function preprocess(src)
 	if #stack > 0 then err(stack[#stack].pos, stack[#stack].pos, "#if without #endif") end
 	return table.concat(out), next(macros) and macros or nil
 end
-Lexer.preprocess = preprocess
-
--- Every token of the source at once, in an array the parser indexes: the C lexer
--- (lua/ltrace_lex.c) reads the preprocessed text. It follows the program's shape itself: at
--- the top level it reads attach-point specs (`t = "spec"`), a filter's closing '/' (the one
--- followed by '{') gets `close_filter = true`, and braces are counted. Tokens: {t = kind,
--- v = value, pos, epos}; kinds "int", "str", "ident", "var" ($x, v = "x"), "param" ($1 → 1,
--- $# → "#"), "map" (@x → "x", @ → ""), "op", "spec", "eof".
-function Lexer.tokenize(src)
-	local text, macros = preprocess(src)
-	local toks, pos, epos, message = syntax.tokenize(text, macros)
-	if not toks then diag.raise({ pos = pos, epos = epos }, message) end
-	return toks
-end
-
-return Lexer
+return preprocess
