@@ -674,7 +674,7 @@ static int tokens_gc(lua_State *L)
 	return 0;
 }
 
-static struct ltrace_tokens *new_tokens(lua_State *L)
+struct ltrace_tokens *ltrace_new_tokens(lua_State *L)
 {
 	struct ltrace_tokens *tt = lua_newuserdata(L, sizeof *tt);
 
@@ -687,8 +687,23 @@ static struct ltrace_tokens *new_tokens(lua_State *L)
 	return tt;
 }
 
-int ltrace_tokenize(lua_State *L, const char *text, size_t len, int macros_idx,
-		    struct ltrace_tokens **out, size_t *pos, size_t *epos)
+void ltrace_trim_tokens(struct ltrace_tokens *tt)
+{
+	if (tt->cap > 65536) {
+		free(tt->toks);
+		tt->toks = NULL;
+		tt->cap = 0;
+	}
+	if (tt->scap > (1u << 20)) {
+		free(tt->strs);
+		tt->strs = NULL;
+		tt->scap = 0;
+	}
+	tt->n = tt->slen = 0;
+}
+
+int ltrace_tokenize(lua_State *L, struct ltrace_tokens *tt, const char *text, size_t len,
+		    int macros_idx, size_t *pos, size_t *epos)
 {
 	struct lexer lx = { .L = L, .src = text, .len = len, .macros = macros_idx };
 	struct shape sh = { .want_spec = true };
@@ -696,7 +711,8 @@ int ltrace_tokenize(lua_State *L, const char *text, size_t len, int macros_idx,
 	int rc;
 
 	luaL_checkstack(L, 16, "bpf.trace: tokenize");
-	lx.tt = *out = new_tokens(L);
+	lx.tt = tt;
+	tt->n = tt->slen = 0;
 	do {
 		lx.tt->toks = grow(L, lx.tt->toks, &lx.tt->cap, lx.tt->n + 1, sizeof *tok);
 		tok = &lx.tt->toks[lx.tt->n];

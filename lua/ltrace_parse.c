@@ -13,7 +13,8 @@
 
 struct parser {
 	lua_State *L;
-	const struct ltrace_tokens *tt;
+	struct ltrace_tokens *tt;
+	const char *text;
 	const struct ltrace_token *toks;
 	size_t n, i;
 	int depth;
@@ -921,12 +922,20 @@ static void parse_probe(struct parser *ps)
 	collapse(L, base);
 }
 
-/* The whole program (under lua_pcall: syntax errors are raised). */
+/* The whole program, under lua_pcall: arguments the parser state and the macros table (or
+ * nil). A syntax error is raised, with ps->failed set. */
 static int parse_program(lua_State *L)
 {
 	struct parser *ps = lua_touserdata(L, 1);
 	int n = 0, probes = N_STRINGS + 1;
 
+	if (ltrace_tokenize(L, ps->tt, ps->text, ps->src_len, lua_isnil(L, 2) ? 0 : 2,
+			    &ps->err_pos, &ps->err_epos) < 0) {
+		ps->failed = true;
+		return lua_error(L);
+	}
+	ps->toks = ps->tt->toks;
+	ps->n = ps->tt->n;
 	lua_settop(L, 0);
 	push_strings(L); /* at 1 .. N_STRINGS */
 	lua_newtable(L);
@@ -944,35 +953,34 @@ static int parse_program(lua_State *L)
 }
 
 /* syntax.parse(text [, macros]) -> the AST, or nil, pos, epos, message for a syntax error.
- * text is the preprocessed source (as long as the source); macros: name -> {body = text}. */
+ * text is the preprocessed source (as long as the source); macros: name -> {body = text}.
+ * Upvalue 1: the token store kept from parse to parse. */
 static int l_parse(lua_State *L)
 {
-	size_t len, pos, epos;
-	const char *text = luaL_checklstring(L, 1, &len);
-	struct ltrace_tokens *tt;
 	struct parser ps = { .L = L };
+	int status;
 
+	ps.text = luaL_checklstring(L, 1, &ps.src_len);
 	if (!lua_isnoneornil(L, 2))
 		luaL_checktype(L, 2, LUA_TTABLE);
 	lua_settop(L, 2);
-	if (ltrace_tokenize(L, text, len, lua_isnil(L, 2) ? 0 : 2, &tt, &pos, &epos) < 0)
-		goto syntax_error;
-	ps.tt = tt;
-	ps.toks = tt->toks;
-	ps.n = tt->n;
-	ps.src_len = len;
+	ps.tt = lua_touserdata(L, lua_upvalueindex(1));
+	if (ps.tt->in_use)
+		ps.tt = ltrace_new_tokens(L);
+	ps.tt->in_use = true;
 	lua_pushcfunction(L, parse_program);
 	lua_pushlightuserdata(L, &ps);
-	if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+	lua_pushvalue(L, 2);
+	status = lua_pcall(L, 2, 1, 0);
+	ltrace_trim_tokens(ps.tt);
+	ps.tt->in_use = false;
+	if (status == LUA_OK)
 		return 1;
 	if (!ps.failed)
 		return lua_error(L);
-	pos = ps.err_pos;
-	epos = ps.err_epos;
-syntax_error:
 	lua_pushnil(L);
-	lua_pushinteger(L, (lua_Integer)pos);
-	lua_pushinteger(L, (lua_Integer)epos);
+	lua_pushinteger(L, (lua_Integer)ps.err_pos);
+	lua_pushinteger(L, (lua_Integer)ps.err_epos);
 	lua_pushvalue(L, -4);
 	return 4;
 }
@@ -984,7 +992,8 @@ static int open_syntax(lua_State *L)
 		{ NULL, NULL },
 	};
 	lua_newtable(L);
-	luaL_setfuncs(L, funcs, 0);
+	ltrace_new_tokens(L);
+	luaL_setfuncs(L, funcs, 1);
 	return 1;
 }
 

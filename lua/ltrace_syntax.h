@@ -45,19 +45,26 @@ struct ltrace_token {
 };
 
 /* Tokens and decoded string literals, in a userdata that frees them when collected (so that a
- * Lua error anywhere leaks nothing). */
+ * Lua error anywhere leaks nothing). The parser keeps one from parse to parse (in_use guards
+ * it against a parse started by a finalizer during another). */
 struct ltrace_tokens {
 	struct ltrace_token *toks;
 	size_t n, cap;
 	char *strs;
 	size_t slen, scap;
+	bool in_use;
 };
 
+/* Pushes a new, empty token store (a userdata). */
+struct ltrace_tokens *ltrace_new_tokens(lua_State *L);
+/* Empties the store, and gives a big one's memory back. */
+void ltrace_trim_tokens(struct ltrace_tokens *tt);
+
 /* Tokenizes text (a Lua string kept alive by the caller) with the macros table at stack index
- * macros_idx (0: none) into a new token userdata pushed on the stack. Returns 0, or -1 on a
- * syntax error: then the message is pushed (above the userdata) and *pos / *epos say where. */
-int ltrace_tokenize(lua_State *L, const char *text, size_t len, int macros_idx,
-		    struct ltrace_tokens **out, size_t *pos, size_t *epos);
+ * macros_idx (0: none) into tt, emptied first. Returns 0, or -1 on a syntax error: then the
+ * message is pushed and *pos / *epos say where. */
+int ltrace_tokenize(lua_State *L, struct ltrace_tokens *tt, const char *text, size_t len,
+		    int macros_idx, size_t *pos, size_t *epos);
 
 /* Pushes a token's value as the Lua lexer had it: the integer, the decoded string, the name,
  * the parameter number (or "#"), the punctuator, the spec text. */
