@@ -754,7 +754,8 @@ static void push_param(lua_State *L, const struct ltrace_token *t)
 	}
 	lua_pushlstring(L, t->text, t->len);
 #if LUA_VERSION_NUM >= 503
-	lua_stringtonumber(L, lua_tostring(L, -1));
+	if (lua_stringtonumber(L, lua_tostring(L, -1)) == 0)
+		lua_pushnil(L); /* digits always convert (to inf at worst); nil as tonumber() would */
 	lua_remove(L, -2);
 #else
 	lua_Number n = lua_tonumber(L, -1);
