@@ -112,6 +112,10 @@ static void push_describe(struct parser *ps, const struct ltrace_token *t)
 	else
 		lua_pushliteral(L, "");
 	ltrace_push_token_value(L, ps->tt, t);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushliteral(L, "nil");
+	}
 	lua_tolstring(L, -1, NULL); /* a number as tostring() writes it */
 	lua_pushstring(L, t->type == TK_INT ? "" : "'");
 	lua_concat(L, 4);
