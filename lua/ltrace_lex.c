@@ -302,7 +302,8 @@ static int parse_exponent_form(struct lexer *lx, const char *c, size_t m, size_t
 
 	while (k < m && is_digit((unsigned char)c[k]))
 		k++;
-	if (k == 0 || k + 1 >= m || (c[k] != 'e' && c[k] != 'E') || !all_of(c + k + 1, m - k - 1, is_digit))
+	if (k == 0 || k + 1 >= m || (c[k] != 'e' && c[k] != 'E') ||
+	    !all_of(c + k + 1, m - k - 1, is_digit))
 		return 1;
 	for (size_t j = k + 1; j < m; j++)
 		e = e < 1000 ? e * 10 + (size_t)(c[j] - '0') : e;
@@ -764,7 +765,8 @@ static void push_param(lua_State *L, const struct ltrace_token *t)
 #endif
 }
 
-void ltrace_push_token_value(lua_State *L, const struct ltrace_tokens *tt, const struct ltrace_token *t)
+void ltrace_push_token_value(lua_State *L, const struct ltrace_tokens *tt,
+			     const struct ltrace_token *t)
 {
 	switch (t->type) {
 	case TK_EOF:

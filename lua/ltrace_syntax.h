@@ -68,6 +68,7 @@ int ltrace_tokenize(lua_State *L, struct ltrace_tokens *tt, const char *text, si
 
 /* Pushes a token's value as the Lua lexer had it: the integer, the decoded string, the name,
  * the parameter number (or "#"), the punctuator, the spec text. */
-void ltrace_push_token_value(lua_State *L, const struct ltrace_tokens *tt, const struct ltrace_token *t);
+void ltrace_push_token_value(lua_State *L, const struct ltrace_tokens *tt,
+			     const struct ltrace_token *t);
 
 #endif
