@@ -145,9 +145,11 @@ if not body then fail("no __BPF_FUNC_MAPPER list found") end
 local ids, id_order = parse_ids(body)
 local protos = parse_prototypes(text)
 
--- The kind of an argument for bpf.asm's checks: a map, a pointer, or a scalar.
-local function arg_kind(ty)
+-- The kind of an argument for bpf.asm's checks: a map, a pointer, or a scalar. The header
+-- declares a few map arguments as "void *ringbuf" / "void *map" (the kernel's ARG_CONST_MAP_PTR).
+local function arg_kind(ty, name)
 	if ty:find("struct bpf_map%s*%*") then return "map" end
+	if ty == "void *" and (name == "ringbuf" or name == "map") then return "map" end
 	if ty:find("%*") then return "ptr" end
 	return "int"
 end
@@ -168,7 +170,7 @@ local function write_lua_table()
 				elseif a.type ~= "void" then
 					local ty = a.type:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
 					args[#args + 1] = string.format("%q", ty .. (ty:sub(-1) == "*" and "" or " ") .. a.name)
-					kinds[#kinds + 1] = string.format("%q", arg_kind(ty))
+					kinds[#kinds + 1] = string.format("%q", arg_kind(ty, a.name))
 				end
 			end
 			local ret = p.ret:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
