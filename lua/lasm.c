@@ -1,6 +1,7 @@
 /*
  * The C side of bpf.asm: loading a built program (module "bpf.asm_core", preloaded),
- * bpf.map_create (maps with BTF made from Lua type descriptions) and prog:insns().
+ * bpf.map_create (maps with BTF made from Lua type descriptions), prog:insns() and presized
+ * tables for the builder's slots.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -187,10 +188,21 @@ static int l_prog_insns(lua_State *L)
 	return 1;
 }
 
+/* new_array(n): an empty table with room for n array entries (a builder's slots, sized once
+ * instead of grown by doubling as the instructions come). */
+static int l_new_array(lua_State *L)
+{
+	lua_Integer n = luaL_checkinteger(L, 1);
+	luaL_argcheck(L, n >= 0 && n <= (1 << 24), 1, "size out of range");
+	lua_createtable(L, (int)n, 0);
+	return 1;
+}
+
 static int open_asm_core(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "load", l_load },
+		{ "new_array", l_new_array },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);

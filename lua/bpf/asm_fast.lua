@@ -37,9 +37,14 @@ for _, name in ipairs({ "pos", "count", "verifier_source", "source_of", "bytes",
 end
 F.__tostring = Builder.__tostring
 
--- A builder for generated code; opts as bpf.asm.new. r1 holds the context on entry.
-function M.new(opts)
+-- Tables presized for n entries (grown by doubling, a builder's slot array costs a third more).
+local new_array = require("bpf.asm_core").new_array
+
+-- A builder for generated code; opts as bpf.asm.new, size the expected instruction count
+-- (a hint). r1 holds the context on entry.
+function M.new(opts, size)
 	local b = asm.new(opts)
+	if size then b.ins = new_array(4 * size) end
 	b.prov = { [1] = CTX, [10] = STACK }
 	b.label_seq, b.label_hint = 0, {}
 	b.helper_calls, b.ncalls = {}, 0 -- the helpers checked and called, in order

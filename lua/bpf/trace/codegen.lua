@@ -755,7 +755,10 @@ end
 
 -- Generates one program: returns the finished builder.
 local function generate(plan_prog, prog, refs, opts, where, state)
-	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
+	-- about an instruction per character of the probe's source: room made once
+	local span = (prog.body.epos or 0) - (prog.probe.pos or 0)
+	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" },
+		math.min(math.max(span, 64), 16384))
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
 	state.g = self
