@@ -188,13 +188,14 @@ static int l_prog_insns(lua_State *L)
 	return 1;
 }
 
-/* new_array(n): an empty table with room for n array entries (a builder's slots, sized once
- * instead of grown by doubling as the instructions come). */
-static int l_new_array(lua_State *L)
+/* new_table(narr [, nrec]): an empty table with room for narr array entries and nrec others
+ * (a builder's slots and jumps, sized once instead of grown by doubling as they come). */
+static int l_new_table(lua_State *L)
 {
-	lua_Integer n = luaL_checkinteger(L, 1);
-	luaL_argcheck(L, n >= 0 && n <= (1 << 24), 1, "size out of range");
-	lua_createtable(L, (int)n, 0);
+	lua_Integer narr = luaL_checkinteger(L, 1), nrec = luaL_optinteger(L, 2, 0);
+	luaL_argcheck(L, narr >= 0 && narr <= (1 << 24), 1, "size out of range");
+	luaL_argcheck(L, nrec >= 0 && nrec <= (1 << 24), 2, "size out of range");
+	lua_createtable(L, (int)narr, (int)nrec);
 	return 1;
 }
 
@@ -202,7 +203,7 @@ static int open_asm_core(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "load", l_load },
-		{ "new_array", l_new_array },
+		{ "new_table", l_new_table },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);

@@ -37,16 +37,23 @@ for _, name in ipairs({ "pos", "count", "verifier_source", "source_of", "bytes",
 end
 F.__tostring = Builder.__tostring
 
--- Tables presized for n entries (grown by doubling, a builder's slot array costs a third more).
-local new_array = require("bpf.asm_core").new_array
+-- Tables presized (grown by doubling, a builder's slot array costs a third more).
+local new_table = require("bpf.asm_core").new_table
 
 -- A builder for generated code; opts as bpf.asm.new, size the expected instruction count
 -- (a hint). r1 holds the context on entry.
 function M.new(opts, size)
 	local b = asm.new(opts)
-	if size then b.ins = new_array(4 * size) end
-	b.prov = { [1] = CTX, [10] = STACK }
-	b.label_seq, b.label_hint = 0, {}
+	if size then
+		b.ins, b.jump_label = new_table(4 * size), new_table(0, math.floor(size / 4))
+		b.labels, b.label_hint = new_table(math.floor(size / 4)), new_table(math.floor(size / 4))
+		b.lines = new_table(math.floor(size / 4))
+	else
+		b.label_hint = {}
+	end
+	-- false, not nil, for "not set": the entries stay in the array part, written in place
+	b.prov = { CTX, false, false, false, false, false, false, false, false, STACK, [0] = false }
+	b.label_seq = 0
 	b.helper_calls, b.ncalls = {}, 0 -- the helpers checked and called, in order
 	return setmetatable(b, F)
 end
@@ -104,6 +111,24 @@ for _, name in ipairs({ "neg", "be", "le", "bswap", "movsx", "sdiv", "smod", "al
 		b.prov[R64[dst] or R32[dst]] = SCALAR
 		return n
 	end
+end
+
+-- dst = r10 + off, a pointer to a stack slot: mov and add in one call (the generated code
+-- passes every key, value and buffer to helpers this way).
+local MOV_X, ADD_K = op.ALU64 + op.MOV + op.X, op.ALU64 + op.ADD + op.K
+function F:stack_ptr(dst, off)
+	local d = R64[dst]
+	if d and type(off) == "number" and off >= -TWO31 and off < TWO31 and off % 1 == 0 then
+		local n, ins = self.n + 2, self.ins
+		self.n = n
+		local k = n * 4
+		ins[k - 7] = MOV_X; ins[k - 6] = d + 160; ins[k - 5] = 0; ins[k - 4] = 0
+		ins[k - 3] = ADD_K; ins[k - 2] = d; ins[k - 1] = 0; ins[k] = off
+		self.prov[d] = STACK
+		return n - 1
+	end
+	self:mov(dst, "r10")
+	return self:add(dst, off)
 end
 
 -- ---- memory ---------------------------------------------------------------------------------
@@ -209,7 +234,7 @@ function F:label(id)
 	labels[id] = self.n
 	-- a merge point: what r1..r5 hold depends on the way in
 	local prov = self.prov
-	prov[1], prov[2], prov[3], prov[4], prov[5] = nil, nil, nil, nil, nil
+	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
 	return self
 end
 
@@ -289,11 +314,8 @@ local ACCEPT = {
 local WANT = { map = "a map (ld_map)", ctx = "the context", int = "a scalar",
 	mem = "a stack pointer, the context or a map value", any = "a value" }
 
-local arg_kinds = setmetatable({}, { __mode = "k" })
 local function kinds_of(h)
-	local kinds = arg_kinds[h]
-	if kinds then return kinds end
-	kinds = {}
+	local kinds = {}
 	for i, kind in ipairs(h.kinds or {}) do
 		local decl = h.args[i] or ""
 		if kind == "ptr" then
@@ -303,45 +325,60 @@ local function kinds_of(h)
 		end
 		kinds[i] = kind
 	end
-	kinds.ret = h.ret:find("*", 1, true) and RETPTR or SCALAR
-	arg_kinds[h] = kinds
 	return kinds
 end
 M.kinds_of = kinds_of
 
-local function call_error(b, msg)
+local function call_error(msg)
 	error("bpf.asm: internal compiler error: " .. msg, 3)
+end
+
+-- What a call by this name checks, made on its first use: the helper, the count, what each
+-- of r1..r5 may hold, what r0 holds after.
+local specs = {}
+local function spec_of(helper)
+	local h, err = calls.find(helper)
+	if not h then call_error(err) end
+	local kinds, accept = kinds_of(h), {}
+	for i = 1, 5 do accept[i] = ACCEPT[kinds[i] or "int"] end
+	local spec = { h = h, id = h.id, name = h.name, nargs = h.nargs, kinds = kinds,
+		accept = accept, ret = h.ret:find("*", 1, true) and RETPTR or SCALAR }
+	specs[helper] = spec
+	return spec
+end
+
+local function check_count(spec, nargs)
+	if type(nargs) ~= "number" then
+		call_error(spec.name .. ": the generated call does not state its argument count")
+	end
+	local err = calls.nargs_error(spec.h, nargs)
+	if err then call_error(err) end
 end
 
 -- A helper call with nargs arguments already in r1..r(nargs): the count must be the
 -- prototype's, and each register must hold what the argument's kind takes. The helper's
 -- return leaves r0 a pointer or a scalar, and r1..r5 unset.
 function F:call(helper, nargs)
-	local h, err = calls.find(helper)
-	if not h then call_error(self, err) end
-	if type(nargs) ~= "number" then
-		call_error(self, h.name .. ": the generated call does not state its argument count")
-	end
-	err = calls.nargs_error(h, nargs)
-	if err then call_error(self, err) end
-	local kinds, prov = kinds_of(h), self.prov
+	local spec = specs[helper] or spec_of(helper)
+	if nargs ~= spec.nargs then check_count(spec, nargs) end
+	local prov, accept = self.prov, spec.accept
 	for i = 1, nargs do
-		local kind = kinds[i] or "int"
 		local have = prov[i]
-		if not ACCEPT[kind][have] then
-			call_error(self, format("%s argument %d (%s) must be %s, but r%d holds %s", h.name, i,
-				h.args[i] or "...", WANT[kind], i, have or "nothing set since the last call or label"))
+		if not accept[i][have] then
+			local kind = spec.kinds[i] or "int"
+			call_error(format("%s argument %d (%s) must be %s, but r%d holds %s", spec.name, i,
+				spec.h.args[i] or "...", WANT[kind], i, have or "nothing set since the last call or label"))
 		end
 	end
 	local nc = self.ncalls + 1
 	self.ncalls = nc
-	self.helper_calls[nc] = h.name
+	self.helper_calls[nc] = spec.name
 	local n, ins = self.n + 1, self.ins
 	self.n = n
 	local k = n * 4
-	ins[k - 3] = CALL; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = h.id
-	prov[0] = kinds.ret
-	prov[1], prov[2], prov[3], prov[4], prov[5] = nil, nil, nil, nil, nil
+	ins[k - 3] = CALL; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = spec.id
+	prov[0] = spec.ret
+	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
 	return n
 end
 

@@ -138,7 +138,7 @@ function G:read_mem(size, signed, bitfield)
 	local rd = self.read_slot
 	b:st("u64", "r10", rd, 0)
 	b:mov("r3", "r0")
-	b:mov("r1", "r10"); b:add("r1", rd)
+	b:stack_ptr("r1", rd)
 	b:mov("r2", bitfield and 8 or size)
 	self:call("probe_read", 3)
 	if bitfield then
@@ -566,7 +566,7 @@ function G:into(e, off, size)
 		self:store_static(e.static or "", off, size)
 	elseif k == "ident" and e.name == "comm" then
 		self:zero(off, size)
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", math.min(16, size))
 		self:call("get_current_comm", 2)
 	elseif k == "ident" and e.name == "ustack" then
@@ -618,13 +618,13 @@ function G:field_string(e, off, size)
 		b:ldx("u32", "r3", "r6", a.offset)
 		b:and_("r3", 0xffff)
 		b:add("r3", "r6")
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", size)
 		self:call("probe_read_str", 3)
 	elseif a.how == "mem" then
 		self:addr(e)
 		b:mov("r3", "r0")
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", math.min(size, e.ty.size))
 		self:call("probe_read_str", 3)
 	else
@@ -655,7 +655,7 @@ function G:call_into(e, off, size)
 		self:zero(off, size)
 		self:gen(a)
 		b:mov("r3", "r0")
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", limit)
 		self:call("probe_read_str", 3)
 	elseif n == "usym" then
@@ -679,7 +679,7 @@ function G:call_into(e, off, size)
 		else
 			self:addr(a)
 			b:mov("r3", "r0")
-			b:mov("r1", "r10"); b:add("r1", off + 8)
+			b:stack_ptr("r1", off + 8)
 			b:mov("r2", e.af == 2 and 4 or 16)
 			self:call("probe_read", 3)
 		end
@@ -742,12 +742,14 @@ function G:block(blk)
 	return false
 end
 
--- Line info for a statement: its source line, column and text.
+-- Line info for a statement: its source line, column and text (one line, at most 80 bytes).
+local sub, find, gsub = string.sub, string.find, string.gsub
 function G:line(node, epos)
-	local line, col = self.where(node.pos)
-	local text = self.src:sub(node.pos, epos or node.epos)
-	if text:find("\n", 1, true) or text:find("\t", 1, true) then text = text:gsub("%s+", " ") end
-	if #text > 80 then text = text:sub(1, 77) .. "..." end
+	local pos = node.pos
+	local line, col = self.where(pos)
+	local text = sub(self.src, pos, epos or node.epos)
+	if find(text, "\n", 1, true) or find(text, "\t", 1, true) then text = gsub(text, "%s+", " ") end
+	if #text > 80 then text = sub(text, 1, 77) .. "..." end
 	self.b:line(self.file, line, col, text)
 end
 

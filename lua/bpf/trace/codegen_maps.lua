@@ -38,15 +38,15 @@ end
 function G:lookup(ref, key)
 	local b = self.b
 	self:ld_map("r1", ref)
-	b:mov("r2", "r10"); b:add("r2", key)
+	b:stack_ptr("r2", key)
 	self:call("map_lookup_elem", 2)
 end
 
 function G:update(ref, key, val, flags)
 	local b = self.b
 	self:ld_map("r1", ref)
-	b:mov("r2", "r10"); b:add("r2", key)
-	b:mov("r3", "r10"); b:add("r3", val)
+	b:stack_ptr("r2", key)
+	b:stack_ptr("r3", val)
 	b:mov("r4", flags or BPF_ANY)
 	self:call("map_update_elem", 4)
 end
@@ -235,7 +235,7 @@ end
 function G:submit(off, size)
 	local b = self.b
 	self:ld_map("r1", self.refs.ringbuf)
-	b:mov("r2", "r10"); b:add("r2", off)
+	b:stack_ptr("r2", off)
 	b:mov("r3", size)
 	b:mov("r4", 0)
 	self:call("ringbuf_output", 4)
@@ -282,7 +282,7 @@ function G:join(e)
 	for i = 0, ev.max_args - 1 do
 		b:st("u64", "r9", 8, i)
 		b:st("u64", "r10", self.read_slot, 0)
-		b:mov("r1", "r10"); b:add("r1", self.read_slot)
+		b:stack_ptr("r1", self.read_slot)
 		b:mov("r2", 8)
 		b:ldx("u64", "r3", "r10", argv)
 		if i > 0 then b:add("r3", i * 8) end
@@ -312,7 +312,7 @@ function G:call_stmt(e)
 		local used = b:stack_used()
 		local key = self:key(a)
 		self:ld_map("r1", self.refs[a.map.plan.name])
-		b:mov("r2", "r10"); b:add("r2", key)
+		b:stack_ptr("r2", key)
 		self:call("map_delete_elem", 2)
 		b:stack_reset(used)
 		return
