@@ -131,6 +131,33 @@ function F:stack_ptr(dst, off)
 	return self:add(dst, off)
 end
 
+-- acc += floor(log2(val)) for val > 0 (val is consumed, tmp clobbered): a binary search over
+-- the bit positions, 32 down to 1, five instructions a step, each skipping two when the
+-- shifted value is zero (offsets known here: no labels).
+local RSH_K, JEQ_K = op.ALU64 + op.RSH + op.K, op.JMP + op.JEQ + op.K
+local LOG2_SHIFTS = { 32, 16, 8, 4, 2, 1 }
+function F:add_log2(acc, val, tmp)
+	local a, v, t = R64[acc], R64[val], R64[tmp]
+	if not (a and v and t) then
+		error("bpf.asm: add_log2: registers expected, got " .. tostring(acc) .. ", " ..
+			tostring(val) .. ", " .. tostring(tmp), 2)
+	end
+	local ins, n = self.ins, self.n
+	for i = 1, 6 do
+		local s, k = LOG2_SHIFTS[i], n * 4
+		ins[k + 1] = MOV_X; ins[k + 2] = t + v * 16; ins[k + 3] = 0; ins[k + 4] = 0
+		ins[k + 5] = RSH_K; ins[k + 6] = t; ins[k + 7] = 0; ins[k + 8] = s
+		ins[k + 9] = JEQ_K; ins[k + 10] = t; ins[k + 11] = 2; ins[k + 12] = 0
+		ins[k + 13] = MOV_X; ins[k + 14] = v + t * 16; ins[k + 15] = 0; ins[k + 16] = 0
+		ins[k + 17] = ADD_K; ins[k + 18] = a; ins[k + 19] = 0; ins[k + 20] = s
+		n = n + 5
+	end
+	self.n = n
+	local prov = self.prov
+	prov[a], prov[v], prov[t] = SCALAR, SCALAR, SCALAR
+	return n
+end
+
 -- ---- memory ---------------------------------------------------------------------------------
 
 function F:ldx(size, dst, src, off)

@@ -37,10 +37,11 @@ function G:zero(off, size)
 end
 
 -- Copies n bytes from [src + soff] to the stack at doff, in the widest accesses alignment allows.
+local WIDTHS = { { 8, "u64" }, { 4, "u32" }, { 2, "u16" }, { 1, "u8" } }
 function G:copy(src, soff, doff, n)
 	local b = self.b
 	local i = 0
-	for _, w in ipairs({ { 8, "u64" }, { 4, "u32" }, { 2, "u16" }, { 1, "u8" } }) do
+	for _, w in ipairs(WIDTHS) do
 		while i + w[1] <= n and (soff + i) % w[1] == 0 and (doff + i) % w[1] == 0 do
 			b:ldx(w[2], "r1", src, soff + i)
 			b:stx(w[2], "r10", doff + i, "r1")
@@ -132,6 +133,8 @@ function G:addr(e)
 	raise(e, "cannot take the address of this expression")
 end
 
+local SIZE_NAMES = { [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" }
+
 -- Reads `size` bytes at the address in r0 into the read slot; result in r0 (extended).
 function G:read_mem(size, signed, bitfield)
 	local b = self.b
@@ -154,7 +157,7 @@ function G:read_mem(size, signed, bitfield)
 		end
 		return
 	end
-	local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[size]
+	local sz = SIZE_NAMES[size]
 	if not sz then raise(nil, "internal: read of %d bytes", size) end
 	b:ldx(sz, "r0", "r10", rd)
 	if signed then self:extend("r0", size, true) end
@@ -166,7 +169,7 @@ function G:load_access(e)
 	local ty = e.ty
 	local b = self.b
 	if a.how == "ctx" then
-		local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[a.size]
+		local sz = SIZE_NAMES[a.size]
 		b:ldx(sz, "r0", "r6", a.offset)
 		if a.signed then self:extend("r0", a.size, true) end -- loads zero-extend
 	elseif a.how == "farg" then

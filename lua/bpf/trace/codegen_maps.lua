@@ -104,13 +104,7 @@ function G:log2_slot()
 	b:jeq("r7", 0, done)
 	b:mov("r2", "r7")
 	b:mov("r1", 2)
-	for _, s in ipairs({ 32, 16, 8, 4, 2, 1 }) do
-		local skip = b:new_label("l")
-		b:mov("r3", "r2"); b:rsh("r3", s)
-		b:jeq("r3", 0, skip)
-		b:mov("r2", "r3"); b:add("r1", s)
-		b:label(skip)
-	end
+	b:add_log2("r1", "r2", "r3") -- r1 += floor(log2(r2)), r3 as scratch
 	b:label(done)
 end
 
