@@ -37,17 +37,20 @@ for _, name in ipairs({ "pos", "count", "verifier_source", "source_of", "bytes",
 end
 F.__tostring = Builder.__tostring
 
--- Tables presized (grown by doubling, a builder's slot array costs a third more).
-local new_table = require("bpf.asm_core").new_table
+-- Tables presized (grown by doubling, a builder's slot array costs a third more): LuaJIT's
+-- table.new, else the C module's.
+local has_tnew, tnew = pcall(require, "table.new")
+local new_table = has_tnew and tnew or require("bpf.asm_core").new_table
 
 -- A builder for generated code; opts as bpf.asm.new, size the expected instruction count
 -- (a hint). r1 holds the context on entry.
 function M.new(opts, size)
 	local b = asm.new(opts)
 	if size then
-		b.ins, b.jump_label = new_table(4 * size), new_table(0, math.floor(size / 4))
-		b.labels, b.label_hint = new_table(math.floor(size / 4)), new_table(math.floor(size / 4))
-		b.lines = new_table(math.floor(size / 4))
+		local quarter = math.floor(size / 4)
+		b.ins, b.jump_label = new_table(4 * size, 0), new_table(0, quarter)
+		b.labels, b.label_hint = new_table(quarter, 0), new_table(quarter, 0)
+		b.lines = new_table(quarter, 0)
 	else
 		b.label_hint = {}
 	end
