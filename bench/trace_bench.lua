@@ -74,18 +74,12 @@ end
 ---------------------------------------------------------------------------------------------------
 -- 1. start to attached
 
--- A process calling getppid(2) every millisecond: whatever traces it sees an event within a
--- millisecond of its probe being attached.
-local function start_spinner()
-	local pid = tonumber(sh(WORKLOAD .. " tick 1000000 1 >/dev/null 2>&1 & echo $!"))
-	return pid
-end
-
 -- Wall time from the tool's start until its first event line is out (the probe is attached and
 -- fired: the program prints one line and exits), and the tool's peak RSS over that run, both
--- taken by build/bench/trace_start (clock_gettime around fork/exec, wait4's ru_maxrss).
-local function startup(tool, spinner)
-	local prog = string.format('tracepoint:syscalls:sys_enter_getppid /pid == %d/ { printf("fired\\n"); exit(); }', spinner)
+-- taken by build/bench/trace_start (clock_gettime around fork/exec, wait4's ru_maxrss). The
+-- event is trace_start's own getppid(2), every 100 microseconds while it waits (%PID%: its pid).
+local function startup(tool)
+	local prog = 'tracepoint:syscalls:sys_enter_getppid /pid == %PID%/ { printf("fired\\n"); exit(); }'
 	local out = sh(string.format("%s %s %s 2>%s/err", START, tool.cmd, q(prog), TMP))
 	local us, rss = out:match("^(%d+) (%d+)")
 	if not us then
@@ -198,21 +192,16 @@ local function main()
 
 	local cores = tonumber(sh("nproc")) or 1
 	local load_before = loadavg()
-	local spinner = start_spinner()
 	local wall, rss = { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }
 	for r = 1, rounds do
 		local order = r % 2 == 1 and { TOOLS[1], TOOLS[2] } or { TOOLS[2], TOOLS[1] }
 		for _, tool in ipairs(order) do
-			local w, m = startup(tool, spinner)
-			if not w then
-				os.execute("kill " .. spinner)
-				error(m)
-			end
+			local w, m = startup(tool)
+			if not w then error(m) end
 			table.insert(wall[tool.name], w)
 			table.insert(rss[tool.name], m)
 		end
 	end
-	os.execute("kill " .. spinner)
 	local load_after = loadavg()
 	local wb, wl = median(wall.bpftrace), median(wall.luabpf)
 	local fb, fl = math.min(unpack(wall.bpftrace)), math.min(unpack(wall.luabpf))
