@@ -81,11 +81,11 @@ end
 local function startup(tool)
 	local prog = 'tracepoint:syscalls:sys_enter_getppid /pid == %PID%/ { printf("fired\\n"); exit(); }'
 	local out = sh(string.format("%s %s %s 2>%s/err", START, tool.cmd, q(prog), TMP))
-	local us, rss = out:match("^(%d+) (%d+)")
+	local us, rss, cpu = out:match("^(%d+) (%d+) (%d+)")
 	if not us then
 		return nil, tool.name .. " failed: " .. (read(TMP .. "/err") or "")
 	end
-	return tonumber(us) / 1000, tonumber(rss)
+	return tonumber(us) / 1000, tonumber(rss), tonumber(cpu) / 1000
 end
 
 -- 2. cost per firing
@@ -192,14 +192,15 @@ local function main()
 
 	local cores = tonumber(sh("nproc")) or 1
 	local load_before = loadavg()
-	local wall, rss = { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }
+	local wall, rss, cpu = { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }
 	for r = 1, rounds do
 		local order = r % 2 == 1 and { TOOLS[1], TOOLS[2] } or { TOOLS[2], TOOLS[1] }
 		for _, tool in ipairs(order) do
-			local w, m = startup(tool)
+			local w, m, c = startup(tool)
 			if not w then error(m) end
 			table.insert(wall[tool.name], w)
 			table.insert(rss[tool.name], m)
+			table.insert(cpu[tool.name], c)
 		end
 	end
 	local load_after = loadavg()
@@ -217,6 +218,10 @@ local function main()
 	end
 	print(string.format("  ratio     %9.3f %9.3f            (target <= 0.1: %s on the median)", fl / fb, wl / wb,
 		wl / wb <= 0.1 and "met" or "NOT met"))
+	print(string.format("CPU of the whole run (start to exit, user + system), min / median: bpftrace %.1f / %.1f ms, " ..
+		"luabpf %.1f / %.1f ms: ratio %.3f / %.3f", math.min(unpack(cpu.bpftrace)), median(cpu.bpftrace),
+		math.min(unpack(cpu.luabpf)), median(cpu.luabpf), math.min(unpack(cpu.luabpf)) / math.min(unpack(cpu.bpftrace)),
+		median(cpu.luabpf) / median(cpu.bpftrace)))
 	print(string.format("peak RSS, median: bpftrace %d KB, luabpf %d KB: ratio %.3f (target <= 0.1: %s)",
 		mb, ml, ml / mb, ml / mb <= 0.1 and "met" or "NOT met"))
 	io.stdout:flush()

@@ -1,8 +1,9 @@
 /*
  * Start-to-attached timer of `make bench-trace`: runs a tracing tool (argv[1...]) with its stdout
- * on a pipe, and prints "MICROSECONDS PEAK_RSS_KB": the time from just before the fork until the
- * tool has written a line "fired" (its probe is attached and has fired once), and the tool's peak
- * resident set size from wait4(2) once it has exited.
+ * on a pipe, and prints "MICROSECONDS PEAK_RSS_KB CPU_MICROSECONDS": the time from just before the
+ * fork until the tool has written a line "fired" (its probe is attached and has fired once), and,
+ * from wait4(2) once it has exited, the tool's peak resident set size and the CPU time (user +
+ * system) of its whole run, exit included: a figure the load of the machine moves far less.
  *
  * The event is ours: while it waits, this process calls getppid(2) every 100 microseconds, so a
  * probe is seen at most that long after it is attached. "%PID%" in the arguments stands for our
@@ -112,6 +113,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trace_start: %s did not fire or failed\n", argv[1]);
 		return 1;
 	}
-	printf("%.0f %ld\n", elapsed, ru.ru_maxrss);
+	long cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
+		       ru.ru_stime.tv_usec;
+	printf("%.0f %ld %ld\n", elapsed, ru.ru_maxrss, cpu_us);
 	return 0;
 }
