@@ -64,7 +64,8 @@ if math.type then -- Lua 5.3+: integers with operators (loaded as text: this fil
 			return nil
 		end]])()
 end
-local bit_ok, bit = pcall(require, "bit")
+local bit_ok, bit = false, nil -- LuaJIT only: cdata values exist there alone (no failed search on 5.4)
+if rawget(_G, "jit") then bit_ok, bit = pcall(require, "bit") end
 local function split_value(v)
 	if type(v) == "cdata" and bit_ok then
 		return tonumber(bit.band(v, 0xffffffff)), tonumber(bit.band(bit.rshift(v, 32), 0xffffffff))
