@@ -325,6 +325,35 @@ local function dispatch(t, bytes)
 	h(t, ev, bytes)
 end
 
+-- Records the programs could not send so far (the ring buffer was full): the lost map's count.
+local function lost_count(t)
+	local h = t.state.lost
+	if not h then return 0 end
+	local bytes = h:lookup(0, { raw = true })
+	return bytes and tonumber(values.int(bytes, 0, false)) or 0
+end
+
+-- "Lost N events" for the records lost since the last report, where bpftrace 0.17 prints it
+-- (its perf buffers report losses as they are read): in the output, between the records.
+local function report_lost(t)
+	local n = lost_count(t)
+	local seen = t.lost_reported or 0
+	if n <= seen then return end
+	t.lost_reported = n
+	if t.json then
+		emit(t, json.lost_events(n - seen))
+	else
+		emit(t, string.format("Lost %d events\n", n - seen))
+	end
+end
+
+--- How many records the programs could not send because the ring buffer was full (printf
+-- lines, print(), exit(), ...): the events bpftrace reports as "Lost N events".
+function Trace:lost()
+	check_open(self)
+	return lost_count(self)
+end
+
 --- Waits up to ms (default 0: no wait) for records and handles them: printf lines, print(),
 -- time(), clear/zero, exit(). Returns the number of records handled, and false once exit() ran.
 function Trace:poll(ms)
@@ -332,6 +361,7 @@ function Trace:poll(ms)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
 	usym.forget() -- processes map and unmap: their mappings are read again for each batch
 	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
+	if n and n > 0 or (ms or 0) > 0 then report_lost(self) end
 	flush(self)
 	if not n then return nil, err, errno end
 	return n, self.status == "running"
@@ -383,9 +413,11 @@ function Trace:finish(reason)
 	end
 	if self.state.detach then self.state:detach() end -- no probe fires from here on
 	self.reader:poll(0, handle) -- what came before: handled if still running, else dropped
+	report_lost(self)
 	local ok, err = self.state:finish() -- END (the detach is done)
 	self.status = "ending"
 	self.reader:poll(0, handle) -- END's output
+	report_lost(self)
 	if not ok and err then emit(self, tostring(err) .. "\n") end
 	self.status = "exited"
 	if self.print_maps then

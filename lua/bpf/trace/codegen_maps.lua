@@ -238,6 +238,18 @@ function G:submit(off, size)
 	b:mov("r3", size)
 	b:mov("r4", 0)
 	self:call("ringbuf_output")
+	local sent = b:new_label("sent")
+	b:jeq("r0", 0, sent)
+	self:count_lost()
+	b:label(sent)
+end
+
+-- One more record the ring buffer had no room for (the runtime prints "Lost N events").
+function G:count_lost()
+	local b = self.b
+	b:ld_map_value("r1", self.refs.lost, 0)
+	b:mov("r2", 1)
+	b:xadd("u64", "r1", 0, "r2")
 end
 
 function G:event(e)
@@ -275,7 +287,11 @@ function G:join(e)
 	b:mov("r3", 0)
 	self:call("ringbuf_reserve")
 	local skip, done = b:new_label("nojoin"), b:new_label("joined")
-	b:jeq("r0", 0, skip)
+	local reserved = b:new_label("reserved")
+	b:jne("r0", 0, reserved)
+	self:count_lost()
+	b:ja(skip)
+	b:label(reserved)
 	b:mov("r9", "r0")
 	b:st("u64", "r9", 0, ev.id)
 	for i = 0, ev.max_args - 1 do

@@ -65,6 +65,7 @@ local function make_refs(plan)
 	ref("ringbuf", plan.ringbuf.bpf_name)
 	if plan.stacks then ref("stacks", plan.stacks.bpf_name) end
 	if plan.elapsed then ref("elapsed", plan.elapsed.bpf_name) end
+	if plan.lost then ref("lost", plan.lost.bpf_name) end
 	return refs, names
 end
 

@@ -150,6 +150,13 @@ local function load(plan, opts)
 		self.all_maps[#self.all_maps + 1] = el
 		refs.elapsed.handle = el
 	end
+	if plan.lost then
+		local lost, e4, n4 = create_map(plan.lost)
+		if not lost then return fail("lost-events map: " .. tostring(e4), n4) end
+		self.all_maps[#self.all_maps + 1] = lost
+		self.lost = lost
+		refs.lost.handle = lost
+	end
 	for i, p in ipairs(plan.programs) do
 		local prog, lerr, lerrno = p.asm:load(load_opts(p))
 		if not prog then

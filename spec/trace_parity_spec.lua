@@ -1,0 +1,67 @@
+-- Where luabpf trace follows bpftrace 0.17 beyond the language: lost events when the ring buffer
+-- is full, -l listings, -v/-k/--unsafe, warnings; against the real kernel and, where it runs
+-- here, Debian's bpftrace itself.
+local bpf = require "bpf"
+local support = require "support.init"
+local tw = require "support.trace"
+
+local q = support.quote
+
+local GETPPID_PRINTF = "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf(\"%d\\n\", tid); }"
+
+describe("lost events", function()
+	it("counts the records the ring buffer had no room for: printed + lost = fired", function()
+		local n = 100000 -- the 256 KiB ring buffer holds about 11,000 of these records
+		local w = tw.start("getppid " .. n)
+		local out = {}
+		local t = assert(bpf.trace(GETPPID_PRINTF, { cpid = w.pid,
+			on_printf = function(text) out[#out + 1] = text end }))
+		w:go() -- nothing read while it runs: the buffer fills up
+		repeat local got = t:poll(0) until got == 0
+		local lost = t:lost()
+		local printed, reported = 0, 0
+		for _, text in ipairs(out) do
+			local l = text:match("^Lost (%d+) events\n$")
+			if l then reported = reported + tonumber(l)
+			else
+				assert.are.equal(tostring(w.pid) .. "\n", text)
+				printed = printed + 1
+			end
+		end
+		assert.is_true(lost > 0 and printed > 0)
+		assert.are.equal(n, printed + lost)
+		assert.are.equal(lost, reported) -- "Lost N events" lines, as bpftrace prints them
+		t:close()
+	end)
+
+	it("prints bpftrace's 'Lost N events' lines from luabpf trace, -f json too", function()
+		local n = 400000
+		for _, flags in ipairs({ "", "-f json" }) do
+			local ok, out = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(GETPPID_PRINTF) ..
+				" -c " .. q(tw.WORKLOAD .. " getppid " .. n) .. " 2>&1")
+			assert(ok, out)
+			local printed, lost = 0, 0
+			for line in out:gmatch("[^\n]+") do
+				local l = line:match("^Lost (%d+) events$") or
+					line:match('^{"type": "lost_events", "data": {"events": (%d+)}}$')
+				if l then lost = lost + tonumber(l)
+				elseif line:match("^%d+$") or line:match('^{"type": "printf", "data": "%d+\\n"}$') then
+					printed = printed + 1
+				end
+			end
+			assert.are.equal(n, printed + lost)
+		end
+	end)
+
+	it("is 0 for a trace that kept up, and nothing is printed", function()
+		local w = tw.start("getppid 50")
+		local out = {}
+		local t = assert(bpf.trace(GETPPID_PRINTF, { cpid = w.pid,
+			on_printf = function(text) out[#out + 1] = text end }))
+		w:go()
+		t:poll(0)
+		assert.are.equal(0, t:lost())
+		assert.are.equal(50, #out)
+		t:close()
+	end)
+end)
