@@ -65,3 +65,41 @@ describe("lost events", function()
 		t:close()
 	end)
 end)
+
+-- stderr of a tool for PROGRAM (BEGIN-only programs: nothing differs by nature), without
+-- bpftrace's memlock warning.
+local function stderr_of(tool, prog)
+	local err = os.tmpname()
+	support.sh(tool .. " -e " .. q(prog) .. " >/dev/null 2>" .. err)
+	local text = support.read_file(err):gsub("[^\n]*RLIMIT_MEMLOCK[^\n]*\n", "")
+	os.remove(err)
+	return text
+end
+
+describe("compiler warnings", function()
+	local PROG = 'BEGIN { $a = -5; $b = 2; $c = $a % $b; @s = stats(1); print(@s, 1, 2); @d = $a / $b; ' ..
+		'@e = 10 / 3; @f = (uint64)$a / 2; @g = -7 / 2; exit(); }'
+
+	it("warns of signed division and print(@stats, top, div) as bpftrace 0.17, on stderr", function()
+		local got = stderr_of(q(tw.LUABPF) .. " trace", PROG)
+		assert.matches("stdin:1:34%-35: WARNING: signed operands for '%%' can lead to undefined behavior " ..
+			"%(cast to unsigned to silence warning%)\n", got)
+		assert.matches("stdin:1:55%-70: WARNING: print%(%)'s top and div arguments are ignored when used on stats%(%) maps%.\n" ..
+			"[^\n]*\n" .. string.rep(" ", 54) .. string.rep("~", 15) .. "\n", got)
+		assert.matches("stdin:1:80%-81: WARNING: signed operands for '/'", got)
+		assert.not_matches("stdin:1:95", got) -- 10 / 3: literals >= 0 count as unsigned
+		assert.not_matches("stdin:1:113", got) -- a cast to unsigned silences it
+		if tw.have_bpftrace() then assert.are.equal(stderr_of("bpftrace", PROG), got) end
+	end)
+
+	it("hands warnings to opts.on_warning from Lua, once each, and the program still runs", function()
+		local warnings = {}
+		local t = assert(bpf.trace("tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write " ..
+			"{ $x = (int64)args->count; @[$x / 2] = count(); }",
+			{ on_warning = function(w) warnings[#warnings + 1] = w end, attach = false }))
+		assert.are.equal(1, #warnings) -- one action, two attach points: one warning
+		assert.matches("^stdin:1:%d+%-%d+: WARNING: signed operands for '/'", warnings[1])
+		assert.are.same(t.plan.warnings, warnings)
+		t:close()
+	end)
+end)

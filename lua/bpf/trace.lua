@@ -33,6 +33,9 @@ local function check_opts(opts)
 	if opts.output ~= nil and (type(opts.output) ~= "userdata" and type(opts.output) ~= "table") then
 		error("bpf.trace: opts.output must be a file (io.open, io.stdout)", 3)
 	end
+	if opts.on_warning ~= nil and type(opts.on_warning) ~= "function" then
+		error("bpf.trace: opts.on_warning must be a function", 3)
+	end
 	if opts.format ~= nil and opts.format ~= "text" and opts.format ~= "json" then
 		error("bpf.trace: opts.format must be \"text\" or \"json\", got " .. tostring(opts.format), 3)
 	end
@@ -47,6 +50,14 @@ end
 --- Compiles source into the plan (programs as text, maps, events) without loading anything.
 function M.compile(source, opts)
 	return require("bpf.trace.compile")(source, opts)
+end
+
+--- The compiler's warnings (bpftrace's text, e.g. signed division) to on_warning(text), or to
+-- stderr as bpftrace prints them.
+function M.warn(plan, on_warning)
+	for _, w in ipairs(plan.warnings or {}) do
+		if on_warning then on_warning(w) else io.stderr:write(w, "\n") end
+	end
 end
 
 local function map_names(plan, state)
@@ -69,6 +80,7 @@ local function new(source, opts)
 	if opts.format == "json" then json = json or require "bpf.trace.format_json" end
 	local plan, err = M.compile(source, compile_opts(opts))
 	if not plan then return nil, err end
+	M.warn(plan, opts.on_warning)
 	local state, lerr, errno = require("bpf.trace.load")(plan, { attach = opts.attach })
 	if not state then return nil, lerr, errno end
 	local reader, rerr, rerrno = state.ringbuf:reader{ raw = true }

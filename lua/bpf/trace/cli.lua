@@ -214,6 +214,7 @@ function M.main(argv)
 	if o.dump then
 		local plan, cerr = trace.compile(source, { name = name, args = o.args, cpid = 0 })
 		if not plan then return fail(1, cerr) end
+		trace.warn(plan)
 		io.stdout:write(plan.text, plan.text:sub(-1) == "\n" and "" or "\n")
 		return 0
 	end

@@ -99,6 +99,10 @@ local function compile(src, opts)
 		local sem = semantic.analyze(ast, copts)
 		local plan = resources.plan(sem, copts)
 		plan.source, plan.name = src, copts.name
+		plan.warnings = {}
+		for i, w in ipairs(sem.warnings or {}) do
+			plan.warnings[i] = diag.format_warning(src, copts.name, w.pos, w.epos, w.message)
+		end
 		-- elapsed: its start is set by the first BEGIN program (one is added when there is none)
 		local progs = sem.programs
 		if sem.uses.elapsed then

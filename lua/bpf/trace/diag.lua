@@ -51,6 +51,23 @@ function M.format(src, name, pos, epos, message)
 	return string.format("%s: ERROR: %s\n%s\n%s", where, message, text, under), line, col
 end
 
+-- A warning as bpftrace 0.17 prints one: "stdin:1:34-35: WARNING: message", the line, and
+-- tildes under [pos, epos] (always a range, no caret).
+function M.format_warning(src, name, pos, epos, message)
+	if not pos then return (name or "stdin") .. ": WARNING: " .. message end
+	local line, col, start = line_col(src, pos)
+	local text = line_text(src, start)
+	local ecol = col
+	if epos and epos >= pos then
+		local eline, ec = line_col(src, epos)
+		ecol = (eline == line) and ec or #text
+	end
+	if ecol < col then ecol = col end
+	local under = text:sub(1, col - 1):gsub("[^\t]", " ") .. string.rep("~", ecol - col + 1)
+	return string.format("%s:%d:%d-%d: WARNING: %s\n%s\n%s", name or "stdin", line, col, ecol + 1,
+		message, text, under)
+end
+
 -- Raises a positioned compile error; `node` is anything with `pos` (and maybe `epos`).
 function M.raise(node, fmt, ...)
 	local message = select("#", ...) > 0 and string.format(fmt, ...) or fmt

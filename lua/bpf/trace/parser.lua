@@ -113,7 +113,8 @@ function P:parse_binary(min_level)
 		if tok.close_filter then break end
 		self.i = self.i + 1
 		local right = self:parse_binary(level + 1)
-		left = node("binop", left.pos, right.epos, { op = tok.v, left = left, right = right })
+		left = node("binop", left.pos, right.epos, { op = tok.v, left = left, right = right,
+			op_pos = tok.pos })
 	end
 	return left
 end

@@ -364,6 +364,23 @@ end
 
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
+-- An operand bpftrace counts as signed: of a signed integer type and not a literal >= 0.
+local function signed_operand(x, ty)
+	if ty.k ~= "int" or ty.signed == false then return false end
+	local c = const_int(x)
+	return not (c and c >= 0)
+end
+
+-- A warning at node (printed as bpftrace prints them: "stdin:1:5-6: WARNING: ..."), once per
+-- place even when the action is analysed again for each attach point or pass.
+function S:warn(node, fmt, ...)
+	local message = string.format(fmt, ...)
+	local key = tostring(node.pos) .. ":" .. message
+	if self.warned[key] then return end
+	self.warned[key] = true
+	self.warnings[#self.warnings + 1] = { pos = node.pos, epos = node.epos, message = message }
+end
+
 function S:binop(e)
 	local op = e.op
 	local lt, rt = self:expr(e.left), self:expr(e.right)
@@ -388,6 +405,11 @@ function S:binop(e)
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end
+	if (op == "/" or op == "%") and (signed_operand(e.left, lt) or signed_operand(e.right, rt)) then
+		-- bpftrace 0.17's warning (BPF divides unsigned)
+		self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
+			.. "to undefined behavior (cast to unsigned to silence warning)", op)
+	end
 	if (op == "/" or op == "%") and const_int(e.right) == 0 then
 		raise(e.right, "division by zero")
 	end
@@ -685,6 +707,7 @@ local MAX_PROBES = 512
 -- The semantic pass: returns { programs = {...}, maps = {...}, events = {...}, uses = {...} }.
 local function analyze(ast, opts)
 	local self = new_state(opts)
+	self.warnings, self.warned = {}, {}
 	local programs = {}
 	for _, probe in ipairs(ast.probes) do
 		local seen, aps = {}, {}
@@ -721,7 +744,8 @@ local function analyze(ast, opts)
 			raise(m.first, "map %s is used but never assigned", m.name)
 		end
 	end
-	return { programs = programs, maps = self.map_order, events = self.events, uses = self.uses }
+	return { programs = programs, maps = self.map_order, events = self.events, uses = self.uses,
+		warnings = self.warnings }
 end
 
 return { analyze = analyze, PT_REGS = PT_REGS }
