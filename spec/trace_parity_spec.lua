@@ -103,3 +103,78 @@ describe("compiler warnings", function()
 		t:close()
 	end)
 end)
+
+-- stdout of a command line (stderr dropped).
+local function stdout_of(cmd)
+	local _, out = support.sh(cmd .. " 2>/dev/null")
+	return out
+end
+
+describe("luabpf trace -l", function()
+	local target = support.root .. "/build/fixtures/probe_target"
+	local PATTERNS = { "tracepoint:syscalls:sys_enter_openat", "tracepoint:syscalls:*open*", "tracepoint:*sleep*",
+		"t:sched:*", "uprobe:/bin/bash:read*", "usdt:" .. target .. ":*", "iter:*", "kprobe:vfs_*" }
+
+	it("lists what bpftrace 0.17 lists, in its order, with -lv's arguments", function()
+		for _, pat in ipairs(PATTERNS) do
+			for _, flag in ipairs({ "-l", "-lv" }) do
+				local got = stdout_of(q(tw.LUABPF) .. " trace " .. flag .. " " .. q(pat))
+				if tw.have_bpftrace() then
+					assert.are.equal(stdout_of("bpftrace " .. flag .. " " .. q(pat)), got, flag .. " " .. pat)
+				end
+			end
+		end
+		local out = stdout_of(q(tw.LUABPF) .. " trace -lv tracepoint:syscalls:sys_enter_openat")
+		assert.are.equal("tracepoint:syscalls:sys_enter_openat\n    int __syscall_nr\n    int dfd\n" ..
+			"    const char * filename\n    int flags\n    umode_t mode\n", out)
+	end)
+
+	it("lists a binary's uprobes from its ELF symbols and its USDT probes from its notes", function()
+		local out = stdout_of(q(tw.LUABPF) .. " trace -l " .. q("uprobe:" .. target .. ":*"))
+		assert.matches("\nuprobe:" .. target:gsub("%p", "%%%0") .. ":lbpf_fixture_add\n", out)
+		out = stdout_of(q(tw.LUABPF) .. " trace -l " .. q("usdt:" .. target .. ":*"))
+		assert.matches("^usdt:" .. target:gsub("%p", "%%%0") .. ":lbpf_fixture:args\n", out)
+	end)
+
+	it("lists every kind of probe the kernel offers with no pattern, software and hardware events by name", function()
+		local out = stdout_of(q(tw.LUABPF) .. " trace -l")
+		for _, line in ipairs({ "hardware:cpu-cycles:", "iter:task", "iter:task_file", "software:cpu-clock:",
+			"tracepoint:syscalls:sys_enter_getppid" }) do
+			assert.matches("\n" .. line:gsub("%p", "%%%0") .. "\n", "\n" .. out)
+		end
+		local ok, err = support.sh(q(tw.LUABPF) .. " trace -l 'bogus:*' 2>&1")
+		assert.is_false(ok)
+		assert.matches("Invalid probe type: bogus", err)
+	end)
+end)
+
+describe("luabpf trace -v, -k, --unsafe", function()
+	local PROG = 'BEGIN { printf("hi\\n"); exit(); } END { printf("x\\n"); }'
+
+	it("-v prints each program's id and verifier log, and 'Attaching PROBE' on stderr, as bpftrace", function()
+		local err = os.tmpname()
+		local ok, out = support.sh(q(tw.LUABPF) .. " trace -v -e " .. q(PROG) .. " 2>" .. err)
+		local stderr = support.read_file(err)
+		os.remove(err)
+		assert(ok, out .. stderr)
+		assert.matches("^Attaching 2 probes%.%.%.\n\nProgram ID: %d+\n\nThe verifier log: \nprocessed %d+ insns", out)
+		local _, n = out:gsub("Program ID: %d+\n", "")
+		assert.are.equal(2, n)
+		assert.matches("\nhi\nx\n\n\n$", out)
+		assert.are.equal("Attaching BEGIN\nAttaching END\n", stderr)
+	end)
+
+	it("-k and -kk are accepted with a warning that helper failures are not reported; --unsafe is accepted", function()
+		for _, flags in ipairs({ "-k", "-kk", "-k -k", "--unsafe" }) do
+			local ok, out = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(PROG) .. " 2>&1")
+			assert(ok, out)
+			if flags ~= "--unsafe" then
+				assert.matches("WARNING: %-kk?: luabpf trace does not check helpers' return values", out)
+			end
+			assert.matches("Attaching 2 probes%.%.%.\nhi\nx\n", out)
+		end
+		local ok, out = support.sh(q(tw.LUABPF) .. " trace -kkk -e " .. q(PROG) .. " 2>&1")
+		assert.is_false(ok)
+		assert.matches("%-k is given at most twice", out)
+	end)
+end)

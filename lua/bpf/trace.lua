@@ -33,6 +33,9 @@ local function check_opts(opts)
 	if opts.output ~= nil and (type(opts.output) ~= "userdata" and type(opts.output) ~= "table") then
 		error("bpf.trace: opts.output must be a file (io.open, io.stdout)", 3)
 	end
+	if opts.on_start ~= nil and type(opts.on_start) ~= "function" then
+		error("bpf.trace: opts.on_start must be a function", 3)
+	end
 	if opts.on_warning ~= nil and type(opts.on_warning) ~= "function" then
 		error("bpf.trace: opts.on_warning must be a function", 3)
 	end
@@ -81,7 +84,20 @@ local function new(source, opts)
 	local plan, err = M.compile(source, compile_opts(opts))
 	if not plan then return nil, err end
 	M.warn(plan, opts.on_warning)
-	local state, lerr, errno = require("bpf.trace.load")(plan, { attach = opts.attach })
+	if opts.on_start then opts.on_start(plan) end
+	local lopts = { attach = opts.attach }
+	if opts.verbose then
+		-- bpftrace -v: each program's id and verifier log on the output, "Attaching PROBE" on stderr
+		local out = opts.output or io.stdout
+		lopts.log_level = 1
+		lopts.on_loaded = function(_, prog)
+			out:write(string.format("\nProgram ID: %s\n\nThe verifier log: \n%s\n", tostring((prog:info() or {}).id),
+				tostring(prog.log or "")))
+			out:flush()
+		end
+		lopts.on_attach = function(p) io.stderr:write("Attaching ", p.probe, "\n") end
+	end
+	local state, lerr, errno = require("bpf.trace.load")(plan, lopts)
 	if not state then return nil, lerr, errno end
 	local reader, rerr, rerrno = state.ringbuf:reader{ raw = true }
 	if not reader then
