@@ -164,16 +164,50 @@ describe("luabpf trace -v, -k, --unsafe", function()
 		assert.are.equal("Attaching BEGIN\nAttaching END\n", stderr)
 	end)
 
-	it("-k and -kk are accepted with a warning that helper failures are not reported; --unsafe is accepted", function()
-		for _, flags in ipairs({ "-k", "-kk", "-k -k", "--unsafe" }) do
-			local ok, out = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(PROG) .. " 2>&1")
-			assert(ok, out)
-			if flags ~= "--unsafe" then
-				assert.matches("WARNING: %-kk?: luabpf trace does not check helpers' return values", out)
+	-- a full map, a missing key deleted, a string read from address 0, a missing key read
+	local KPROG = 'BEGIN { @x[1] = 1; @x[2] = 2; delete(@x[5]); $s = str(0); printf("%s|\\n", $s); ' ..
+		'@y[1] = 1; $v = @y[3]; @x[7] += 3; exit(); }'
+
+	it("-k and -kk report failed helpers on the output as bpftrace 0.17 (text and JSON)", function()
+		for _, flags in ipairs({ "-k", "-kk", "-f json -kk" }) do
+			local cmd = " trace " .. flags .. " -e " .. q(KPROG) .. " 2>/dev/null"
+			local ok, got = support.sh("BPFTRACE_MAP_KEYS_MAX=1 " .. q(tw.LUABPF) .. cmd)
+			assert(ok, got)
+			if flags == "-k" then
+				assert.matches("\nstdin:1:26%-27: WARNING: Failed to map_update_elem: Argument list too long %(%-7%)\n" ..
+					"[^\n]+\n" .. string.rep(" ", 25) .. "~\n", got)
+				assert.matches("stdin:1:31%-44: WARNING: Failed to map_delete_elem: No such file or directory %(%-2%)", got)
+				assert.not_matches("probe_read", got)
+			elseif flags == "-kk" then
+				assert.matches("stdin:1:51%-57: WARNING: Failed to probe_read_str: Bad address %(%-14%)", got)
+				assert.matches("WARNING: Failed to map_lookup_elem: 0\n", got)
 			end
-			assert.matches("Attaching 2 probes%.%.%.\nhi\nx\n", out)
+			if tw.have_bpftrace() then
+				local _, expected = support.sh("BPFTRACE_MAP_KEYS_MAX=1 bpftrace" .. cmd)
+				assert.are.equal(expected, got)
+			end
 		end
-		local ok, out = support.sh(q(tw.LUABPF) .. " trace -kkk -e " .. q(PROG) .. " 2>&1")
+	end)
+
+	it("-k from Lua: opts.helper_check; programs without it are unchanged", function()
+		local plain = assert(bpf.trace.compile(KPROG)).text
+		local checked = assert(bpf.trace.compile(KPROG, { helper_check = 2 })).text
+		assert.is_true(#checked > #plain)
+		local out = {}
+		local t = assert(bpf.trace(KPROG, { helper_check = 1, max_entries = 1,
+			on_printf = function(text) out[#out + 1] = text end }))
+		t:run()
+		t:close()
+		out = table.concat(out)
+		assert.matches("Failed to map_update_elem: Argument list too long %(%-7%)", out)
+		assert.matches("Failed to map_delete_elem: No such file or directory %(%-2%)", out)
+	end)
+
+	it("--unsafe is accepted", function()
+		local ok, out = support.sh(q(tw.LUABPF) .. " trace --unsafe -e " .. q(PROG) .. " 2>&1")
+		assert(ok, out)
+		assert.are.equal("Attaching 2 probes...\nhi\nx\n\n\n", out)
+		ok, out = support.sh(q(tw.LUABPF) .. " trace -kkk -e " .. q(PROG) .. " 2>&1")
 		assert.is_false(ok)
 		assert.matches("%-k is given at most twice", out)
 	end)

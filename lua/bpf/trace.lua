@@ -14,6 +14,7 @@ local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
 local usym = require "bpf.trace.usym"
+local diag = require "bpf.trace.diag"
 local json -- bpf.trace.format_json, loaded for opts.format == "json"
 
 local M = {}
@@ -47,6 +48,7 @@ end
 
 local function compile_opts(opts)
 	return { name = opts.name, cpid = opts.cpid, args = opts.args, strlen = opts.strlen,
+		helper_check = opts.helper_check,
 		max_entries = opts.max_entries, btf = opts.btf, tracefs = opts.tracefs }
 end
 
@@ -335,6 +337,31 @@ end
 
 function handlers.time(t, ev)
 	message(t, "time", format.time(ev.fmt))
+end
+
+-- glibc's strerror() texts of the errors helpers return (bpftrace prints them).
+local ERRNO_TEXT = { [1] = "Operation not permitted", [2] = "No such file or directory",
+	[3] = "No such process", [4] = "Interrupted system call", [7] = "Argument list too long",
+	[9] = "Bad file descriptor", [11] = "Resource temporarily unavailable",
+	[12] = "Cannot allocate memory", [13] = "Permission denied", [14] = "Bad address",
+	[16] = "Device or resource busy", [17] = "File exists", [22] = "Invalid argument",
+	[28] = "No space left on device", [34] = "Numerical result out of range",
+	[95] = "Operation not supported", [524] = "Unknown error 524" }
+
+-- -k: a helper failed (bpftrace's "stdin:1:5-9: WARNING: Failed to map_update_elem: ...").
+function handlers.helper_error(t, ev, bytes)
+	local ret = int64.tointeger(values.int(bytes, 8, true))
+	if t.json then
+		local line, col = 0, 0
+		if ev.pos then line, col = diag.line_col(t.plan.source, ev.pos) end
+		emit(t, string.format('{"type": "helper_error", "helper": "%s", "retcode": %d, "line": %d, "col": %d}\n',
+			ev.helper, ret, line, col))
+		return
+	end
+	local why = ret < 0 and string.format("%s (%d)", ERRNO_TEXT[-ret] or ("Unknown error " .. -ret), ret)
+		or tostring(ret)
+	emit(t, diag.format_warning(t.plan.source, t.plan.name, ev.pos, ev.epos,
+		"Failed to " .. ev.helper .. ": " .. why) .. "\n")
 end
 
 function handlers.exit(t)

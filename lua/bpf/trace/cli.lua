@@ -23,7 +23,8 @@ options:
   -l [PATTERN]   list probes (kprobe:, tracepoint:CAT:NAME, kfunc:, software:, hardware:,
                  iter:, uprobe:/PATH:, usdt:/PATH:; * and ?); -lv adds their arguments
   -v             verbose: each program's id and verifier log, "Attaching PROBE" on stderr
-  -k, -kk        accepted with a warning: helper failures are not reported at run time
+  -k             a warning on the output each time a map update/delete, get_stackid or
+                 get_current_comm fails; -kk also probe reads and reads of missing map keys
   --unsafe       accepted; system(), signal() and override() are not supported anyway
   --dump         print the generated programs as text; load nothing
   -h, --help     this text
@@ -191,6 +192,17 @@ end
 
 ---------------------------------------------------------------------------------------------------
 
+-- A bpftrace environment variable luabpf honours (BPFTRACE_MAP_KEYS_MAX).
+local function env_number(name)
+	local v = os.getenv(name)
+	if v == nil or v == "" then return nil end
+	local n = tonumber(v)
+	if not n or n < 1 or n ~= math.floor(n) then
+		error(string.format("%s: a positive integer expected, got '%s'", name, v), 0)
+	end
+	return n
+end
+
 local function load_source(o)
 	if o.source then return o.source, o.name end
 	local s, err = read_file(o.file)
@@ -228,6 +240,8 @@ function M.main(argv)
 		io.stdout:write(plan.text, plan.text:sub(-1) == "\n" and "" or "\n")
 		return 0
 	end
+	local envok, max_entries = pcall(env_number, "BPFTRACE_MAP_KEYS_MAX")
+	if not envok then return fail(2, "luabpf trace: " .. tostring(max_entries)) end
 	local child
 	if o.cmd then
 		child, err = M.spawn(o.cmd)
@@ -242,10 +256,6 @@ function M.main(argv)
 		end
 		output = f
 	end
-	if o.helper_check then
-		io.stderr:write("WARNING: -k", o.helper_check > 1 and "k" or "", ": luabpf trace does not check ",
-			"helpers' return values: their failures are not reported\n")
-	end
 	-- "Attaching N probes..." once compiled, before anything loads (BEGIN's output follows it)
 	local function started(plan)
 		local n = #plan.programs
@@ -257,7 +267,9 @@ function M.main(argv)
 		output:flush()
 	end
 	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid,
-		pid = o.pid, output = output, format = o.format, verbose = o.verbose, on_start = started })
+		max_entries = max_entries,
+		pid = o.pid, output = output, format = o.format, verbose = o.verbose, on_start = started,
+		helper_check = o.helper_check })
 	if not ok0 then t, terr = nil, "luabpf trace: " .. tostring(t) end
 	if not t then
 		if child then child:kill(); child:release() end

@@ -75,7 +75,18 @@ function G:tmp(size)
 	return self.b:stack(size, 8)
 end
 
-function G:call(name) self.b:call(name) end
+-- -k and -kk (bpftrace's helper checks): the helpers whose failure is reported, by level.
+local CHECKED = { map_update_elem = 1, map_delete_elem = 1, get_stackid = 1, get_current_comm = 1,
+	probe_read = 2, probe_read_str = 2, probe_read_kernel = 2, probe_read_kernel_str = 2,
+	probe_read_user = 2, probe_read_user_str = 2 }
+
+function G:call(name)
+	self.b:call(name)
+	local level = CHECKED[name]
+	if level and self.opts.helper_check and self.opts.helper_check >= level then
+		self:helper_error(name, false)
+	end
+end
 
 -- Writes a constant string at off (size bytes, zero-padded) with 32-bit stores.
 function G:store_static(s, off, size)
@@ -446,6 +457,7 @@ end
 -- Scalar expressions: leaves the value in r0.
 function G:gen(e)
 	local k = e.kind
+	if k == "call" then self.call_node = e end -- where -k reports a failed helper
 	local b = self.b
 	local ty = e.ty
 	if ty and types.is_buffer(ty) then
@@ -547,6 +559,7 @@ function G:into(e, off, size)
 	local b = self.b
 	local ty = e.ty
 	local k = e.kind
+	if k == "call" then self.call_node = e end
 	if not types.is_buffer(ty) then
 		self:gen(e)
 		b:stx("u64", "r10", off, "r0")
@@ -683,7 +696,7 @@ end
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
-	self.cur_node = s
+	self.cur_node, self.call_node = s, nil
 	if b:count() > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
@@ -773,6 +786,7 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	end
 	if prog.pred then
 		self:line(prog.pred)
+		self.cur_node = prog.pred
 		self:cond(prog.pred, self.exit_label)
 	end
 	self:block(prog.body)

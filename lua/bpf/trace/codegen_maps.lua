@@ -61,6 +61,7 @@ function G:map_read(e)
 	local used = b:stack_used()
 	self:map_lookup(e)
 	local done = b:new_label("done")
+	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, e) end
 	b:jeq("r0", 0, done)
 	b:ldx("u64", "r0", "r0", 0)
 	b:label(done)
@@ -78,6 +79,7 @@ function G:map_update_op(target, op, value, delta, result)
 	local val = self:tmp(8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
+	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, target) end
 	local miss = b:new_label("miss")
 	b:mov("r7", 0)
 	b:jeq("r0", 0, miss)
@@ -242,6 +244,29 @@ function G:submit(off, size)
 	b:jeq("r0", 0, sent)
 	self:count_lost()
 	b:label(sent)
+end
+
+-- -k: a record saying that helper `name` failed here (r0 < 0; with `zero`, r0 == 0: a map
+-- element missing), with its return value; r0 is kept.
+function G:helper_error(name, zero, node)
+	local b = self.b
+	node = node or self.call_node or self.cur_node
+	if node and node.kind == "assign" and (node.op or "") == "" and node.target.epos and self.src then
+		-- bpftrace names the assignment's operator
+		local from, to = self.src:find("[-+*/%%&|^<>]*=", node.target.epos + 1)
+		if from then node = { pos = from, epos = to } end
+	end
+	local ok = b:new_label("helper_ok")
+	if zero then b:jne("r0", 0, ok) else b:jsge("r0", 0, ok) end
+	local ev = self.opts.helper_event(name, node)
+	local used = b:stack_used()
+	local off = self:tmp(16)
+	b:stx("u64", "r10", off + 8, "r0")
+	b:st("u64", "r10", off, ev.id)
+	self:submit(off, 16)
+	b:ldx("u64", "r0", "r10", off + 8)
+	b:stack_reset(used)
+	b:label(ok)
 end
 
 -- One more record the ring buffer had no room for (the runtime prints "Lost N events").

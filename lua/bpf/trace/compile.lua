@@ -123,6 +123,16 @@ local function compile(src, opts)
 			local sev = sem.events[ev.id]
 			ev.line = where(sev.node.pos)
 		end
+		if copts.helper_check then
+			-- -k: codegen adds one helper_error event per checked call site
+			copts.helper_event = function(helper, node)
+				local id = #plan.events + 1
+				local ev = { id = id, kind = "helper_error", helper = helper, size = 16,
+					pos = node and node.pos, epos = node and node.epos, line = node and node.pos and where(node.pos) }
+				plan.events[id] = ev
+				return ev
+			end
+		end
 		local refs, names = make_refs(plan)
 		plan.refs = refs
 		for i, prog in ipairs(progs) do
