@@ -83,6 +83,7 @@ local BEGIN_ONLY = {
 	"BEGIN { @s[1] = stats(5); @s[2] = stats(7); print(@s, 1); print(@s, 0, 2); exit(); }",
 	"BEGIN { @ = hist(0); @ = hist(1); @ = hist(4); @ = hist(4); @ = hist(8); @ = hist(9); @ = hist(9); exit(); }",
 	'BEGIN { printf("a%%b\\n"); printf("%%%d %%|%d %%\\n", 5, 6); exit(); } END { printf("end\\n"); }',
+	"BEGIN { @c = count(); clear(@c); print(@c); delete(@c); @d = count(); zero(@d); exit(); } END { @e = count(); clear(@e); }",
 }
 
 -- The same under -f json, and a few programs for what only JSON shows (empty maps, quoting).

@@ -137,6 +137,7 @@ local function emit(t, text)
 		(t.output or io.stdout):write(text)
 		t.unflushed = true
 	end
+	t.emitted = (t.emitted or 0) + 1 -- counted once out (Ctrl-C: see dispatch_whole)
 end
 
 -- Output is flushed once per batch of records (a reader of a pipe sees each batch at once).
@@ -409,15 +410,36 @@ function Trace:lost()
 	return lost_count(self)
 end
 
+local function is_interrupt(err)
+	return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
+end
+
+-- One record, handled whole even when Ctrl-C lands in the middle (the interpreter raises
+-- "interrupted!" at the next Lua instruction, here often inside a handler, and the record is
+-- gone from the ring buffer by then): the handler runs again unless its output went out, and
+-- the interruption is raised again once the batch is done.
+local function dispatch_whole(t, bytes)
+	local before = t.emitted
+	local ok, err = pcall(dispatch, t, bytes)
+	if ok then return end
+	if not is_interrupt(err) then error(err, 0) end
+	t.interrupted = true
+	if t.emitted == before then dispatch(t, bytes) end
+end
+
 --- Waits up to ms (default 0: no wait) for records and handles them: printf lines, print(),
 -- time(), clear/zero, exit(). Returns the number of records handled, and false once exit() ran.
 function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
 	usym.forget() -- processes map and unmap: their mappings are read again for each batch
-	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
+	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch_whole(self, bytes) end)
 	if n and n > 0 or (ms or 0) > 0 then report_lost(self) end
 	flush(self)
+	if self.interrupted then
+		self.interrupted = nil
+		error("interrupted!", 0)
+	end
 	if not n then return nil, err, errno end
 	return n, self.status == "running"
 end
@@ -433,9 +455,6 @@ function Trace:events() return "r" end
 
 function Trace:timeout() return nil end
 
-local function is_interrupt(err)
-	return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
-end
 
 -- Seconds on a monotonic clock (/proc/uptime: 10 ms steps, enough for a duration in seconds).
 local function clock()
