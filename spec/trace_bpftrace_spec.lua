@@ -50,6 +50,8 @@ local CASES = {
 		"printf(\"%s\\n\", ustack(perf)); @[ustack] = count(); print(@); }",
 		W .. " getppid 1 -- sleep 1000", -- alive while both tools print the event
 		function(text) return (text:gsub("7f%x%x%x%x%x%x%x%x%x%x", "ADDR")) end }, -- ASLR: differs by nature
+	{ "elapsed: the BEGIN the compiler adds to start it is not counted among the probes",
+		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = elapsed > 0; exit(); }", W .. " getppid 1" },
 	{ "latency between enter and exit with a keyed map",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; } " ..
 		"tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @calls = count(); delete(@start[tid]); }",

@@ -65,6 +65,16 @@ function M.warn(plan, on_warning)
 	end
 end
 
+--- The number of probes bpftrace would say it attaches ("Attaching N probes..."): the plan's
+-- programs but the BEGIN the compiler adds to start `elapsed`.
+function M.probe_count(plan)
+	local n = 0
+	for _, p in ipairs(plan.programs) do
+		if not p.internal then n = n + 1 end
+	end
+	return n
+end
+
 local function map_names(plan, state)
 	local maps = {}
 	for _, def in ipairs(plan.maps) do
@@ -92,12 +102,15 @@ local function new(source, opts)
 		-- bpftrace -v: each program's id and verifier log on the output, "Attaching PROBE" on stderr
 		local out = opts.output or io.stdout
 		lopts.log_level = 1
-		lopts.on_loaded = function(_, prog)
+		lopts.on_loaded = function(p, prog)
+			if p.internal then return end
 			out:write(string.format("\nProgram ID: %s\n\nThe verifier log: \n%s\n", tostring((prog:info() or {}).id),
 				tostring(prog.log or "")))
 			out:flush()
 		end
-		lopts.on_attach = function(p) io.stderr:write("Attaching ", p.probe, "\n") end
+		lopts.on_attach = function(p)
+			if not p.internal then io.stderr:write("Attaching ", p.probe, "\n") end
+		end
 	end
 	local state, lerr, errno = require("bpf.trace.load")(plan, lopts)
 	if not state then return nil, lerr, errno end
@@ -552,8 +565,8 @@ function Trace:__tostring()
 	if self.status == "closed" then return "bpf.trace(closed)" end
 	local maps = {}
 	for _, d in ipairs(self.plan.maps) do maps[#maps + 1] = d.name .. " " .. d.kind end
-	return string.format("bpf.trace(%d probe%s, maps: %s; %s)", #self.plan.programs,
-		#self.plan.programs == 1 and "" or "s", #maps > 0 and table.concat(maps, ", ") or "none",
+	local n = M.probe_count(self.plan)
+	return string.format("bpf.trace(%d probe%s, maps: %s; %s)", n, n == 1 and "" or "s", #maps > 0 and table.concat(maps, ", ") or "none",
 		self.status)
 end
 

@@ -258,7 +258,7 @@ function M.main(argv)
 	end
 	-- "Attaching N probes..." once compiled, before anything loads (BEGIN's output follows it)
 	local function started(plan)
-		local n = #plan.programs
+		local n = trace.probe_count(plan)
 		if o.format == "json" then
 			output:write(require("bpf.trace.format_json").attached(n))
 		else
