@@ -92,6 +92,31 @@ describe("compiler warnings", function()
 		if tw.have_bpftrace() then assert.are.equal(stderr_of("bpftrace", PROG), got) end
 	end)
 
+	it("warns of integers of different signs as bpftrace 0.17, literals and constants >= 0 unsigned", function()
+		local prog = 'tracepoint:syscalls:sys_enter_read { $x = -1; if (args->count > $x) { @a = 1; } ' ..
+			'@c = args->fd + args->count; @d = pid - $x; if (pid > -5) { @e = 1; } if (cpu < 2) { @g = 1; } ' ..
+			'@h = $x / pid; $p = (int32)args->fd; if ($p < (uint8)2) { @i = 1; } }'
+		local err = os.tmpname()
+		support.sh(q(tw.LUABPF) .. " trace --dump -e " .. q(prog) .. " >/dev/null 2>" .. err)
+		local got = support.read_file(err)
+		os.remove(err)
+		assert.matches("stdin:1:63%-64: WARNING: comparison of integers of different signs: 'unsigned int64' and " ..
+			"'int64' can lead to undefined behavior\n", got)
+		assert.matches("WARNING: arithmetic on integers of different signs: 'unsigned int64' and 'int64'", got)
+		assert.matches("'int32' and 'unsigned int8'", got)
+		local _, n = got:gsub("WARNING", "")
+		assert.are.equal(6, n) -- 2 counts as unsigned; $x / pid warns twice
+		-- constants from headers and BTF count as literals too
+		assert.are.same({}, assert(bpf.trace.compile("BEGIN { if (cpu < AF_INET) { exit(); } }")).warnings)
+		if tw.have_bpftrace() then
+			support.sh("bpftrace -d -e " .. q(prog) .. " >/dev/null 2>" .. err)
+			-- its warnings, after its own complaints (memlock, available_filter_functions)
+			local expected = support.read_file(err):match("stdin:1:.*$")
+			os.remove(err)
+			assert.are.equal(expected, got)
+		end
+	end)
+
 	it("hands warnings to opts.on_warning from Lua, once each, and the program still runs", function()
 		local warnings = {}
 		local t = assert(bpf.trace("tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write " ..

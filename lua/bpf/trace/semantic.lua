@@ -364,10 +364,20 @@ end
 
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
+-- The value of an operand bpftrace takes as a literal: a number, a constant from the headers
+-- or BTF (AF_INET, TCP_SYN_SENT), a positional parameter.
+local function literal(x)
+	local c = const_int(x)
+	if c then return c end
+	if x.kind == "ident" and type(x.constant) == "number" then return x.constant end
+	if x.kind == "param" and type(x.value) == "number" and not x.static then return x.value end
+	return nil
+end
+
 -- An operand bpftrace counts as signed: of a signed integer type and not a literal >= 0.
 local function signed_operand(x, ty)
 	if ty.k ~= "int" or ty.signed == false then return false end
-	local c = const_int(x)
+	local c = literal(x)
 	return not (c and c >= 0)
 end
 
@@ -379,6 +389,27 @@ function S:warn(node, fmt, ...)
 	if self.warned[key] then return end
 	self.warned[key] = true
 	self.warnings[#self.warnings + 1] = { pos = node.pos, epos = node.epos, message = message }
+end
+
+-- bpftrace's name of an integer type: 'int32', 'unsigned int64'.
+local function int_name(ty)
+	return string.format("%sint%d", ty.signed == false and "unsigned " or "", (ty.size or 8) * 8)
+end
+
+local SIGN_WARNED = { ["+"] = "arithmetic on", ["-"] = "arithmetic on", ["*"] = "arithmetic on",
+	["/"] = "arithmetic on", ["%"] = "arithmetic on", ["=="] = "comparison of", ["!="] = "comparison of",
+	["<"] = "comparison of", ["<="] = "comparison of", [">"] = "comparison of", [">="] = "comparison of" }
+
+-- bpftrace 0.17's warning for integers of different signs (a literal >= 0 counts as unsigned).
+function S:warn_signs(e, lt, rt)
+	local what = SIGN_WARNED[e.op]
+	local lsign, rsign = lt.signed ~= false, rt.signed ~= false
+	if not what or lsign == rsign then return end
+	local lc, rc = literal(e.left), literal(e.right)
+	if (lsign and lc and lc >= 0) or (rsign and rc and rc >= 0) then return end
+	self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos + #e.op - 1 } or e,
+		"%s integers of different signs: '%s' and '%s' can lead to undefined behavior", what,
+		int_name(lt), int_name(rt))
 end
 
 function S:binop(e)
@@ -404,6 +435,7 @@ function S:binop(e)
 	end
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
+	if lt.k == "int" and rt.k == "int" then self:warn_signs(e, lt, rt) end
 	if COMPARE[op] then return UINT64 end
 	if (op == "/" or op == "%") and (signed_operand(e.left, lt) or signed_operand(e.right, rt)) then
 		-- bpftrace 0.17's warning (BPF divides unsigned)
