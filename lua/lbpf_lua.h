@@ -111,6 +111,8 @@ static inline void lbpf_lua_push_int_bits(lua_State *L, uint64_t v, unsigned bit
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
  * 64 bits; *negative says whether it was below zero. Returns 0, or -1 for anything else. */
 int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative);
+/* An integral Lua number in [-2^63, 2^64) as its 64 bits; 0, or -1 for anything else. */
+int lbpf_lua_number_bits(lua_Number n, uint64_t *bits, int *negative);
 /* Whether an ENUM/ENUM64 type's values decode as signed: its kflag, or (older compilers leave
  * the flag unset) an enumerator below zero. */
 bool lbpf_lua_enum_is_signed(const struct btf_type *t);
