@@ -248,3 +248,42 @@ describe("messages", function()
 			"(cast to unsigned to silence warning)\n    $a = -1; $b = $a    / 2;\n" .. string.rep(" ", 24) .. "~" }, plan.warnings)
 	end)
 end)
+
+describe("printf's fast path", function()
+	local format = require "bpf.trace.format"
+
+	it("prints what the general path prints, for every flag, width, precision, length and conversion", function()
+		local vals = { 0, 1, -1, 7, -7, 255, 65535, 65536, 2147483647, -2147483648, 4294967295, 4294967301,
+			1234567890123 }
+		if math.type then vals[#vals + 1] = math.maxinteger; vals[#vals + 1] = math.mininteger end
+		local n = 0
+		for _, f in ipairs({ "", "-", "0", "+", " ", "-0", "+0", "- ", "#", "0#" }) do
+			for _, w in ipairs({ "", "5", "12", "120" }) do
+				for _, p in ipairs({ "", ".0", ".3" }) do
+					for _, l in ipairs({ "", "l", "ll", "h", "hh", "z", "j" }) do
+						for _, c in ipairs({ "d", "i", "u", "x", "X", "o" }) do
+							local fmt = "%" .. f .. w .. p .. l .. c .. "|%%"
+							for _, v in ipairs(vals) do
+								assert.are.equal(format.printf(fmt, { v }, true), format.printf(fmt, { v }), fmt)
+								n = n + 1
+							end
+						end
+					end
+				end
+			end
+		end
+		for _, f in ipairs({ "", "-", "0" }) do
+			for _, w in ipairs({ "", "3", "16", "120" }) do
+				for _, p in ipairs({ "", ".0", ".2", ".30" }) do
+					for _, v in ipairs({ "", "a", "trace_workload", "abc\0def", string.rep("x", 40) }) do
+						local fmt = "<%" .. f .. w .. p .. "s>"
+						assert.are.equal(format.printf(fmt, { v }, true), format.printf(fmt, { v }), fmt)
+						n = n + 1
+					end
+				end
+			end
+		end
+		assert.is_true(n > 50000)
+		assert.are.equal("a%%b\n", format.printf("a%%b\n", {})) -- no conversion: the text as it is
+	end)
+end)
