@@ -154,6 +154,14 @@ describe("luabpf trace -l", function()
 			"    const char * filename\n    int flags\n    umode_t mode\n", out)
 	end)
 
+	it("shows a kfunc's arguments from BTF as bpftrace's -lv (libbpf's declarations)", function()
+		-- listing kfuncs needs fentry, which this kernel refuses: the argument lines alone
+		local list = require "bpf.trace.list"
+		assert.are.same({ "struct file * file", "const char * buf", "size_t count", "loff_t * pos", "ssize_t retval" },
+			list.kfunc_args("vmlinux:vfs_write"))
+		assert.are.same({ "const void * object" }, list.kfunc_args("vmlinux:kfree"))
+	end)
+
 	it("lists a binary's uprobes from its ELF symbols and its USDT probes from its notes", function()
 		local out = stdout_of(q(tw.LUABPF) .. " trace -l " .. q("uprobe:" .. target .. ":*"))
 		assert.matches("\nuprobe:" .. target:gsub("%p", "%%%0") .. ":lbpf_fixture_add\n", out)

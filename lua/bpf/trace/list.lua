@@ -217,20 +217,33 @@ local function tracepoint_fields(name)
 	return out
 end
 
+-- A BTF type as libbpf's btf_dump declares it ("const char *", "struct file *", "size_t").
+local function c_name(btf, id, depth)
+	depth = (depth or 0) + 1
+	if id == 0 or depth > 16 then return "void" end
+	local t = btf:type(id)
+	if t.kind == "ptr" then return c_name(btf, t.type, depth) .. " *" end
+	if t.kind == "const" or t.kind == "volatile" then return t.kind .. " " .. c_name(btf, t.type, depth) end
+	if t.kind == "struct" or t.kind == "union" or t.kind == "enum" then return t.kind .. " " .. (t.name or "") end
+	if t.kind == "func_proto" then return "void (*)()" end
+	if t.name and t.name ~= "" then return t.name end
+	return t.type and c_name(btf, t.type, depth) or "void"
+end
+
 -- A kfunc's arguments and return type ("struct file * file", "ssize_t retval").
 local function kfunc_args(ctx, name)
 	local btf = ctx.btf or kernel_btf()
 	local out = {}
-	local ok, id = pcall(btf.find, btf, name:gsub("^[^:]*:", ""), "func")
+	local ok, id = pcall(btf.find, btf, (name:gsub("^[^:]*:", "")), "func")
 	if not ok or not id then return out end
 	local proto = btf:type(btf:type(id).type)
-	for _, p in ipairs(proto.params or {}) do out[#out + 1] = (p.type_name or "?") .. " " .. (p.name or "") end
+	for _, p in ipairs(proto.params or {}) do out[#out + 1] = c_name(btf, p.type) .. " " .. (p.name or "") end
 	if proto.return_type and proto.return_type ~= 0 then
-		local rok, text = pcall(btf.c, btf, proto.return_type)
-		out[#out + 1] = (rok and text or "?") .. " retval"
+		out[#out + 1] = c_name(btf, proto.return_type) .. " retval"
 	end
 	return out
 end
+M.kfunc_args = function(name) return kfunc_args({}, name) end -- for specs: the -lv lines of a kfunc
 
 ---------------------------------------------------------------------------------------------------
 
