@@ -364,7 +364,7 @@ local ERRNO_TEXT = { [1] = "Operation not permitted", [2] = "No such file or dir
 
 -- -k: a helper failed (bpftrace's "stdin:1:5-9: WARNING: Failed to map_update_elem: ...").
 function handlers.helper_error(t, ev, bytes)
-	local ret = int64.tointeger(values.int(bytes, 8, true))
+	local ret = int64.tointeger(int64.fit(values.int(bytes, 8, true), 32, true)) -- the helper's int
 	if t.json then
 		local line, col = 0, 0
 		if ev.pos then line, col = diag.line_col(t.plan.source, ev.pos) end

@@ -234,7 +234,8 @@ function M.main(argv)
 	local bpf = require "bpf"
 	local trace = bpf.trace
 	if o.dump then
-		local plan, cerr = trace.compile(source, { name = name, args = o.args, cpid = 0 })
+		local plan, cerr = trace.compile(source, { name = name, args = o.args, cpid = 0,
+			helper_check = o.helper_check })
 		if not plan then return fail(1, cerr) end
 		trace.warn(plan)
 		io.stdout:write(plan.text, plan.text:sub(-1) == "\n" and "" or "\n")

@@ -257,7 +257,9 @@ function G:helper_error(name, zero, node)
 		if from then node = { pos = from, epos = to } end
 	end
 	local ok = b:new_label("helper_ok")
-	if zero then b:jne("r0", 0, ok) else b:jsge("r0", 0, ok) end
+	-- the int the helper returns, compared on 32 bits as bpftrace does: before 6.5 the map
+	-- operations the verifier calls directly return int, the upper half of r0 undefined
+	if zero then b:jne("r0", 0, ok) else b:jsge("w0", 0, ok) end
 	local ev = self.opts.helper_event(name, node)
 	local used = b:stack_used()
 	local off = self:tmp(16)
