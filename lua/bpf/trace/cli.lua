@@ -61,12 +61,12 @@ function M.parse(argv)
 		while i <= #argv do
 			local a = argv[i]
 			if not rest and a:match("^%-[lvk][lvk]+$") then
-				-- flags without values given together, as getopt takes them (-lv, -kk)
-				for c in a:sub(2):gmatch(".") do table.insert(argv, i + 1, "-" .. c) end
-				a = "--" .. "luabpf-nothing"
+				-- flags without values given together, as getopt takes them (-lv, -kk): one each
+				table.remove(argv, i)
+				for j = #a, 2, -1 do table.insert(argv, i, "-" .. a:sub(j, j)) end
+				a = argv[i]
 			end
-			if a == "--luabpf-nothing" then -- the expanded flags follow
-			elseif rest or a:sub(1, 1) ~= "-" or a == "-" then
+			if rest or a:sub(1, 1) ~= "-" or a == "-" then
 				if o.source or o.file then o.args[#o.args + 1] = a else o.file = a end
 			elseif a == "--" then
 				rest = true
