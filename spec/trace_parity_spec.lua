@@ -117,6 +117,17 @@ describe("compiler warnings", function()
 		end
 	end)
 
+	it("warns of a comparison with a literal longer than the string, as bpftrace 0.17", function()
+		local prog = 'BEGIN { if (comm == "abcdefghijklmnopqrstuvwxyz") { exit(); } @b = comm == "abcdefghijklmnopqrstuvwxyz"; ' ..
+			'@c = comm != "abcdefghijklmnopqrstuvwxyz"; @d = comm == "abcdefghijklmnop"; exit(); }'
+		local got = stderr_of(q(tw.LUABPF) .. " trace", prog)
+		assert.matches("^stdin:1:12%-49: WARNING: The literal is longer than the variable string %(size=16%), " ..
+			"condition will always be false\n[^\n]*\n           ~+\nstdin:1:68%-104: WARNING", got)
+		local _, n = got:gsub("WARNING", "")
+		assert.are.equal(2, n) -- only ==, and only a literal longer than 16
+		if tw.have_bpftrace() then assert.are.equal(stderr_of("bpftrace", prog), got) end
+	end)
+
 	it("hands warnings to opts.on_warning from Lua, once each, and the program still runs", function()
 		local warnings = {}
 		local t = assert(bpf.trace("tracepoint:syscalls:sys_enter_read,tracepoint:syscalls:sys_enter_write " ..
@@ -199,7 +210,7 @@ describe("luabpf trace -v, -k, --unsafe", function()
 
 	-- a full map, a missing key deleted, a string read from address 0, a missing key read
 	local KPROG = 'BEGIN { @x[1] = 1; @x[2] = 2; delete(@x[5]); $s = str(0); printf("%s|\\n", $s); ' ..
-		'@y[1] = 1; $v = @y[3]; @x[7] += 3; exit(); }'
+		'@y[1] = 1; $v = @y[3]; @x[7] += 3; if (@y[4]) { exit(); } exit(); }'
 
 	it("-k and -kk report failed helpers on the output as bpftrace 0.17 (text and JSON)", function()
 		for _, flags in ipairs({ "-k", "-kk", "-f json -kk" }) do

@@ -255,6 +255,8 @@ function G:helper_error(name, zero, node)
 		-- bpftrace names the assignment's operator
 		local from, to = self.src:find("[-+*/%%&|^<>]*=", node.target.epos + 1)
 		if from then node = { pos = from, epos = to } end
+	elseif node and node.pos and self.src and self.src:sub(node.pos - 1, node.pos - 1) == "(" then
+		node = { pos = node.pos - 1, epos = node.epos } -- bpftrace's place starts at a '(' just before
 	end
 	local ok = b:new_label("helper_ok")
 	-- the int the helper returns, compared on 32 bits as bpftrace does: before 6.5 the map

@@ -412,6 +412,19 @@ function S:warn_signs(e, lt, rt)
 		int_name(lt), int_name(rt))
 end
 
+-- bpftrace 0.17: `comm == "a literal longer than 16 bytes"` can never be true.
+function S:warn_long_literal(e, lt, rt)
+	local l, r = e.left.kind == "str", e.right.kind == "str"
+	if l == r then return end
+	local lit, other = l and e.left or e.right, l and rt or lt
+	if #lit.value <= other.size then return end
+	-- bpftrace's place: from the left operand (and a '(' just before it) to the right one's end
+	local pos, src = e.pos, self.opts.source
+	if src and pos > 1 and src:sub(pos - 1, pos - 1) == "(" then pos = pos - 1 end
+	self:warn({ pos = pos, epos = e.epos }, "The literal is longer than the variable string (size=%d), "
+		.. "condition will always be false", other.size)
+end
+
 function S:binop(e)
 	local op = e.op
 	local lt, rt = self:expr(e.left), self:expr(e.right)
@@ -423,6 +436,7 @@ function S:binop(e)
 	if lt.k == "str" or rt.k == "str" then
 		if (op == "==" or op == "!=") and lt.k == "str" and rt.k == "str" then
 			e.strcmp = true
+			if op == "==" then self:warn_long_literal(e, lt, rt) end
 			return UINT64
 		end
 		raise(e, "'%s' between %s and %s is not supported", op, types.name(lt), types.name(rt))
