@@ -15,6 +15,7 @@ local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
 local usym = require "bpf.trace.usym"
 local diag = require "bpf.trace.diag"
+local multi = require "bpf.trace.multi"
 local json -- bpf.trace.format_json, loaded for opts.format == "json"
 
 local M = {}
@@ -49,7 +50,8 @@ end
 local function compile_opts(opts)
 	return { name = opts.name, cpid = opts.cpid, args = opts.args, strlen = opts.strlen,
 		helper_check = opts.helper_check,
-		max_entries = opts.max_entries, btf = opts.btf, tracefs = opts.tracefs }
+		max_entries = opts.max_entries, btf = opts.btf, tracefs = opts.tracefs,
+		kprobe_multi = opts.kprobe_multi }
 end
 
 --- Compiles source into the plan (programs as text, maps, events) without loading anything.
@@ -70,7 +72,7 @@ end
 function M.probe_count(plan)
 	local n = 0
 	for _, p in ipairs(plan.programs) do
-		if not p.internal then n = n + 1 end
+		if not p.internal then n = n + multi.probe_count(plan, p) end
 	end
 	return n
 end
@@ -97,7 +99,7 @@ local function new(source, opts)
 	if not plan then return nil, err end
 	M.warn(plan, opts.on_warning)
 	if opts.on_start then opts.on_start(plan) end
-	local lopts = { attach = opts.attach }
+	local lopts = { attach = opts.attach, on_warning = opts.on_warning }
 	if opts.verbose then
 		-- bpftrace -v: each program's id and verifier log on the output, "Attaching PROBE" on stderr
 		local out = opts.output or io.stdout

@@ -405,6 +405,9 @@ function G:builtin(e)
 		b:sub("r0", "r1")
 	elseif n == "kstack" then
 		self:stackid(false)
+	elseif n == "func" then -- a folded wildcard kprobe: the function's address (a ksym)
+		b:mov("r1", "r6")
+		self:call("get_func_ip", 1)
 	elseif n == "retval" then
 		if e.farg_index then
 			b:ldx("u64", "r0", "r6", e.farg_index * 8)

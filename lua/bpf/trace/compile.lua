@@ -6,6 +6,7 @@ local semantic = require "bpf.trace.semantic"
 local resources = require "bpf.trace.resources"
 local codegen = require "bpf.trace.codegen"
 local types = require "bpf.trace.types"
+local multi = require "bpf.trace.multi"
 
 -- Kernel BTF wrapped with the compiler's caches, once per BTF handle.
 local btf_cache = setmetatable({}, { __mode = "k" })
@@ -109,6 +110,9 @@ local function compile(src, opts)
 		local sem = semantic.analyze(ast, copts)
 		local plan = resources.plan(sem, copts)
 		plan.source, plan.name = src, copts.name
+		for _, pp in ipairs(plan.programs) do
+			if pp.attach.funcs then plan.kprobe_multi = multi.available(copts); break end
+		end
 		plan.warnings = {}
 		for i, w in ipairs(sem.warnings or {}) do
 			plan.warnings[i] = diag.format_warning(src, copts.name, w.pos, w.epos, w.message)
@@ -161,8 +165,11 @@ local function compile(src, opts)
 			if k ~= "text" then return nil end
 			local texts = {}
 			for _, pp in ipairs(t.programs) do
-				texts[#texts + 1] = string.format("; %s  (program %s, %s, %d instructions)\n%s",
-					pp.probe, pp.bpf_name, pp.prog_type, pp.asm:count(), pp.text)
+				local funcs = pp.attach.funcs
+				texts[#texts + 1] = string.format("; %s  (program %s, %s, %d instructions%s)\n%s",
+					pp.probe, pp.bpf_name, pp.prog_type, pp.asm:count(),
+					funcs and string.format(", %d functions by %s", #funcs,
+						t.kprobe_multi and "one kprobe.multi link" or "one link each") or "", pp.text)
 			end
 			local text = table.concat(texts, "\n")
 			rawset(t, "text", text)

@@ -15,9 +15,13 @@ local function create_map(spec)
 end
 
 -- bpf.asm load options for a plan program.
-local function load_opts(p)
+local function load_opts(p, plan_multi)
 	local a, k = p.attach, p.kind
 	local o = { name = p.bpf_name }
+	if a.funcs then -- a folded wildcard: one kprobe.multi link, else a kprobe per function
+		o.section = (plan_multi and (k .. ".multi")) or (k .. "/" .. a.funcs[1])
+		return o
+	end
 	if k == "begin" or k == "end" then o.type = "raw_tracepoint"
 	elseif k == "tracepoint" then o.section = "tracepoint/" .. a.category .. "/" .. a.name
 	elseif k == "rawtracepoint" then o.section = "raw_tracepoint/" .. a.name
@@ -29,6 +33,29 @@ local function load_opts(p)
 	elseif k == "interval" or k == "profile" then o.type = "perf_event"
 	end
 	return o
+end
+
+-- A folded wildcard kprobe attached: one kprobe.multi link, or one link per function (a
+-- function the kernel refuses is skipped with a warning, as bpftrace does). Returns the links.
+local function attach_funcs(prog, p, plan_multi, warn)
+	local a, ret = p.attach, p.kind == "kretprobe"
+	if plan_multi then
+		local link, err, errno = prog:attach_kprobe_multi(a.pattern, { retprobe = ret })
+		if not link then return nil, err, errno end
+		return { link }
+	end
+	local links, failed = {}, {}
+	for _, f in ipairs(a.funcs) do
+		local link, err, errno
+		if ret then link, err, errno = prog:attach_kretprobe(f) else link, err, errno = prog:attach_kprobe(f) end
+		if link then links[#links + 1] = link
+		else failed[#failed + 1] = { f, err, errno } end
+	end
+	if #links == 0 then return nil, failed[1][2], failed[1][3] end
+	for _, e in ipairs(failed) do
+		warn(string.format("WARNING: could not attach probe %s:%s, skipping: %s", p.kind, e[1], tostring(e[2])))
+	end
+	return links
 end
 
 local function attach(prog, p)
@@ -158,7 +185,7 @@ local function load(plan, opts)
 		refs.lost.handle = lost
 	end
 	for i, p in ipairs(plan.programs) do
-		local lo = load_opts(p)
+		local lo = load_opts(p, plan.kprobe_multi)
 		lo.log_level = opts.log_level
 		local prog, lerr, lerrno = p.asm:load(lo)
 		if not prog then
@@ -168,6 +195,7 @@ local function load(plan, opts)
 		if opts.on_loaded then opts.on_loaded(p, prog) end
 	end
 	if opts.attach == false then return self end
+	local warn = opts.on_warning or function(text) io.stderr:write(text, "\n") end
 	if opts.begin ~= false then
 		for i, p in ipairs(plan.programs) do
 			if p.kind == "begin" then
@@ -180,12 +208,21 @@ local function load(plan, opts)
 	for i, p in ipairs(plan.programs) do
 		if p.kind ~= "begin" and p.kind ~= "end" then
 			if opts.on_attach then opts.on_attach(p) end
-			local link, aerr, aerrno = attach(self.programs[i], p)
+			local link, aerr, aerrno
+			if p.attach.funcs then
+				link, aerr, aerrno = attach_funcs(self.programs[i], p, plan.kprobe_multi, warn)
+			else
+				link, aerr, aerrno = attach(self.programs[i], p)
+			end
 			if not link then
 				return fail(string.format("%s:%s: ERROR: cannot attach probe '%s': %s", plan.name or "stdin",
 					tostring(p.line or "?"), p.probe, tostring(aerr)), aerrno)
 			end
-			self.links[i] = link
+			if p.attach.funcs then
+				for j, l in ipairs(link) do self.links[i .. "." .. j] = l end
+			else
+				self.links[i] = link
+			end
 		end
 	end
 	if opts.on_attach then -- END runs at the end; bpftrace names it last

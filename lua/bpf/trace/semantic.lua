@@ -3,6 +3,7 @@
 -- what each probe kind allows, and collects the maps and the event records the program uses.
 local diag = require "bpf.trace.diag"
 local probes = require "bpf.trace.probes"
+local multi = require "bpf.trace.multi"
 local tracefs = require "bpf.trace.tracefs"
 local types = require "bpf.trace.types"
 
@@ -207,6 +208,7 @@ function S:builtin(e)
 		end
 		raise(e, "the %s builtin can only be used with kprobe, uprobe, usdt and rawtracepoint probes", name)
 	elseif name == "func" then
+		if self.ctx.ap.multi then return { k = "ksym" } end -- bpf_get_func_ip, named in user space
 		local a = self.ctx.ap.attach
 		local f = a.func or a.symbol or a.name
 		if not f then raise(e, "the func builtin can only be used with kprobe, uprobe, kfunc and usdt probes") end
@@ -758,7 +760,7 @@ local function analyze(ast, opts)
 	for _, probe in ipairs(ast.probes) do
 		local seen, aps = {}, {}
 		for _, spec in ipairs(probe.specs) do
-			for _, ap in ipairs(probes.expand(spec, opts)) do
+			for _, ap in ipairs(multi.fold(spec, probes.expand(spec, opts), probe)) do
 				if not seen[ap.probe] then
 					seen[ap.probe] = true
 					aps[#aps + 1] = ap
