@@ -2,6 +2,7 @@
 -- expanded (tracefs events, kernel symbols), unknown targets refused with the nearest names.
 local diag = require "bpf.trace.diag"
 local tracefs = require "bpf.trace.tracefs"
+local ksyms = require "bpf.trace.ksyms"
 
 local M = {}
 
@@ -38,44 +39,13 @@ local function glob_pattern(g)
 end
 M.glob_pattern = glob_pattern
 
--- Kernel text symbols (cached), for kprobe/kfunc wildcards and suggestions.
-local ksyms_cache
+-- Kernel text symbols, for suggestions: { list = names in kallsyms order, set = {name = true} }
+-- (read once per process; building them takes a few hundred ms, so only errors do).
 local function kernel_functions()
-	if ksyms_cache then return ksyms_cache end
-	local list, seen = {}, {}
-	local f = io.open("/proc/kallsyms", "r")
-	if f then
-		for line in f:lines() do
-			local t, name = line:match("^%x+ ([tT]) ([%w_%.]+)")
-			if t and not seen[name] then
-				seen[name] = true
-				list[#list + 1] = name
-			end
-		end
-		f:close()
-	end
-	ksyms_cache = { list = list, set = seen }
-	return ksyms_cache
+	local list, set = ksyms.functions()
+	return { list = list, set = set }
 end
 M.kernel_functions = kernel_functions
-
--- The functions ftrace can attach to (tracefs available_filter_functions), cached per tracefs
--- root: wildcards match only these, as bpftrace's do (kallsyms also lists __init functions freed
--- after boot and notrace ones, whose attach the kernel refuses). nil when the file is unreadable.
-local traceable_cache = {}
-local function traceable_functions(opts)
-	local root = tracefs.root(opts)
-	if traceable_cache[root] == nil then
-		local data = tracefs.read_file(root .. "/available_filter_functions")
-		local set = false
-		if data and data ~= "" then
-			set = {}
-			for name in data:gmatch("(%S+)[^\n]*") do set[name] = true end
-		end
-		traceable_cache[root] = set
-	end
-	return traceable_cache[root] or nil
-end
 
 local function split(text)
 	if not text:find('"', 1, true) then
@@ -231,11 +201,14 @@ function M.expand(spec, opts)
 				kname, parts[2] .. ":" .. func, func)
 		end
 		if has_wildcard(func) then
+			-- kallsyms' text symbols that ftrace can attach to (available_filter_functions), as
+			-- bpftrace's wildcards: kallsyms also lists __init functions freed after boot and
+			-- notrace ones, whose attach the kernel refuses
 			local pat, out = glob_pattern(func), {}
 			local btf = (kind == "fentry" or kind == "fexit") and opts.btf
-			local traceable = traceable_functions(opts)
-			for _, f in ipairs(kernel_functions().list) do
-				if f:match(pat) and (not btf or btf:find(f, "func")) and (not traceable or traceable[f]) then
+			local traceable = ksyms.traceable_matching(tracefs.root(opts), func, pat)
+			for _, f in ipairs(ksyms.functions_matching(func, pat)) do
+				if (not btf or btf:find(f, "func")) and (not traceable or traceable[f]) then
 					out[#out + 1] = one(f)
 				end
 			end
@@ -244,7 +217,7 @@ function M.expand(spec, opts)
 		end
 		if kind == "fentry" or kind == "fexit" then
 			if opts.btf and not opts.btf:find(func, "func") then
-				if kernel_functions().set[func] then
+				if ksyms.is_function(func) then
 					diag.raise(spec, "kernel function '%s' has no BTF in vmlinux (a module's function? only vmlinux's BTF is read; kprobe:%s works)",
 						func, func)
 				end
@@ -253,10 +226,10 @@ function M.expand(spec, opts)
 					diag.did_you_mean(func, names))
 			end
 		elseif not (opts.btf and opts.btf:find(func, "func")) then
-			-- not in BTF: /proc/kallsyms (half a second to read) says whether it exists
-			local ks = kernel_functions()
-			if #ks.list > 0 and not ks.set[func] then
-				diag.raise(spec, "unknown kernel function '%s'%s", func, diag.did_you_mean(func, ks.list))
+			-- not in BTF: /proc/kallsyms says whether it exists
+			if ksyms.available() and not ksyms.is_function(func) then
+				diag.raise(spec, "unknown kernel function '%s'%s", func,
+					diag.did_you_mean(func, kernel_functions().list))
 			end
 		end
 		return { one(func) }

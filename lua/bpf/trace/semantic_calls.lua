@@ -4,6 +4,7 @@
 -- Methods of semantic.lua's checker (self), mixed in.
 local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
+local ksyms = require "bpf.trace.ksyms"
 
 local raise = diag.raise
 local INT64, UINT64 = types.INT64, types.UINT64
@@ -69,15 +70,7 @@ function S:call_value(e)
 		call_arity(e, 1, 1)
 		local s = self:static_str(e.args[1])
 		if not s then raise(e, "kaddr() needs a string literal") end
-		local addr
-		local f = io.open("/proc/kallsyms", "r")
-		if f then
-			for line in f:lines() do
-				local a, sym = line:match("^(%x+) %a ([%w_%.]+)$")
-				if sym == s then addr = a; break end
-			end
-			f:close()
-		end
+		local addr = ksyms.address(s)
 		if not addr then raise(e.args[1], "unknown kernel symbol '%s'", s) end
 		e.value = tonumber(addr:sub(-13), 16)
 		if #addr > 13 then
