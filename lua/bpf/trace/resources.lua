@@ -7,16 +7,29 @@ local M = {}
 
 local MAX_ENTRIES = 4096
 
+-- Per `used` set: the last suffix number taken for each base's first 15 characters (the names
+-- tried depend on those only; every lower number is taken too: the set only grows), so that n
+-- programs whose names share 15 characters are named in n steps, not n * n / 2.
+local next_suffix = setmetatable({}, { __mode = "k" })
+
 -- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`.
 local function kernel_name(base, used)
-	base = base:gsub("[^%w_]", "_")
-	local name = base:sub(1, 15)
-	local n = 1
-	while used[name] do
+	if base:find("[^%w_]") then base = base:gsub("[^%w_]", "_") end
+	local tried = next_suffix[used]
+	if not tried then tried = {}; next_suffix[used] = tried end
+	local head = base:sub(1, 15)
+	local n = tried[head]
+	local name
+	if not n then
+		n = 1
+		name = head
+	end
+	while not name or used[name] do
 		n = n + 1
 		local suffix = "_" .. n
 		name = base:sub(1, 15 - #suffix) .. suffix
 	end
+	tried[head] = n
 	used[name] = true
 	return name
 end
