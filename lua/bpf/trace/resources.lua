@@ -12,12 +12,24 @@ local MAX_ENTRIES = 4096
 -- programs whose names share 15 characters are named in n steps, not n * n / 2.
 local next_suffix = setmetatable({}, { __mode = "k" })
 
+-- Bases with characters other than [A-Za-z0-9_] replaced by "_", remembered (a pattern search
+-- per name costs more than the rest of the naming); forgotten when there are many.
+local cleaned, n_cleaned = {}, 0
+local function clean(base)
+	local c = cleaned[base]
+	if c then return c end
+	c = base:find("[^%w_]") and (base:gsub("[^%w_]", "_")) or base
+	if n_cleaned >= 4096 then cleaned, n_cleaned = {}, 0 end
+	cleaned[base], n_cleaned = c, n_cleaned + 1
+	return c
+end
+
 -- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`.
 local function kernel_name(base, used)
-	if base:find("[^%w_]") then base = base:gsub("[^%w_]", "_") end
+	base = clean(base)
 	local tried = next_suffix[used]
 	if not tried then tried = {}; next_suffix[used] = tried end
-	local head = base:sub(1, 15)
+	local head = #base <= 15 and base or base:sub(1, 15)
 	local n = tried[head]
 	local name
 	if not n then
