@@ -31,7 +31,9 @@ local PROG_TYPE = {
 }
 M.PROG_TYPE = PROG_TYPE
 
-local function has_wildcard(s) return s:find("[%*%?]") ~= nil end
+local find = string.find
+
+local function has_wildcard(s) return (find(s, "*", 1, true) or find(s, "?", 1, true)) ~= nil end
 
 -- A glob (`*`, `?`) as an anchored Lua pattern.
 local function glob_pattern(g)
@@ -48,10 +50,15 @@ end
 M.kernel_functions = kernel_functions
 
 local function split(text)
-	if not text:find('"', 1, true) then
-		local parts = {}
-		for part in (text .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = part end
-		return parts
+	if not find(text, '"', 1, true) then
+		local parts, n, pos = {}, 0, 1
+		while true do
+			local c = find(text, ":", pos, true)
+			n = n + 1
+			if not c then parts[n] = text:sub(pos); return parts end
+			parts[n] = text:sub(pos, c - 1)
+			pos = c + 1
+		end
 	end
 	local parts, i = {}, 1
 	-- split on ':' outside quotes
@@ -122,9 +129,10 @@ function M.expand(spec, opts)
 		end
 		diag.raise(spec, "unknown probe type '%s'%s", kname, diag.did_you_mean(kname, KIND_NAMES))
 	end
-	local function ap(probe, attach, target)
+	-- (fields set later are listed as nil: the table is made with room for them)
+	local function ap(probe, attach, target, fmt)
 		return { kind = kind, probe = probe, attach = attach or {}, prog_type = PROG_TYPE[kind],
-			target = target or "", spec = spec }
+			target = target or "", spec = spec, fmt = fmt, usdt_mixed = nil }
 	end
 	if kind == "begin" or kind == "end" then
 		if #parts > 1 then diag.raise(spec, "'%s' takes no target", kname) end
@@ -151,14 +159,15 @@ function M.expand(spec, opts)
 			end
 			return out
 		end
-		if not tracefs.format(root, cat, name) then
+		local fmt = tracefs.format(root, cat, name)
+		if not fmt then
 			-- the list of every tracepoint is slow to generate: read only to suggest names
 			local events, err = tracefs.events(root)
 			if not events then diag.raise(spec, "%s", err) end
 			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
 				diag.did_you_mean(cat .. ":" .. name, events))
 		end
-		return { ap("tracepoint:" .. cat .. ":" .. name, { category = cat, name = name }, cat .. ":" .. name) }
+		return { ap("tracepoint:" .. cat .. ":" .. name, { category = cat, name = name }, cat .. ":" .. name, fmt) }
 	elseif kind == "rawtracepoint" then
 		local name = parts[#parts]
 		if #parts < 2 or #parts > 3 or name == "" then

@@ -231,8 +231,8 @@ function S:check_format_types(e, convs, tys, first_arg)
 		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, #convs,
 			#convs == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")
 	end
-	for j, conv in ipairs(convs) do
-		local ty = tys[j]
+	for j = 1, #convs do
+		local conv, ty = convs[j], tys[j]
 		local a = e.args[first_arg + j - 1]
 		if conv == "s" then
 			if types.is_intlike(ty) then
@@ -245,14 +245,25 @@ function S:check_format_types(e, convs, tys, first_arg)
 	return convs
 end
 
+-- "int8", "str64", ...: an arg's part of a record signature, by plan type and size.
+local sig_parts = setmetatable({}, { __index = function(t, type)
+	local by_size = setmetatable({}, { __index = function(u, size)
+		local part = type .. size
+		if not math.type or math.type(size) == "integer" then u[size] = part end
+		return part
+	end })
+	t[type] = by_size
+	return by_size
+end })
+
 local function record_args(tys)
 	local args, off, sig = {}, 8, {}
-	for i, ty in ipairs(tys) do
-		local pt = types.plan_type(ty)
+	for i = 1, #tys do
+		local pt = types.plan_type(tys[i])
 		pt.offset = off
 		args[i] = pt
 		off = off + pt.size
-		sig[#sig + 1] = pt.type .. pt.size
+		sig[i] = sig_parts[pt.type][pt.size]
 	end
 	return args, off, table.concat(sig, ",")
 end
@@ -356,8 +367,11 @@ function S:call_stmt(e, is_stmt)
 	return NONE
 end
 
-local AGG_TYPES = {}
-for name in pairs(AGGREGATIONS) do AGG_TYPES[name] = { k = "agg", fn = name } end
+local AGG_TYPES, AGG_ARG = {}, {}
+for name in pairs(AGGREGATIONS) do
+	AGG_TYPES[name] = { k = "agg", fn = name }
+	AGG_ARG[name] = name .. "()'s argument"
+end
 
 function S:aggregation(s, m, call)
 	local name = call.name
@@ -374,7 +388,7 @@ function S:aggregation(s, m, call)
 	end
 	self:map_kind(m, name, s.target)
 	if want >= 1 then
-		local ty = self:need_int(call.args[1], name .. "()'s argument")
+		local ty = self:need_int(call.args[1], AGG_ARG[name])
 		m.signed = (m.signed == nil) and (ty.signed ~= false and ty.k == "int") or (m.signed and ty.signed)
 	end
 	if name == "lhist" then

@@ -110,17 +110,22 @@ function M.parse_format(text)
 	return fmt
 end
 
+-- Parsed formats by root, category and name: read once per process, as bpftrace does (a format
+-- changes only when the module defining the tracepoint is reloaded).
 local format_cache = {}
 
--- The parsed format of tracepoint category:name, or nil, message.
+-- The parsed format of tracepoint category:name, or nil.
 function M.format(root, category, name)
-	local key = root .. "/" .. category .. "/" .. name
-	local fmt = format_cache[key]
+	local by_cat = format_cache[root]
+	if not by_cat then by_cat = {}; format_cache[root] = by_cat end
+	local by_name = by_cat[category]
+	if not by_name then by_name = {}; by_cat[category] = by_name end
+	local fmt = by_name[name]
 	if fmt then return fmt end
 	local text = read_file(root .. "/events/" .. category .. "/" .. name .. "/format")
 	if not text then return nil end
 	fmt = M.parse_format(text)
-	format_cache[key] = fmt
+	by_name[name] = fmt
 	return fmt
 end
 
