@@ -116,6 +116,12 @@ local function rate(spec, kind, parts)
 	return a
 end
 
+-- An attach point (fields set later are listed as nil: the table is made with room for them).
+local function new_ap(kind, spec, probe, attach, target, fmt)
+	return { kind = kind, probe = probe, attach = attach or {}, prog_type = PROG_TYPE[kind],
+		target = target or "", spec = spec, fmt = fmt, usdt_mixed = nil }
+end
+
 -- Expands one spec node ({text, pos, epos}) into attach points:
 -- { {kind, probe = canonical text, attach = {...}, prog_type, target = "..."}, ... }.
 function M.expand(spec, opts)
@@ -129,14 +135,9 @@ function M.expand(spec, opts)
 		end
 		diag.raise(spec, "unknown probe type '%s'%s", kname, diag.did_you_mean(kname, KIND_NAMES))
 	end
-	-- (fields set later are listed as nil: the table is made with room for them)
-	local function ap(probe, attach, target, fmt)
-		return { kind = kind, probe = probe, attach = attach or {}, prog_type = PROG_TYPE[kind],
-			target = target or "", spec = spec, fmt = fmt, usdt_mixed = nil }
-	end
 	if kind == "begin" or kind == "end" then
 		if #parts > 1 then diag.raise(spec, "'%s' takes no target", kname) end
-		return { ap(kname) }
+		return { new_ap(kind, spec, kname) }
 	elseif kind == "tracepoint" then
 		if #parts ~= 3 or parts[2] == "" or parts[3] == "" then
 			diag.raise(spec, "bad tracepoint '%s': expected tracepoint:CATEGORY:NAME", text)
@@ -151,7 +152,7 @@ function M.expand(spec, opts)
 			for _, ev in ipairs(events) do
 				if ev:match(pat) then
 					local c, n = ev:match("^([^:]+):(.+)$")
-					out[#out + 1] = ap("tracepoint:" .. ev, { category = c, name = n }, ev)
+					out[#out + 1] = new_ap(kind, spec, "tracepoint:" .. ev, { category = c, name = n }, ev)
 				end
 			end
 			if #out == 0 then
@@ -167,7 +168,8 @@ function M.expand(spec, opts)
 			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
 				diag.did_you_mean(cat .. ":" .. name, events))
 		end
-		return { ap("tracepoint:" .. cat .. ":" .. name, { category = cat, name = name }, cat .. ":" .. name, fmt) }
+		return { new_ap(kind, spec, "tracepoint:" .. cat .. ":" .. name, { category = cat, name = name },
+			cat .. ":" .. name, fmt) }
 	elseif kind == "rawtracepoint" then
 		local name = parts[#parts]
 		if #parts < 2 or #parts > 3 or name == "" then
@@ -188,7 +190,7 @@ function M.expand(spec, opts)
 				end
 			end
 		end
-		return { ap("rawtracepoint:" .. name, { name = name }, name) }
+		return { new_ap(kind, spec, "rawtracepoint:" .. name, { name = name }, name) }
 	elseif kind == "kprobe" or kind == "kretprobe" or kind == "fentry" or kind == "fexit" then
 		if #parts < 2 or #parts > 3 or parts[#parts] == "" then
 			diag.raise(spec, "bad %s '%s': expected %s:FUNCTION", kname, text, kname)
@@ -203,7 +205,7 @@ function M.expand(spec, opts)
 		local function one(f)
 			local attach = { func = f }
 			if kind == "kprobe" or kind == "kretprobe" then attach.offset = offset end
-			return ap(kname .. ":" .. f .. (offset > 0 and ("+" .. offset) or ""), attach, f)
+			return new_ap(kind, spec, kname .. ":" .. f .. (offset > 0 and ("+" .. offset) or ""), attach, f)
 		end
 		if (kind == "fentry" or kind == "fexit") and #parts == 3 and parts[2] ~= "vmlinux" then
 			diag.raise(spec, "%s on a module's function ('%s') is not supported: only vmlinux's BTF is read (kprobe:%s works)",
@@ -257,7 +259,7 @@ function M.expand(spec, opts)
 		if has_wildcard(sym) then diag.raise(spec, "wildcards in uprobe functions are not supported") end
 		local attach = { binary = binary, symbol = sym, offset = off }
 		if addr then attach.symbol, attach.offset = nil, tonumber(addr, sym:match("^0x") and 16 or 10) end
-		return { ap(kname .. ":" .. binary .. ":" .. parts[3], attach, parts[3]) }
+		return { new_ap(kind, spec, kname .. ":" .. binary .. ":" .. parts[3], attach, parts[3]) }
 	elseif kind == "usdt" then
 		if #parts < 3 or #parts > 4 then
 			diag.raise(spec, "bad usdt '%s': expected usdt:BINARY:[PROVIDER:]NAME", text)
@@ -271,10 +273,10 @@ function M.expand(spec, opts)
 		local bf = io.open(binary, "rb")
 		if not bf then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
 		bf:close()
-		return { ap("usdt:" .. binary .. ":" .. (provider and (provider .. ":") or "") .. name,
+		return { new_ap(kind, spec, "usdt:" .. binary .. ":" .. (provider and (provider .. ":") or "") .. name,
 			{ binary = binary, provider = provider, name = name }, name) }
 	elseif kind == "interval" or kind == "profile" then
-		return { ap(kname .. ":" .. table.concat(parts, ":", 2), rate(spec, kname, parts)) }
+		return { new_ap(kind, spec, kname .. ":" .. table.concat(parts, ":", 2), rate(spec, kname, parts)) }
 	end
 	diag.raise(spec, "unknown probe type '%s'", kname)
 end
