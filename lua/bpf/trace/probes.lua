@@ -168,8 +168,12 @@ function M.expand(spec, opts)
 			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
 				diag.did_you_mean(cat .. ":" .. name, events))
 		end
-		return { new_ap(kind, spec, "tracepoint:" .. cat .. ":" .. name, { category = cat, name = name },
-			cat .. ":" .. name, fmt) }
+		local names = fmt.names -- the canonical strings, made once per tracepoint
+		if not names then
+			names = { probe = "tracepoint:" .. cat .. ":" .. name, target = cat .. ":" .. name }
+			fmt.names = names
+		end
+		return { new_ap(kind, spec, names.probe, { category = cat, name = name }, names.target, fmt) }
 	elseif kind == "rawtracepoint" then
 		local name = parts[#parts]
 		if #parts < 2 or #parts > 3 or name == "" then

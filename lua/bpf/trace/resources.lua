@@ -125,6 +125,17 @@ local function layout_key(m)
 	return keys, off, st, slot_offset
 end
 
+-- "AT_x" for map @x (remembered like cleaned bases: string operations are most of the naming).
+local map_bases, n_map_bases = {}, 0
+local function map_base(name)
+	local base = map_bases[name]
+	if base then return base end
+	base = "AT_" .. (name == "@" and "" or name:sub(2))
+	if n_map_bases >= 4096 then map_bases, n_map_bases = {}, 0 end
+	map_bases[name], n_map_bases = base, n_map_bases + 1
+	return base
+end
+
 -- One plan map from the semantic pass's map info.
 local function layout_map(m, used, opts)
 	local kind = m.kind
@@ -143,7 +154,7 @@ local function layout_map(m, used, opts)
 	end
 	local l = m.lhist
 	local pm = { name = m.name, kind = kind, max_entries = opts.max_entries or MAX_ENTRIES,
-		bpf_name = kernel_name("AT_" .. (m.name == "@" and "" or m.name:sub(2)), used),
+		bpf_name = kernel_name(map_base(m.name), used),
 		percpu = percpu, map_type = percpu and "percpu_hash" or "hash",
 		keys = keys, slot_offset = slot_offset, key_size = key_size, key_type = key_type,
 		value = value, value_size = value_size, value_type = value_type, signed = signed,

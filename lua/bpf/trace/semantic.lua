@@ -58,11 +58,23 @@ end
 ---------------------------------------------------------------------------------------------
 -- Maps
 
+-- "@x" for x, remembered (making the string costs more than the rest of map_info); forgotten
+-- when there are many.
+local at_names, n_at_names = {}, 0
+local function at_name(name)
+	local at = at_names[name]
+	if at then return at end
+	at = "@" .. name
+	if n_at_names >= 4096 then at_names, n_at_names = {}, 0 end
+	at_names[name], n_at_names = at, n_at_names + 1
+	return at
+end
+
 function S:map_info(node)
 	local maps = self.maps
 	local m = maps[node.name] -- keyed by the name without its "@"
 	if not m then
-		m = { name = "@" .. node.name, first = node, keys = nil, kind = nil, value = nil, signed = nil,
+		m = { name = at_name(node.name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
 			lhist = nil, plan = nil }
 		maps[node.name] = m
 		local order = self.map_order
