@@ -111,7 +111,8 @@ function M.parse_format(text)
 end
 
 -- Parsed formats by root, category and name: read once per process, as bpftrace does (a format
--- changes only when the module defining the tracepoint is reloaded).
+-- changes only when the module defining the tracepoint is reloaded). probes.lua keeps the
+-- tracepoint's canonical probe and target strings in `fmt.names`.
 local format_cache = {}
 
 -- The parsed format of tracepoint category:name, or nil.
