@@ -138,8 +138,9 @@ describe("trace caches", function()
 		end
 		local bases = {}
 		for i = 1, 150 do bases[#bases + 1] = "tp_sys_enter_" .. string.rep("x", i % 7) .. i end
-		for i = 1, 30 do bases[#bases + 1] = "tp_sys_enter_re" end
+		for _ = 1, 120 do bases[#bases + 1] = "tp_sys_enter_re" end -- into 3-digit suffixes
 		for i = 1, 30 do bases[#bases + 1] = "tp_sys_enter_re_" .. i end
+		for i = 1, 40 do bases[#bases + 1] = "tp_sys_enter_" .. string.char(96 + i % 26) .. "xyz" end
 		bases[#bases + 1] = "kp_a.b-c"
 		bases[#bases + 1] = "kp_a_b_c"
 		local used_fast, used_walk = {}, {}

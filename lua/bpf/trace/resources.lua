@@ -7,10 +7,11 @@ local M = {}
 
 local MAX_ENTRIES = 4096
 
--- Per `used` set: the last suffix number taken for each base's first 15 characters (the names
--- tried depend on those only; every lower number is taken too: the set only grows), so that n
--- programs whose names share 15 characters are named in n steps, not n * n / 2.
-local next_suffix = setmetatable({}, { __mode = "k" })
+-- Per `used` set and suffix length L ("_2" is 2 long, "_10" 3, ...): the highest number tried
+-- for each prefix (the base's first 15 - L characters: with the number they make the name). The
+-- set only grows, so every number up to it stays taken: n programs whose names share a prefix
+-- are named in n steps, not n * n / 2.
+local tried_by_set = setmetatable({}, { __mode = "k" })
 
 -- Bases with characters other than [A-Za-z0-9_] replaced by "_", remembered (a pattern search
 -- per name costs more than the rest of the naming); forgotten when there are many.
@@ -24,26 +25,35 @@ local function clean(base)
 	return c
 end
 
--- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`.
+-- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`: the base's
+-- first 15 characters, else the first of base .. "_2", "_3", ... (cut to 15) that is free.
 local function kernel_name(base, used)
 	base = clean(base)
-	local tried = next_suffix[used]
-	if not tried then tried = {}; next_suffix[used] = tried end
 	local head = #base <= 15 and base or base:sub(1, 15)
-	local n = tried[head]
-	local name
-	if not n then
-		n = 1
-		name = head
+	if not used[head] then
+		used[head] = true
+		return head
 	end
-	while not name or used[name] do
-		n = n + 1
-		local suffix = "_" .. n
-		name = base:sub(1, 15 - #suffix) .. suffix
+	local tried = tried_by_set[used]
+	if not tried then tried = {}; tried_by_set[used] = tried end
+	local lo, hi, len = 2, 9, 2
+	while true do
+		local prefix = base:sub(1, 15 - len)
+		local by_prefix = tried[len]
+		if not by_prefix then by_prefix = {}; tried[len] = by_prefix end
+		local n = (by_prefix[prefix] or lo - 1) + 1
+		while n <= hi do
+			local name = prefix .. "_" .. n
+			if not used[name] then
+				by_prefix[prefix] = n
+				used[name] = true
+				return name
+			end
+			n = n + 1
+		end
+		by_prefix[prefix] = hi
+		lo, hi, len = hi + 1, hi * 10 + 9, len + 1
 	end
-	tried[head] = n
-	used[name] = true
-	return name
 end
 M.kernel_name = kernel_name
 
