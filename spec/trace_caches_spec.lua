@@ -78,6 +78,24 @@ describe("trace caches", function()
 		assert.same(prefixed("kprobe:", want), probes_of(assert(compile("kprobe:vfs_* { @[probe] = count(); }"))))
 	end)
 
+	it("tracepoint wildcards match what a walk over available_events finds, in its order", function()
+		local function events(pattern)
+			local out = {}
+			for ev in read("/sys/kernel/tracing/available_events"):gmatch("[^\n]+") do
+				if ev:match(pattern) then out[#out + 1] = "tracepoint:" .. ev end
+			end
+			return out
+		end
+		local plan = assert(compile("tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"))
+		local want = events("^syscalls:sys_enter_.*$")
+		assert.is_true(#want > 100)
+		assert.same(want, probes_of(plan))
+		plan = assert(compile("tracepoint:*:sys_exit_rea? { @[probe] = count(); }"))
+		assert.same(events("^.*:sys_exit_rea.$"), probes_of(plan))
+		plan = assert(compile("tracepoint:sched:* { @[probe] = count(); }"))
+		assert.same(events("^sched:.*$"), probes_of(plan))
+	end)
+
 	it("kfunc wildcards keep only the matches with BTF; unknown functions are still told apart", function()
 		local btf = require("bpf").btf.kernel()
 		local want = {}

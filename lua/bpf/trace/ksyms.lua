@@ -57,6 +57,7 @@ local function glob_literal(glob)
 	end
 	return best
 end
+M.lines_containing, M.glob_literal = lines_containing, glob_literal
 
 local FUNC_LINE = "^%x+ ([tT]) ([%w_%.]+)"
 

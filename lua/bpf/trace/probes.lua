@@ -146,14 +146,22 @@ function M.expand(spec, opts)
 		local cat, name = parts[2], parts[3]
 		local out = {}
 		if has_wildcard(cat) or has_wildcard(name) then
-			local events, err = tracefs.events(root)
-			if not events then diag.raise(spec, "%s", err) end
-			local pat = glob_pattern(cat .. ":" .. name)
-			for _, ev in ipairs(events) do
+			local events, text = tracefs.events(root)
+			if not events then diag.raise(spec, "%s", text) end
+			local glob = cat .. ":" .. name
+			local pat = glob_pattern(glob)
+			local function add(ev)
 				if ev:match(pat) then
 					local c, n = ev:match("^([^:]+):(.+)$")
 					out[#out + 1] = new_ap(kind, spec, "tracepoint:" .. ev, { category = c, name = n }, ev)
 				end
+			end
+			-- only the lines with the glob's literal part can match
+			local lit = ksyms.glob_literal(glob)
+			if lit == "" then
+				for _, ev in ipairs(events) do add(ev) end
+			else
+				ksyms.lines_containing(text, lit, add)
 			end
 			if #out == 0 then
 				diag.raise(spec, "no tracepoint matches '%s:%s'", cat, name)

@@ -673,14 +673,17 @@ end
 ---------------------------------------------------------------------------------------------
 -- Probe contexts
 
+-- Annotations from an earlier pass, recomputed on the copy.
+local NOT_CLONED = { map = true, ty = true, event = true, access = true }
+local type = type
+
+-- A copy of the AST below node n (a table).
 local function clone(n)
-	if type(n) ~= "table" then return n end
 	local c = {}
 	for k, v in pairs(n) do
-		if k == "map" or k == "ty" or k == "event" or k == "access" then
-			-- annotations from an earlier pass are recomputed
-		else
-			c[k] = clone(v)
+		if not NOT_CLONED[k] then
+			if type(v) == "table" then v = clone(v) end
+			c[k] = v
 		end
 	end
 	return c

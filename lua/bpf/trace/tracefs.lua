@@ -28,17 +28,18 @@ function M.root(opts)
 	return "/sys/kernel/tracing"
 end
 
-local events_cache = {}
+local events_cache, events_text = {}, {}
 
--- Every tracepoint as an array of "category:name" strings (cached per root).
+-- Every tracepoint as an array of "category:name" strings (cached per root), and the same as
+-- the text of the file with a "\n" before it (to search by a glob's literal part).
 function M.events(root)
-	if events_cache[root] then return events_cache[root] end
+	if events_cache[root] then return events_cache[root], events_text[root] end
 	local data = read_file(root .. "/available_events")
 	if not data then return nil, "cannot read " .. root .. "/available_events (is tracefs mounted?)" end
 	local list = {}
 	for line in data:gmatch("[^\n]+") do list[#list + 1] = line end
-	events_cache[root] = list
-	return list
+	events_cache[root], events_text[root] = list, "\n" .. data
+	return list, events_text[root]
 end
 
 -- C integer types by name: size, signedness.
