@@ -2,13 +2,15 @@
 -- one-liners, in one run, alternating the two tools:
 --   1. start to attached: wall time from the tool's start until the first event of a tracepoint
 --      fired without pause is out (compile, load, attach, first firing, its printf), and the
---      tool's peak RSS, median of ROUNDS;
+--      tool's peak RSS: min and median of ROUNDS (11 by default), the tools alternating, with the
+--      load average before and after (a run taken with more runnable tasks than cores says so);
 --   2. cost per firing: with kernel.bpf_stats_enabled, run_time_ns / run_cnt of the tool's
 --      programs over the same controlled workload (build/fixtures/trace_workload);
 --   3. compile time of a generated 200-line program, in-process (bpf.trace.compile).
 -- Targets (issue 12): 1. at most 0.1x bpftrace; 2. at most 1.2x; 3. under 5 ms.
 --
---   lua5.4 bench/trace_bench.lua [--rounds N] [--only NAME] [--compile-only]   (luajit: compile only)
+--   lua5.4 bench/trace_bench.lua [--rounds N] [--only NAME] [--compile-only | --startup-only]
+--   (luajit: compile only)
 local bpf = require "bpf"
 
 local ROOT = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
@@ -61,6 +63,7 @@ local function read(path)
 end
 
 local function median(t)
+	t = { unpack(t) }
 	table.sort(t)
 	local n = #t
 	local h = math.floor(n / 2)
@@ -71,24 +74,18 @@ end
 ---------------------------------------------------------------------------------------------------
 -- 1. start to attached
 
--- A process calling getppid(2) every millisecond: whatever traces it sees an event within a
--- millisecond of its probe being attached.
-local function start_spinner()
-	local pid = tonumber(sh(WORKLOAD .. " tick 1000000 1 >/dev/null 2>&1 & echo $!"))
-	return pid
-end
-
 -- Wall time from the tool's start until its first event line is out (the probe is attached and
 -- fired: the program prints one line and exits), and the tool's peak RSS over that run, both
--- taken by build/bench/trace_start (clock_gettime around fork/exec, wait4's ru_maxrss).
-local function startup(tool, spinner)
-	local prog = string.format('tracepoint:syscalls:sys_enter_getppid /pid == %d/ { printf("fired\\n"); exit(); }', spinner)
+-- taken by build/bench/trace_start (clock_gettime around fork/exec, wait4's ru_maxrss). The
+-- event is trace_start's own getppid(2), every 100 microseconds while it waits (%PID%: its pid).
+local function startup(tool)
+	local prog = 'tracepoint:syscalls:sys_enter_getppid /pid == %PID%/ { printf("fired\\n"); exit(); }'
 	local out = sh(string.format("%s %s %s 2>%s/err", START, tool.cmd, q(prog), TMP))
-	local us, rss = out:match("^(%d+) (%d+)")
+	local us, rss, cpu = out:match("^(%d+) (%d+) (%d+)")
 	if not us then
 		return nil, tool.name .. " failed: " .. (read(TMP .. "/err") or "")
 	end
-	return tonumber(us) / 1000, tonumber(rss)
+	return tonumber(us) / 1000, tonumber(rss), tonumber(cpu) / 1000
 end
 
 -- 2. cost per firing
@@ -167,13 +164,19 @@ end
 
 ---------------------------------------------------------------------------------------------------
 
+-- "1.23" (the 1-minute load average) or "?".
+local function loadavg()
+	return ((read("/proc/loadavg") or ""):match("^(%S+)")) or "?"
+end
+
 local function main()
-	local rounds, only, compile_only = 5, nil, false
+	local rounds, only, compile_only, startup_only = 11, nil, false, false
 	local i = 1
 	while i <= #arg do
 		if arg[i] == "--rounds" then rounds = tonumber(arg[i + 1]); i = i + 1
 		elseif arg[i] == "--only" then only = arg[i + 1]; i = i + 1
-		elseif arg[i] == "--compile-only" then compile_only = true end
+		elseif arg[i] == "--compile-only" then compile_only = true
+		elseif arg[i] == "--startup-only" then startup_only = true end
 		i = i + 1
 	end
 	os.execute("mkdir -p " .. TMP)
@@ -187,29 +190,42 @@ local function main()
 	end
 	if compile_only then return end
 
-	local spinner = start_spinner()
-	local wall, rss = { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }
+	local cores = tonumber(sh("nproc")) or 1
+	local load_before = loadavg()
+	local wall, rss, cpu = { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }, { bpftrace = {}, luabpf = {} }
 	for r = 1, rounds do
 		local order = r % 2 == 1 and { TOOLS[1], TOOLS[2] } or { TOOLS[2], TOOLS[1] }
 		for _, tool in ipairs(order) do
-			local w, m = startup(tool, spinner)
-			if not w then
-				os.execute("kill " .. spinner)
-				error(m)
-			end
+			local w, m, c = startup(tool)
+			if not w then error(m) end
 			table.insert(wall[tool.name], w)
 			table.insert(rss[tool.name], m)
+			table.insert(cpu[tool.name], c)
 		end
 	end
-	os.execute("kill " .. spinner)
+	local load_after = loadavg()
 	local wb, wl = median(wall.bpftrace), median(wall.luabpf)
-	local mb, ml = median(rss.bpftrace), median(rss.luabpf)
-	print(string.format("\nstart to attached (first event out), median of %d: bpftrace %.1f ms, luabpf %.1f ms: ratio %.3f (target <= 0.1: %s)",
-		rounds, wb, wl, wl / wb, wl / wb <= 0.1 and "met" or "NOT met"))
 	local fb, fl = math.min(unpack(wall.bpftrace)), math.min(unpack(wall.luabpf))
-	print(string.format("  fastest of each: bpftrace %.1f ms, luabpf %.1f ms: ratio %.3f", fb, fl, fl / fb))
-	print(string.format("peak RSS: bpftrace %d KB, luabpf %d KB: ratio %.3f (target <= 0.1: %s)",
+	local mb, ml = median(rss.bpftrace), median(rss.luabpf)
+	local loaded = (tonumber(load_before) or 0) > cores or (tonumber(load_after) or 0) > cores
+	print(string.format("\nstart to attached (first event out), %d rounds alternating; load average %s before, %s after (%d cores)%s",
+		rounds, load_before, load_after, cores, loaded and
+			"\n  WARNING: load above the core count: wall times are inflated, the ratio is no fair figure" or ""))
+	print(string.format("  %-9s %9s %9s %9s", "", "min ms", "median ms", "max ms"))
+	for _, name in ipairs({ "bpftrace", "luabpf" }) do
+		print(string.format("  %-9s %9.1f %9.1f %9.1f", name, math.min(unpack(wall[name])), median(wall[name]),
+			math.max(unpack(wall[name]))))
+	end
+	print(string.format("  ratio     %9.3f %9.3f            (target <= 0.1: %s on the median)", fl / fb, wl / wb,
+		wl / wb <= 0.1 and "met" or "NOT met"))
+	print(string.format("CPU of the whole run (start to exit, user + system), min / median: bpftrace %.1f / %.1f ms, " ..
+		"luabpf %.1f / %.1f ms: ratio %.3f / %.3f", math.min(unpack(cpu.bpftrace)), median(cpu.bpftrace),
+		math.min(unpack(cpu.luabpf)), median(cpu.luabpf), math.min(unpack(cpu.luabpf)) / math.min(unpack(cpu.bpftrace)),
+		median(cpu.luabpf) / median(cpu.bpftrace)))
+	print(string.format("peak RSS, median: bpftrace %d KB, luabpf %d KB: ratio %.3f (target <= 0.1: %s)",
 		mb, ml, ml / mb, ml / mb <= 0.1 and "met" or "NOT met"))
+	io.stdout:flush()
+	if startup_only then return end
 
 	local old_stats = (read("/proc/sys/kernel/bpf_stats_enabled") or "0"):match("%d") or "0"
 	os.execute("sysctl -qw kernel.bpf_stats_enabled=1")

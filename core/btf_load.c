@@ -109,22 +109,57 @@ static bool has_datasec(void)
 	return PROBE(t) >= 0;
 }
 
+/* The features among `wanted` the kernel lacks, each probed once per process (a BTF_LOAD
+ * apiece) and only when asked for: a program's BTF that uses none of them costs no probe. */
+static uint32_t missing_among(uint32_t wanted)
+{
+	static const struct { uint32_t feat; bool (*has)(void); } probes[] = {
+		{ LBPF_BTF_FEAT_DECL_TAG, has_decl_tag }, { LBPF_BTF_FEAT_TYPE_TAG, has_type_tag },
+		{ LBPF_BTF_FEAT_ENUM64, has_enum64 }, { LBPF_BTF_FEAT_FLOAT, has_float },
+		{ LBPF_BTF_FEAT_FUNC_LINKAGE, has_func_linkage }, { LBPF_BTF_FEAT_DATASEC, has_datasec },
+	};
+	static uint32_t probed, missing; /* benign race: every thread computes the same answer */
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		uint32_t f = probes[i].feat;
+		if ((wanted & f) && !(probed & f)) {
+			if (!probes[i].has())
+				missing |= f;
+			probed |= f;
+		}
+	}
+	return missing & wanted;
+}
+
 uint32_t lbpf_btf_missing_features(void)
 {
-	static int probed;          /* benign race: every thread computes the same answer */
-	static uint32_t missing;
-	if (probed)
-		return missing;
-	uint32_t m = 0;
-	if (!has_decl_tag()) m |= LBPF_BTF_FEAT_DECL_TAG;
-	if (!has_type_tag()) m |= LBPF_BTF_FEAT_TYPE_TAG;
-	if (!has_enum64()) m |= LBPF_BTF_FEAT_ENUM64;
-	if (!has_float()) m |= LBPF_BTF_FEAT_FLOAT;
-	if (!has_func_linkage()) m |= LBPF_BTF_FEAT_FUNC_LINKAGE;
-	if (!has_datasec()) m |= LBPF_BTF_FEAT_DATASEC;
-	missing = m;
-	probed = 1;
-	return m;
+	return missing_among(ALL_FEATS);
+}
+
+/* The features whose absence would change how btf loads (what sanitize_type rewrites). */
+static uint32_t features_used(const lbpf_btf *btf)
+{
+	uint32_t used = 0;
+	for (uint32_t i = 0; i < btf->nr; i++) {
+		uint32_t info = ((const struct btf_type *)(btf->types + btf->offs[i]))->info;
+		switch (BTF_INFO_KIND(info)) {
+		case BTF_KIND_DECL_TAG: used |= LBPF_BTF_FEAT_DECL_TAG; break;
+		case BTF_KIND_TYPE_TAG: used |= LBPF_BTF_FEAT_TYPE_TAG; break;
+		case BTF_KIND_ENUM: /* a signed enum: the kflag came with ENUM64 */
+			if (BTF_INFO_KFLAG(info))
+				used |= LBPF_BTF_FEAT_ENUM64;
+			break;
+		case BTF_KIND_ENUM64: used |= LBPF_BTF_FEAT_ENUM64; break;
+		case BTF_KIND_FLOAT: used |= LBPF_BTF_FEAT_FLOAT; break;
+		case BTF_KIND_FUNC: /* static linkage (0) loads everywhere */
+			if (BTF_INFO_VLEN(info))
+				used |= LBPF_BTF_FEAT_FUNC_LINKAGE;
+			break;
+		case BTF_KIND_VAR:
+		case BTF_KIND_DATASEC: used |= LBPF_BTF_FEAT_DATASEC; break;
+		default: break;
+		}
+	}
+	return used;
 }
 
 /* ---- sanitisation --------------------------------------------------------------------------- */
@@ -376,7 +411,7 @@ int lbpf_btf_load(lbpf_btf *btf, uint32_t disable_mask)
 		return btf->fd;
 	if (btf->base)
 		return lbpf_err(EINVAL, "BTF: loading split BTF is not supported");
-	uint32_t missing = (lbpf_btf_missing_features() | disable_mask) & ALL_FEATS;
+	uint32_t missing = (missing_among(features_used(btf)) | disable_mask) & ALL_FEATS;
 	void *data = btf->data;
 	uint32_t size = (uint32_t)btf->size;
 	void *copy = NULL;

@@ -92,6 +92,7 @@ int luaopen_bpf(lua_State *L)
 	lbpf_lua_open_asm(L);   /* lasm.c: bpf.map_create, bpf.asm_core */
 	lbpf_lua_open_info(L); /* last: it adds methods to every class above */
 	lbpf_lua_open_apidoc(L);
+	lbpf_lua_open_trace_syntax(L);
 	set_global_when_loaded_by_host(L);
 	return 1;
 }

@@ -1,6 +1,7 @@
 /*
  * The C side of bpf.asm: loading a built program (module "bpf.asm_core", preloaded),
- * bpf.map_create (maps with BTF made from Lua type descriptions) and prog:insns().
+ * bpf.map_create (maps with BTF made from Lua type descriptions), prog:insns() and presized
+ * tables for the builder's slots.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -187,10 +188,22 @@ static int l_prog_insns(lua_State *L)
 	return 1;
 }
 
+/* new_table(narr [, nrec]): an empty table with room for narr array entries and nrec others
+ * (a builder's slots and jumps, sized once instead of grown by doubling as they come). */
+static int l_new_table(lua_State *L)
+{
+	lua_Integer narr = luaL_checkinteger(L, 1), nrec = luaL_optinteger(L, 2, 0);
+	luaL_argcheck(L, narr >= 0 && narr <= (1 << 24), 1, "size out of range");
+	luaL_argcheck(L, nrec >= 0 && nrec <= (1 << 24), 2, "size out of range");
+	lua_createtable(L, (int)narr, (int)nrec);
+	return 1;
+}
+
 static int open_asm_core(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "load", l_load },
+		{ "new_table", l_new_table },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);

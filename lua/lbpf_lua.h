@@ -63,6 +63,7 @@ void lbpf_lua_open_apidoc(lua_State *L); /* lapidoc.c: require "bpf.apidoc" */
 void lbpf_lua_open_enum(lua_State *L);   /* lenum.c */
 void lbpf_lua_open_set(lua_State *L);    /* lset.c */
 void lbpf_lua_open_asm(lua_State *L);    /* lasm.c */
+void lbpf_lua_open_trace_syntax(lua_State *L); /* ltrace_parse.c: require "bpf.trace.syntax" */
 
 /* lbtf.c: the BTF of the bpf.btf handle at idx; NULL if it is something else, a Lua error if it
  * was closed. */
@@ -111,6 +112,8 @@ static inline void lbpf_lua_push_int_bits(lua_State *L, uint64_t v, unsigned bit
 /* Reads an integer-valued Lua value (integer, integral float, LuaJIT int64/uint64 cdata) as its
  * 64 bits; *negative says whether it was below zero. Returns 0, or -1 for anything else. */
 int lbpf_lua_get_int(lua_State *L, int idx, uint64_t *bits, int *negative);
+/* An integral Lua number in [-2^63, 2^64) as its 64 bits; 0, or -1 for anything else. */
+int lbpf_lua_number_bits(lua_Number n, uint64_t *bits, int *negative);
 /* Whether an ENUM/ENUM64 type's values decode as signed: its kflag, or (older compilers leave
  * the flag unset) an enumerator below zero. */
 bool lbpf_lua_enum_is_signed(const struct btf_type *t);

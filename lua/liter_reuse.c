@@ -228,6 +228,20 @@ static void push_side_names(lua_State *L, const struct lbpf_lua_iter *it, bool i
 	lbpf_lua_store_field_names(L, side_codec(it, is_key), lua_gettop(L), 1);
 }
 
+/* The generator of make functions, compiled from reuse_src on first use (not at require:
+ * parsing it is a tenth of a millisecond that a program reading no map need not pay). */
+static void push_generator(lua_State *L)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, "bpf.reuse_gen") != LUA_TNIL)
+		return;
+	lua_pop(L, 1);
+	if (luaL_loadstring(L, reuse_src) != 0)
+		lua_error(L);
+	lua_call(L, 0, 1);
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "bpf.reuse_gen");
+}
+
 /* The map's generated make(kt, vt) (cached in the map's uservalue as reuse_make). */
 static void push_make(lua_State *L, const struct lbpf_lua_iter *it, int map_idx)
 {
@@ -235,7 +249,7 @@ static void push_make(lua_State *L, const struct lbpf_lua_iter *it, int map_idx)
 	lua_getfield(L, -1, "reuse_make");
 	if (lua_isnil(L, -1)) {
 		lua_pop(L, 1);
-		lua_getfield(L, LUA_REGISTRYINDEX, "bpf.reuse_gen");
+		push_generator(L);
 		push_side_names(L, it, true);
 		push_side_names(L, it, false);
 		lua_call(L, 2, 1);
@@ -291,14 +305,10 @@ void lbpf_lua_iter_reuse_attach(lua_State *L, int map_idx, int it_idx)
 	lua_pop(L, 1);
 }
 
-/* The generator and the metatable that sends the reuse metatables' __index
- * to the class's methods. */
+/* The metatable that sends the reuse metatables' __index to the class's methods (the
+ * generator is compiled on first use: push_generator). */
 void lbpf_lua_open_iter_reuse(lua_State *L)
 {
-	if (luaL_loadstring(L, reuse_src) != 0)
-		lua_error(L);
-	lua_call(L, 0, 1);
-	lua_setfield(L, LUA_REGISTRYINDEX, "bpf.reuse_gen");
 	lua_createtable(L, 0, 1);
 	lbpf_lua_push_methods(L, LBPF_ITER_MT);
 	lua_setfield(L, -2, "__index");

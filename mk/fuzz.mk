@@ -31,6 +31,7 @@ LUA_FUZZ_TARGETS := \
 	lua_help_parse:bpf.help:parse \
 	asm_assemble:bpf.asm:assemble \
 	trace_compile:bpf.trace.check:compile \
+	trace_parse:bpf.trace.check:parse \
 	tracefs_format:bpf.trace.tracefs:parse_format \
 
 

@@ -3,8 +3,9 @@
 # and the benchmark against Debian's bpftrace 0.17 (bench/trace_bench.lua; figures in
 # bench/README.md).
 #
-#   make bench-trace                              5 rounds per one-liner
-#   make bench-trace BENCH_TRACE_ARGS="--rounds 11 --only hist"
+#   make bench-trace                              11 rounds of start-up, both tools alternating
+#   make bench-trace BENCH_TRACE_ARGS="--rounds 21 --only hist"
+#   make bench-trace BENCH_TRACE_ARGS="--rounds 31 --startup-only"   start-up alone
 TRACE_WORKLOAD := $(BUILD)/fixtures/trace_workload
 TRACE_FIXTURES := $(TRACE_WORKLOAD)
 TEST_DEPS += $(TRACE_WORKLOAD)

@@ -128,4 +128,34 @@ obj:close()
 		assert.is_false(ok)
 		assert.truthy(out:match("exists already"), out)
 	end)
+
+	-- The binary's own Lua allocator (tools/luabpf_alloc.c: size classes below 513 bytes, malloc
+	-- above, blocks moving between the two as they grow and shrink).
+	it("keeps every value intact through its allocator under churn", function()
+		support.write_file(dir .. "/churn.lua", [[
+local kept, sum = {}, 0
+for round = 1, 40 do
+	for i = 1, 2000 do
+		local n = (i * 7919 + round * 104729) % 1100 + 1 -- string sizes around the 512-byte line
+		local s = string.rep(string.char(65 + i % 26), n)
+		local t = {}
+		for k = 1, i % 40 do t[k] = k * round end -- tables whose array parts grow
+		kept[(i + round) % 3000 + 1] = { s = s, t = t, n = n, c = i % 26 }
+	end
+	collectgarbage()
+end
+for _, e in pairs(kept) do
+	assert(#e.s == e.n and e.s == string.rep(string.char(65 + e.c), e.n))
+	for k = 1, #e.t do sum = sum + e.t[k] end
+end
+local big = {}
+for i = 1, 100000 do big[i] = i end -- one block that grows from small to large
+for i = 100000, 2, -1 do big[i] = nil end
+collectgarbage()
+print("ok", sum > 0, #big, collectgarbage("count") < 64 * 1024)
+]])
+		local ok, out = run("./luabpf churn.lua")
+		assert(ok, out)
+		assert.are.equal("ok\ttrue\t1\ttrue\n", out)
+	end)
 end)

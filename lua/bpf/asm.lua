@@ -64,7 +64,8 @@ if math.type then -- Lua 5.3+: integers with operators (loaded as text: this fil
 			return nil
 		end]])()
 end
-local bit_ok, bit = pcall(require, "bit")
+local bit_ok, bit = false, nil -- LuaJIT only: cdata values exist there alone (no failed search on 5.4)
+if rawget(_G, "jit") then bit_ok, bit = pcall(require, "bit") end
 local function split_value(v)
 	if type(v) == "cdata" and bit_ok then
 		return tonumber(bit.band(v, 0xffffffff)), tonumber(bit.band(bit.rshift(v, 32), 0xffffffff))
@@ -202,6 +203,7 @@ end
 
 function Builder:raw(code, dst, src, off, imm, imm2)
 	check_open(self)
+	self.raw_used = true -- finish checks every jump's landing and looks for subprogram calls
 	raw_field(self, code, "code", 255); raw_field(self, dst, "dst", 15); raw_field(self, src, "src", 15)
 	local n = emit(self, code, dst, src, off16(self, off or 0), imm32(self, imm or 0))
 	if imm2 ~= nil then
@@ -460,6 +462,7 @@ function Builder:ld_map_value(dst, map, off)
 end
 
 function Builder:ld_func(dst, label)
+	self.subcalls = true
 	local n = ld_pseudo(self, dst, op.PSEUDO_FUNC, 0, 0)
 	use_label(self, n, label)
 	return n
@@ -549,6 +552,7 @@ function Builder:func(name, nargs)
 end
 
 function Builder:call_label(name)
+	self.subcalls = true
 	local n = emit(self, CALL, 0, op.PSEUDO_CALL, 0, 0)
 	use_label(self, n, name)
 	return n
@@ -639,12 +643,14 @@ local function is_second_slot(b, slot) -- slot 0-based
 	return slot > 0 and b.ins[slot * 4 - 3] == LD_IMM64
 end
 
+local function by_start(x, y) return x.start < y.start end
+
 -- Subprograms: the functions declared with b:func plus every call / ld_func target.
 local function collect_funcs(b)
 	local starts = {}
 	for _, f in ipairs(b.funcs) do starts[f.start] = f end
 	local ins = b.ins
-	for i = 1, b.n do
+	for i = 1, (b.subcalls or b.raw_used) and b.n or 0 do
 		local c, regs = ins[i * 4 - 3], ins[i * 4 - 2]
 		if (c == CALL and regs == op.PSEUDO_CALL * 16) or
 		   (c == LD_IMM64 and regs >= 16 * op.PSEUDO_FUNC and regs < 16 * (op.PSEUDO_FUNC + 1)) then
@@ -664,44 +670,13 @@ local function collect_funcs(b)
 			slot_error(b, f.start, "function '" .. f.name .. "' is never called (call_label or ld_func)")
 		end
 	end
-	table.sort(b.funcs, function(x, y) return x.start < y.start end)
+	table.sort(b.funcs, by_start)
 end
 
--- Line info at the start of every function, as the kernel requires once there is any: a
--- function without one gets a copy of the entry before it (or the first one). Entries and
--- function starts are both sorted, so one merge pass finds what is missing.
-local function complete_lines(b)
-	local nl = b.nlines
-	if nl == 0 then return end
-	local l, missing, k = b.lines, nil, 1
-	for _, f in ipairs(b.funcs) do
-		local s = f.start
-		while k + 5 <= nl and l[k + 5] <= s do k = k + 5 end
-		if l[k] ~= s then
-			missing = missing or {}
-			missing[#missing + 1] = { s, k }
-		end
-	end
-	if not missing then return end
-	local flat, m, j = {}, 1, 1
-	for e = 1, nl, 5 do
-		while missing[m] and missing[m][1] < l[e] do
-			local src = missing[m][2]
-			flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
-				missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
-			j, m = j + 5, m + 1
-		end
-		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
-			l[e], l[e + 1], l[e + 2], l[e + 3], l[e + 4]
-		j = j + 5
-	end
-	while missing[m] do
-		local src = missing[m][2]
-		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
-			missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
-		j, m = j + 5, m + 1
-	end
-	b.lines, b.nlines = flat, j - 1
+-- A label's name: generated labels are numbers (bpf.asm_fast), named by their hint.
+local function label_name(b, name)
+	if type(name) ~= "number" then return name end
+	return (b.label_hint and b.label_hint[name] or "L") .. "." .. name
 end
 
 function Builder:finish()
@@ -712,21 +687,23 @@ function Builder:finish()
 	for i, name in pairs(self.jump_label) do
 		local target = labels[name]
 		local slot = i - 1
-		if not target then slot_error(self, slot, "undefined label '" .. name .. "'") end
-		if target >= n then slot_error(self, slot, "label '" .. name .. "' is at the end of the program: no instruction follows it") end
+		if not target then slot_error(self, slot, "undefined label '" .. label_name(self, name) .. "'") end
+		if target >= n then slot_error(self, slot, "label '" .. label_name(self, name) .. "' is at the end of the program: no instruction follows it") end
 		local delta = target - slot - 1
 		local c = ins[i * 4 - 3]
 		if c == CALL or c == LD_IMM64 then
 			ins[i * 4] = delta
 		else
 			if delta < -32768 or delta > 32767 then
-				slot_error(self, slot, format("jump to '%s' is %d instructions away (more than a 16-bit offset)", name, delta))
+				slot_error(self, slot, format("jump to '%s' is %d instructions away (more than a 16-bit offset)",
+					label_name(self, name), delta))
 			end
 			ins[i * 4 - 1] = delta
 		end
 	end
-	-- Every jump lands on an instruction of the program, never inside an ld_imm64.
-	for i = 1, n do
+	-- Every jump lands on an instruction of the program, never inside an ld_imm64 (a label is
+	-- always at an instruction's start: only raw instructions can jump elsewhere).
+	for i = 1, self.raw_used and n or 0 do
 		local c = ins[i * 4 - 3]
 		local cls = c % 8
 		local opbits = c - c % 16
@@ -743,7 +720,7 @@ function Builder:finish()
 		slot_error(self, n - 1, "the program must end with exit or a jump")
 	end
 	collect_funcs(self)
-	complete_lines(self)
+	abtf.complete_lines(self)
 	self.finished = true
 	return self
 end
@@ -823,7 +800,7 @@ function annotate(b, text, opts)
 		for name, slot in pairs(b.labels) do
 			local t = at[slot]
 			if not t then t = {}; at[slot] = t end
-			t[#t + 1] = name
+			t[#t + 1] = label_name(b, name)
 		end
 		for _, t in pairs(at) do table.sort(t) end
 	end
@@ -844,7 +821,7 @@ function annotate(b, text, opts)
 			for i = 1, #names do n = n + 1; out[n] = names[i] .. ":" end
 		end
 		local name = jl and jl[slot + 1]
-		if name then line = line:gsub("pc[+-]%d+$", name) end
+		if name then line = line:gsub("pc[+-]%d+$", label_name(b, name)) end
 		n = n + 1
 		out[n] = line
 		slot = slot + (ins[slot * 4 + 1] == LD_IMM64 and 2 or 1)
@@ -864,7 +841,7 @@ function Builder:insn(i)
 	if t.code == LD_IMM64 and i < self.n then t.imm2 = ins[k + 4] end
 	local ref = self.map_ref[i]
 	if ref then t.map = type(ref) == "table" and ref.handle or ref; t.imm = map_id(ref) end
-	t.label = self.jump_label[i]
+	t.label = self.jump_label[i] and label_name(self, self.jump_label[i])
 	return setmetatable(t, M.Insn)
 end
 

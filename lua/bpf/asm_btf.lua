@@ -1,5 +1,6 @@
 -- BTF written from Lua for bpf.asm: the types of maps created from Lua (integers, char[N],
--- arrays, structs) and a built program's functions, func info and line info (doc/ASM.md).
+-- arrays, structs) and a built program's functions, func info and line info (completed at every
+-- function start, as the kernel requires) (doc/ASM.md).
 -- Little-endian only, like the instruction encoder.
 local M = {}
 
@@ -243,6 +244,43 @@ function M.program(b, main_name)
 			u32(l[k + 2] * 1024 + (l[k + 3] < 1024 and l[k + 3] or 1023))
 	end
 	return bytes(e), concat(finfo), concat(linfo)
+end
+
+-- Line info at the start of every function, as the kernel requires once there is any: a
+-- function without one gets a copy of the entry before it (or the first one). Entries and
+-- function starts are both sorted, so one merge pass finds what is missing.
+function M.complete_lines(b)
+	local nl = b.nlines
+	if nl == 0 then return end
+	local l, missing, k = b.lines, nil, 1
+	for _, f in ipairs(b.funcs) do
+		local s = f.start
+		while k + 5 <= nl and l[k + 5] <= s do k = k + 5 end
+		if l[k] ~= s then
+			missing = missing or {}
+			missing[#missing + 1] = { s, k }
+		end
+	end
+	if not missing then return end
+	local flat, m, j = {}, 1, 1
+	for e = 1, nl, 5 do
+		while missing[m] and missing[m][1] < l[e] do
+			local src = missing[m][2]
+			flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+				missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
+			j, m = j + 5, m + 1
+		end
+		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+			l[e], l[e + 1], l[e + 2], l[e + 3], l[e + 4]
+		j = j + 5
+	end
+	while missing[m] do
+		local src = missing[m][2]
+		flat[j], flat[j + 1], flat[j + 2], flat[j + 3], flat[j + 4] =
+			missing[m][1], l[src + 1], l[src + 2], l[src + 3], l[src + 4]
+		j, m = j + 5, m + 1
+	end
+	b.lines, b.nlines = flat, j - 1
 end
 
 return M

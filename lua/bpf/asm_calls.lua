@@ -1,8 +1,6 @@
 -- The helpers bpf.asm calls by name: the table generated from the UAPI header
--- (asm_helpers.lua) indexed by name and id, the few newer ones, lookups that suggest the
--- nearest names, and argument count checks against the prototypes.
-local helpers = require "bpf.asm_helpers"
-
+-- (asm_helpers.lua, one line per helper) indexed by name and id, the few newer ones, lookups
+-- that suggest the nearest names, and argument count checks against the prototypes.
 local M = {}
 local concat, format, floor = table.concat, string.format, math.floor
 
@@ -13,24 +11,68 @@ local EXTRA_HELPERS = {
 	cgrp_storage_delete = { id = 211, ret = "long", args = { "struct bpf_map *map",
 		"struct cgroup *cgroup" }, kinds = { "map", "ptr" } },
 }
-local by_id = {}
+
+-- Entries are decoded from their line on first use (by name or id): start-up then costs one
+-- string, not 600 tables. helpers[name] and helpers[id] (and by_id[id]) give the same entry.
+local DATA = "\n" .. require "bpf.asm_helpers"
+local helpers, by_id = {}, {}
+
+local function split(s, sep)
+	local t = {}
+	for item in s:gmatch("[^" .. sep .. "]+") do t[#t + 1] = item end
+	return t
+end
+
 local function index_helper(name, h)
 	h.name, h.nargs = "bpf_" .. name, #h.args
 	h.variadic = h.variadic or false
-	by_id[h.id] = h
+	rawset(helpers, name, h)
+	rawset(helpers, h.id, h)
+	rawset(by_id, h.id, h)
+	return h
 end
-for name, h in pairs(helpers) do index_helper(name, h) end
+
+-- The entry whose line starts at pos (just after its "\n"), indexed.
+local function decode_at(pos)
+	local name, id, ret, args, kinds, variadic = DATA:match("^([%w_]+) (%d+)|([^|]*)|([^|]*)|([^|]*)|(%a*)", pos)
+	if rawget(helpers, name) then return helpers[name] end
+	return index_helper(name, { id = tonumber(id), ret = ret, args = split(args, ";"),
+		kinds = split(kinds, ","), variadic = variadic == "variadic" or nil })
+end
+
+local function lookup(_, key)
+	local pos
+	if type(key) == "string" and key:find("^[%w_]+$") then
+		pos = DATA:find("\n" .. key .. " ", 1, true)
+	elseif type(key) == "number" and key % 1 == 0 and key >= 0 and key < 2 ^ 31 then
+		pos = DATA:find("\n[%w_]+ " .. format("%d", key) .. "|")
+	end
+	return pos and decode_at(pos + 1) or nil
+end
+
+-- Every entry (for pairs and the did-you-mean of an unknown name).
+local function decode_all()
+	for pos in DATA:gmatch("\n()[%w_]") do decode_at(pos) end
+end
+local function all_pairs(t)
+	decode_all()
+	return next, t, nil
+end
+
 for name, h in pairs(EXTRA_HELPERS) do
-	if not helpers[name] then helpers[name] = h; index_helper(name, h) end
+	if not lookup(nil, name) then index_helper(name, h) end
 end
-for id, h in pairs(by_id) do helpers[id] = h end
+setmetatable(helpers, { __index = lookup, __pairs = all_pairs })
+setmetatable(by_id, { __index = function(_, id) return type(id) == "number" and lookup(nil, id) or nil end,
+	__pairs = all_pairs })
 M.helpers, M.by_id = helpers, by_id
 
 local distance = require("bpf.nearest").distance -- for "did you mean" (error path only)
 
 local function nearest_helpers(name)
+	decode_all()
 	local scored = {}
-	for k in pairs(helpers) do
+	for k in next, helpers do
 		if type(k) == "string" then
 			local d = distance(name, k)
 			if d <= math.max(2, floor(#name / 3)) or k:find(name, 1, true) then

@@ -1,7 +1,10 @@
--- The trace compiler's fuzz entry point (mk/fuzz.mk: trace_compile) and the fuzz spec's:
--- compiles any bytes and insists the answer is a plan or an error message with a position.
--- Anything else (an internal error) ends the process so libFuzzer keeps the input.
+-- The trace compiler's fuzz entry points (mk/fuzz.mk: trace_compile, trace_parse) and the fuzz
+-- spec's: compiles (or only parses) any bytes and insists the answer is a plan (an AST) or an
+-- error message with a position. Anything else (an internal error) ends the process so
+-- libFuzzer keeps the input.
 local compile = require "bpf.trace.compile"
+local parser = require "bpf.trace.parser"
+local diag = require "bpf.trace.diag"
 
 local M = {}
 
@@ -24,6 +27,42 @@ function M.compile(src)
 	local bad = M.verdict(src)
 	if bad then
 		io.stderr:write("trace compile: ", bad, "\n")
+		os.exit(1)
+	end
+end
+
+-- The first node (a table with `kind`) of the AST without numeric pos and epos, or nil.
+local function node_without_position(t)
+	if t.kind and (type(t.pos) ~= "number" or type(t.epos) ~= "number") then return t end
+	for _, v in pairs(t) do
+		if type(v) == "table" then
+			local bad = node_without_position(v)
+			if bad then return bad end
+		end
+	end
+	return nil
+end
+
+-- nil when the parser's answer is clean: an AST whose nodes all have positions, or a
+-- positioned error inside the source (a macro body's error points into the body, also inside).
+function M.parse_verdict(src)
+	local ok, res = pcall(parser.parse, src)
+	if ok then
+		if type(res) ~= "table" or res.kind ~= "program" then return "an AST that is not a program" end
+		local bad = node_without_position(res)
+		return bad and ("a '" .. tostring(bad.kind) .. "' node without a position") or nil
+	end
+	if not diag.is_error(res) then return "parse raised: " .. tostring(res) end
+	if type(res.pos) ~= "number" or res.pos < 1 or res.pos > #src + 1 then
+		return "an error outside the source: " .. tostring(res.pos) .. ": " .. tostring(res.message)
+	end
+	return nil
+end
+
+function M.parse(src)
+	local bad = M.parse_verdict(src)
+	if bad then
+		io.stderr:write("trace parse: ", bad, "\n")
 		os.exit(1)
 	end
 end

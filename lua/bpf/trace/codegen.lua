@@ -2,7 +2,7 @@
 -- Conventions: r6 holds the context for the whole program; an integer expression leaves its
 -- value in r0; strings and other buffers are built in stack slots (zero-filled, so they compare
 -- and hash bytewise); r7/r8 hold values across helper calls inside one statement.
-local asm = require "bpf.asm"
+local fast = require "bpf.asm_fast"
 local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
 
@@ -37,10 +37,11 @@ function G:zero(off, size)
 end
 
 -- Copies n bytes from [src + soff] to the stack at doff, in the widest accesses alignment allows.
+local WIDTHS = { { 8, "u64" }, { 4, "u32" }, { 2, "u16" }, { 1, "u8" } }
 function G:copy(src, soff, doff, n)
 	local b = self.b
 	local i = 0
-	for _, w in ipairs({ { 8, "u64" }, { 4, "u32" }, { 2, "u16" }, { 1, "u8" } }) do
+	for _, w in ipairs(WIDTHS) do
 		while i + w[1] <= n and (soff + i) % w[1] == 0 and (doff + i) % w[1] == 0 do
 			b:ldx(w[2], "r1", src, soff + i)
 			b:stx(w[2], "r10", doff + i, "r1")
@@ -75,7 +76,15 @@ function G:tmp(size)
 	return self.b:stack(size, 8)
 end
 
-function G:call(name) self.b:call(name) end
+-- A helper call with nargs arguments in r1..r(nargs); the builder checks them against the
+-- helper's prototype. hooks.before_call(b, name, nargs) (specs only) may emit before it and
+-- return another count.
+local hooks = {}
+function G:call(name, nargs)
+	local hook = hooks.before_call
+	if hook then nargs = hook(self.b, name, nargs) or nargs end
+	self.b:call(name, nargs)
+end
 
 -- Writes a constant string at off (size bytes, zero-padded) with 32-bit stores.
 function G:store_static(s, off, size)
@@ -124,15 +133,17 @@ function G:addr(e)
 	raise(e, "cannot take the address of this expression")
 end
 
+local SIZE_NAMES = { [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" }
+
 -- Reads `size` bytes at the address in r0 into the read slot; result in r0 (extended).
 function G:read_mem(size, signed, bitfield)
 	local b = self.b
 	local rd = self.read_slot
 	b:st("u64", "r10", rd, 0)
 	b:mov("r3", "r0")
-	b:mov("r1", "r10"); b:add("r1", rd)
+	b:stack_ptr("r1", rd)
 	b:mov("r2", bitfield and 8 or size)
-	self:call("probe_read")
+	self:call("probe_read", 3)
 	if bitfield then
 		b:ldx("u64", "r0", "r10", rd)
 		if bitfield.shift > 0 then b:rsh("r0", bitfield.shift) end
@@ -146,7 +157,7 @@ function G:read_mem(size, signed, bitfield)
 		end
 		return
 	end
-	local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[size]
+	local sz = SIZE_NAMES[size]
 	if not sz then raise(nil, "internal: read of %d bytes", size) end
 	b:ldx(sz, "r0", "r10", rd)
 	if signed then self:extend("r0", size, true) end
@@ -158,7 +169,7 @@ function G:load_access(e)
 	local ty = e.ty
 	local b = self.b
 	if a.how == "ctx" then
-		local sz = ({ [1] = "u8", [2] = "u16", [4] = "u32", [8] = "u64" })[a.size]
+		local sz = SIZE_NAMES[a.size]
 		b:ldx(sz, "r0", "r6", a.offset)
 		if a.signed then self:extend("r0", a.size, true) end -- loads zero-extend
 	elseif a.how == "farg" then
@@ -368,18 +379,18 @@ end
 function G:builtin(e)
 	local b = self.b
 	local n = e.name
-	if n == "pid" then self:call("get_current_pid_tgid"); b:rsh("r0", 32)
-	elseif n == "tid" then self:call("get_current_pid_tgid"); b:mov("w0", "w0")
-	elseif n == "uid" then self:call("get_current_uid_gid"); b:mov("w0", "w0")
-	elseif n == "gid" then self:call("get_current_uid_gid"); b:rsh("r0", 32)
-	elseif n == "cpu" then self:call("get_smp_processor_id")
-	elseif n == "nsecs" then self:call("ktime_get_ns")
-	elseif n == "cgroup" then self:call("get_current_cgroup_id")
-	elseif n == "curtask" then self:call("get_current_task")
+	if n == "pid" then self:call("get_current_pid_tgid", 0); b:rsh("r0", 32)
+	elseif n == "tid" then self:call("get_current_pid_tgid", 0); b:mov("w0", "w0")
+	elseif n == "uid" then self:call("get_current_uid_gid", 0); b:mov("w0", "w0")
+	elseif n == "gid" then self:call("get_current_uid_gid", 0); b:rsh("r0", 32)
+	elseif n == "cpu" then self:call("get_smp_processor_id", 0)
+	elseif n == "nsecs" then self:call("ktime_get_ns", 0)
+	elseif n == "cgroup" then self:call("get_current_cgroup_id", 0)
+	elseif n == "curtask" then self:call("get_current_task", 0)
 	elseif n == "cpid" then self:const("r0", self.opts.cpid)
 	elseif e.constant then self:const("r0", e.constant)
 	elseif n == "elapsed" then
-		self:call("ktime_get_ns")
+		self:call("ktime_get_ns", 0)
 		b:ld_map_value("r1", self.refs.elapsed, 0)
 		b:ldx("u64", "r1", "r1", 0)
 		b:sub("r0", "r1")
@@ -409,7 +420,7 @@ function G:stackid(user)
 	b:mov("r1", "r6")
 	self:ld_map("r2", self.refs.stacks)
 	b:mov("r3", user and BPF_F_USER_STACK or 0)
-	self:call("get_stackid")
+	self:call("get_stackid", 3)
 end
 
 -- A USDT argument (parsed from the probe's note) into r0.
@@ -558,9 +569,9 @@ function G:into(e, off, size)
 		self:store_static(e.static or "", off, size)
 	elseif k == "ident" and e.name == "comm" then
 		self:zero(off, size)
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", math.min(16, size))
-		self:call("get_current_comm")
+		self:call("get_current_comm", 2)
 	elseif k == "ident" and e.name == "ustack" then
 		self:ustack(off)
 	elseif k == "var" then
@@ -594,7 +605,7 @@ function G:ustack(off)
 	local b = self.b
 	self:stackid(true)
 	b:stx("u64", "r10", off, "r0")
-	self:call("get_current_pid_tgid")
+	self:call("get_current_pid_tgid", 0)
 	b:rsh("r0", 32)
 	b:stx("u64", "r10", off + 8, "r0")
 end
@@ -610,15 +621,15 @@ function G:field_string(e, off, size)
 		b:ldx("u32", "r3", "r6", a.offset)
 		b:and_("r3", 0xffff)
 		b:add("r3", "r6")
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", size)
-		self:call("probe_read_str")
+		self:call("probe_read_str", 3)
 	elseif a.how == "mem" then
 		self:addr(e)
 		b:mov("r3", "r0")
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", math.min(size, e.ty.size))
-		self:call("probe_read_str")
+		self:call("probe_read_str", 3)
 	else
 		raise(e, "internal: string access %s", tostring(a.how))
 	end
@@ -647,13 +658,13 @@ function G:call_into(e, off, size)
 		self:zero(off, size)
 		self:gen(a)
 		b:mov("r3", "r0")
-		b:mov("r1", "r10"); b:add("r1", off)
+		b:stack_ptr("r1", off)
 		b:mov("r2", limit)
-		self:call("probe_read_str")
+		self:call("probe_read_str", 3)
 	elseif n == "usym" then
 		self:gen(e.args[1])
 		b:stx("u64", "r10", off, "r0")
-		self:call("get_current_pid_tgid")
+		self:call("get_current_pid_tgid", 0)
 		b:rsh("r0", 32)
 		b:stx("u64", "r10", off + 8, "r0")
 	elseif n == "ustack" then
@@ -671,9 +682,9 @@ function G:call_into(e, off, size)
 		else
 			self:addr(a)
 			b:mov("r3", "r0")
-			b:mov("r1", "r10"); b:add("r1", off + 8)
+			b:stack_ptr("r1", off + 8)
 			b:mov("r2", e.af == 2 and 4 or 16)
-			self:call("probe_read")
+			self:call("probe_read", 3)
 		end
 	else
 		raise(e, "internal: %s() has no buffer value", n)
@@ -684,7 +695,7 @@ function G:stmt(s)
 	local b = self.b
 	local k = s.kind
 	self.cur_node = s
-	if b:count() > MAX_INSNS then
+	if b.n > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
 	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
@@ -734,12 +745,14 @@ function G:block(blk)
 	return false
 end
 
--- Line info for a statement: its source line, column and text.
+-- Line info for a statement: its source line, column and text (one line, at most 80 bytes).
+local sub, find, gsub = string.sub, string.find, string.gsub
 function G:line(node, epos)
-	local line, col = self.where(node.pos)
-	local text = self.src:sub(node.pos, epos or node.epos)
-	if text:find("\n", 1, true) or text:find("\t", 1, true) then text = text:gsub("%s+", " ") end
-	if #text > 80 then text = text:sub(1, 77) .. "..." end
+	local pos = node.pos
+	local line, col = self.where(pos)
+	local text = sub(self.src, pos, epos or node.epos)
+	if find(text, "\n", 1, true) or find(text, "\t", 1, true) then text = gsub(text, "%s+", " ") end
+	if #text > 80 then text = sub(text, 1, 77) .. "..." end
 	self.b:line(self.file, line, col, text)
 end
 
@@ -747,7 +760,10 @@ end
 
 -- Generates one program: returns the finished builder.
 local function generate(plan_prog, prog, refs, opts, where, state)
-	local b = asm.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" })
+	-- about an instruction per character of the probe's source: room made once
+	local span = (prog.body.epos or 0) - (prog.probe.pos or 0)
+	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" },
+		math.min(math.max(span, 64), 16384))
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
 	state.g = self
@@ -767,7 +783,7 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	end
 	self.exit_label = b:new_label("exit")
 	if prog.elapsed_init then
-		self:call("ktime_get_ns")
+		self:call("ktime_get_ns", 0)
 		b:ld_map_value("r1", refs.elapsed, 0)
 		b:stx("u64", "r1", 0, "r0")
 	end
@@ -793,10 +809,11 @@ local function program(plan_prog, prog, refs, opts, where)
 	local msg = tostring(res)
 	msg = msg:match("bpf%.asm: [^:]*:%d+:%d+: (.*)$") or msg:match("bpf%.asm: (.*)$") or msg
 	local node = state.g and state.g.cur_node or prog.probe
+	if msg:match("^internal compiler error: ") then raise(node, "%s", msg) end
 	if msg:match("^stack:") then
 		raise(node, "probe '%s' needs more than the 512 bytes of BPF stack here (%s)", plan_prog.probe, msg)
 	end
 	raise(node, "cannot generate code for this statement: %s", msg)
 end
 
-return { program = program }
+return { program = program, hooks = hooks }

@@ -20,9 +20,10 @@ function G:key(e)
 	local off = self:tmp(size)
 	-- every key part is written whole (buffers zero-pad themselves); only a keyless map's
 	-- constant key needs zeroing (a hist's slot is written by the caller)
-	if not e.keys then self:zero(off, size) end
-	for i, kexpr in ipairs(e.keys or {}) do
-		local pt = m.keys[i]
+	local keys = e.keys
+	if not keys then self:zero(off, size); return off end
+	for i = 1, #keys do
+		local kexpr, pt = keys[i], m.keys[i]
 		if types.is_buffer(kexpr.ty) then
 			self:into(kexpr, off + pt.offset, pt.size)
 		else
@@ -37,17 +38,17 @@ end
 function G:lookup(ref, key)
 	local b = self.b
 	self:ld_map("r1", ref)
-	b:mov("r2", "r10"); b:add("r2", key)
-	self:call("map_lookup_elem")
+	b:stack_ptr("r2", key)
+	self:call("map_lookup_elem", 2)
 end
 
 function G:update(ref, key, val, flags)
 	local b = self.b
 	self:ld_map("r1", ref)
-	b:mov("r2", "r10"); b:add("r2", key)
-	b:mov("r3", "r10"); b:add("r3", val)
+	b:stack_ptr("r2", key)
+	b:stack_ptr("r3", val)
 	b:mov("r4", flags or BPF_ANY)
-	self:call("map_update_elem")
+	self:call("map_update_elem", 4)
 end
 
 function G:map_lookup(e)
@@ -103,13 +104,7 @@ function G:log2_slot()
 	b:jeq("r7", 0, done)
 	b:mov("r2", "r7")
 	b:mov("r1", 2)
-	for _, s in ipairs({ 32, 16, 8, 4, 2, 1 }) do
-		local skip = b:new_label("l")
-		b:mov("r3", "r2"); b:rsh("r3", s)
-		b:jeq("r3", 0, skip)
-		b:mov("r2", "r3"); b:add("r1", s)
-		b:label(skip)
-	end
+	b:add_log2("r1", "r2", "r3") -- r1 += floor(log2(r2)), r3 as scratch
 	b:label(done)
 end
 
@@ -234,10 +229,10 @@ end
 function G:submit(off, size)
 	local b = self.b
 	self:ld_map("r1", self.refs.ringbuf)
-	b:mov("r2", "r10"); b:add("r2", off)
+	b:stack_ptr("r2", off)
 	b:mov("r3", size)
 	b:mov("r4", 0)
-	self:call("ringbuf_output")
+	self:call("ringbuf_output", 4)
 end
 
 function G:event(e)
@@ -273,7 +268,7 @@ function G:join(e)
 	self:ld_map("r1", self.refs.ringbuf)
 	b:mov("r2", ev.size)
 	b:mov("r3", 0)
-	self:call("ringbuf_reserve")
+	self:call("ringbuf_reserve", 3)
 	local skip, done = b:new_label("nojoin"), b:new_label("joined")
 	b:jeq("r0", 0, skip)
 	b:mov("r9", "r0")
@@ -281,22 +276,22 @@ function G:join(e)
 	for i = 0, ev.max_args - 1 do
 		b:st("u64", "r9", 8, i)
 		b:st("u64", "r10", self.read_slot, 0)
-		b:mov("r1", "r10"); b:add("r1", self.read_slot)
+		b:stack_ptr("r1", self.read_slot)
 		b:mov("r2", 8)
 		b:ldx("u64", "r3", "r10", argv)
 		if i > 0 then b:add("r3", i * 8) end
-		self:call("probe_read")
+		self:call("probe_read", 3)
 		b:ldx("u64", "r3", "r10", self.read_slot)
 		b:jeq("r3", 0, done)
 		b:mov("r1", "r9"); b:add("r1", 16 + i * ev.arg_size)
 		b:mov("r2", ev.arg_size)
-		self:call("probe_read_str")
+		self:call("probe_read_str", 3)
 	end
 	b:st("u64", "r9", 8, ev.max_args)
 	b:label(done)
 	b:mov("r1", "r9")
 	b:mov("r2", 0)
-	self:call("ringbuf_submit")
+	self:call("ringbuf_submit", 2)
 	b:label(skip)
 	b:stack_reset(used)
 end
@@ -311,8 +306,8 @@ function G:call_stmt(e)
 		local used = b:stack_used()
 		local key = self:key(a)
 		self:ld_map("r1", self.refs[a.map.plan.name])
-		b:mov("r2", "r10"); b:add("r2", key)
-		self:call("map_delete_elem")
+		b:stack_ptr("r2", key)
+		self:call("map_delete_elem", 2)
 		b:stack_reset(used)
 		return
 	end

@@ -25,20 +25,30 @@ local function kernel_btf()
 	return ok2 and h or nil
 end
 
--- Line, column and line text of a byte offset (a line-start index built once per source).
+-- Line and column of a byte offset (a line-start index built once per source). Statements
+-- come in source order: the answer is found by stepping on from the last one (a binary search
+-- when the offset is behind it or far ahead).
 local function locator(src)
-	local starts = { 1 }
+	local starts, n = { 1 }, 1
 	local find, p = string.find, 0
 	while true do
 		p = find(src, "\n", p + 1, true)
 		if not p then break end
-		starts[#starts + 1] = p + 1
+		n = n + 1
+		starts[n] = p + 1
 	end
 	local last = 1
 	return function(pos)
-		local lo, hi = 1, #starts
-		-- statements come in source order: start from the last answer
-		if starts[last] <= pos and (last == #starts or starts[last + 1] > pos) then lo, hi = last, last end
+		local i = last
+		if starts[i] <= pos then
+			local steps = 0
+			while i < n and starts[i + 1] <= pos and steps < 8 do i, steps = i + 1, steps + 1 end
+			if steps < 8 or i == n or starts[i + 1] > pos then
+				last = i
+				return i, pos - starts[i] + 1
+			end
+		end
+		local lo, hi = 1, n
 		while lo < hi do
 			local mid = math.floor((lo + hi + 1) / 2)
 			if starts[mid] <= pos then lo = mid else hi = mid - 1 end

@@ -1,0 +1,456 @@
+-- bpf.asm's fast path for a code generator (the trace compiler): a builder whose emitters write
+-- the common well-formed forms straight into the slot arrays, handing anything else to the
+-- public methods (so every refusal and message stays theirs), and whose helper calls are
+-- checked against the prototypes through what each argument register was last set to.
+local asm = require "bpf.asm"
+local calls = require "bpf.asm_calls"
+
+local M = {}
+
+local Builder, op = asm.Builder, asm.op
+local type, error, format, setmetatable = type, error, string.format, setmetatable
+
+local TWO31, TWO32 = 2147483648, 4294967296
+local LD_IMM64 = op.LD + op.IMM + op.DW
+local CALL, EXIT, JA = op.JMP + op.CALL, op.JMP + op.EXIT, op.JMP + op.JA
+
+local R64, R32 = {}, {}
+for i = 0, 10 do R64["r" .. i], R32["w" .. i] = i, i end
+local SIZES = { u8 = op.B, u16 = op.H, u32 = op.W, u64 = op.DW }
+
+-- What a register holds, as far as emission order tells (the last write before the use; the
+-- argument registers r1..r5 are forgotten at every label and call). Texts for the messages.
+local STACK, CTX, MAP = "a stack pointer (r10 + offset)", "the context", "a map (ld_map)"
+local MAPVAL, RETPTR = "a map value (ld_map_value)", "a pointer returned by a helper"
+local SCALAR, ZERO = "a scalar", "the constant 0"
+M.STACK, M.CTX, M.MAP, M.MAPVAL, M.RETPTR, M.SCALAR, M.ZERO =
+	STACK, CTX, MAP, MAPVAL, RETPTR, SCALAR, ZERO
+
+local F = {}
+F.__index = F
+M.Builder = F
+
+-- The non-emitting methods of the public builder, as they are.
+for _, name in ipairs({ "pos", "count", "verifier_source", "source_of", "bytes", "text",
+	"insn", "insns", "load", "help" }) do
+	F[name] = Builder[name]
+end
+F.__tostring = Builder.__tostring
+
+-- Tables presized (grown by doubling, a builder's slot array costs a third more): LuaJIT's
+-- table.new, else the C module's.
+local has_tnew, tnew = pcall(require, "table.new")
+local new_table = has_tnew and tnew or require("bpf.asm_core").new_table
+
+-- A builder for generated code; opts as bpf.asm.new, size the expected instruction count
+-- (a hint). r1 holds the context on entry.
+function M.new(opts, size)
+	local b = asm.new(opts)
+	if size then
+		local quarter = math.floor(size / 4)
+		b.ins, b.jump_label = new_table(4 * size, 0), new_table(0, quarter)
+		b.labels, b.label_hint = new_table(quarter, 0), new_table(quarter, 0)
+		b.lines = new_table(quarter, 0)
+	else
+		b.label_hint = {}
+	end
+	-- false, not nil, for "not set": the entries stay in the array part, written in place
+	b.prov = { CTX, false, false, false, false, false, false, false, false, STACK, [0] = false }
+	b.label_seq = 0
+	b.helper_calls, b.ncalls = {}, 0 -- the helpers checked and called, in order
+	return setmetatable(b, F)
+end
+
+-- ---- ALU ------------------------------------------------------------------------------------
+
+-- mov and add, the most frequent: what dst holds follows the source (a copy, or a pointer
+-- moved by a constant); every other operation leaves a scalar.
+local function alu_method(name, code)
+	local public = Builder[name]
+	local code_x, code_k = op.ALU64 + code + op.X, op.ALU64 + code + op.K
+	local is_mov, is_addsub = code == op.MOV, code == op.ADD or code == op.SUB
+	return function(b, dst, src)
+		local d = R64[dst]
+		if d then
+			local s = R64[src]
+			if s then
+				local n, ins = b.n + 1, b.ins
+				b.n = n
+				local k = n * 4
+				ins[k - 3] = code_x; ins[k - 2] = d + s * 16; ins[k - 1] = 0; ins[k] = 0
+				local prov = b.prov
+				if is_mov then prov[d] = prov[s] else prov[d] = SCALAR end
+				return n
+			elseif type(src) == "number" and src >= -TWO31 and src < TWO31 and src % 1 == 0 then
+				local n, ins = b.n + 1, b.ins
+				b.n = n
+				local k = n * 4
+				ins[k - 3] = code_k; ins[k - 2] = d; ins[k - 1] = 0; ins[k] = src
+				local prov = b.prov
+				if is_mov then
+					prov[d] = src == 0 and ZERO or SCALAR
+				elseif not is_addsub or prov[d] == ZERO then
+					prov[d] = SCALAR
+				end
+				return n
+			end
+		end
+		-- w registers, wide immediates, mistakes: the public method (and its messages)
+		local n = public(b, dst, src)
+		b.prov[R64[dst] or R32[dst]] = SCALAR
+		return n
+	end
+end
+
+local ALU_NAMES = { add = op.ADD, sub = op.SUB, mul = op.MUL, div = op.DIV, or_ = op.OR,
+	and_ = op.AND, lsh = op.LSH, rsh = op.RSH, mod = op.MOD, xor = op.XOR, mov = op.MOV,
+	arsh = op.ARSH }
+for name, code in pairs(ALU_NAMES) do F[name] = alu_method(name, code) end
+
+for _, name in ipairs({ "neg", "be", "le", "bswap", "movsx", "sdiv", "smod", "alu" }) do
+	local public = Builder[name]
+	F[name] = function(b, dst, ...)
+		local n = public(b, dst, ...)
+		b.prov[R64[dst] or R32[dst]] = SCALAR
+		return n
+	end
+end
+
+-- dst = r10 + off, a pointer to a stack slot: mov and add in one call (the generated code
+-- passes every key, value and buffer to helpers this way).
+local MOV_X, ADD_K = op.ALU64 + op.MOV + op.X, op.ALU64 + op.ADD + op.K
+function F:stack_ptr(dst, off)
+	local d = R64[dst]
+	if d and type(off) == "number" and off >= -TWO31 and off < TWO31 and off % 1 == 0 then
+		local n, ins = self.n + 2, self.ins
+		self.n = n
+		local k = n * 4
+		ins[k - 7] = MOV_X; ins[k - 6] = d + 160; ins[k - 5] = 0; ins[k - 4] = 0
+		ins[k - 3] = ADD_K; ins[k - 2] = d; ins[k - 1] = 0; ins[k] = off
+		self.prov[d] = STACK
+		return n - 1
+	end
+	self:mov(dst, "r10")
+	return self:add(dst, off)
+end
+
+-- acc += floor(log2(val)) for val > 0 (val is consumed, tmp clobbered): a binary search over
+-- the bit positions, 32 down to 1, five instructions a step, each skipping two when the
+-- shifted value is zero (offsets known here: no labels).
+local RSH_K, JEQ_K = op.ALU64 + op.RSH + op.K, op.JMP + op.JEQ + op.K
+local LOG2_SHIFTS = { 32, 16, 8, 4, 2, 1 }
+function F:add_log2(acc, val, tmp)
+	local a, v, t = R64[acc], R64[val], R64[tmp]
+	if not (a and v and t) then
+		error("bpf.asm: add_log2: registers expected, got " .. tostring(acc) .. ", " ..
+			tostring(val) .. ", " .. tostring(tmp), 2)
+	end
+	local ins, n = self.ins, self.n
+	for i = 1, 6 do
+		local s, k = LOG2_SHIFTS[i], n * 4
+		ins[k + 1] = MOV_X; ins[k + 2] = t + v * 16; ins[k + 3] = 0; ins[k + 4] = 0
+		ins[k + 5] = RSH_K; ins[k + 6] = t; ins[k + 7] = 0; ins[k + 8] = s
+		ins[k + 9] = JEQ_K; ins[k + 10] = t; ins[k + 11] = 2; ins[k + 12] = 0
+		ins[k + 13] = MOV_X; ins[k + 14] = v + t * 16; ins[k + 15] = 0; ins[k + 16] = 0
+		ins[k + 17] = ADD_K; ins[k + 18] = a; ins[k + 19] = 0; ins[k + 20] = s
+		n = n + 5
+	end
+	self.n = n
+	local prov = self.prov
+	prov[a], prov[v], prov[t] = SCALAR, SCALAR, SCALAR
+	return n
+end
+
+-- ---- memory ---------------------------------------------------------------------------------
+
+function F:ldx(size, dst, src, off)
+	local sz, d, s = SIZES[size], R64[dst], R64[src]
+	if sz and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
+		local n, ins = self.n + 1, self.ins
+		self.n = n
+		local k = n * 4
+		ins[k - 3] = op.LDX + op.MEM + sz; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
+		self.prov[d] = SCALAR
+		return n
+	end
+	local n = Builder.ldx(self, size, dst, src, off)
+	self.prov[R64[dst]] = SCALAR
+	return n
+end
+
+function F:stx(size, dst, off, src)
+	local sz, d, s = SIZES[size], R64[dst], R64[src]
+	if sz and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
+		local n, ins = self.n + 1, self.ins
+		self.n = n
+		local k = n * 4
+		ins[k - 3] = op.STX + op.MEM + sz; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
+		return n
+	end
+	return Builder.stx(self, size, dst, off, src)
+end
+
+function F:st(size, dst, off, imm)
+	local sz, d = SIZES[size], R64[dst]
+	if sz and d and off >= -32768 and off <= 32767 and off % 1 == 0 and type(imm) == "number"
+		and imm % 1 == 0 then
+		if imm >= TWO31 and imm < TWO32 and sz ~= op.DW then imm = imm - TWO32 end
+		if imm >= -TWO31 and imm < TWO31 then
+			local n, ins = self.n + 1, self.ins
+			self.n = n
+			local k = n * 4
+			ins[k - 3] = op.ST + op.MEM + sz; ins[k - 2] = d; ins[k - 1] = off; ins[k] = imm
+			return n
+		end
+	end
+	return Builder.st(self, size, dst, off, imm)
+end
+
+-- ---- 64-bit loads ---------------------------------------------------------------------------
+
+function F:ld_imm64(dst, value)
+	local n = Builder.ld_imm64(self, dst, value)
+	self.prov[R64[dst]] = SCALAR
+	return n
+end
+
+local function ld_ref(b, dst, ref, src, hi, public, what)
+	local d = R64[dst]
+	if d and type(ref) == "table" and ref.id then
+		local n, ins = b.n + 1, b.ins
+		b.n = n + 1
+		local k = n * 4
+		ins[k - 3] = LD_IMM64; ins[k - 2] = d + src * 16; ins[k - 1] = 0; ins[k] = 0
+		ins[k + 1] = 0; ins[k + 2] = 0; ins[k + 3] = 0; ins[k + 4] = hi
+		b.map_ref[n] = ref
+		b.prov[d] = what
+		return n
+	end
+	local n = public(b, dst, ref)
+	b.prov[R64[dst]] = what
+	return n
+end
+
+function F:ld_map(dst, ref)
+	return ld_ref(self, dst, ref, op.PSEUDO_MAP_FD, 0, Builder.ld_map, MAP)
+end
+
+function F:ld_map_value(dst, ref, off)
+	off = off or 0
+	if type(off) ~= "number" or off < 0 or off >= TWO31 or off % 1 ~= 0 then
+		local n = Builder.ld_map_value(self, dst, ref, off)
+		self.prov[R64[dst]] = MAPVAL
+		return n
+	end
+	return ld_ref(self, dst, ref, op.PSEUDO_MAP_VALUE, off, Builder.ld_map_value, MAPVAL)
+end
+
+-- ---- labels and jumps -----------------------------------------------------------------------
+-- Labels are numbers (no string per label); their hints name them in text({labels = true}).
+
+function F:new_label(hint)
+	local id = self.label_seq + 1
+	self.label_seq = id
+	self.label_hint[id] = hint
+	return id
+end
+
+function F:label(id)
+	if type(id) ~= "number" then return Builder.label(self, id) end
+	local labels = self.labels
+	if labels[id] then
+		error(format("bpf.asm: internal: label %s.%d defined twice", self.label_hint[id] or "L", id), 2)
+	end
+	labels[id] = self.n
+	-- a merge point: what r1..r5 hold depends on the way in
+	local prov = self.prov
+	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
+	return self
+end
+
+function F:ja(label)
+	local n, ins = self.n + 1, self.ins
+	self.n = n
+	local k = n * 4
+	ins[k - 3] = JA; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = 0
+	self.jump_label[n] = label
+	return n
+end
+F.jmp = F.ja
+
+local function jump(b, code, dst, src, label, public, text_op)
+	local d, cls, regs = R64[dst], op.JMP, R64
+	if not d then d, cls, regs = R32[dst], op.JMP32, R32 end
+	if d then
+		local s = regs[src]
+		local n, ins = b.n + 1, b.ins
+		local k = n * 4
+		if s then
+			b.n = n
+			ins[k - 3] = cls + code + op.X; ins[k - 2] = d + s * 16; ins[k - 1] = 0; ins[k] = 0
+			b.jump_label[n] = label
+			return n
+		elseif type(src) == "number" and src % 1 == 0 then
+			if cls == op.JMP32 and src >= TWO31 and src < TWO32 then src = src - TWO32 end
+			if src >= -TWO31 and src < TWO31 then
+				b.n = n
+				ins[k - 3] = cls + code + op.K; ins[k - 2] = d; ins[k - 1] = 0; ins[k] = src
+				b.jump_label[n] = label
+				return n
+			end
+		end
+	end
+	-- the public method's refusal (or, should it accept, its instruction with our label)
+	local n
+	if text_op then n = public(b, text_op, dst, src, "?") else n = public(b, dst, src, "?") end
+	b.jump_label[n] = label
+	return n
+end
+
+for name, code in pairs({ jeq = op.JEQ, jne = op.JNE, jgt = op.JGT, jge = op.JGE, jlt = op.JLT,
+	jle = op.JLE, jsgt = op.JSGT, jsge = op.JSGE, jslt = op.JSLT, jsle = op.JSLE, jset = op.JSET }) do
+	local public = Builder[name]
+	F[name] = function(b, dst, src, label) return jump(b, code, dst, src, label, public) end
+end
+
+local JMP_TEXT = asm.JMP_TEXT
+function F:jcond(text_op, dst, src, label)
+	local code = JMP_TEXT[text_op]
+	if not code then return Builder.jcond(self, text_op, dst, src, label) end
+	return jump(self, code, dst, src, label, Builder.jcond, text_op)
+end
+
+function F:exit()
+	local n, ins = self.n + 1, self.ins
+	self.n = n
+	local k = n * 4
+	ins[k - 3] = EXIT; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = 0
+	return n
+end
+
+-- ---- helper calls, checked ------------------------------------------------------------------
+
+-- What each argument of a helper must hold, from its prototype: "map", "ctx" (the program's
+-- context), "mem" (memory the verifier can bound: stack, context, map value, helper-returned
+-- pointer), "any" (an address read with probe_read*: any value), "int" (a scalar).
+local ACCEPT = {
+	map = { [MAP] = true },
+	ctx = { [CTX] = true },
+	mem = { [STACK] = true, [CTX] = true, [MAPVAL] = true, [RETPTR] = true },
+	any = { [STACK] = true, [CTX] = true, [MAPVAL] = true, [RETPTR] = true, [SCALAR] = true,
+		[ZERO] = true },
+	int = { [SCALAR] = true, [ZERO] = true },
+}
+local WANT = { map = "a map (ld_map)", ctx = "the context", int = "a scalar",
+	mem = "a stack pointer, the context or a map value", any = "a value" }
+
+local function kinds_of(h)
+	local kinds = {}
+	for i, kind in ipairs(h.kinds or {}) do
+		local decl = h.args[i] or ""
+		if kind == "ptr" then
+			if decl:find("unsafe_ptr", 1, true) then kind = "any"
+			elseif decl:match("%f[%w_]ctx$") then kind = "ctx"
+			else kind = "mem" end
+		end
+		kinds[i] = kind
+	end
+	return kinds
+end
+M.kinds_of = kinds_of
+
+local function call_error(msg)
+	error("bpf.asm: internal compiler error: " .. msg, 3)
+end
+
+-- What a call by this name checks, made on its first use: the helper, the count, what each
+-- of r1..r5 may hold, what r0 holds after.
+local specs = {}
+local function spec_of(helper)
+	local h, err = calls.find(helper)
+	if not h then call_error(err) end
+	local kinds, accept = kinds_of(h), {}
+	for i = 1, 5 do accept[i] = ACCEPT[kinds[i] or "int"] end
+	local spec = { h = h, id = h.id, name = h.name, nargs = h.nargs, kinds = kinds,
+		accept = accept, ret = h.ret:find("*", 1, true) and RETPTR or SCALAR }
+	specs[helper] = spec
+	return spec
+end
+
+local function check_count(spec, nargs)
+	if type(nargs) ~= "number" then
+		call_error(spec.name .. ": the generated call does not state its argument count")
+	end
+	local err = calls.nargs_error(spec.h, nargs)
+	if err then call_error(err) end
+end
+
+-- A helper call with nargs arguments already in r1..r(nargs): the count must be the
+-- prototype's, and each register must hold what the argument's kind takes. The helper's
+-- return leaves r0 a pointer or a scalar, and r1..r5 unset.
+function F:call(helper, nargs)
+	local spec = specs[helper] or spec_of(helper)
+	if nargs ~= spec.nargs then check_count(spec, nargs) end
+	local prov, accept = self.prov, spec.accept
+	for i = 1, nargs do
+		local have = prov[i]
+		if not accept[i][have] then
+			local kind = spec.kinds[i] or "int"
+			call_error(format("%s argument %d (%s) must be %s, but r%d holds %s", spec.name, i,
+				spec.h.args[i] or "...", WANT[kind], i, have or "nothing set since the last call or label"))
+		end
+	end
+	local nc = self.ncalls + 1
+	self.ncalls = nc
+	self.helper_calls[nc] = spec.name
+	local n, ins = self.n + 1, self.ins
+	self.n = n
+	local k = n * 4
+	ins[k - 3] = CALL; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = spec.id
+	prov[0] = spec.ret
+	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
+	return n
+end
+
+-- ---- stack and line info --------------------------------------------------------------------
+
+function F:stack(size, align)
+	align = align or (size >= 8 and 8 or size > 2 and 4 or size)
+	if size > 0 and size % 1 == 0 and (align == 8 or align == 4 or align == 2 or align == 1) then
+		local top = self.sp + size
+		top = top + (align - top % align) % align
+		if top <= 512 then
+			self.sp = top
+			return -top
+		end
+	end
+	return Builder.stack(self, size, align)
+end
+
+function F:stack_used() return self.sp end
+
+function F:stack_reset(used)
+	if used > self.sp then return Builder.stack_reset(self, used) end
+	self.sp = used
+end
+
+-- The line info entry is written now, at the slot the next instruction takes; a second line
+-- before any instruction replaces it, and finish drops one that no instruction follows.
+function F:line(file, line, col, text)
+	file = file or self.file
+	self.cur_file, self.cur_line, self.cur_col, self.cur_text = file, line, col, text
+	local l, k, slot = self.lines, self.nlines, self.n
+	if k == 0 or l[k - 4] ~= slot then k = k + 5; self.nlines = k end
+	l[k - 4], l[k - 3], l[k - 2], l[k - 1], l[k] = slot, file or "", line, col or 0, text or ""
+	return self
+end
+
+-- Finishes as the public builder does, then is one (the fast emitters are for generation only).
+function F:finish()
+	local k = self.nlines
+	if k > 0 and self.lines[k - 4] == self.n then self.nlines = k - 5 end
+	Builder.finish(self)
+	return setmetatable(self, Builder)
+end
+
+return M
