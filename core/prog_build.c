@@ -147,6 +147,8 @@ int lbpf_program_build(const struct lbpf_prog_build *spec, lbpf_object **out)
 	prog = obj && obj->nprogs ? &obj->progs[0] : NULL;
 	if (!ret)
 		ret = set_type(prog, spec);
+	if (!ret && spec->log_level)
+		ret = lbpf_program_set_log_level(prog, spec->log_level);
 	if (!ret)
 		ret = copy_code(prog, spec);
 	if (!ret)

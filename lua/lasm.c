@@ -53,6 +53,7 @@ static int l_load(lua_State *L)
 	spec.kern_version = (uint32_t)lbpf_lua_opt_int(L, 1, "kern_version", 0);
 	spec.prog_flags = (uint32_t)lbpf_lua_opt_int(L, 1, "prog_flags", 0);
 	spec.sleepable = lbpf_lua_opt_bool(L, 1, "sleepable", 0);
+	spec.log_level = (uint32_t)lbpf_lua_opt_int(L, 1, "log_level", 0);
 	spec.insns = opt_bytes(L, 1, "insns", sizeof(struct bpf_insn), &spec.insn_cnt);
 	spec.btf = opt_bytes(L, 1, "btf", 1, &spec.btf_size);
 	spec.func_info = opt_bytes(L, 1, "func_info", 8, &n);

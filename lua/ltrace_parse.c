@@ -156,10 +156,13 @@ static struct node parse_binary(struct parser *ps, int min_level)
 		/* in a filter, the '/' just before the action's '{' closes the filter */
 		if (!level || level < min_level || t->close_filter)
 			break;
+		size_t op_pos = t->pos;
+		int op = t->op;
 		ps->i++;
 		right = parse_binary(ps, level + 1);
-		n = new_node(L, S_binop, left.pos, right.epos, 3);
-		set_from(L, S_op, op_string(t->op));
+		n = new_node(L, S_binop, left.pos, right.epos, 4);
+		set_from(L, S_op, op_string(op));
+		set_int(L, S_op_pos, op_pos); /* where a warning about the operator points */
 		set_from(L, S_left, base);
 		set_from(L, S_right, base + 1);
 		collapse(L, base);

@@ -50,6 +50,8 @@ local CASES = {
 		"printf(\"%s\\n\", ustack(perf)); @[ustack] = count(); print(@); }",
 		W .. " getppid 1 -- sleep 1000", -- alive while both tools print the event
 		function(text) return (text:gsub("7f%x%x%x%x%x%x%x%x%x%x", "ADDR")) end }, -- ASLR: differs by nature
+	{ "elapsed: the BEGIN the compiler adds to start it is not counted among the probes",
+		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @ = elapsed > 0; exit(); }", W .. " getppid 1" },
 	{ "latency between enter and exit with a keyed map",
 		"tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @start[tid] = nsecs; } " ..
 		"tracepoint:syscalls:sys_exit_getppid /@start[tid]/ { @calls = count(); delete(@start[tid]); }",
@@ -83,6 +85,7 @@ local BEGIN_ONLY = {
 	"BEGIN { @s[1] = stats(5); @s[2] = stats(7); print(@s, 1); print(@s, 0, 2); exit(); }",
 	"BEGIN { @ = hist(0); @ = hist(1); @ = hist(4); @ = hist(4); @ = hist(8); @ = hist(9); @ = hist(9); exit(); }",
 	'BEGIN { printf("a%%b\\n"); printf("%%%d %%|%d %%\\n", 5, 6); exit(); } END { printf("end\\n"); }',
+	"BEGIN { @c = count(); clear(@c); print(@c); delete(@c); @d = count(); zero(@d); exit(); } END { @e = count(); clear(@e); }",
 }
 
 -- The same under -f json, and a few programs for what only JSON shows (empty maps, quoting).
@@ -98,10 +101,15 @@ local function same_output(prog, flags)
 		pending("bpftrace is not installed")
 		return
 	end
-	local _, expected = support.sh("bpftrace " .. flags .. " -e " .. q(prog) .. " 2>/dev/null")
-	local ok, got = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(prog) .. " 2>&1")
-	assert(ok, got)
+	local err = os.tmpname()
+	local _, expected = support.sh("bpftrace " .. flags .. " -e " .. q(prog) .. " 2>" .. err)
+	local expected_err = support.read_file(err):gsub("[^\n]*RLIMIT_MEMLOCK[^\n]*\n", "")
+	local ok, got = support.sh(q(tw.LUABPF) .. " trace " .. flags .. " -e " .. q(prog) .. " 2>" .. err)
+	local got_err = support.read_file(err)
+	os.remove(err)
+	assert(ok, got .. got_err)
 	assert.are.equal(expected, got)
+	assert.are.equal(expected_err, got_err) -- warnings included
 end
 
 describe("luabpf trace against bpftrace 0.17 on BEGIN-only programs", function()

@@ -162,6 +162,7 @@ struct lbpf_prog_build {
 	uint32_t func_info_cnt;
 	const void *line_info; /* struct bpf_line_info[] */
 	uint32_t line_info_cnt;
+	uint32_t log_level;    /* 0, or the verifier log to keep (lbpf_program_log) */
 };
 /* Loads it as the only program of a new, loaded object (closed with lbpf_object_close). A
  * verifier refusal is reported as for an object's program, log tail included. */

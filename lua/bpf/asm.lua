@@ -941,6 +941,7 @@ function Builder:load(opts)
 		name = name, section = section, prog_type = prog_type, attach_type = attach_type,
 		attach_target = opts.attach_target, license = opts.license or "GPL",
 		kern_version = opts.kern_version, prog_flags = opts.prog_flags, sleepable = opts.sleepable,
+		log_level = opts.log_level,
 	})
 end
 

@@ -14,6 +14,7 @@ local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
 local usym = require "bpf.trace.usym"
+local diag = require "bpf.trace.diag"
 local json -- bpf.trace.format_json, loaded for opts.format == "json"
 
 local M = {}
@@ -33,6 +34,12 @@ local function check_opts(opts)
 	if opts.output ~= nil and (type(opts.output) ~= "userdata" and type(opts.output) ~= "table") then
 		error("bpf.trace: opts.output must be a file (io.open, io.stdout)", 3)
 	end
+	if opts.on_start ~= nil and type(opts.on_start) ~= "function" then
+		error("bpf.trace: opts.on_start must be a function", 3)
+	end
+	if opts.on_warning ~= nil and type(opts.on_warning) ~= "function" then
+		error("bpf.trace: opts.on_warning must be a function", 3)
+	end
 	if opts.format ~= nil and opts.format ~= "text" and opts.format ~= "json" then
 		error("bpf.trace: opts.format must be \"text\" or \"json\", got " .. tostring(opts.format), 3)
 	end
@@ -41,12 +48,31 @@ end
 
 local function compile_opts(opts)
 	return { name = opts.name, cpid = opts.cpid, args = opts.args, strlen = opts.strlen,
+		helper_check = opts.helper_check,
 		max_entries = opts.max_entries, btf = opts.btf, tracefs = opts.tracefs }
 end
 
 --- Compiles source into the plan (programs as text, maps, events) without loading anything.
 function M.compile(source, opts)
 	return require("bpf.trace.compile")(source, opts)
+end
+
+--- The compiler's warnings (bpftrace's text, e.g. signed division) to on_warning(text), or to
+-- stderr as bpftrace prints them.
+function M.warn(plan, on_warning)
+	for _, w in ipairs(plan.warnings or {}) do
+		if on_warning then on_warning(w) else io.stderr:write(w, "\n") end
+	end
+end
+
+--- The number of probes bpftrace would say it attaches ("Attaching N probes..."): the plan's
+-- programs but the BEGIN the compiler adds to start `elapsed`.
+function M.probe_count(plan)
+	local n = 0
+	for _, p in ipairs(plan.programs) do
+		if not p.internal then n = n + 1 end
+	end
+	return n
 end
 
 local function map_names(plan, state)
@@ -69,7 +95,24 @@ local function new(source, opts)
 	if opts.format == "json" then json = json or require "bpf.trace.format_json" end
 	local plan, err = M.compile(source, compile_opts(opts))
 	if not plan then return nil, err end
-	local state, lerr, errno = require("bpf.trace.load")(plan, { attach = opts.attach })
+	M.warn(plan, opts.on_warning)
+	if opts.on_start then opts.on_start(plan) end
+	local lopts = { attach = opts.attach }
+	if opts.verbose then
+		-- bpftrace -v: each program's id and verifier log on the output, "Attaching PROBE" on stderr
+		local out = opts.output or io.stdout
+		lopts.log_level = 1
+		lopts.on_loaded = function(p, prog)
+			if p.internal then return end
+			out:write(string.format("\nProgram ID: %s\n\nThe verifier log: \n%s\n", tostring((prog:info() or {}).id),
+				tostring(prog.log or "")))
+			out:flush()
+		end
+		lopts.on_attach = function(p)
+			if not p.internal then io.stderr:write("Attaching ", p.probe, "\n") end
+		end
+	end
+	local state, lerr, errno = require("bpf.trace.load")(plan, lopts)
 	if not state then return nil, lerr, errno end
 	local reader, rerr, rerrno = state.ringbuf:reader{ raw = true }
 	if not reader then
@@ -107,6 +150,7 @@ local function emit(t, text)
 		(t.output or io.stdout):write(text)
 		t.unflushed = true
 	end
+	t.emitted = (t.emitted or 0) + 1 -- counted once out (Ctrl-C: see dispatch_whole)
 end
 
 -- Output is flushed once per batch of records (a reader of a pipe sees each batch at once).
@@ -309,6 +353,31 @@ function handlers.time(t, ev)
 	message(t, "time", format.time(ev.fmt))
 end
 
+-- glibc's strerror() texts of the errors helpers return (bpftrace prints them).
+local ERRNO_TEXT = { [1] = "Operation not permitted", [2] = "No such file or directory",
+	[3] = "No such process", [4] = "Interrupted system call", [7] = "Argument list too long",
+	[9] = "Bad file descriptor", [11] = "Resource temporarily unavailable",
+	[12] = "Cannot allocate memory", [13] = "Permission denied", [14] = "Bad address",
+	[16] = "Device or resource busy", [17] = "File exists", [22] = "Invalid argument",
+	[28] = "No space left on device", [34] = "Numerical result out of range",
+	[95] = "Operation not supported", [524] = "Unknown error 524" }
+
+-- -k: a helper failed (bpftrace's "stdin:1:5-9: WARNING: Failed to map_update_elem: ...").
+function handlers.helper_error(t, ev, bytes)
+	local ret = int64.tointeger(int64.fit(values.int(bytes, 8, true), 32, true)) -- the helper's int
+	if t.json then
+		local line, col = 0, 0
+		if ev.pos then line, col = diag.line_col(t.plan.source, ev.pos) end
+		emit(t, string.format('{"type": "helper_error", "helper": "%s", "retcode": %d, "line": %d, "col": %d}\n',
+			ev.helper, ret, line, col))
+		return
+	end
+	local why = ret < 0 and string.format("%s (%d)", ERRNO_TEXT[-ret] or ("Unknown error " .. -ret), ret)
+		or tostring(ret)
+	emit(t, diag.format_warning(t.plan.source, t.plan.name, ev.pos, ev.epos,
+		"Failed to " .. ev.helper .. ": " .. why) .. "\n")
+end
+
 function handlers.exit(t)
 	if t.status == "running" then t.status = "exited" end -- in END, exit() changes nothing
 end
@@ -325,14 +394,65 @@ local function dispatch(t, bytes)
 	h(t, ev, bytes)
 end
 
+-- Records the programs could not send so far (the ring buffer was full): the lost map's count.
+local function lost_count(t)
+	local h = t.state.lost
+	if not h then return 0 end
+	local bytes = h:lookup(0, { raw = true })
+	return bytes and tonumber(values.int(bytes, 0, false)) or 0
+end
+
+-- "Lost N events" for the records lost since the last report, where bpftrace 0.17 prints it
+-- (its perf buffers report losses as they are read): in the output, between the records.
+local function report_lost(t)
+	local n = lost_count(t)
+	local seen = t.lost_reported or 0
+	if n <= seen then return end
+	t.lost_reported = n
+	if t.json then
+		emit(t, json.lost_events(n - seen))
+	else
+		emit(t, string.format("Lost %d events\n", n - seen))
+	end
+end
+
+--- How many records the programs could not send because the ring buffer was full (printf
+-- lines, print(), exit(), ...): the events bpftrace reports as "Lost N events".
+function Trace:lost()
+	check_open(self)
+	return lost_count(self)
+end
+
+local function is_interrupt(err)
+	return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
+end
+
+-- One record, handled whole even when Ctrl-C lands in the middle (the interpreter raises
+-- "interrupted!" at the next Lua instruction, here often inside a handler, and the record is
+-- gone from the ring buffer by then): the handler runs again unless its output went out, and
+-- the interruption is raised again once the batch is done.
+local function dispatch_whole(t, bytes)
+	local before = t.emitted
+	local ok, err = pcall(dispatch, t, bytes)
+	if ok then return end
+	if not is_interrupt(err) then error(err, 0) end
+	t.interrupted = true
+	if t.emitted == before then dispatch(t, bytes) end
+end
+
 --- Waits up to ms (default 0: no wait) for records and handles them: printf lines, print(),
 -- time(), clear/zero, exit(). Returns the number of records handled, and false once exit() ran.
 function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
 	usym.forget() -- processes map and unmap: their mappings are read again for each batch
-	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch(self, bytes) end)
+	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch_whole(self, bytes) end)
+	if n and n > 0 or (ms or 0) > 0 then report_lost(self) end
 	flush(self)
+	if self.interrupted then
+		self.interrupted = nil
+		error("interrupted!", 0)
+	end
 	if not n then return nil, err, errno end
 	return n, self.status == "running"
 end
@@ -348,9 +468,6 @@ function Trace:events() return "r" end
 
 function Trace:timeout() return nil end
 
-local function is_interrupt(err)
-	return type(err) == "string" and err:find("interrupted!", 1, true) ~= nil
-end
 
 -- Seconds on a monotonic clock (/proc/uptime: 10 ms steps, enough for a duration in seconds).
 local function clock()
@@ -383,9 +500,11 @@ function Trace:finish(reason)
 	end
 	if self.state.detach then self.state:detach() end -- no probe fires from here on
 	self.reader:poll(0, handle) -- what came before: handled if still running, else dropped
+	report_lost(self)
 	local ok, err = self.state:finish() -- END (the detach is done)
 	self.status = "ending"
 	self.reader:poll(0, handle) -- END's output
+	report_lost(self)
 	if not ok and err then emit(self, tostring(err) .. "\n") end
 	self.status = "exited"
 	if self.print_maps then
@@ -446,8 +565,8 @@ function Trace:__tostring()
 	if self.status == "closed" then return "bpf.trace(closed)" end
 	local maps = {}
 	for _, d in ipairs(self.plan.maps) do maps[#maps + 1] = d.name .. " " .. d.kind end
-	return string.format("bpf.trace(%d probe%s, maps: %s; %s)", #self.plan.programs,
-		#self.plan.programs == 1 and "" or "s", #maps > 0 and table.concat(maps, ", ") or "none",
+	local n = M.probe_count(self.plan)
+	return string.format("bpf.trace(%d probe%s, maps: %s; %s)", n, n == 1 and "" or "s", #maps > 0 and table.concat(maps, ", ") or "none",
 		self.status)
 end
 

@@ -17,7 +17,7 @@ function M.verdict(src)
 		return nil, plan
 	end
 	if type(err) ~= "string" then return "no message" end
-	if not err:match("^fuzz:%d+:%d+[-%d]*: ERROR: [^\n]+\n[^\n]*\n[ \t]*%^~*$") then
+	if not err:match("^fuzz:%d+:%d+[-%d]*: ERROR: [^\n]+\n[^\n]*\n *~+$") then
 		return "a message without a position: " .. err
 	end
 	return nil

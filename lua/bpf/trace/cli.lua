@@ -20,7 +20,12 @@ options:
   -p PID         stop when process PID exits
   -o FILE        write the output to FILE instead of stdout
   -f FORMAT      text (default) or json: bpftrace's -f json, one JSON object a line
-  -l [PATTERN]   list the tracepoints matching PATTERN (tracepoint:CAT:NAME, * and ?)
+  -l [PATTERN]   list probes (kprobe:, tracepoint:CAT:NAME, kfunc:, software:, hardware:,
+                 iter:, uprobe:/PATH:, usdt:/PATH:; * and ?); -lv adds their arguments
+  -v             verbose: each program's id and verifier log, "Attaching PROBE" on stderr
+  -k             a warning on the output each time a map update/delete, get_stackid or
+                 get_current_comm fails; -kk also probe reads and reads of missing map keys
+  --unsafe       accepted; system(), signal() and override() are not supported anyway
   --dump         print the generated programs as text; load nothing
   -h, --help     this text
 Ctrl-C stops the trace: END runs and the maps print, as with bpftrace.
@@ -42,6 +47,9 @@ end
 
 --- Parses argv: { source =, name =, seconds =, cmd =, pid =, dump =, args = {...} } or nil, message.
 function M.parse(argv)
+	local copy = {}
+	for k, v in ipairs(argv) do copy[k] = v end
+	argv = copy -- combined flags are expanded in place
 	local o, i = { args = {} }, 1
 	local function value(flag)
 		i = i + 1
@@ -52,6 +60,12 @@ function M.parse(argv)
 		local rest = false -- after "--": arguments only
 		while i <= #argv do
 			local a = argv[i]
+			if not rest and a:match("^%-[lvk][lvk]+$") then
+				-- flags without values given together, as getopt takes them (-lv, -kk): one each
+				table.remove(argv, i)
+				for j = #a, 2, -1 do table.insert(argv, i, "-" .. a:sub(j, j)) end
+				a = argv[i]
+			end
 			if rest or a:sub(1, 1) ~= "-" or a == "-" then
 				if o.source or o.file then o.args[#o.args + 1] = a else o.file = a end
 			elseif a == "--" then
@@ -73,6 +87,13 @@ function M.parse(argv)
 				if o.format ~= "text" and o.format ~= "json" then error({ usage = "-f takes text or json" }) end
 			elseif a == "-l" then
 				o.list = true
+			elseif a == "-v" then
+				o.verbose = true
+			elseif a == "-k" then
+				o.helper_check = (o.helper_check or 0) + 1
+				if o.helper_check > 2 then error({ usage = "-k is given at most twice (-kk)" }) end
+			elseif a == "--unsafe" then
+				o.unsafe = true
 			elseif a == "--dump" then
 				o.dump = true
 			elseif a == "-h" or a == "--help" then
@@ -171,6 +192,17 @@ end
 
 ---------------------------------------------------------------------------------------------------
 
+-- A bpftrace environment variable luabpf honours (BPFTRACE_MAP_KEYS_MAX).
+local function env_number(name)
+	local v = os.getenv(name)
+	if v == nil or v == "" then return nil end
+	local n = tonumber(v)
+	if not n or n < 1 or n ~= math.floor(n) then
+		error(string.format("%s: a positive integer expected, got '%s'", name, v), 0)
+	end
+	return n
+end
+
 local function load_source(o)
 	if o.source then return o.source, o.name end
 	local s, err = read_file(o.file)
@@ -178,23 +210,13 @@ local function load_source(o)
 	return s, o.file
 end
 
--- -l [PATTERN]: "tracepoint:CAT:NAME" lines, sorted (bpftrace -l for tracepoints); a pattern
--- without ':' matches anywhere in the name.
-local function list_probes(pattern)
-	local tracefs = require "bpf.trace.tracefs"
-	local probes = require "bpf.trace.probes"
-	local events, err = tracefs.events(tracefs.root())
-	if not events then return fail(1, "luabpf trace: " .. err) end
-	pattern = pattern or "*"
-	if not pattern:find(":", 1, true) then pattern = "*" .. pattern .. "*" end
-	local pat = probes.glob_pattern(pattern)
-	local out = {}
-	for _, ev in ipairs(events) do
-		local name = "tracepoint:" .. ev
-		if name:match(pat) or ev:match(pat) then out[#out + 1] = name end
-	end
-	table.sort(out)
-	if #out > 0 then io.stdout:write(table.concat(out, "\n"), "\n") end
+-- -l [PATTERN] (-lv): bpftrace's listing (bpf.trace.list); warnings such as an unreadable
+-- available_filter_functions on stderr, as bpftrace prints them.
+local function list_probes(pattern, verbose)
+	local lines, warnings = require("bpf.trace.list").lines(pattern, verbose)
+	if not lines then return fail(1, "ERROR: " .. warnings) end
+	for _, w in ipairs(warnings) do io.stderr:write(w, "\n") end
+	if #lines > 0 then io.stdout:write(table.concat(lines, "\n"), "\n") end
 	return 0
 end
 
@@ -206,17 +228,21 @@ function M.main(argv)
 		io.stdout:write(USAGE)
 		return 0
 	end
-	if o.list then return list_probes(o.pattern) end
+	if o.list then return list_probes(o.pattern, o.verbose) end
 	local source, name = load_source(o)
 	if not source then return fail(1, "luabpf trace: " .. name) end
 	local bpf = require "bpf"
 	local trace = bpf.trace
 	if o.dump then
-		local plan, cerr = trace.compile(source, { name = name, args = o.args, cpid = 0 })
+		local plan, cerr = trace.compile(source, { name = name, args = o.args, cpid = 0,
+			helper_check = o.helper_check })
 		if not plan then return fail(1, cerr) end
+		trace.warn(plan)
 		io.stdout:write(plan.text, plan.text:sub(-1) == "\n" and "" or "\n")
 		return 0
 	end
+	local envok, max_entries = pcall(env_number, "BPFTRACE_MAP_KEYS_MAX")
+	if not envok then return fail(2, "luabpf trace: " .. tostring(max_entries)) end
 	local child
 	if o.cmd then
 		child, err = M.spawn(o.cmd)
@@ -231,20 +257,25 @@ function M.main(argv)
 		end
 		output = f
 	end
+	-- "Attaching N probes..." once compiled, before anything loads (BEGIN's output follows it)
+	local function started(plan)
+		local n = trace.probe_count(plan)
+		if o.format == "json" then
+			output:write(require("bpf.trace.format_json").attached(n))
+		else
+			output:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
+		end
+		output:flush()
+	end
 	local ok0, t, terr = pcall(trace, source, { name = name, args = o.args, cpid = child and child.pid,
-		pid = o.pid, output = output, format = o.format })
+		max_entries = max_entries,
+		pid = o.pid, output = output, format = o.format, verbose = o.verbose, on_start = started,
+		helper_check = o.helper_check })
 	if not ok0 then t, terr = nil, "luabpf trace: " .. tostring(t) end
 	if not t then
 		if child then child:kill(); child:release() end
 		return fail(1, terr)
 	end
-	local n = #t.plan.programs
-	if o.format == "json" then
-		output:write(require("bpf.trace.format_json").attached(n))
-	else
-		output:write(string.format("Attaching %d probe%s...\n", n, n == 1 and "" or "s"))
-	end
-	output:flush()
 	local watched = (child and child.pid) or o.pid
 	if watched then
 		t.stop_when = function() return not alive(watched) end

@@ -76,6 +76,11 @@ function G:tmp(size)
 	return self.b:stack(size, 8)
 end
 
+-- -k and -kk (bpftrace's helper checks): the helpers whose failure is reported, by level.
+local CHECKED = { map_update_elem = 1, map_delete_elem = 1, get_stackid = 1, get_current_comm = 1,
+	probe_read = 2, probe_read_str = 2, probe_read_kernel = 2, probe_read_kernel_str = 2,
+	probe_read_user = 2, probe_read_user_str = 2 }
+
 -- A helper call with nargs arguments in r1..r(nargs); the builder checks them against the
 -- helper's prototype. hooks.before_call(b, name, nargs) (specs only) may emit before it and
 -- return another count.
@@ -84,6 +89,10 @@ function G:call(name, nargs)
 	local hook = hooks.before_call
 	if hook then nargs = hook(self.b, name, nargs) or nargs end
 	self.b:call(name, nargs)
+	local level = CHECKED[name]
+	if level and self.opts.helper_check and self.opts.helper_check >= level then
+		self:helper_error(name, false)
+	end
 end
 
 -- Writes a constant string at off (size bytes, zero-padded) with 32-bit stores.
@@ -457,6 +466,7 @@ end
 -- Scalar expressions: leaves the value in r0.
 function G:gen(e)
 	local k = e.kind
+	if k == "call" then self.call_node = e end -- where -k reports a failed helper
 	local b = self.b
 	local ty = e.ty
 	if ty and types.is_buffer(ty) then
@@ -558,6 +568,7 @@ function G:into(e, off, size)
 	local b = self.b
 	local ty = e.ty
 	local k = e.kind
+	if k == "call" then self.call_node = e end
 	if not types.is_buffer(ty) then
 		self:gen(e)
 		b:stx("u64", "r10", off, "r0")
@@ -694,7 +705,7 @@ end
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
-	self.cur_node = s
+	self.cur_node, self.call_node = s, nil
 	if b.n > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
@@ -789,6 +800,7 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	end
 	if prog.pred then
 		self:line(prog.pred)
+		self.cur_node = prog.pred
 		self:cond(prog.pred, self.exit_label)
 	end
 	self:block(prog.body)

@@ -5,6 +5,7 @@ local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
 
 local raise = diag.raise
+local Builder = require("bpf.asm").Builder
 
 local G = {}
 
@@ -62,6 +63,7 @@ function G:map_read(e)
 	local used = b:stack_used()
 	self:map_lookup(e)
 	local done = b:new_label("done")
+	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, e) end
 	b:jeq("r0", 0, done)
 	b:ldx("u64", "r0", "r0", 0)
 	b:label(done)
@@ -79,6 +81,7 @@ function G:map_update_op(target, op, value, delta, result)
 	local val = self:tmp(8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
+	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, target) end
 	local miss = b:new_label("miss")
 	b:mov("r7", 0)
 	b:jeq("r0", 0, miss)
@@ -233,6 +236,46 @@ function G:submit(off, size)
 	b:mov("r3", size)
 	b:mov("r4", 0)
 	self:call("ringbuf_output", 4)
+	local sent = b:new_label("sent")
+	b:jeq("r0", 0, sent)
+	self:count_lost()
+	b:label(sent)
+end
+
+-- -k: a record saying that helper `name` failed here (r0 < 0; with `zero`, r0 == 0: a map
+-- element missing), with its return value; r0 is kept.
+function G:helper_error(name, zero, node)
+	local b = self.b
+	node = node or self.call_node or self.cur_node
+	if node and node.kind == "assign" and (node.op or "") == "" and node.target.epos and self.src then
+		-- bpftrace names the assignment's operator
+		local from, to = self.src:find("[-+*/%%&|^<>]*=", node.target.epos + 1)
+		if from then node = { pos = from, epos = to } end
+	elseif node and node.pos and self.src and self.src:sub(node.pos - 1, node.pos - 1) == "(" then
+		node = { pos = node.pos - 1, epos = node.epos } -- bpftrace's place starts at a '(' just before
+	end
+	local ok = b:new_label("helper_ok")
+	-- the int the helper returns, compared on 32 bits as bpftrace does: before 6.5 the map
+	-- operations the verifier calls directly return int, the upper half of r0 undefined
+	if zero then b:jne("r0", 0, ok) else b:jsge("w0", 0, ok) end
+	local ev = self.opts.helper_event(name, node)
+	local used = b:stack_used()
+	local off = self:tmp(16)
+	b:stx("u64", "r10", off + 8, "r0")
+	b:st("u64", "r10", off, ev.id)
+	self:submit(off, 16)
+	b:ldx("u64", "r0", "r10", off + 8)
+	b:stack_reset(used)
+	b:label(ok)
+end
+
+-- One more record the ring buffer had no room for (the runtime prints "Lost N events").
+function G:count_lost()
+	local b = self.b
+	b:ld_map_value("r1", self.refs.lost, 0)
+	b:mov("r2", 1)
+	-- the fast builder has no atomics: bpf.asm's own method writes the instruction into it
+	Builder.atomic(b, "add", "u64", "r1", 0, "r2")
 end
 
 function G:event(e)
@@ -270,7 +313,11 @@ function G:join(e)
 	b:mov("r3", 0)
 	self:call("ringbuf_reserve", 3)
 	local skip, done = b:new_label("nojoin"), b:new_label("joined")
-	b:jeq("r0", 0, skip)
+	local reserved = b:new_label("reserved")
+	b:jne("r0", 0, reserved)
+	self:count_lost()
+	b:ja(skip)
+	b:label(reserved)
 	b:mov("r9", "r0")
 	b:st("u64", "r9", 0, ev.id)
 	for i = 0, ev.max_args - 1 do

@@ -75,6 +75,7 @@ local function make_refs(plan)
 	ref("ringbuf", plan.ringbuf.bpf_name)
 	if plan.stacks then ref("stacks", plan.stacks.bpf_name) end
 	if plan.elapsed then ref("elapsed", plan.elapsed.bpf_name) end
+	if plan.lost then ref("lost", plan.lost.bpf_name) end
 	return refs, names
 end
 
@@ -108,6 +109,10 @@ local function compile(src, opts)
 		local sem = semantic.analyze(ast, copts)
 		local plan = resources.plan(sem, copts)
 		plan.source, plan.name = src, copts.name
+		plan.warnings = {}
+		for i, w in ipairs(sem.warnings or {}) do
+			plan.warnings[i] = diag.format_warning(src, copts.name, w.pos, w.epos, w.message)
+		end
 		-- elapsed: its start is set by the first BEGIN program (one is added when there is none)
 		local progs = sem.programs
 		if sem.uses.elapsed then
@@ -127,6 +132,16 @@ local function compile(src, opts)
 		for _, ev in pairs(plan.events) do
 			local sev = sem.events[ev.id]
 			ev.line = where(sev.node.pos)
+		end
+		if copts.helper_check then
+			-- -k: codegen adds one helper_error event per checked call site
+			copts.helper_event = function(helper, node)
+				local id = #plan.events + 1
+				local ev = { id = id, kind = "helper_error", helper = helper, size = 16,
+					pos = node and node.pos, epos = node and node.epos, line = node and node.pos and where(node.pos) }
+				plan.events[id] = ev
+				return ev
+			end
 		end
 		local refs, names = make_refs(plan)
 		plan.refs = refs

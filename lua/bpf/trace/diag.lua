@@ -47,8 +47,33 @@ function M.format(src, name, pos, epos, message)
 	if ecol < col then ecol = col end
 	local where = string.format("%s:%d:%d", name or "stdin", line, col)
 	if ecol > col then where = where .. "-" .. (ecol + 1) end
-	local under = text:sub(1, col - 1):gsub("[^\t]", " ") .. "^" .. string.rep("~", ecol - col)
-	return string.format("%s: ERROR: %s\n%s\n%s", where, message, text, under), line, col
+	local shown, under = M.underline(text, col, ecol)
+	return string.format("%s: ERROR: %s\n%s\n%s", where, message, shown, under), line, col
+end
+
+-- The source line and the tildes under columns [col, ecol] as bpftrace prints them: tabs shown
+-- as 4 spaces in both.
+function M.underline(text, col, ecol)
+	local lead = text:sub(1, col - 1):gsub("\t", "    "):gsub("[^ ]", " ")
+	local span = text:sub(col, ecol):gsub("\t", "    ")
+	return (text:gsub("\t", "    ")), lead .. string.rep("~", math.max(1, #span))
+end
+
+-- A warning as bpftrace 0.17 prints one: "stdin:1:34-35: WARNING: message", the line, and
+-- tildes under [pos, epos] (always a range, no caret).
+function M.format_warning(src, name, pos, epos, message)
+	if not pos then return (name or "stdin") .. ": WARNING: " .. message end
+	local line, col, start = line_col(src, pos)
+	local text = line_text(src, start)
+	local ecol = col
+	if epos and epos >= pos then
+		local eline, ec = line_col(src, epos)
+		ecol = (eline == line) and ec or #text
+	end
+	if ecol < col then ecol = col end
+	local shown, under = M.underline(text, col, ecol)
+	return string.format("%s:%d:%d-%d: WARNING: %s\n%s\n%s", name or "stdin", line, col, ecol + 1,
+		message, shown, under)
 end
 
 -- Raises a positioned compile error; `node` is anything with `pos` (and maybe `epos`).

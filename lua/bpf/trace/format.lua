@@ -406,6 +406,58 @@ local function format_string(spec, v)
 	return pad(v, spec.width, spec.flags:find("-", 1, true), false)
 end
 
+-- Fast formatters (Lua 5.4): an integer conversion handed to string.format, which is C's
+-- printf on the 64-bit integer, after the cut to the length modifier's width; nil where the
+-- general path (format_integer) is needed: '#', widths over 99, %u of a negative, non-integers.
+local fast_integer = function() return nil end
+if math.type then
+	fast_integer = assert(load([[
+		local LENGTH_BITS = ...
+		local fmt_s, mtype = string.format, math.type
+		return function(spec)
+			local conv, flags = spec.conv, spec.flags
+			local bits = LENGTH_BITS[spec.length] or 64
+			if spec.width > 99 or (spec.precision or 0) > 99 or flags:find("#", 1, true) then return nil end
+			local size = (spec.width > 0 and spec.width or "") .. (spec.precision and ("." .. spec.precision) or "")
+			local f
+			if conv == "d" or conv == "i" then
+				local cf = "%" .. flags .. size .. "d"
+				if bits == 64 then
+					f = function(v) if mtype(v) == "integer" then return fmt_s(cf, v) end end
+				else
+					local half, mask = 1 << (bits - 1), (1 << bits) - 1
+					f = function(v) if mtype(v) == "integer" then return fmt_s(cf, ((v + half) & mask) - half) end end
+				end
+			elseif conv == "x" or conv == "X" or conv == "o" or conv == "u" then
+				-- '+' and ' ' mean nothing to unsigned conversions; %u prints as %d of a value >= 0
+				local cf = "%" .. flags:gsub("[+ ]", "") .. size .. (conv == "u" and "d" or conv)
+				local mask = bits < 64 and (1 << bits) - 1 or -1
+				f = function(v)
+					if mtype(v) ~= "integer" then return nil end
+					v = v & mask
+					if conv == "u" and v < 0 then return nil end
+					return fmt_s(cf, v)
+				end
+			end
+			if f and pcall(f, 0) then return f end -- a format this Lua's string.format refuses: general path
+			return nil
+		end
+	]]))(LENGTH_BITS)
+end
+
+-- %s with no flag but '-' and widths under 100: string.format's, which is C's.
+local function fast_string(spec)
+	if (spec.flags ~= "" and spec.flags ~= "-") or spec.width > 99 or (spec.precision or 0) > 99 then
+		return nil
+	end
+	if spec.width == 0 and not spec.precision then
+		return function(v) if type(v) == "string" then return (v:match("^[^%z]*")) end end
+	end
+	local cf = "%" .. spec.flags .. (spec.width > 0 and spec.width or "") ..
+		(spec.precision and ("." .. spec.precision) or "") .. "s"
+	return function(v) if type(v) == "string" then return (string.format(cf, (v:match("^[^%z]*")))) end end
+end
+
 -- "%%" in a format: "%" where C's printf reads it, that is before the last conversion; bpftrace
 -- 0.17 prints the text after the last conversion (or a format without any) as it is, "%%" included.
 local PERCENT = {}
@@ -432,12 +484,23 @@ local function parse_format(fmt)
 		if conv == "%" then
 			parts[#parts + 1] = PERCENT
 		else
-			parts[#parts + 1] = {
+			local spec = {
 				flags = flags, width = tonumber(width) or 0, length = length, conv = conv,
 				precision = prec ~= "" and (tonumber(prec:sub(2)) or 0) or nil,
 			}
+			spec.fast = conv == "s" and fast_string(spec) or fast_integer(spec)
+			parts[#parts + 1] = spec
 		end
 		pos = e
+	end
+	parts.last = 0 -- the index of the last conversion ("%%" after it prints as it is)
+	for i, p in ipairs(parts) do
+		if type(p) == "table" and p ~= PERCENT then parts.last = i end
+	end
+	if parts.last == 0 then -- no conversion: a constant text ("%%" as it is)
+		local text = {}
+		for i, p in ipairs(parts) do text[i] = p == PERCENT and "%%" or p end
+		parts.text = table.concat(text)
 	end
 	parsed_formats[fmt] = parts
 	return parts
@@ -446,13 +509,12 @@ end
 local INTEGER_CONV = { d = true, i = true, u = true, x = true, X = true, o = true, c = true }
 
 --- The text of printf(fmt, args...) for one event: args is an array of integers and strings.
-function M.printf(fmt, args)
-	local out, n = {}, 0
+-- `general`: never the fast path (specs compare both).
+function M.printf(fmt, args, general)
 	local parts = parse_format(fmt)
-	local last = 0
-	for i, p in ipairs(parts) do
-		if type(p) == "table" and p ~= PERCENT then last = i end
-	end
+	if parts.text then return parts.text end
+	local out, n = {}, 0
+	local last = parts.last
 	for i, p in ipairs(parts) do
 		if p == PERCENT then
 			out[#out + 1] = i < last and "%" or "%%"
@@ -465,12 +527,12 @@ function M.printf(fmt, args)
 				error(string.format("bpf.trace: printf %q: no argument %d", fmt, n), 2)
 			end
 			if p.conv == "s" then
-				out[#out + 1] = format_string(p, v)
+				out[#out + 1] = (not general and p.fast and p.fast(v)) or format_string(p, v)
 			elseif INTEGER_CONV[p.conv] then
 				if type(v) == "string" then
 					error(string.format("bpf.trace: printf %q: argument %d is a string for %%%s", fmt, n, p.conv), 2)
 				end
-				out[#out + 1] = format_integer(p, v)
+				out[#out + 1] = (not general and p.fast and p.fast(v)) or format_integer(p, v)
 			elseif p.conv == "p" then
 				out[#out + 1] = pad("0x" .. int64.digits(v, 16), p.width, p.flags:find("-", 1, true), false)
 			else

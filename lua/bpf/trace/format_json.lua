@@ -141,4 +141,8 @@ function M.attached(n)
 	return string.format('{"type": "attached_probes", "data": {"probes": %d}}\n', n)
 end
 
+function M.lost_events(n)
+	return string.format('{"type": "lost_events", "data": {"events": %d}}\n', n)
+end
+
 return M

@@ -150,17 +150,28 @@ local function load(plan, opts)
 		self.all_maps[#self.all_maps + 1] = el
 		refs.elapsed.handle = el
 	end
+	if plan.lost then
+		local lost, e4, n4 = create_map(plan.lost)
+		if not lost then return fail("lost-events map: " .. tostring(e4), n4) end
+		self.all_maps[#self.all_maps + 1] = lost
+		self.lost = lost
+		refs.lost.handle = lost
+	end
 	for i, p in ipairs(plan.programs) do
-		local prog, lerr, lerrno = p.asm:load(load_opts(p))
+		local lo = load_opts(p)
+		lo.log_level = opts.log_level
+		local prog, lerr, lerrno = p.asm:load(lo)
 		if not prog then
 			return fail(verifier_message(plan, p, tostring(lerr)), lerrno)
 		end
 		self.programs[i] = prog
+		if opts.on_loaded then opts.on_loaded(p, prog) end
 	end
 	if opts.attach == false then return self end
 	if opts.begin ~= false then
 		for i, p in ipairs(plan.programs) do
 			if p.kind == "begin" then
+				if opts.on_attach then opts.on_attach(p) end
 				local ok, rerr, rerrno = self.programs[i]:test_run({ ["repeat"] = 0 })
 				if not ok then return fail("BEGIN: " .. tostring(rerr), rerrno) end
 			end
@@ -168,12 +179,18 @@ local function load(plan, opts)
 	end
 	for i, p in ipairs(plan.programs) do
 		if p.kind ~= "begin" and p.kind ~= "end" then
+			if opts.on_attach then opts.on_attach(p) end
 			local link, aerr, aerrno = attach(self.programs[i], p)
 			if not link then
 				return fail(string.format("%s:%s: ERROR: cannot attach probe '%s': %s", plan.name or "stdin",
 					tostring(p.line or "?"), p.probe, tostring(aerr)), aerrno)
 			end
 			self.links[i] = link
+		end
+	end
+	if opts.on_attach then -- END runs at the end; bpftrace names it last
+		for _, p in ipairs(plan.programs) do
+			if p.kind == "end" then opts.on_attach(p) end
 		end
 	end
 	return self

@@ -196,6 +196,13 @@ function M.plan(sem, opts)
 		plan.stacks = { bpf_name = kernel_name("stacks", used), max_depth = 127,
 			max_entries = opts.stack_entries or 4096 }
 	end
+	if #sem.events > 0 or opts.helper_check then
+		-- records the ring buffer had no room for: "Lost N events", as bpftrace's perf buffers
+		local l = { name = "lost", bpf_name = kernel_name("lost", used), map_type = "array",
+			key_size = 4, value_size = 8, max_entries = 1, key_type = "u32", value_type = "u64" }
+		plan.internal[#plan.internal + 1] = l
+		plan.lost = l
+	end
 	if sem.uses.elapsed then
 		local e = { name = "elapsed", bpf_name = kernel_name("elapsed", used), map_type = "array",
 			key_size = 4, value_size = 8, max_entries = 1, key_type = "u32", value_type = "u64" }

@@ -412,6 +412,67 @@ end
 
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
+-- The value of an operand bpftrace takes as a literal: a number, a constant from the headers
+-- or BTF (AF_INET, TCP_SYN_SENT), a positional parameter.
+local function literal(x)
+	local c = const_int(x)
+	if c then return c end
+	if x.kind == "ident" and type(x.constant) == "number" then return x.constant end
+	if x.kind == "param" and type(x.value) == "number" and not x.static then return x.value end
+	return nil
+end
+
+-- An operand bpftrace counts as signed: of a signed integer type and not a literal >= 0.
+local function signed_operand(x, ty)
+	if ty.k ~= "int" or ty.signed == false then return false end
+	local c = literal(x)
+	return not (c and c >= 0)
+end
+
+-- A warning at node (printed as bpftrace prints them: "stdin:1:5-6: WARNING: ..."), once per
+-- place even when the action is analysed again for each attach point or pass.
+function S:warn(node, fmt, ...)
+	local message = string.format(fmt, ...)
+	local key = tostring(node.pos) .. ":" .. message
+	if self.warned[key] then return end
+	self.warned[key] = true
+	self.warnings[#self.warnings + 1] = { pos = node.pos, epos = node.epos, message = message }
+end
+
+-- bpftrace's name of an integer type: 'int32', 'unsigned int64'.
+local function int_name(ty)
+	return string.format("%sint%d", ty.signed == false and "unsigned " or "", (ty.size or 8) * 8)
+end
+
+local SIGN_WARNED = { ["+"] = "arithmetic on", ["-"] = "arithmetic on", ["*"] = "arithmetic on",
+	["/"] = "arithmetic on", ["%"] = "arithmetic on", ["=="] = "comparison of", ["!="] = "comparison of",
+	["<"] = "comparison of", ["<="] = "comparison of", [">"] = "comparison of", [">="] = "comparison of" }
+
+-- bpftrace 0.17's warning for integers of different signs (a literal >= 0 counts as unsigned).
+function S:warn_signs(e, lt, rt)
+	local what = SIGN_WARNED[e.op]
+	local lsign, rsign = lt.signed ~= false, rt.signed ~= false
+	if not what or lsign == rsign then return end
+	local lc, rc = literal(e.left), literal(e.right)
+	if (lsign and lc and lc >= 0) or (rsign and rc and rc >= 0) then return end
+	self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos + #e.op - 1 } or e,
+		"%s integers of different signs: '%s' and '%s' can lead to undefined behavior", what,
+		int_name(lt), int_name(rt))
+end
+
+-- bpftrace 0.17: `comm == "a literal longer than 16 bytes"` can never be true.
+function S:warn_long_literal(e, lt, rt)
+	local l, r = e.left.kind == "str", e.right.kind == "str"
+	if l == r then return end
+	local lit, other = l and e.left or e.right, l and rt or lt
+	if #lit.value <= other.size then return end
+	-- bpftrace's place: from the left operand (and a '(' just before it) to the right one's end
+	local pos, src = e.pos, self.opts.source
+	if src and pos > 1 and src:sub(pos - 1, pos - 1) == "(" then pos = pos - 1 end
+	self:warn({ pos = pos, epos = e.epos }, "The literal is longer than the variable string (size=%d), "
+		.. "condition will always be false", other.size)
+end
+
 function S:binop(e)
 	local op = e.op
 	local lt, rt = self:expr(e.left), self:expr(e.right)
@@ -439,6 +500,7 @@ function S:binop(e)
 	if lt.k == "str" or rt.k == "str" then
 		if (op == "==" or op == "!=") and lt.k == "str" and rt.k == "str" then
 			e.strcmp = true
+			if op == "==" then self:warn_long_literal(e, lt, rt) end
 			return UINT64
 		end
 		raise(e, "'%s' between %s and %s is not supported", op, types.name(lt), types.name(rt))
@@ -451,7 +513,13 @@ function S:binop(e)
 	end
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
+	if lt.k == "int" and rt.k == "int" then self:warn_signs(e, lt, rt) end
 	if COMPARE[op] then return UINT64 end
+	if (op == "/" or op == "%") and (signed_operand(e.left, lt) or signed_operand(e.right, rt)) then
+		-- bpftrace 0.17's warning (BPF divides unsigned)
+		self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
+			.. "to undefined behavior (cast to unsigned to silence warning)", op)
+	end
 	if (op == "/" or op == "%") and const_int(e.right) == 0 then
 		raise(e.right, "division by zero")
 	end
@@ -761,6 +829,7 @@ local MAX_PROBES = 512
 -- The semantic pass: returns { programs = {...}, maps = {...}, events = {...}, uses = {...} }.
 local function analyze(ast, opts)
 	local self = new_state(opts)
+	self.warnings, self.warned = {}, {}
 	local programs = {}
 	for _, probe in ipairs(ast.probes) do
 		local seen, aps = {}, {}
@@ -798,7 +867,8 @@ local function analyze(ast, opts)
 			raise(m.first, "map %s is used but never assigned", m.name)
 		end
 	end
-	return { programs = programs, maps = self.map_order, events = self.events, uses = self.uses }
+	return { programs = programs, maps = self.map_order, events = self.events, uses = self.uses,
+		warnings = self.warnings }
 end
 
 return { analyze = analyze, PT_REGS = PT_REGS }

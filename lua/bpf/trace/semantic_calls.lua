@@ -306,6 +306,9 @@ function S:call_stmt(e, is_stmt)
 			local top = e.args[2] and const_int(e.args[2]) or 0
 			local div = e.args[3] and const_int(e.args[3]) or 0
 			if not top or not div then raise(e, "print()'s top and div must be constants") end
+			if m.kind == "stats" and #e.args > 1 then
+				self:warn(e, "print()'s top and div arguments are ignored when used on stats() maps.")
+			end
 			e.event = self:event(e, "print_map", { map = m.name, top = top, div = div, size = 8 })
 		else
 			if #e.args > 1 then raise(e, "print() of a value takes one argument") end

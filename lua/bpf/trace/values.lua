@@ -211,6 +211,11 @@ function M.map_data(def, handle, ctx)
 			m.entries[#m.entries + 1] = { key = key, value = value }
 		end
 	end
+	if def.kind == "count" and #def.keys == 0 and #m.entries == 0 then
+		-- bpftrace 0.17 keeps a count() without keys in a per-CPU array: it is always there,
+		-- 0 until counted and after clear() or delete()
+		m.entries[1] = { key = {}, value = 0 }
+	end
 	return m
 end
 
