@@ -473,35 +473,19 @@ function S:warn_long_literal(e, lt, rt)
 		.. "condition will always be false", other.size)
 end
 
-function S:binop(e)
-	local op = e.op
-	local lt, rt = self:expr(e.left), self:expr(e.right)
-	local lk, rk = lt.k, rt.k
-	if lk == "int" and rk == "int" then
-		-- the common case, checked as below
-		local signed = lt.signed ~= false and rt.signed ~= false
-		if op == "&&" or op == "||" then return UINT64 end
-		e.signed = signed
-		if COMPARE[op] then return UINT64 end
-		if (op == "/" or op == "%") and const_int(e.right) == 0 then
-			raise(e.right, "division by zero")
-		end
-		local shift = (op == "<<" or op == ">>") and const_int(e.right)
-		if shift and (shift < 0 or shift > 63) then
-			raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
-		end
-		return signed and INT64 or UINT64
-	end
+-- Checks the operands of a binary operator other than two integers under an arithmetic or
+-- comparison operator; true when the result is decided (a logical operator, a string comparison).
+function S:binop_operands(e, op, lt, rt)
 	if op == "&&" or op == "||" then
 		if not types.is_intlike(lt) then raise(e.left, "'%s' needs integers, not %s", op, types.name(lt)) end
 		if not types.is_intlike(rt) then raise(e.right, "'%s' needs integers, not %s", op, types.name(rt)) end
-		return UINT64
+		return true
 	end
 	if lt.k == "str" or rt.k == "str" then
 		if (op == "==" or op == "!=") and lt.k == "str" and rt.k == "str" then
 			e.strcmp = true
 			if op == "==" then self:warn_long_literal(e, lt, rt) end
-			return UINT64
+			return true
 		end
 		raise(e, "'%s' between %s and %s is not supported", op, types.name(lt), types.name(rt))
 	end
@@ -510,6 +494,18 @@ function S:binop(e)
 	end
 	if not types.is_intlike(rt) and not (lt.k == rt.k and types.is_scalar(rt)) then
 		raise(e.right, "'%s' needs integers, not %s", op, types.name(rt))
+	end
+	return false
+end
+
+function S:binop(e)
+	local op = e.op
+	local lt, rt = self:expr(e.left), self:expr(e.right)
+	-- two integers under an arithmetic or comparison operator (the common case) need none of
+	-- the checks below
+	if not (lt.k == "int" and rt.k == "int" and op ~= "&&" and op ~= "||") and
+		self:binop_operands(e, op, lt, rt) then
+		return UINT64
 	end
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
