@@ -138,7 +138,7 @@ static inline void set_token_value(struct parser *ps, int key, const struct ltra
 
 static inline struct node new_node(lua_State *L, int kind, size_t pos, size_t epos, int fields)
 {
-	lua_createtable(L, 0, fields + 3);
+	lua_createtable(L, 0, fields + 3 + 3); /* + what the semantic pass adds (ty, access, ...) */
 	set_from(L, S_kind, kind);
 	set_int(L, S_pos, pos);
 	set_int(L, S_epos, epos);

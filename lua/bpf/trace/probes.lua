@@ -2,6 +2,7 @@
 -- expanded (tracefs events, kernel symbols), unknown targets refused with the nearest names.
 local diag = require "bpf.trace.diag"
 local tracefs = require "bpf.trace.tracefs"
+local ksyms = require "bpf.trace.ksyms"
 
 local M = {}
 
@@ -30,7 +31,9 @@ local PROG_TYPE = {
 }
 M.PROG_TYPE = PROG_TYPE
 
-local function has_wildcard(s) return s:find("[%*%?]") ~= nil end
+local find = string.find
+
+local function has_wildcard(s) return (find(s, "*", 1, true) or find(s, "?", 1, true)) ~= nil end
 
 -- A glob (`*`, `?`) as an anchored Lua pattern.
 local function glob_pattern(g)
@@ -38,50 +41,24 @@ local function glob_pattern(g)
 end
 M.glob_pattern = glob_pattern
 
--- Kernel text symbols (cached), for kprobe/kfunc wildcards and suggestions.
-local ksyms_cache
+-- Kernel text symbols, for suggestions: { list = names in kallsyms order, set = {name = true} }
+-- (read once per process; building them takes a few hundred ms, so only errors do).
 local function kernel_functions()
-	if ksyms_cache then return ksyms_cache end
-	local list, seen = {}, {}
-	local f = io.open("/proc/kallsyms", "r")
-	if f then
-		for line in f:lines() do
-			local t, name = line:match("^%x+ ([tT]) ([%w_%.]+)")
-			if t and not seen[name] then
-				seen[name] = true
-				list[#list + 1] = name
-			end
-		end
-		f:close()
-	end
-	ksyms_cache = { list = list, set = seen }
-	return ksyms_cache
+	local list, set = ksyms.functions()
+	return { list = list, set = set }
 end
 M.kernel_functions = kernel_functions
 
--- The functions ftrace can attach to (tracefs available_filter_functions), cached per tracefs
--- root: wildcards match only these, as bpftrace's do (kallsyms also lists __init functions freed
--- after boot and notrace ones, whose attach the kernel refuses). nil when the file is unreadable.
-local traceable_cache = {}
-local function traceable_functions(opts)
-	local root = tracefs.root(opts)
-	if traceable_cache[root] == nil then
-		local data = tracefs.read_file(root .. "/available_filter_functions")
-		local set = false
-		if data and data ~= "" then
-			set = {}
-			for name in data:gmatch("(%S+)[^\n]*") do set[name] = true end
-		end
-		traceable_cache[root] = set
-	end
-	return traceable_cache[root] or nil
-end
-
 local function split(text)
-	if not text:find('"', 1, true) then
-		local parts = {}
-		for part in (text .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = part end
-		return parts
+	if not find(text, '"', 1, true) then
+		local parts, n, pos = {}, 0, 1
+		while true do
+			local c = find(text, ":", pos, true)
+			n = n + 1
+			if not c then parts[n] = text:sub(pos); return parts end
+			parts[n] = text:sub(pos, c - 1)
+			pos = c + 1
+		end
 	end
 	local parts, i = {}, 1
 	-- split on ':' outside quotes
@@ -139,6 +116,12 @@ local function rate(spec, kind, parts)
 	return a
 end
 
+-- An attach point (fields set later are listed as nil: the table is made with room for them).
+local function new_ap(kind, spec, probe, attach, target, fmt)
+	return { kind = kind, probe = probe, attach = attach or {}, prog_type = PROG_TYPE[kind],
+		target = target or "", spec = spec, fmt = fmt, usdt_mixed = nil }
+end
+
 -- Expands one spec node ({text, pos, epos}) into attach points:
 -- { {kind, probe = canonical text, attach = {...}, prog_type, target = "..."}, ... }.
 function M.expand(spec, opts)
@@ -152,13 +135,9 @@ function M.expand(spec, opts)
 		end
 		diag.raise(spec, "unknown probe type '%s'%s", kname, diag.did_you_mean(kname, KIND_NAMES))
 	end
-	local function ap(probe, attach, target)
-		return { kind = kind, probe = probe, attach = attach or {}, prog_type = PROG_TYPE[kind],
-			target = target or "", spec = spec }
-	end
 	if kind == "begin" or kind == "end" then
 		if #parts > 1 then diag.raise(spec, "'%s' takes no target", kname) end
-		return { ap(kname) }
+		return { new_ap(kind, spec, kname) }
 	elseif kind == "tracepoint" then
 		if #parts ~= 3 or parts[2] == "" or parts[3] == "" then
 			diag.raise(spec, "bad tracepoint '%s': expected tracepoint:CATEGORY:NAME", text)
@@ -167,28 +146,42 @@ function M.expand(spec, opts)
 		local cat, name = parts[2], parts[3]
 		local out = {}
 		if has_wildcard(cat) or has_wildcard(name) then
-			local events, err = tracefs.events(root)
-			if not events then diag.raise(spec, "%s", err) end
-			local pat = glob_pattern(cat .. ":" .. name)
-			for _, ev in ipairs(events) do
+			local events, text = tracefs.events(root)
+			if not events then diag.raise(spec, "%s", text) end
+			local glob = cat .. ":" .. name
+			local pat = glob_pattern(glob)
+			local function add(ev)
 				if ev:match(pat) then
 					local c, n = ev:match("^([^:]+):(.+)$")
-					out[#out + 1] = ap("tracepoint:" .. ev, { category = c, name = n }, ev)
+					out[#out + 1] = new_ap(kind, spec, "tracepoint:" .. ev, { category = c, name = n }, ev)
 				end
+			end
+			-- only the lines with the glob's literal part can match
+			local lit = ksyms.glob_literal(glob)
+			if lit == "" then
+				for _, ev in ipairs(events) do add(ev) end
+			else
+				ksyms.lines_containing(text, lit, add)
 			end
 			if #out == 0 then
 				diag.raise(spec, "no tracepoint matches '%s:%s'", cat, name)
 			end
 			return out
 		end
-		if not tracefs.format(root, cat, name) then
+		local fmt = tracefs.format(root, cat, name)
+		if not fmt then
 			-- the list of every tracepoint is slow to generate: read only to suggest names
 			local events, err = tracefs.events(root)
 			if not events then diag.raise(spec, "%s", err) end
 			diag.raise(spec, "unknown tracepoint '%s:%s'%s", cat, name,
 				diag.did_you_mean(cat .. ":" .. name, events))
 		end
-		return { ap("tracepoint:" .. cat .. ":" .. name, { category = cat, name = name }, cat .. ":" .. name) }
+		local names = fmt.names -- the canonical strings, made once per tracepoint
+		if not names then
+			names = { probe = "tracepoint:" .. cat .. ":" .. name, target = cat .. ":" .. name }
+			fmt.names = names
+		end
+		return { new_ap(kind, spec, names.probe, { category = cat, name = name }, names.target, fmt) }
 	elseif kind == "rawtracepoint" then
 		local name = parts[#parts]
 		if #parts < 2 or #parts > 3 or name == "" then
@@ -209,7 +202,7 @@ function M.expand(spec, opts)
 				end
 			end
 		end
-		return { ap("rawtracepoint:" .. name, { name = name }, name) }
+		return { new_ap(kind, spec, "rawtracepoint:" .. name, { name = name }, name) }
 	elseif kind == "kprobe" or kind == "kretprobe" or kind == "fentry" or kind == "fexit" then
 		if #parts < 2 or #parts > 3 or parts[#parts] == "" then
 			diag.raise(spec, "bad %s '%s': expected %s:FUNCTION", kname, text, kname)
@@ -224,18 +217,21 @@ function M.expand(spec, opts)
 		local function one(f)
 			local attach = { func = f }
 			if kind == "kprobe" or kind == "kretprobe" then attach.offset = offset end
-			return ap(kname .. ":" .. f .. (offset > 0 and ("+" .. offset) or ""), attach, f)
+			return new_ap(kind, spec, kname .. ":" .. f .. (offset > 0 and ("+" .. offset) or ""), attach, f)
 		end
 		if (kind == "fentry" or kind == "fexit") and #parts == 3 and parts[2] ~= "vmlinux" then
 			diag.raise(spec, "%s on a module's function ('%s') is not supported: only vmlinux's BTF is read (kprobe:%s works)",
 				kname, parts[2] .. ":" .. func, func)
 		end
 		if has_wildcard(func) then
+			-- kallsyms' text symbols that ftrace can attach to (available_filter_functions), as
+			-- bpftrace's wildcards: kallsyms also lists __init functions freed after boot and
+			-- notrace ones, whose attach the kernel refuses
 			local pat, out = glob_pattern(func), {}
 			local btf = (kind == "fentry" or kind == "fexit") and opts.btf
-			local traceable = traceable_functions(opts)
-			for _, f in ipairs(kernel_functions().list) do
-				if f:match(pat) and (not btf or btf:find(f, "func")) and (not traceable or traceable[f]) then
+			local traceable = ksyms.traceable_matching(tracefs.root(opts), func, pat)
+			for _, f in ipairs(ksyms.functions_matching(func, pat)) do
+				if (not btf or btf:find(f, "func")) and (not traceable or traceable[f]) then
 					out[#out + 1] = one(f)
 				end
 			end
@@ -244,7 +240,7 @@ function M.expand(spec, opts)
 		end
 		if kind == "fentry" or kind == "fexit" then
 			if opts.btf and not opts.btf:find(func, "func") then
-				if kernel_functions().set[func] then
+				if ksyms.is_function(func) then
 					diag.raise(spec, "kernel function '%s' has no BTF in vmlinux (a module's function? only vmlinux's BTF is read; kprobe:%s works)",
 						func, func)
 				end
@@ -253,10 +249,10 @@ function M.expand(spec, opts)
 					diag.did_you_mean(func, names))
 			end
 		elseif not (opts.btf and opts.btf:find(func, "func")) then
-			-- not in BTF: /proc/kallsyms (half a second to read) says whether it exists
-			local ks = kernel_functions()
-			if #ks.list > 0 and not ks.set[func] then
-				diag.raise(spec, "unknown kernel function '%s'%s", func, diag.did_you_mean(func, ks.list))
+			-- not in BTF: /proc/kallsyms says whether it exists
+			if ksyms.available() and not ksyms.is_function(func) then
+				diag.raise(spec, "unknown kernel function '%s'%s", func,
+					diag.did_you_mean(func, kernel_functions().list))
 			end
 		end
 		return { one(func) }
@@ -275,7 +271,7 @@ function M.expand(spec, opts)
 		if has_wildcard(sym) then diag.raise(spec, "wildcards in uprobe functions are not supported") end
 		local attach = { binary = binary, symbol = sym, offset = off }
 		if addr then attach.symbol, attach.offset = nil, tonumber(addr, sym:match("^0x") and 16 or 10) end
-		return { ap(kname .. ":" .. binary .. ":" .. parts[3], attach, parts[3]) }
+		return { new_ap(kind, spec, kname .. ":" .. binary .. ":" .. parts[3], attach, parts[3]) }
 	elseif kind == "usdt" then
 		if #parts < 3 or #parts > 4 then
 			diag.raise(spec, "bad usdt '%s': expected usdt:BINARY:[PROVIDER:]NAME", text)
@@ -289,10 +285,10 @@ function M.expand(spec, opts)
 		local bf = io.open(binary, "rb")
 		if not bf then diag.raise(spec, "cannot read binary '%s'", parts[2]) end
 		bf:close()
-		return { ap("usdt:" .. binary .. ":" .. (provider and (provider .. ":") or "") .. name,
+		return { new_ap(kind, spec, "usdt:" .. binary .. ":" .. (provider and (provider .. ":") or "") .. name,
 			{ binary = binary, provider = provider, name = name }, name) }
 	elseif kind == "interval" or kind == "profile" then
-		return { ap(kname .. ":" .. table.concat(parts, ":", 2), rate(spec, kname, parts)) }
+		return { new_ap(kind, spec, kname .. ":" .. table.concat(parts, ":", 2), rate(spec, kname, parts)) }
 	end
 	diag.raise(spec, "unknown probe type '%s'", kname)
 end

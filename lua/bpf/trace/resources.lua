@@ -7,31 +7,81 @@ local M = {}
 
 local MAX_ENTRIES = 4096
 
--- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`.
+-- Per `used` set and suffix length L ("_2" is 2 long, "_10" 3, ...): the highest number tried
+-- for each prefix (the base's first 15 - L characters: with the number they make the name). The
+-- set only grows, so every number up to it stays taken: n programs whose names share a prefix
+-- are named in n steps, not n * n / 2.
+local tried_by_set = setmetatable({}, { __mode = "k" })
+
+-- Bases with characters other than [A-Za-z0-9_] replaced by "_", remembered (a pattern search
+-- per name costs more than the rest of the naming); forgotten when there are many.
+local cleaned, n_cleaned = {}, 0
+local function clean(base)
+	local c = cleaned[base]
+	if c then return c end
+	c = base:find("[^%w_]") and (base:gsub("[^%w_]", "_")) or base
+	if n_cleaned >= 4096 then cleaned, n_cleaned = {}, 0 end
+	cleaned[base], n_cleaned = c, n_cleaned + 1
+	return c
+end
+
+-- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`: the base's
+-- first 15 characters, else the first of base .. "_2", "_3", ... (cut to 15) that is free.
 local function kernel_name(base, used)
-	base = base:gsub("[^%w_]", "_")
-	local name = base:sub(1, 15)
-	local n = 1
-	while used[name] do
-		n = n + 1
-		local suffix = "_" .. n
-		name = base:sub(1, 15 - #suffix) .. suffix
+	base = clean(base)
+	local head = #base <= 15 and base or base:sub(1, 15)
+	if not used[head] then
+		used[head] = true
+		return head
 	end
-	used[name] = true
-	return name
+	local tried = tried_by_set[used]
+	if not tried then tried = {}; tried_by_set[used] = tried end
+	local lo, hi, len = 2, 9, 2
+	while true do
+		local prefix = base:sub(1, 15 - len)
+		local by_prefix = tried[len]
+		if not by_prefix then by_prefix = {}; tried[len] = by_prefix end
+		local n = (by_prefix[prefix] or lo - 1) + 1
+		while n <= hi do
+			local name = prefix .. "_" .. n
+			if not used[name] then
+				by_prefix[prefix] = n
+				used[name] = true
+				return name
+			end
+			n = n + 1
+		end
+		by_prefix[prefix] = hi
+		lo, hi, len = hi + 1, hi * 10 + 9, len + 1
+	end
 end
 M.kernel_name = kernel_name
 
+local math_type = math.type
+-- Whether a number prints as an integer (a float size, e.g. from options, is never cached).
+local function integer(n) return not math_type or math_type(n) == "integer" end
+
+local char_arrays = {}
+
 -- The bpf.map_create type description of a plan type (so map handles decode it).
 local function create_type(pt)
-	if pt.type == "int" then return pt.signed and "s64" or "u64" end
-	if pt.type == "str" then return "char[" .. pt.size .. "]" end
-	if pt.type == "kstack" then return "s64" end
-	if pt.type == "ksym" then return "u64" end
-	if pt.type == "ustack" then return { name = "ustack", { "stack_id", "s64" }, { "tgid", "u64" } } end
-	if pt.type == "usym" then return { name = "usym", { "addr", "u64" }, { "tgid", "u64" } } end
-	if pt.type == "inet" then return { name = "inet", { "family", "u64" }, { "addr", "u8[16]" } } end
-	error("no map type for " .. tostring(pt.type))
+	local t = pt.type
+	if t == "int" then return pt.signed and "s64" or "u64" end
+	if t == "str" then
+		local size = pt.size
+		local name = char_arrays[size]
+		if not name then
+			name = "char[" .. size .. "]"
+			if integer(size) then char_arrays[size] = name end
+		end
+		return name
+	end
+	if t == "kstack" then return "s64" end
+	if t == "ksym" then return "u64" end
+	if t == "ustack" then return { name = "ustack", { "stack_id", "s64" }, { "tgid", "u64" } } end
+	if t == "usym" then return { name = "usym", { "addr", "u64" }, { "tgid", "u64" } } end
+	if t == "inet" then return { name = "inet", { "family", "u64" }, { "addr", "u8[16]" } } end
+	error("no map type for " .. tostring(t))
 end
 
 local VALUE_TYPES = {
@@ -47,49 +97,78 @@ local function agg_value_type(kind, signed)
 	return VALUE_TYPES[kind]
 end
 
--- One plan map from the semantic pass's map info.
-local function layout_map(m, used, opts)
-	local pm = { name = m.name, kind = m.kind, max_entries = opts.max_entries or MAX_ENTRIES }
-	pm.bpf_name = kernel_name("AT_" .. (m.name == "@" and "" or m.name:sub(2)), used)
-	pm.percpu = m.kind ~= "scalar"
-	pm.map_type = pm.percpu and "percpu_hash" or "hash"
-	pm.keys = {}
-	local key_members, off = {}, 0
-	for i, ty in ipairs(m.keys or {}) do
-		local pt = types.plan_type(ty)
+local KEY_NAMES = { "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7" }
+local VALUE_16 = { avg = true, stats = true, min = true, max = true }
+local UNSIGNED_AGG = { count = true, hist = true, lhist = true }
+
+-- The key layout of a map: key types (plan types with offsets), size, bpf.map_create type and
+-- slot offset (hist, lhist).
+local function layout_key(m)
+	local keys, off = {}, 0
+	local mkeys = m.keys
+	local n = mkeys and #mkeys or 0
+	local slot = m.kind == "hist" or m.kind == "lhist"
+	if n == 0 and not slot then return keys, 8, "u64" end
+	if n + (slot and 1 or 0) == 1 then
+		-- one member: the key's type is that member's
+		if slot then return keys, 8, "u64", 0 end
+		local pt = types.plan_type(mkeys[1])
+		pt.offset = 0
+		keys[1] = pt
+		return keys, pt.size, create_type(pt)
+	end
+	local st = { name = "key_t", size = 0 }
+	for i = 1, n do
+		local pt = types.plan_type(mkeys[i])
 		pt.offset = off
-		pm.keys[i] = pt
-		key_members[#key_members + 1] = { "k" .. (i - 1), create_type(pt), offset = off }
+		keys[i] = pt
+		st[i] = { KEY_NAMES[i] or ("k" .. (i - 1)), create_type(pt), offset = off }
 		off = off + pt.size
 	end
-	if m.kind == "hist" or m.kind == "lhist" then
-		key_members[#key_members + 1] = { "slot", "u64", offset = off }
-		pm.slot_offset = off
+	local slot_offset
+	if slot then
+		st[n + 1] = { "slot", "u64", offset = off }
+		slot_offset = off
 		off = off + 8
 	end
-	if off == 0 then
-		pm.key_size = 8
-		pm.key_type = "u64"
+	st.size = off
+	return keys, off, st, slot_offset
+end
+
+-- "AT_x" for map @x (remembered like cleaned bases: string operations are most of the naming).
+local map_bases, n_map_bases = {}, 0
+local function map_base(name)
+	local base = map_bases[name]
+	if base then return base end
+	base = "AT_" .. (name == "@" and "" or name:sub(2))
+	if n_map_bases >= 4096 then map_bases, n_map_bases = {}, 0 end
+	map_bases[name], n_map_bases = base, n_map_bases + 1
+	return base
+end
+
+-- One plan map from the semantic pass's map info.
+local function layout_map(m, used, opts)
+	local kind = m.kind
+	local keys, key_size, key_type, slot_offset = layout_key(m)
+	local percpu = kind ~= "scalar"
+	local value, value_size, value_type, signed
+	if kind == "scalar" then
+		value = types.plan_type(m.value)
+		value_size = value.size
+		value_type = create_type(value)
 	else
-		pm.key_size = off
-		if #key_members == 1 then pm.key_type = key_members[1][2]
-		else
-			local st = { name = "key_t", size = off }
-			for i, km in ipairs(key_members) do st[i] = km end
-			pm.key_type = st
-		end
+		signed = m.signed ~= false and m.signed ~= nil
+		if UNSIGNED_AGG[kind] then signed = nil end
+		value_type = agg_value_type(kind, signed)
+		value_size = VALUE_16[kind] and 16 or 8
 	end
-	if m.kind == "scalar" then
-		pm.value = types.plan_type(m.value)
-		pm.value_size = pm.value.size
-		pm.value_type = create_type(pm.value)
-	else
-		pm.signed = m.signed ~= false and m.signed ~= nil
-		if m.kind == "count" or m.kind == "hist" or m.kind == "lhist" then pm.signed = nil end
-		pm.value_type = agg_value_type(m.kind, pm.signed)
-		pm.value_size = (m.kind == "avg" or m.kind == "stats" or m.kind == "min" or m.kind == "max") and 16 or 8
-	end
-	if m.lhist then pm.lhist = { min = m.lhist.min, max = m.lhist.max, step = m.lhist.step } end
+	local l = m.lhist
+	local pm = { name = m.name, kind = kind, max_entries = opts.max_entries or MAX_ENTRIES,
+		bpf_name = kernel_name(map_base(m.name), used),
+		percpu = percpu, map_type = percpu and "percpu_hash" or "hash",
+		keys = keys, slot_offset = slot_offset, key_size = key_size, key_type = key_type,
+		value = value, value_size = value_size, value_type = value_type, signed = signed,
+		lhist = l and { min = l.min, max = l.max, step = l.step } }
 	m.plan = pm
 	return pm
 end
@@ -108,11 +187,9 @@ function M.plan(sem, opts)
 		plan.maps[pm.name] = pm
 	end
 	for id, ev in ipairs(sem.events) do
-		local pe = { id = id, kind = ev.kind, size = ev.size, fmt = ev.fmt, args = ev.args,
+		plan.events[id] = { id = id, kind = ev.kind, size = ev.size, fmt = ev.fmt, args = ev.args,
 			map = ev.map, top = ev.top, div = ev.div, sep = ev.sep, max_args = ev.max_args,
-			arg_size = ev.arg_size }
-		pe.line = ev.line
-		plan.events[id] = pe
+			arg_size = ev.arg_size, line = ev.line }
 	end
 	plan.ringbuf = { bpf_name = kernel_name("ringbuf", used), size = opts.ringbuf_size or 262144 }
 	if sem.uses.stacks then
@@ -132,10 +209,16 @@ function M.plan(sem, opts)
 		plan.internal[#plan.internal + 1] = e
 		plan.elapsed = e
 	end
-	local pused = {}
+	local pused, bases = {}, {}
 	for i, prog in ipairs(sem.programs) do
 		local ap = prog.ap
-		local base = PREFIX[ap.kind] .. (ap.target ~= "" and ("_" .. ap.target:gsub("^.*:", "")) or "")
+		local by_target = bases[ap.kind]
+		if not by_target then by_target = {}; bases[ap.kind] = by_target end
+		local base = by_target[ap.target]
+		if not base then
+			base = PREFIX[ap.kind] .. (ap.target ~= "" and ("_" .. ap.target:gsub("^.*:", "")) or "")
+			by_target[ap.target] = base
+		end
 		plan.programs[i] = {
 			index = i, probe = ap.probe, kind = ap.kind, prog_type = ap.prog_type,
 			attach = ap.attach, bpf_name = kernel_name(base, pused),

@@ -8,7 +8,8 @@ local tracefs = require "bpf.trace.tracefs"
 local types = require "bpf.trace.types"
 
 local raise = diag.raise
-local INT64, UINT64 = types.INT64, types.UINT64
+local INT64, UINT64, NONE = types.INT64, types.UINT64, types.NONE
+local VALUE, INTLIKE = types.VALUE_KINDS, types.INTLIKE_KINDS
 
 local calls = require "bpf.trace.semantic_calls"
 local S = {}
@@ -39,56 +40,82 @@ local PT_REGS = { r15 = 0, r14 = 8, r13 = 16, r12 = 24, bp = 32, bx = 40, r11 = 
 	cs = 136, flags = 144, sp = 152, ss = 160 }
 S.PT_REGS = PT_REGS
 
+-- The checker's state, with every method of S copied in: a method call is then one lookup in
+-- the state's own table, not a miss there and a second lookup through the metatable.
 local function new_state(opts)
-	return setmetatable({
+	local self = {
 		opts = opts,
 		strlen = opts.strlen or 64,
 		maps = {}, map_order = {},
 		events = {}, event_keys = {},
 		uses = {},
 		btf = opts.btf_wrap,
-	}, S)
+		tp_fields = {},
+	}
+	for name, method in pairs(S) do self[name] = method end
+	return self
 end
 
 ---------------------------------------------------------------------------------------------
 -- Maps
 
+-- "@x" for x, remembered (making the string costs more than the rest of map_info); forgotten
+-- when there are many.
+local at_names, n_at_names = {}, 0
+local function at_name(name)
+	local at = at_names[name]
+	if at then return at end
+	at = "@" .. name
+	if n_at_names >= 4096 then at_names, n_at_names = {}, 0 end
+	at_names[name], n_at_names = at, n_at_names + 1
+	return at
+end
+
 function S:map_info(node)
-	local name = "@" .. node.name
-	local m = self.maps[name]
+	local maps = self.maps
+	local m = maps[node.name] -- keyed by the name without its "@"
 	if not m then
-		m = { name = name, first = node }
-		self.maps[name] = m
-		self.map_order[#self.map_order + 1] = m
+		m = { name = at_name(node.name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
+			lhist = nil, plan = nil }
+		maps[node.name] = m
+		local order = self.map_order
+		order[#order + 1] = m
 	end
 	return m
 end
 
 -- Records the key types of a map use (keys must agree in count and kind everywhere).
+local NO_KEYS = {}
+
 function S:map_keys(node)
 	local m = self:map_info(node)
-	local keys = {}
-	for i, k in ipairs(node.keys or {}) do
-		local ty = self:expr(k)
-		if not types.is_value(ty) then
+	local nodes = node.keys or NO_KEYS
+	local n = #nodes
+	for i = 1, n do
+		local k = nodes[i]
+		local ty = self:expr(k) -- also k.ty
+		if not VALUE[ty.k] then
 			raise(k, "%s cannot be used as a map key", types.name(ty))
 		end
-		keys[i] = ty
 	end
-	if not m.keys then
+	local keys = m.keys
+	if not keys then
+		keys = {}
+		for i = 1, n do keys[i] = nodes[i].ty end
 		m.keys = keys
 	else
-		if #m.keys ~= #keys then
-			raise(node, "map %s is used with %d key%s here and %d elsewhere", m.name, #keys,
-				#keys == 1 and "" or "s", #m.keys)
+		if #keys ~= n then
+			raise(node, "map %s is used with %d key%s here and %d elsewhere", m.name, n,
+				n == 1 and "" or "s", #keys)
 		end
-		for i, ty in ipairs(keys) do
-			local u = types.unify(m.keys[i], ty)
+		for i = 1, n do
+			local ty = nodes[i].ty
+			local u = keys[i] == ty and ty or types.unify(keys[i], ty)
 			if not u then
-				raise(node.keys[i], "map %s: key %d is %s here but %s elsewhere", m.name, i,
-					types.name(ty), types.name(m.keys[i]))
+				raise(nodes[i], "map %s: key %d is %s here but %s elsewhere", m.name, i,
+					types.name(ty), types.name(keys[i]))
 			end
-			m.keys[i] = u
+			keys[i] = u
 		end
 	end
 	return m
@@ -104,11 +131,12 @@ function S:map_kind(m, kind, node)
 end
 
 function S:map_value(m, ty, node)
-	if not types.is_value(ty) then
+	if not VALUE[ty.k] then
 		raise(node, "%s cannot be stored in a map", types.name(ty))
 	end
-	if not m.value then m.value = ty; return end
-	local u = types.unify(m.value, ty)
+	local cur = m.value
+	if not cur then m.value = ty; return end
+	local u = cur == ty and ty or types.unify(cur, ty)
 	if not u then
 		raise(node, "map %s holds %s elsewhere; %s cannot be assigned to it", m.name,
 			types.name(m.value), types.name(ty))
@@ -119,9 +147,13 @@ end
 ---------------------------------------------------------------------------------------------
 -- Events (records through the ring buffer)
 
+-- One event per kind, record signature and source position (the copies of a probe's action for
+-- each attach point of a wildcard share theirs).
 function S:event(node, kind, fields)
-	local key = kind .. ":" .. node.pos .. ":" .. (fields.sig or "")
-	local ev = self.event_keys[key]
+	local key = fields.sig and (kind .. ":" .. fields.sig) or kind
+	local at = self.event_keys[key]
+	if not at then at = {}; self.event_keys[key] = at end
+	local ev = at[node.pos]
 	if ev then return ev end
 	ev = fields
 	ev.sig = nil
@@ -129,7 +161,7 @@ function S:event(node, kind, fields)
 	ev.id = #self.events + 1
 	ev.node = node
 	self.events[ev.id] = ev
-	self.event_keys[key] = ev
+	at[node.pos] = ev
 	return ev
 end
 
@@ -140,7 +172,7 @@ local const_int = calls.const_int
 
 function S:need_int(e, what)
 	local ty = self:expr(e)
-	if not types.is_intlike(ty) then
+	if not INTLIKE[ty.k] then
 		raise(e, "%s must be an integer, not %s", what, types.name(ty))
 	end
 	return ty
@@ -153,17 +185,19 @@ function S:static_str(e)
 	return nil
 end
 
+local U64_BUILTINS = { pid = true, tid = true, uid = true, gid = true, cpu = true, nsecs = true,
+	cgroup = true }
+local COMM = types.str(16)
+
 function S:builtin(e)
 	local name = e.name
+	if U64_BUILTINS[name] then return UINT64 end
 	local kind = self.ctx.kind
-	if name == "pid" or name == "tid" or name == "uid" or name == "gid" or name == "cpu" or
-		name == "nsecs" or name == "cgroup" then
-		return UINT64
+	if name == "comm" then
+		return COMM
 	elseif name == "elapsed" then
 		self.uses.elapsed = true
 		return UINT64
-	elseif name == "comm" then
-		return types.str(16)
 	elseif name == "curtask" then
 		local id = self:task_struct_id(e)
 		return { k = "ptr", to = id, cname = "struct task_struct *" }
@@ -181,7 +215,11 @@ function S:builtin(e)
 		end
 		raise(e, "the retval builtin can only be used with kretprobe, uretprobe and kretfunc probes")
 	elseif name == "args" then
-		if kind == "tracepoint" then return { k = "tpargs", fmt = self.ctx.fmt } end
+		if kind == "tracepoint" then
+			local ctx = self.ctx
+			ctx.args_ty = ctx.args_ty or { k = "tpargs", fmt = ctx.fmt }
+			return ctx.args_ty
+		end
 		if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = self.ctx.fargs } end
 		raise(e, "the args builtin can only be used with tracepoint and kfunc/kretfunc probes")
 	elseif name:match("^arg%d+$") then
@@ -263,6 +301,44 @@ function S:record_field(e, rid, base_access)
 	return ty
 end
 
+-- The access and type of tracepoint field `f` (a tracefs format field).
+function S:tp_field(e, f)
+	if f.data_loc then
+		return { how = "data_loc", offset = f.offset }, types.str(self.strlen)
+	elseif f.array then
+		local elem = f.elem:gsub("^const ", "")
+		if elem:match("char$") or elem == "u8" or elem == "__u8" then
+			return { how = "ctx_bytes", offset = f.offset, size = f.size }, types.str(f.size)
+		end
+		raise(e, "tracepoint field '%s' is an array of %s (not supported)", f.name, f.elem)
+	elseif f.pointer then
+		local access = { how = "ctx", offset = f.offset, size = 8, signed = false }
+		local pid = f.pointee:match("struct") and self.btf and
+			self.btf:find(f.pointee:gsub("^const ", ""):gsub("^struct ", ""), "struct")
+		if pid then
+			return access, { k = "ptr", to = pid, cname = f.ctype }
+		end
+		return access, { k = "ptr", to = 0, cname = f.ctype, user = true }
+	end
+	local size, signed = f.size, f.signed
+	local known = tracefs.C_INTS[f.base]
+	if known then size, signed = known[1], known[2]
+	elseif self.btf then
+		local tid = self.btf:find(f.base)
+		if tid then
+			local vt = self.btf:value_type(tid)
+			if vt and vt.k == "int" then size, signed = vt.size, vt.signed end
+		end
+	end
+	if size > f.size then size = f.size end
+	if size ~= 1 and size ~= 2 and size ~= 4 and size ~= 8 then
+		raise(e, "tracepoint field '%s' (%s, %d bytes) is not supported", f.name, f.decl, f.size)
+	end
+	return { how = "ctx", offset = f.offset, size = size, signed = signed }, types.sized_int(signed, size)
+end
+
+-- Access and type tables are read-only once made: every use of one tracepoint field in a
+-- compile shares them (self.tp_fields).
 function S:field(e)
 	local bty = self:expr(e.base)
 	local k = bty.k
@@ -274,42 +350,14 @@ function S:field(e)
 			raise({ pos = e.field_pos, epos = e.epos }, "tracepoint %s has no field '%s'%s",
 				self.ctx.ap.target, e.field, diag.did_you_mean(e.field, names))
 		end
-		if f.data_loc then
-			e.access = { how = "data_loc", offset = f.offset }
-			return types.str(self.strlen)
-		elseif f.array then
-			local elem = f.elem:gsub("^const ", "")
-			if elem:match("char$") or elem == "u8" or elem == "__u8" then
-				e.access = { how = "ctx_bytes", offset = f.offset, size = f.size }
-				return types.str(f.size)
-			end
-			raise(e, "tracepoint field '%s' is an array of %s (not supported)", f.name, f.elem)
-		elseif f.pointer then
-			e.access = { how = "ctx", offset = f.offset, size = 8, signed = false }
-			local pid = f.pointee:match("struct") and self.btf and
-				self.btf:find(f.pointee:gsub("^const ", ""):gsub("^struct ", ""), "struct")
-			if pid then
-				return { k = "ptr", to = pid, cname = f.ctype }
-			end
-			return { k = "ptr", to = 0, cname = f.ctype, user = true }
-		else
-			local size, signed = f.size, f.signed
-			local known = tracefs.C_INTS[f.base]
-			if known then size, signed = known[1], known[2]
-			elseif self.btf then
-				local tid = self.btf:find(f.base)
-				if tid then
-					local vt = self.btf:value_type(tid)
-					if vt and vt.k == "int" then size, signed = vt.size, vt.signed end
-				end
-			end
-			if size > f.size then size = f.size end
-			if size ~= 1 and size ~= 2 and size ~= 4 and size ~= 8 then
-				raise(e, "tracepoint field '%s' (%s, %d bytes) is not supported", f.name, f.decl, f.size)
-			end
-			e.access = { how = "ctx", offset = f.offset, size = size, signed = signed }
-			return { k = "int", signed = signed, size = size }
+		local known = self.tp_fields[f]
+		if not known then
+			local access, ty = self:tp_field(e, f)
+			known = { access, ty }
+			self.tp_fields[f] = known
 		end
+		e.access = known[1]
+		return known[2]
 	elseif k == "fargs" then
 		local fa = bty.fargs
 		local p = fa.by_name[e.field]
@@ -427,19 +475,19 @@ function S:warn_long_literal(e, lt, rt)
 		.. "condition will always be false", other.size)
 end
 
-function S:binop(e)
-	local op = e.op
-	local lt, rt = self:expr(e.left), self:expr(e.right)
+-- Checks the operands of a binary operator other than two integers under an arithmetic or
+-- comparison operator; true when the result is decided (a logical operator, a string comparison).
+function S:binop_operands(e, op, lt, rt)
 	if op == "&&" or op == "||" then
 		if not types.is_intlike(lt) then raise(e.left, "'%s' needs integers, not %s", op, types.name(lt)) end
 		if not types.is_intlike(rt) then raise(e.right, "'%s' needs integers, not %s", op, types.name(rt)) end
-		return UINT64
+		return true
 	end
 	if lt.k == "str" or rt.k == "str" then
 		if (op == "==" or op == "!=") and lt.k == "str" and rt.k == "str" then
 			e.strcmp = true
 			if op == "==" then self:warn_long_literal(e, lt, rt) end
-			return UINT64
+			return true
 		end
 		raise(e, "'%s' between %s and %s is not supported", op, types.name(lt), types.name(rt))
 	end
@@ -448,6 +496,18 @@ function S:binop(e)
 	end
 	if not types.is_intlike(rt) and not (lt.k == rt.k and types.is_scalar(rt)) then
 		raise(e.right, "'%s' needs integers, not %s", op, types.name(rt))
+	end
+	return false
+end
+
+function S:binop(e)
+	local op = e.op
+	local lt, rt = self:expr(e.left), self:expr(e.right)
+	-- two integers under an arithmetic or comparison operator (the common case) need none of
+	-- the checks below
+	if not (lt.k == "int" and rt.k == "int" and op ~= "&&" and op ~= "||") and
+		self:binop_operands(e, op, lt, rt) then
+		return UINT64
 	end
 	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
 	e.signed = signed
@@ -466,9 +526,9 @@ function S:binop(e)
 		raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
 	end
 	if lt.k == "ptr" and (op == "+" or op == "-") and rt.k == "int" then
-		return { k = "int", signed = false }
+		return UINT64
 	end
-	return { k = "int", signed = signed }
+	return signed and INT64 or UINT64
 end
 
 function S:unop(e)
@@ -555,26 +615,29 @@ end
 function S:assign(s)
 	local t = s.target
 	local v = s.value
-	if (s.op == "/" or s.op == "%") and const_int(v) == 0 then raise(v, "division by zero") end
-	local shift = (s.op == "<<" or s.op == ">>") and const_int(v)
-	if shift and (shift < 0 or shift > 63) then
-		raise(v, "shift by %s: a shift count is 0 to 63", tostring(shift))
+	local op = s.op
+	if op ~= "" then
+		if (op == "/" or op == "%") and const_int(v) == 0 then raise(v, "division by zero") end
+		local shift = (op == "<<" or op == ">>") and const_int(v)
+		if shift and (shift < 0 or shift > 63) then
+			raise(v, "shift by %s: a shift count is 0 to 63", tostring(shift))
+		end
 	end
 	if t.kind == "map" then
 		local m = self:map_keys(t)
 		t.map = m
-		if s.op == "" and v.kind == "call" and AGGREGATIONS[v.name] then
+		if op == "" and v.kind == "call" and AGGREGATIONS[v.name] then
 			self:aggregation(s, m, v)
 			s.agg = v.name
 			return
 		end
-		if m.kind and m.kind ~= "scalar" and s.op ~= "" then
-			raise(s, "%s is a %s() map: '%s=' does not apply", m.name, m.kind, s.op)
+		if m.kind and m.kind ~= "scalar" and op ~= "" then
+			raise(s, "%s is a %s() map: '%s=' does not apply", m.name, m.kind, op)
 		end
 		self:map_kind(m, "scalar", t)
 		local ty = self:expr(v)
-		if s.op ~= "" then
-			if not types.is_intlike(ty) then raise(v, "'%s=' needs an integer, not %s", s.op, types.name(ty)) end
+		if op ~= "" then
+			if not INTLIKE[ty.k] then raise(v, "'%s=' needs an integer, not %s", op, types.name(ty)) end
 			ty = INT64
 		end
 		if ty.k == "ptr" then ty = UINT64 end
@@ -582,7 +645,7 @@ function S:assign(s)
 	else
 		local ty = self:expr(v)
 		local vars = self.ctx.vars
-		if s.op ~= "" then
+		if op ~= "" then
 			local cur = vars[t.name]
 			if not cur then raise(t, "variable $%s is used before it is assigned", t.name) end
 			if not types.is_intlike(cur) or not types.is_intlike(ty) then
@@ -590,7 +653,7 @@ function S:assign(s)
 			end
 			return
 		end
-		if not types.is_value(ty) then
+		if not VALUE[ty.k] then
 			if ty.k == "record" or ty.k == "array" then
 				raise(v, "%s cannot be stored in a variable (only integers, pointers and strings)", types.name(ty))
 			end
@@ -598,7 +661,7 @@ function S:assign(s)
 		end
 		local cur = vars[t.name]
 		if cur then
-			local u = types.unify(cur, ty)
+			local u = cur == ty and ty or types.unify(cur, ty)
 			if not u then
 				raise(s, "variable $%s holds %s; %s cannot be assigned to it", t.name, types.name(cur), types.name(ty))
 			end
@@ -627,8 +690,13 @@ function S:assign(s)
 end
 
 function S:block(b)
-	for _, s in ipairs(b.stmts) do self:stmt(s) end
+	local stmts = b.stmts
+	for i = 1, #stmts do self:stmt(stmts[i]) end
 end
+
+-- Calls that make a value (as a statement they only are expressions with no effect).
+local VALUE_CALLS = { str = true, ksym = true, usym = true, ntop = true, kaddr = true, strncmp = true,
+	kstack = true, ustack = true }
 
 function S:stmt(s)
 	local k = s.kind
@@ -636,10 +704,9 @@ function S:stmt(s)
 		self:assign(s)
 	elseif k == "expr_stmt" then
 		local e = s.expr
-		if e.kind == "call" and not (e.name == "str" or e.name == "ksym" or e.name == "usym" or
-			e.name == "ntop" or e.name == "kaddr" or e.name == "strncmp" or e.name == "kstack" or e.name == "ustack") then
+		if e.kind == "call" and not VALUE_CALLS[e.name] then
 			self:call_stmt(e, true)
-			e.ty = { k = "none" }
+			e.ty = NONE
 		elseif e.kind == "incdec" then
 			self:expr(e)
 		else
@@ -672,14 +739,17 @@ end
 ---------------------------------------------------------------------------------------------
 -- Probe contexts
 
+-- Annotations from an earlier pass, recomputed on the copy.
+local NOT_CLONED = { map = true, ty = true, event = true, access = true }
+local type = type
+
+-- A copy of the AST below node n (a table).
 local function clone(n)
-	if type(n) ~= "table" then return n end
 	local c = {}
 	for k, v in pairs(n) do
-		if k == "map" or k == "ty" or k == "event" or k == "access" then
-			-- annotations from an earlier pass are recomputed
-		else
-			c[k] = clone(v)
+		if not NOT_CLONED[k] then
+			if type(v) == "table" then v = clone(v) end
+			c[k] = v
 		end
 	end
 	return c
@@ -733,10 +803,12 @@ end
 
 -- Checks one program (a probe body for one attach point).
 function S:program(probe, ap, prog)
-	local ctx = { ap = ap, kind = ap.kind, vars = {}, prog = prog }
+	-- (fields set later are listed as nil: the table is made with room for them)
+	local ctx = { ap = ap, kind = ap.kind, vars = {}, prog = prog, fmt = nil, fargs = nil,
+		usdt_args = nil, args_ty = nil }
 	self.ctx = ctx
 	if ap.kind == "tracepoint" then
-		ctx.fmt = tracefs.format(tracefs.root(self.opts), ap.attach.category, ap.attach.name)
+		ctx.fmt = ap.fmt or tracefs.format(tracefs.root(self.opts), ap.attach.category, ap.attach.name)
 		if not ctx.fmt then raise(ap.spec, "cannot read the format of tracepoint %s", ap.target) end
 	elseif ap.kind == "fentry" or ap.kind == "fexit" then
 		ctx.fargs = prog.fargs or self:fargs(ap)
@@ -775,7 +847,8 @@ local function analyze(ast, opts)
 		for i, ap in ipairs(aps) do
 			local body, pred = probe.body, probe.pred
 			if i > 1 then body, pred = clone(body), pred and clone(pred) end
-			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred }
+			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred,
+				vars = nil, fargs = nil, usdt_args = nil, var_sizes = nil, elapsed_init = nil }
 		end
 	end
 	-- One pass; a second (strict) one only when a map was read before the assignment that

@@ -4,9 +4,10 @@
 -- Methods of semantic.lua's checker (self), mixed in.
 local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
+local ksyms = require "bpf.trace.ksyms"
 
 local raise = diag.raise
-local INT64, UINT64 = types.INT64, types.UINT64
+local INT64, UINT64, NONE = types.INT64, types.UINT64, types.NONE
 
 local S = {}
 
@@ -69,15 +70,7 @@ function S:call_value(e)
 		call_arity(e, 1, 1)
 		local s = self:static_str(e.args[1])
 		if not s then raise(e, "kaddr() needs a string literal") end
-		local addr
-		local f = io.open("/proc/kallsyms", "r")
-		if f then
-			for line in f:lines() do
-				local a, sym = line:match("^(%x+) %a ([%w_%.]+)$")
-				if sym == s then addr = a; break end
-			end
-			f:close()
-		end
+		local addr = ksyms.address(s)
 		if not addr then raise(e.args[1], "unknown kernel symbol '%s'", s) end
 		e.value = tonumber(addr:sub(-13), 16)
 		if #addr > 13 then
@@ -144,61 +137,53 @@ function S:call_value(e)
 	return nil
 end
 
-function S:expr(e)
-	local k = e.kind
-	local ty
-	if k == "int" then
-		ty = INT64
-	elseif k == "str" then
-		ty = types.str(types.round8(#e.value + 1))
-	elseif k == "ident" then
-		ty = self:builtin(e)
-	elseif k == "var" then
-		ty = self:var_read(e)
-	elseif k == "param" then
-		ty = self:param(e)
-	elseif k == "map" then
-		ty = self:map_read(e)
-	elseif k == "binop" then
-		ty = self:binop(e)
-	elseif k == "unop" then
-		ty = self:unop(e)
-	elseif k == "ternary" then
-		self:need_int(e.cond, "a condition")
-		local a, b = self:expr(e.a), self:expr(e.b)
-		local u = types.is_value(a) and types.unify(a, b)
-		if not u then
-			raise(e, "the two branches of '?:' have different types (%s and %s)", types.name(a), types.name(b))
-		end
-		if a.k == "str" then u = types.str(math.max(a.size, b.size)) end
-		ty = u
-	elseif k == "field" then
-		ty = self:field(e)
-	elseif k == "index" then
-		ty = self:index(e)
-	elseif k == "cast" then
-		ty = self:cast(e)
-	elseif k == "incdec" then
-		local t = e.target
-		if t.kind == "map" then
-			local m = self:map_keys(t)
-			self:map_kind(m, "scalar", t)
-			self:map_value(m, INT64, t)
-			t.map = m
-		elseif t.kind == "var" then
-			local vt = self.ctx.vars[t.name]
-			if not vt then raise(t, "variable $%s is used before it is assigned", t.name) end
-			if not types.is_intlike(vt) then raise(t, "'%s' needs an integer variable", e.op) end
-		else
-			raise(e, "'%s' applies to maps and variables only", e.op)
-		end
-		ty = INT64
-	elseif k == "call" then
-		ty = self:call_value(e)
-		if not ty then ty = self:call_stmt(e, false) end
-	else
-		raise(e, "unexpected %s", k)
+-- Expression checkers by node kind: each returns the node's type.
+local EXPR = {}
+EXPR["int"] = function() return INT64 end
+EXPR["str"] = function(_, e) return types.str(types.round8(#e.value + 1)) end
+EXPR["ident"] = function(self, e) return self:builtin(e) end
+EXPR["var"] = function(self, e) return self:var_read(e) end
+EXPR["param"] = function(self, e) return self:param(e) end
+EXPR["map"] = function(self, e) return self:map_read(e) end
+EXPR["binop"] = function(self, e) return self:binop(e) end
+EXPR["unop"] = function(self, e) return self:unop(e) end
+EXPR["ternary"] = function(self, e)
+	self:need_int(e.cond, "a condition")
+	local a, b = self:expr(e.a), self:expr(e.b)
+	local u = types.is_value(a) and types.unify(a, b)
+	if not u then
+		raise(e, "the two branches of '?:' have different types (%s and %s)", types.name(a), types.name(b))
 	end
+	if a.k == "str" then u = types.str(math.max(a.size, b.size)) end
+	return u
+end
+EXPR["field"] = function(self, e) return self:field(e) end
+EXPR["index"] = function(self, e) return self:index(e) end
+EXPR["cast"] = function(self, e) return self:cast(e) end
+EXPR["incdec"] = function(self, e)
+	local t = e.target
+	if t.kind == "map" then
+		local m = self:map_keys(t)
+		self:map_kind(m, "scalar", t)
+		self:map_value(m, INT64, t)
+		t.map = m
+	elseif t.kind == "var" then
+		local vt = self.ctx.vars[t.name]
+		if not vt then raise(t, "variable $%s is used before it is assigned", t.name) end
+		if not types.is_intlike(vt) then raise(t, "'%s' needs an integer variable", e.op) end
+	else
+		raise(e, "'%s' applies to maps and variables only", e.op)
+	end
+	return INT64
+end
+EXPR["call"] = function(self, e)
+	return self:call_value(e) or self:call_stmt(e, false)
+end
+
+function S:expr(e)
+	local check = EXPR[e.kind]
+	if not check then raise(e, "unexpected %s", e.kind) end
+	local ty = check(self, e)
 	e.ty = ty
 	return ty
 end
@@ -246,8 +231,8 @@ function S:check_format_types(e, convs, tys, first_arg)
 		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, #convs,
 			#convs == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")
 	end
-	for j, conv in ipairs(convs) do
-		local ty = tys[j]
+	for j = 1, #convs do
+		local conv, ty = convs[j], tys[j]
 		local a = e.args[first_arg + j - 1]
 		if conv == "s" then
 			if types.is_intlike(ty) then
@@ -260,14 +245,25 @@ function S:check_format_types(e, convs, tys, first_arg)
 	return convs
 end
 
+-- "int8", "str64", ...: an arg's part of a record signature, by plan type and size.
+local sig_parts = setmetatable({}, { __index = function(t, type)
+	local by_size = setmetatable({}, { __index = function(u, size)
+		local part = type .. size
+		if not math.type or math.type(size) == "integer" then u[size] = part end
+		return part
+	end })
+	t[type] = by_size
+	return by_size
+end })
+
 local function record_args(tys)
 	local args, off, sig = {}, 8, {}
-	for i, ty in ipairs(tys) do
-		local pt = types.plan_type(ty)
+	for i = 1, #tys do
+		local pt = types.plan_type(tys[i])
 		pt.offset = off
 		args[i] = pt
 		off = off + pt.size
-		sig[#sig + 1] = pt.type .. pt.size
+		sig[i] = sig_parts[pt.type][pt.size]
 	end
 	return args, off, table.concat(sig, ",")
 end
@@ -371,7 +367,13 @@ function S:call_stmt(e, is_stmt)
 		-- used as a value
 		raise(e, "%s() does not return a value", name)
 	end
-	return { k = "none" }
+	return NONE
+end
+
+local AGG_TYPES, AGG_ARG = {}, {}
+for name in pairs(AGGREGATIONS) do
+	AGG_TYPES[name] = { k = "agg", fn = name }
+	AGG_ARG[name] = name .. "()'s argument"
 end
 
 function S:aggregation(s, m, call)
@@ -389,7 +391,7 @@ function S:aggregation(s, m, call)
 	end
 	self:map_kind(m, name, s.target)
 	if want >= 1 then
-		local ty = self:need_int(call.args[1], name .. "()'s argument")
+		local ty = self:need_int(call.args[1], AGG_ARG[name])
 		m.signed = (m.signed == nil) and (ty.signed ~= false and ty.k == "int") or (m.signed and ty.signed)
 	end
 	if name == "lhist" then
@@ -405,7 +407,7 @@ function S:aggregation(s, m, call)
 		end
 		m.lhist = l
 	end
-	call.ty = { k = "agg", fn = name }
+	call.ty = AGG_TYPES[name]
 end
 
 S.AGGREGATIONS = AGGREGATIONS

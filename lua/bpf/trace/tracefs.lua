@@ -28,17 +28,18 @@ function M.root(opts)
 	return "/sys/kernel/tracing"
 end
 
-local events_cache = {}
+local events_cache, events_text = {}, {}
 
--- Every tracepoint as an array of "category:name" strings (cached per root).
+-- Every tracepoint as an array of "category:name" strings (cached per root), and the same as
+-- the text of the file with a "\n" before it (to search by a glob's literal part).
 function M.events(root)
-	if events_cache[root] then return events_cache[root] end
+	if events_cache[root] then return events_cache[root], events_text[root] end
 	local data = read_file(root .. "/available_events")
 	if not data then return nil, "cannot read " .. root .. "/available_events (is tracefs mounted?)" end
 	local list = {}
 	for line in data:gmatch("[^\n]+") do list[#list + 1] = line end
-	events_cache[root] = list
-	return list
+	events_cache[root], events_text[root] = list, "\n" .. data
+	return list, events_text[root]
 end
 
 -- C integer types by name: size, signedness.
@@ -110,17 +111,23 @@ function M.parse_format(text)
 	return fmt
 end
 
+-- Parsed formats by root, category and name: read once per process, as bpftrace does (a format
+-- changes only when the module defining the tracepoint is reloaded). probes.lua keeps the
+-- tracepoint's canonical probe and target strings in `fmt.names`.
 local format_cache = {}
 
--- The parsed format of tracepoint category:name, or nil, message.
+-- The parsed format of tracepoint category:name, or nil.
 function M.format(root, category, name)
-	local key = root .. "/" .. category .. "/" .. name
-	local fmt = format_cache[key]
+	local by_cat = format_cache[root]
+	if not by_cat then by_cat = {}; format_cache[root] = by_cat end
+	local by_name = by_cat[category]
+	if not by_name then by_name = {}; by_cat[category] = by_name end
+	local fmt = by_name[name]
 	if fmt then return fmt end
 	local text = read_file(root .. "/events/" .. category .. "/" .. name .. "/format")
 	if not text then return nil end
 	fmt = M.parse_format(text)
-	format_cache[key] = fmt
+	by_name[name] = fmt
 	return fmt
 end
 

@@ -3,12 +3,39 @@
 -- plan's type descriptors (PLAN.md) they are stored as.
 local M = {}
 
+-- Type tables are never modified once made, so the common ones are shared (made once per
+-- process): an expression's type is often one of these.
 local INT64 = { k = "int", signed = true }
 local UINT64 = { k = "int", signed = false }
 M.INT64, M.UINT64 = INT64, UINT64
+M.NONE = { k = "none" }
+
+local math_type = math.type
+-- Shared only for integer sizes (a float size, e.g. from options, keeps its own table: it prints
+-- differently under Lua 5.3+).
+local function integer(n) return not math_type or math_type(n) == "integer" end
 
 function M.int(signed, size) return { k = "int", signed = signed and true or false, size = size } end
-function M.str(size) return { k = "str", size = size } end
+
+local sized_ints = { [true] = {}, [false] = {} }
+-- {k = "int", signed = signed, size = size}, shared (signed true or false, size an integer).
+function M.sized_int(signed, size)
+	local by_size = sized_ints[signed]
+	local t = by_size and by_size[size]
+	if t then return t end
+	t = { k = "int", signed = signed, size = size }
+	if by_size and integer(size) then by_size[size] = t end
+	return t
+end
+
+local strs = {}
+function M.str(size)
+	local t = strs[size]
+	if t then return t end
+	t = { k = "str", size = size }
+	if integer(size) then strs[size] = t end
+	return t
+end
 
 local function round8(n) return math.floor((n + 7) / 8) * 8 end
 M.round8 = round8
@@ -20,6 +47,10 @@ function M.is_buffer(ty) return BUFFER[ty.k] == true end
 function M.is_scalar(ty) return SCALAR[ty.k] == true end
 function M.is_value(ty) return BUFFER[ty.k] or SCALAR[ty.k] end
 function M.is_intlike(ty) return ty.k == "int" or ty.k == "ptr" end
+-- The kinds is_value accepts, and those is_intlike does, as sets (for the checker's hot paths).
+M.VALUE_KINDS, M.INTLIKE_KINDS = {}, { int = true, ptr = true }
+for k in pairs(BUFFER) do M.VALUE_KINDS[k] = true end
+for k in pairs(SCALAR) do M.VALUE_KINDS[k] = true end
 
 -- Size in bytes a value takes in a key, a map value or an event record.
 function M.storage_size(ty)
