@@ -1,0 +1,143 @@
+-- Wildcard kprobes in bpf.trace as bpftrace 0.16+ runs them: one program for every function a
+-- kprobe/kretprobe wildcard matches, attached by one kprobe.multi link where the kernel has them
+-- (6.12) and once per function where it does not (Debian's 6.1, no CONFIG_FPROBE; on 6.12 too
+-- with kprobe_multi = false), func named from bpf_get_func_ip under both; the probe builtin
+-- keeps one program per function. Counts are those of a controlled workload filtered on its pid.
+local bpf = bpf or require "bpf"
+local cli = require "bpf.trace.cli"
+
+local WORKLOAD = "build/kernels/fixtures/trace_workload"
+
+-- Runs source over the workload `args` held as `-c` does (cpid = its pid); returns the trace
+-- (finished, maps not printed) and the warnings it gave.
+local function trace_workload(source, args, opts)
+	need("kprobe")
+	local warnings = {}
+	local child = ok(cli.spawn(WORKLOAD .. " " .. args))
+	local o = { cpid = child.pid, print = false, on_warning = function(w) warnings[#warnings + 1] = w end }
+	for k, v in pairs(opts or {}) do o[k] = v end
+	local t, err = bpf.trace(source, o)
+	if not t then
+		child:kill()
+		child:release()
+		error(err, 2)
+	end
+	child:release()
+	local done = child:wait(20)
+	t:finish("done")
+	if not done then
+		child:kill()
+		t:close()
+		error("the workload did not finish within 20 s", 2)
+	end
+	return t, warnings
+end
+
+local function size(tbl)
+	local n = 0
+	for _ in pairs(tbl) do n = n + 1 end
+	return n
+end
+
+local function show(tbl)
+	local parts = {}
+	for k, v in pairs(tbl) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(v) end
+	table.sort(parts)
+	return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- The programs loaded in the kernel under the name `name`.
+local function loaded(name)
+	local n = 0
+	for _, p in ipairs(bpf.programs({ pids = false })) do
+		if p.name == name then n = n + 1 end
+	end
+	return n
+end
+
+-- The ways this kernel attaches a wildcard: kprobe.multi where it has them, and per function
+-- (the path of kernels without CONFIG_FPROBE, taken on purpose).
+local function paths()
+	if bpf.features().attach.kprobe_multi then return { true, false } end
+	return { false }
+end
+
+local function path_name(multi) return multi and "kprobe.multi" or "a link per function" end
+
+describe("bpf.trace wildcard kprobes", function()
+	it("kprobe:vfs_rea* { @[func] = count() }: one program, exact counts per function on every path", function()
+		for _, multi in ipairs(paths()) do
+			local t, warnings = trace_workload("kprobe:vfs_rea* /pid == cpid/ { @[func] = count(); }",
+				"read 1 2 3 4", { kprobe_multi = multi })
+			local what = path_name(multi)
+			local plan = t.plan
+			eq(#plan.programs, 1, what .. ": programs in the plan")
+			eq(plan.kprobe_multi, multi, what .. ": plan.kprobe_multi")
+			local funcs = #plan.programs[1].attach.funcs
+			ge(funcs, 2, what .. ": functions matching vfs_rea*")
+			eq(loaded(plan.programs[1].bpf_name), 1, what .. ": programs loaded in the kernel")
+			eq(size(t.state.links), multi and 1 or funcs - #warnings, what .. ": links")
+			eq(bpf.trace.probe_count(plan), multi and 1 or funcs, what .. ": Attaching N probes")
+			local f = t:read("@")
+			eq(f.vfs_read, 4, what .. ": @[vfs_read] " .. show(f))
+			for name in pairs(f) do matches(name, "^vfs_rea", what .. ": @ key") end
+			t:close()
+			eq(loaded(plan.programs[1].bpf_name), 0, what .. ": programs left after close")
+		end
+	end)
+
+	it("kretprobe:vfs_rea* with retval: one program, bytes read summed by func on every path", function()
+		for _, multi in ipairs(paths()) do
+			local t = trace_workload([[
+kretprobe:vfs_rea* /pid == cpid/ { @bytes[func] = sum(retval); @n[func] = count(); }
+]], "read 1 2 3 100", { kprobe_multi = multi })
+			local what = path_name(multi)
+			eq(#t.plan.programs, 1, what .. ": programs")
+			eq(t.plan.programs[1].kind, "kretprobe", what .. ": kind")
+			local b, n = t:read("@bytes"), t:read("@n")
+			eq(n.vfs_read, 4, what .. ": @n[vfs_read] " .. show(n))
+			eq(b.vfs_read, 106, what .. ": @bytes[vfs_read] " .. show(b))
+			t:close()
+		end
+	end)
+
+	it("the probe builtin: one program per function, each named, as bpftrace's need_expansion", function()
+		local t = trace_workload("kprobe:vfs_rea* /pid == cpid/ { @[probe] = count(); }", "read 1 2 3")
+		local p = t:read("@")
+		eq(p["kprobe:vfs_read"], 3, "@[kprobe:vfs_read] " .. show(p))
+		ge(#t.plan.programs, 2, "programs")
+		local names = 0
+		for _, prog in ipairs(t.plan.programs) do
+			eq(prog.attach.funcs, nil, "a program per function")
+			names = names + loaded(prog.bpf_name)
+		end
+		eq(names, #t.plan.programs, "programs loaded in the kernel")
+		eq(bpf.trace.probe_count(t.plan), #t.plan.programs, "Attaching N probes")
+		t:close()
+	end)
+
+	it("kprobe:vfs_*: load and attach time, a program per function against one program", function()
+		need("kprobe")
+		local function timed(src, opts)
+			local o = { print = false, on_warning = function() end }
+			for k, v in pairs(opts or {}) do o[k] = v end
+			local c0 = os.clock()
+			local t = ok(bpf.trace(src, o))
+			local cpu = os.clock() - c0
+			local progs, links = #t.plan.programs, size(t.state.links)
+			t:close()
+			return cpu, progs, links
+		end
+		local rows = {}
+		local cpu, progs, links = timed("kprobe:vfs_* { @[probe] = count(); }")
+		rows[#rows + 1] = ("a program per function (probe builtin): %d programs, %d links, %.0f ms CPU"):format(progs, links, cpu * 1000)
+		local per_function = cpu
+		for _, multi in ipairs(paths()) do
+			cpu, progs, links = timed("kprobe:vfs_* { @[func] = count(); }", { kprobe_multi = multi })
+			eq(progs, 1, path_name(multi) .. ": programs")
+			rows[#rows + 1] = ("one program, %s: %d links, %.0f ms CPU (%.1fx less)"):format(path_name(multi),
+				links, cpu * 1000, per_function / math.max(cpu, 1e-6))
+		end
+		print("trace_multi_k: vfs_* load+attach: " .. table.concat(rows, "; "))
+	end)
+end)
