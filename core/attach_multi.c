@@ -94,15 +94,38 @@ static int kernel_functions_matching(const char *pattern, struct multi_targets *
 	return ret;
 }
 
-int lbpf_program_attach_kprobe_multi(lbpf_program *prog, const char *pattern, bool retprobe,
-				     lbpf_link **out)
+/* One kprobe.multi link on the functions of t; what names them in messages and the link's
+ * description ("vfs_*", "3 functions"). */
+static int attach_kprobe_targets(lbpf_program *prog, int prog_fd, struct multi_targets *t,
+				 const char *what, bool retprobe, lbpf_link **out)
 {
-	struct multi_targets t = { 0 };
 	struct {
 		uint32_t flags, cnt;
 		uint64_t syms, addrs, cookies;
 	} multi = { 0 };
-	int prog_fd = attach_prog_fd(prog), ret, fd;
+	int fd;
+
+	multi.flags = retprobe ? MULTI_RETURN : 0;
+	multi.cnt = (uint32_t)t->count;
+	multi.syms = lbpf_ptr(t->names);
+	fd = attach_link_create(prog_fd, 0, BPF_TRACE_KPROBE_MULTI, 0, &multi, sizeof(multi));
+	if (fd < 0)
+		return lbpf_err(fd, "program '%s': %s.multi '%s' (%zu functions): %s",
+				lbpf_program_name(prog), retprobe ? "kretprobe" : "kprobe", what,
+				t->count, fd == -EOPNOTSUPP || fd == -EINVAL
+				? "this kernel has no kprobe_multi links (needs 5.18+ with CONFIG_FPROBE)"
+				: strerror(-fd));
+	*out = attach_bpf_link_new(fd, "%s.multi %s (%zu functions) program %s",
+				   retprobe ? "kretprobe" : "kprobe", what, t->count,
+				   lbpf_program_name(prog));
+	return *out ? 0 : -ENOMEM;
+}
+
+int lbpf_program_attach_kprobe_multi(lbpf_program *prog, const char *pattern, bool retprobe,
+				     lbpf_link **out)
+{
+	struct multi_targets t = { 0 };
+	int prog_fd = attach_prog_fd(prog), ret;
 
 	*out = NULL;
 	if (prog_fd < 0)
@@ -119,28 +142,36 @@ int lbpf_program_attach_kprobe_multi(lbpf_program *prog, const char *pattern, bo
 	else if (t.count == 0)
 		ret = lbpf_err(ENOENT, "program '%s': kprobe.multi: no kernel function matches '%s'",
 			       lbpf_program_name(prog), pattern);
-	if (ret < 0) {
-		targets_free(&t);
-		return ret;
-	}
-	multi.flags = retprobe ? MULTI_RETURN : 0;
-	multi.cnt = (uint32_t)t.count;
-	multi.syms = lbpf_ptr(t.names);
-	fd = attach_link_create(prog_fd, 0, BPF_TRACE_KPROBE_MULTI, 0, &multi, sizeof(multi));
-	if (fd < 0) {
-		ret = lbpf_err(fd, "program '%s': %s.multi '%s' (%zu functions): %s",
-			       lbpf_program_name(prog), retprobe ? "kretprobe" : "kprobe", pattern,
-			       t.count, fd == -EOPNOTSUPP || fd == -EINVAL
-			       ? "this kernel has no kprobe_multi links (needs 5.18+ with CONFIG_FPROBE)"
-			       : strerror(-fd));
-		targets_free(&t);
-		return ret;
-	}
-	*out = attach_bpf_link_new(fd, "%s.multi %s (%zu functions) program %s",
-				   retprobe ? "kretprobe" : "kprobe", pattern, t.count,
-				   lbpf_program_name(prog));
+	if (ret == 0)
+		ret = attach_kprobe_targets(prog, prog_fd, &t, pattern, retprobe, out);
 	targets_free(&t);
-	return *out ? 0 : -ENOMEM;
+	return ret;
+}
+
+int lbpf_program_attach_kprobe_multi_syms(lbpf_program *prog, const char *const *funcs,
+					  size_t count, bool retprobe, lbpf_link **out)
+{
+	struct multi_targets t = { 0 };
+	char what[32];
+	int prog_fd = attach_prog_fd(prog), ret = 0;
+
+	*out = NULL;
+	if (prog_fd < 0)
+		return prog_fd;
+	if (count == 0)
+		return lbpf_err(EINVAL, "program '%s': kprobe.multi needs at least one function",
+				lbpf_program_name(prog));
+	for (size_t i = 0; i < count && ret == 0; i++)
+		ret = funcs[i] && *funcs[i] ? targets_add(&t, funcs[i], 0)
+		      : lbpf_err(EINVAL, "program '%s': kprobe.multi: function %zu is empty",
+				 lbpf_program_name(prog), i + 1);
+	if (ret == -ENOMEM)
+		ret = lbpf_err(ret, "out of memory");
+	snprintf(what, sizeof(what), "%zu listed", count);
+	if (ret == 0)
+		ret = attach_kprobe_targets(prog, prog_fd, &t, count == 1 ? funcs[0] : what, retprobe, out);
+	targets_free(&t);
+	return ret;
 }
 
 /* ---- uprobe.multi -------------------------------------------------------------------------- */

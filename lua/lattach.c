@@ -345,17 +345,45 @@ static int l_attach_struct_ops(lua_State *L)
 	return lbpf_lua_link_result(L, lbpf_map_attach_struct_ops(map, &link), &link);
 }
 
-/* prog:attach_kprobe_multi(pattern [, {retprobe = bool}]) */
+/* The names of the array at idx as C strings (a userdata on the stack holds them; the strings
+ * stay the table's). */
+static const char **check_name_list(lua_State *L, int idx, size_t *count)
+{
+	size_t n = lua_rawlen(L, idx);
+	const char **names;
+
+	if (n == 0)
+		luaL_argerror(L, idx, "the list of functions is empty");
+	names = lua_newuserdata(L, n * sizeof(*names));
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, idx, (lua_Integer)i + 1);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "attach_kprobe_multi: function %d of the list is a %s, not a string",
+				   (int)i + 1, luaL_typename(L, -1));
+		names[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);
+	}
+	*count = n;
+	return names;
+}
+
+/* prog:attach_kprobe_multi(pattern | {func, ...} [, {retprobe = bool}]) */
 static int l_attach_kprobe_multi(lua_State *L)
 {
 	lbpf_program *prog = lbpf_lua_check_loaded(L, 1);
-	const char *pattern = luaL_checkstring(L, 2);
 	int t = lbpf_lua_opt_table(L, 3);
 	bool ret = lbpf_lua_opt_bool(L, t, "retprobe", 0);
 	lbpf_link *link = NULL;
 
-	return lbpf_lua_link_result(L, lbpf_program_attach_kprobe_multi(prog, pattern, ret, &link),
-				    &link);
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		size_t count;
+		const char **names = check_name_list(L, 2, &count);
+
+		return lbpf_lua_link_result(L, lbpf_program_attach_kprobe_multi_syms(prog, names, count,
+										   ret, &link), &link);
+	}
+	return lbpf_lua_link_result(L, lbpf_program_attach_kprobe_multi(prog, luaL_checkstring(L, 2),
+									ret, &link), &link);
 }
 
 /* prog:attach_uprobe_multi(binary, pattern [, {retprobe = bool, pid = n}]) */

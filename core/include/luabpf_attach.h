@@ -157,6 +157,9 @@ int lbpf_program_attach_kprobe_legacy(lbpf_program *prog, const char *func, uint
  * available_filter_functions); needs 5.18+ with CONFIG_FPROBE. */
 int lbpf_program_attach_kprobe_multi(lbpf_program *prog, const char *pattern, bool retprobe,
 				     lbpf_link **out);
+/* The same on the functions listed (names as in available_filter_functions). */
+int lbpf_program_attach_kprobe_multi_syms(lbpf_program *prog, const char *const *funcs,
+					  size_t count, bool retprobe, lbpf_link **out);
 
 struct lbpf_uprobe_multi_opts {
 	bool retprobe;

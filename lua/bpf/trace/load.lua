@@ -40,7 +40,7 @@ end
 local function attach_funcs(prog, p, plan_multi, warn)
 	local a, ret = p.attach, p.kind == "kretprobe"
 	if plan_multi then
-		local link, err, errno = prog:attach_kprobe_multi(a.pattern, { retprobe = ret })
+		local link, err, errno = prog:attach_kprobe_multi(a.funcs, { retprobe = ret })
 		if not link then return nil, err, errno end
 		return { link }
 	end
