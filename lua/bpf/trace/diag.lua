@@ -27,6 +27,20 @@ local function line_text(src, start)
 	return src:sub(start, (nl or #src + 1) - 1)
 end
 
+-- Line and columns of [pos, epos] (a range over several lines ends with its first line) and
+-- that line's text.
+local function span(src, pos, epos)
+	local line, col, start = line_col(src, pos)
+	local text = line_text(src, start)
+	local ecol = col
+	if epos and epos >= pos then
+		local eline, ec = line_col(src, epos)
+		ecol = (eline == line) and ec or #text
+	end
+	if ecol < col then ecol = col end
+	return line, col, ecol, text
+end
+
 -- Formats a message at [pos, epos] of `src` (epos inclusive, optional).
 local ESC = { ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
 
@@ -37,14 +51,7 @@ function M.format(src, name, pos, epos, message)
 	end)
 	if not pos then return (name or "stdin") .. ": ERROR: " .. message end
 	if pos > #src + 1 then pos = #src + 1 end
-	local line, col, start = line_col(src, pos)
-	local text = line_text(src, start)
-	local ecol = col
-	if epos and epos >= pos then
-		local eline, ec = line_col(src, epos)
-		ecol = (eline == line) and ec or #text
-	end
-	if ecol < col then ecol = col end
+	local line, col, ecol, text = span(src, pos, epos)
 	local where = string.format("%s:%d:%d", name or "stdin", line, col)
 	if ecol > col then where = where .. "-" .. (ecol + 1) end
 	local shown, under = M.underline(text, col, ecol)
@@ -63,14 +70,7 @@ end
 -- tildes under [pos, epos] (always a range, no caret).
 function M.format_warning(src, name, pos, epos, message)
 	if not pos then return (name or "stdin") .. ": WARNING: " .. message end
-	local line, col, start = line_col(src, pos)
-	local text = line_text(src, start)
-	local ecol = col
-	if epos and epos >= pos then
-		local eline, ec = line_col(src, epos)
-		ecol = (eline == line) and ec or #text
-	end
-	if ecol < col then ecol = col end
+	local line, col, ecol, text = span(src, pos, epos)
 	local shown, under = M.underline(text, col, ecol)
 	return string.format("%s:%d:%d-%d: WARNING: %s\n%s\n%s", name or "stdin", line, col, ecol + 1,
 		message, shown, under)

@@ -3,13 +3,7 @@
 -- literal part a name or glob must contain, so a wildcard never walks 100k symbols in Lua.
 local M = {}
 
-local function read_file(path)
-	local f = io.open(path, "rb")
-	if not f then return nil end
-	local data = f:read("*a")
-	f:close()
-	return data
-end
+local read_file = require("bpf.trace.tracefs").read_file
 
 -- Both files change only when a module is loaded or unloaded: /proc/modules (a few KB, absent
 -- on kernels without modules) is the key the cached texts are valid for.

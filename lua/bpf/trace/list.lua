@@ -7,6 +7,7 @@
 --   list.lines(pattern, verbose) -> array of lines, array of warnings
 local tracefs = require "bpf.trace.tracefs"
 local probes = require "bpf.trace.probes"
+local elf = require "bpf.trace.elf"
 
 local M = {}
 
@@ -127,67 +128,30 @@ local function find_binary(path)
 	return path
 end
 
--- Reading ELF files: section headers by name, the function symbols, the USDT notes.
-local function u16(s, o) local a, b = s:byte(o + 1, o + 2) return a + b * 256 end
-local function u32(s, o)
-	local a, b, c, d = s:byte(o + 1, o + 4)
-	return a + b * 256 + c * 65536 + d * 16777216
-end
-local function u64(s, o) return u32(s, o) + u32(s, o + 4) * 4294967296 end
-
-local function elf_sections(path)
-	local f = io.open(path, "rb")
-	if not f then return nil, "cannot open " .. path end
-	local data = f:read("*a")
-	f:close()
-	if #data < 64 or data:sub(1, 4) ~= "\127ELF" or data:byte(5) ~= 2 or data:byte(6) ~= 1 then
-		return nil, path .. " is not a 64-bit little-endian ELF file"
-	end
-	local shoff, shentsize, shnum, shstrndx = u64(data, 0x28), u16(data, 0x3A), u16(data, 0x3C), u16(data, 0x3E)
-	local secs = {}
-	for i = 0, shnum - 1 do
-		local o = shoff + i * shentsize
-		if #data >= o + 64 then
-			secs[i] = { name_off = u32(data, o), type = u32(data, o + 4), offset = u64(data, o + 0x18),
-				size = u64(data, o + 0x20), link = u32(data, o + 0x28) }
-		end
-	end
-	local strtab = secs[shstrndx]
-	for _, s in pairs(secs) do
-		s.name = strtab and data:match("^[^%z]*", strtab.offset + s.name_off + 1) or ""
-		s.data = data:sub(s.offset + 1, s.offset + s.size)
-	end
-	return secs
-end
-
--- "path:symbol" for every function symbol of .symtab and .dynsym (bcc's, which bpftrace uses).
+-- "path:symbol" for every defined function symbol of .symtab and .dynsym (bcc's, which bpftrace
+-- uses).
 local function uprobe_names(path)
-	local secs, err = elf_sections(path)
-	if not secs then return nil, err end
+	local e, err = elf.open(path)
+	if not e then return nil, err end
 	local out = {}
-	for _, s in pairs(secs) do
-		if (s.type == 2 or s.type == 11) and secs[s.link] then
-			local strs = secs[s.link].data
-			for o = 0, #s.data - 24, 24 do
-				local kind = s.data:byte(o + 5) % 16
-				if (kind == 2 or kind == 10) and u16(s.data, o + 6) ~= 0 then -- STT_FUNC/IFUNC, defined
-					local name = strs:match("^[^%z]*", u32(s.data, o) + 1)
-					if name ~= "" then out[#out + 1] = path .. ":" .. name end
-				end
-			end
-		end
+	local function add(name, _, _, shndx)
+		if shndx ~= 0 and name ~= "" then out[#out + 1] = path .. ":" .. name end
 	end
+	elf.each_function(e, elf.SHT_SYMTAB, add)
+	elf.each_function(e, elf.SHT_DYNSYM, add)
+	elf.close(e)
 	return out
 end
 
 -- "path:provider:name" for every USDT note of the file.
 local function usdt_names(path)
-	local secs, err = elf_sections(path)
-	if not secs then return nil, err end
+	local e, err = elf.open(path)
+	if not e then return nil, err end
 	local out = {}
-	for _, s in pairs(secs) do
+	local u32 = elf.u32
+	for _, s in pairs(e.sections) do
 		if s.name == ".note.stapsdt" then
-			local d, o = s.data, 0
+			local d, o = elf.read(e, s), 0
 			while o + 12 <= #d do
 				local namesz, descsz, ntype = u32(d, o), u32(d, o + 4), u32(d, o + 8)
 				local name_at = o + 12
@@ -200,6 +164,7 @@ local function usdt_names(path)
 			end
 		end
 	end
+	elf.close(e)
 	return out
 end
 

@@ -7,71 +7,21 @@
 --   usym.forget(pid)         drop the cached mappings of a process
 local M = {}
 
-local function u16(s, o) local a, b = s:byte(o + 1, o + 2) return a + b * 256 end
-local function u32(s, o)
-	local a, b, c, d = s:byte(o + 1, o + 4)
-	return a + b * 256 + c * 65536 + d * 16777216
-end
-local function u64(s, o) return u32(s, o) + u32(s, o + 4) * 4294967296 end
-
-local function read_at(f, offset, size)
-	f:seek("set", offset)
-	return f:read(size) or ""
-end
-
-local STT_FUNC, STT_GNU_IFUNC = 2, 10
-local SHT_SYMTAB, SHT_DYNSYM = 2, 11
-local PT_LOAD = 1
+local elf = require "bpf.trace.elf"
 
 -- { loads = { {offset, vaddr, filesz}, ... }, syms = { {value, size, name}, ... } sorted } or false
 local function parse_elf(path)
-	local f = io.open(path, "rb")
-	if not f then return false end
-	local h = f:read(64)
-	if not h or #h < 64 or h:sub(1, 4) ~= "\127ELF" or h:byte(5) ~= 2 or h:byte(6) ~= 1 then
-		f:close()
-		return false -- only 64-bit little-endian ELF
+	local e = elf.open(path)
+	if not e then return false end
+	local syms = {}
+	local function add(name, value, size)
+		if value ~= 0 then syms[#syms + 1] = { value, size, name } end
 	end
-	local elf = { loads = {}, syms = {} }
-	local phoff, phentsize, phnum = u64(h, 0x20), u16(h, 0x36), u16(h, 0x38)
-	local ph = read_at(f, phoff, phentsize * phnum)
-	for i = 0, phnum - 1 do
-		local o = i * phentsize
-		if #ph >= o + 56 and u32(ph, o) == PT_LOAD then
-			elf.loads[#elf.loads + 1] = { u64(ph, o + 8), u64(ph, o + 16), u64(ph, o + 32) }
-		end
-	end
-	local shoff, shentsize, shnum = u64(h, 0x28), u16(h, 0x3A), u16(h, 0x3C)
-	local sh = read_at(f, shoff, shentsize * shnum)
-	local sections = {}
-	for i = 0, shnum - 1 do
-		local o = i * shentsize
-		if #sh >= o + 64 then
-			sections[i] = { type = u32(sh, o + 4), offset = u64(sh, o + 0x18), size = u64(sh, o + 0x20),
-				link = u32(sh, o + 0x28) }
-		end
-	end
-	local function load_symbols(wanted)
-		for _, sec in pairs(sections) do
-			if sec.type == wanted and sections[sec.link] then
-				local data = read_at(f, sec.offset, sec.size)
-				local strs = read_at(f, sections[sec.link].offset, sections[sec.link].size)
-				for o = 0, #data - 24, 24 do
-					local kind = data:byte(o + 5) % 16
-					local value, size = u64(data, o + 8), u64(data, o + 16)
-					if (kind == STT_FUNC or kind == STT_GNU_IFUNC) and value ~= 0 then
-						local n = u32(data, o)
-						elf.syms[#elf.syms + 1] = { value, size, strs:match("^[^%z]*", n + 1) }
-					end
-				end
-			end
-		end
-	end
-	load_symbols(SHT_SYMTAB)
-	if #elf.syms == 0 then load_symbols(SHT_DYNSYM) end
-	f:close()
-	table.sort(elf.syms, function(a, b) return a[1] < b[1] end)
-	return elf
+	elf.each_function(e, elf.SHT_SYMTAB, add)
+	if #syms == 0 then elf.each_function(e, elf.SHT_DYNSYM, add) end
+	elf.close(e)
+	table.sort(syms, function(a, b) return a[1] < b[1] end)
+	return { loads = e.loads, syms = syms }
 end
 
 local elf_cache = {}
