@@ -19,12 +19,7 @@ end
 
 local kernel_wrap -- the kernel's BTF, read when a program first needs a type
 
-local function kernel_btf()
-	local ok, bpf = pcall(require, "bpf")
-	if not ok then return nil end
-	local ok2, h = pcall(bpf.btf.kernel)
-	return ok2 and h or nil
-end
+local kernel_btf = types.kernel_btf
 
 -- Line and column of a byte offset (a line-start index built once per source). Statements
 -- come in source order: the answer is found by stepping on from the last one (a binary search

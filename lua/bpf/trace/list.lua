@@ -8,6 +8,7 @@
 local tracefs = require "bpf.trace.tracefs"
 local probes = require "bpf.trace.probes"
 local elf = require "bpf.trace.elf"
+local types = require "bpf.trace.types"
 
 local M = {}
 
@@ -85,12 +86,7 @@ local function filter_functions(ctx)
 	return list
 end
 
-local function kernel_btf()
-	local ok, bpf = pcall(require, "bpf")
-	if not ok then return nil end
-	local ok2, h = pcall(bpf.btf.kernel)
-	return ok2 and h or nil
-end
+local kernel_btf = types.kernel_btf
 
 local function fentry_works()
 	local ok, bpf = pcall(require, "bpf")

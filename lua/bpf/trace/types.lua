@@ -109,6 +109,14 @@ end
 local Btf = {}
 Btf.__index = Btf
 
+-- The kernel's BTF handle (bpf.btf.kernel()), or nil where it cannot be read.
+function M.kernel_btf()
+	local ok, bpf = pcall(require, "bpf")
+	if not ok then return nil end
+	local ok2, h = pcall(bpf.btf.kernel)
+	return ok2 and h or nil
+end
+
 -- Wraps a bpf.btf handle with caches (type tables, resolved ids, member lookups). `handle` may
 -- be a function that returns it: the kernel's BTF is then read on first use only (a program of
 -- tracepoints and builtins never needs it).
