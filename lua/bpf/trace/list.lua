@@ -114,15 +114,7 @@ local function kfuncs(ctx)
 	return ctx.kfuncs
 end
 
-local function find_binary(path)
-	if path:find("/", 1, true) then return path end
-	for dir in (os.getenv("PATH") or "/usr/bin:/bin"):gmatch("[^:]+") do
-		local p = dir .. "/" .. path
-		local f = io.open(p, "rb")
-		if f then f:close(); return p end
-	end
-	return path
-end
+local find_binary = probes.find_in_path -- a path, else $PATH (or a library by name)
 
 -- "path:symbol" for every defined function symbol of .symtab and .dynsym (bcc's, which bpftrace
 -- uses).

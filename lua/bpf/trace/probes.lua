@@ -94,6 +94,7 @@ local function find_in_path(name)
 	end
 	return name
 end
+M.find_in_path = find_in_path
 
 local UNITS = { s = 1000000000, ms = 1000000, us = 1000, ns = 1, hz = "hz" }
 
