@@ -38,8 +38,10 @@ end
 F.__tostring = Builder.__tostring
 
 -- Tables presized (grown by doubling, a builder's slot array costs a third more): LuaJIT's
--- table.new, else the C module's.
-local has_tnew, tnew = pcall(require, "table.new")
+-- table.new, else the C module's (only LuaJIT has table.new: elsewhere the search through
+-- package.path would cost a score of failed opens at every start).
+local has_tnew, tnew = false, nil
+if rawget(_G, "jit") then has_tnew, tnew = pcall(require, "table.new") end
 local new_table = has_tnew and tnew or require("bpf.asm_core").new_table
 
 -- A builder for generated code; opts as bpf.asm.new, size the expected instruction count
