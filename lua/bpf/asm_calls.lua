@@ -67,10 +67,9 @@ setmetatable(by_id, { __index = function(_, id) return type(id) == "number" and 
 	__pairs = all_pairs })
 M.helpers, M.by_id = helpers, by_id
 
-local distance = require("bpf.nearest").distance -- for "did you mean" (error path only)
-
 local function nearest_helpers(name)
 	decode_all()
+	local distance = require("bpf.nearest").distance -- "did you mean": error paths only
 	local scored = {}
 	for k in next, helpers do
 		if type(k) == "string" then

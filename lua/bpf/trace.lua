@@ -13,9 +13,15 @@ local bpf = require "bpf"
 local format = require "bpf.trace.format"
 local values = require "bpf.trace.values"
 local int64 = require "bpf.trace.int64"
-local usym = require "bpf.trace.usym"
 local diag = require "bpf.trace.diag"
 local multi = require "bpf.trace.multi"
+
+-- User symbols are read only by programs that print ustack or usym(): their module is loaded
+-- then (values.lua), and its caches are dropped here only once it exists.
+local function forget_user_symbols()
+	local usym = package.loaded["bpf.trace.usym"]
+	if usym then usym.forget() end
+end
 local json -- bpf.trace.format_json, loaded for opts.format == "json"
 
 local M = {}
@@ -195,7 +201,7 @@ end
 -- a handle made with opts.format = "json").
 function Trace:format(name, opts)
 	check_open(self)
-	usym.forget()
+	forget_user_symbols()
 	local f = self.json and json or format
 	if name ~= nil then
 		return f.map(map_data(self, map_def(self, name)), opts)
@@ -447,7 +453,7 @@ end
 function Trace:poll(ms)
 	check_open(self)
 	if ms ~= nil and type(ms) ~= "number" then error("bpf.trace: poll timeout must be a number of ms", 2) end
-	usym.forget() -- processes map and unmap: their mappings are read again for each batch
+	forget_user_symbols() -- processes map and unmap: their mappings are read again for each batch
 	local n, err, errno = self.reader:poll(ms or 0, function(bytes) dispatch_whole(self, bytes) end)
 	if n and n > 0 or (ms or 0) > 0 then report_lost(self) end
 	flush(self)

@@ -1,6 +1,5 @@
 -- Diagnostics for the trace compiler: errors that carry a source position, formatted the way
 -- bpftrace prints them ("stdin:1:12-18: ERROR: message", the line, a caret/tilde underline).
-local nearest_distance = require("bpf.nearest").distance
 
 local M = {}
 
@@ -96,7 +95,7 @@ end
 -- 3 are never near.
 local function distance(a, b)
 	if math.abs(#a - #b) > 3 then return 99 end
-	return nearest_distance(a, b)
+	return require("bpf.nearest").distance(a, b) -- error paths only
 end
 
 -- Up to `n` names from the array `names` nearest to `word` (close enough to be a typo, or

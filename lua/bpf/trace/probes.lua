@@ -2,7 +2,8 @@
 -- expanded (tracefs events, kernel symbols), unknown targets refused with the nearest names.
 local diag = require "bpf.trace.diag"
 local tracefs = require "bpf.trace.tracefs"
-local ksyms = require "bpf.trace.ksyms"
+-- kernel symbols: read only by programs that need them (kprobes, kfuncs, kaddr)
+local function ksyms() return require "bpf.trace.ksyms" end
 
 local M = {}
 
@@ -44,7 +45,7 @@ M.glob_pattern = glob_pattern
 -- Kernel text symbols, for suggestions: { list = names in kallsyms order, set = {name = true} }
 -- (read once per process; building them takes a few hundred ms, so only errors do).
 local function kernel_functions()
-	local list, set = ksyms.functions()
+	local list, set = ksyms().functions()
 	return { list = list, set = set }
 end
 M.kernel_functions = kernel_functions
@@ -158,11 +159,11 @@ function M.expand(spec, opts)
 				end
 			end
 			-- only the lines with the glob's literal part can match
-			local lit = ksyms.glob_literal(glob)
+			local lit = ksyms().glob_literal(glob)
 			if lit == "" then
 				for _, ev in ipairs(events) do add(ev) end
 			else
-				ksyms.lines_containing(text, lit, add)
+				ksyms().lines_containing(text, lit, add)
 			end
 			if #out == 0 then
 				diag.raise(spec, "no tracepoint matches '%s:%s'", cat, name)
@@ -230,8 +231,8 @@ function M.expand(spec, opts)
 			-- notrace ones, whose attach the kernel refuses
 			local pat, out = glob_pattern(func), {}
 			local btf = (kind == "fentry" or kind == "fexit") and opts.btf
-			local traceable = ksyms.traceable_matching(tracefs.root(opts), func, pat)
-			for _, f in ipairs(ksyms.functions_matching(func, pat)) do
+			local traceable = ksyms().traceable_matching(tracefs.root(opts), func, pat)
+			for _, f in ipairs(ksyms().functions_matching(func, pat)) do
 				if (not btf or btf:find(f, "func")) and (not traceable or traceable[f]) then
 					out[#out + 1] = one(f)
 				end
@@ -241,7 +242,7 @@ function M.expand(spec, opts)
 		end
 		if kind == "fentry" or kind == "fexit" then
 			if opts.btf and not opts.btf:find(func, "func") then
-				if ksyms.is_function(func) then
+				if ksyms().is_function(func) then
 					diag.raise(spec, "kernel function '%s' has no BTF in vmlinux (a module's function? only vmlinux's BTF is read; kprobe:%s works)",
 						func, func)
 				end
@@ -251,7 +252,7 @@ function M.expand(spec, opts)
 			end
 		elseif not (opts.btf and opts.btf:find(func, "func")) then
 			-- not in BTF: /proc/kallsyms says whether it exists
-			if ksyms.available() and not ksyms.is_function(func) then
+			if ksyms().available() and not ksyms().is_function(func) then
 				diag.raise(spec, "unknown kernel function '%s'%s", func,
 					diag.did_you_mean(func, kernel_functions().list))
 			end

@@ -4,7 +4,8 @@
 -- Methods of semantic.lua's checker (self), mixed in.
 local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
-local ksyms = require "bpf.trace.ksyms"
+-- kernel symbols: read only by programs that need them (kprobes, kfuncs, kaddr)
+local function ksyms() return require "bpf.trace.ksyms" end
 
 local raise = diag.raise
 local INT64, UINT64, NONE = types.INT64, types.UINT64, types.NONE
@@ -70,7 +71,7 @@ function S:call_value(e)
 		call_arity(e, 1, 1)
 		local s = self:static_str(e.args[1])
 		if not s then raise(e, "kaddr() needs a string literal") end
-		local addr = ksyms.address(s)
+		local addr = ksyms().address(s)
 		if not addr then raise(e.args[1], "unknown kernel symbol '%s'", s) end
 		e.value = tonumber(addr:sub(-13), 16)
 		if #addr > 13 then

@@ -10,7 +10,6 @@
 -- bpf.ksym (kernel) and bpf.trace.usym (user space: hex once the process is gone, as bpftrace).
 local bpf = require "bpf"
 local int64 = require "bpf.trace.int64"
-local usym = require "bpf.trace.usym"
 
 local M = {}
 
@@ -58,7 +57,7 @@ end
 -- A user address as bpftrace prints it: "sym+off" (with_offset), "sym", or hex; in perf mode
 -- followed by " (module)" or " ([unknown])".
 local function usym_text(pid, addr, with_offset, perf)
-	local name, off, module = usym.resolve(pid, addr)
+	local name, off, module = require("bpf.trace.usym").resolve(pid, addr)
 	if not name then return hex(addr) .. (perf and " ([unknown])" or "") end
 	local text = with_offset and (name .. "+" .. tostring(off)) or name
 	return perf and (text .. " (" .. module .. ")") or text
