@@ -4,33 +4,16 @@
 -- filtered on its pid (cpid) or comm, and the counts, sums, buckets, arguments, return values,
 -- stacks and printf lines must be exactly those of the workload.
 local bpf = bpf or require "bpf"
-local cli = require "bpf.trace.cli"
+local support = loadfile("spec/kernel/trace_support.lua", "t", _ENV)()
+local size, show = support.size, support.show
+local WORKLOAD = support.WORKLOAD
 
-local WORKLOAD = "build/kernels/fixtures/trace_workload"
-
--- Runs source over the workload `args` (trace_workload's command line): spawns it held, compiles
--- and attaches with cpid = its pid, releases it, waits for its end, handles every record left.
+-- Runs source over the workload `args` (trace_workload's command line) with cpid = its pid.
 -- Returns the trace (finished, maps not printed), the printf output, and the workload's pid.
 local function trace_workload(source, args, kind)
 	need(kind)
-	local out = {}
-	local child = ok(cli.spawn(WORKLOAD .. " " .. args))
-	local t, err = bpf.trace(source, { cpid = child.pid, print = false,
-		on_printf = function(text) out[#out + 1] = text end })
-	if not t then
-		child:kill()
-		child:release()
-		error(err, 2)
-	end
-	child:release()
-	local done = child:wait(20)
-	t:finish("done")
-	if not done then
-		child:kill()
-		t:close()
-		error("the workload did not finish within 20 s", 2)
-	end
-	return t, table.concat(out), child.pid
+	local t, seen = support.run(source, args)
+	return t, seen.out, seen.pid
 end
 
 -- Asserts that text holds part (plain text, no pattern).
@@ -38,21 +21,6 @@ local function contains(text, part, what)
 	if not text:find(part, 1, true) then
 		error(("%s: %q not in %q"):format(what, part, text), 2)
 	end
-end
-
--- The number of entries of a table.
-local function size(tbl)
-	local n = 0
-	for _ in pairs(tbl) do n = n + 1 end
-	return n
-end
-
--- A one-key map read back, as "k=v,k=v" sorted (for messages that show what was there).
-local function show(tbl)
-	local parts = {}
-	for k, v in pairs(tbl) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(v) end
-	table.sort(parts)
-	return "{" .. table.concat(parts, ",") .. "}"
 end
 
 describe("bpf.trace kprobe", function()

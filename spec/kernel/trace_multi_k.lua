@@ -4,47 +4,15 @@
 -- with kprobe_multi = false), func named from bpf_get_func_ip under both; the probe builtin
 -- keeps one program per function. Counts are those of a controlled workload filtered on its pid.
 local bpf = bpf or require "bpf"
-local cli = require "bpf.trace.cli"
+local support = loadfile("spec/kernel/trace_support.lua", "t", _ENV)()
+local size, show = support.size, support.show
 
-local WORKLOAD = "build/kernels/fixtures/trace_workload"
-
-local function size(tbl)
-	local n = 0
-	for _ in pairs(tbl) do n = n + 1 end
-	return n
-end
-
--- Runs source over the workload `args` held as `-c` does (cpid = its pid); returns the trace
--- (finished, maps not printed), the warnings it gave and the links it had while attached.
+-- Runs source over the workload `args` with cpid = its pid; returns the trace (finished, maps
+-- not printed), the warnings it gave and the links it had while attached.
 local function trace_workload(source, args, opts)
 	need("kprobe")
-	local warnings = {}
-	local child = ok(cli.spawn(WORKLOAD .. " " .. args))
-	local o = { cpid = child.pid, print = false, on_warning = function(w) warnings[#warnings + 1] = w end }
-	for k, v in pairs(opts or {}) do o[k] = v end
-	local t, err = bpf.trace(source, o)
-	if not t then
-		child:kill()
-		child:release()
-		error(err, 2)
-	end
-	local links = size(t.state.links)
-	child:release()
-	local done = child:wait(20)
-	t:finish("done")
-	if not done then
-		child:kill()
-		t:close()
-		error("the workload did not finish within 20 s", 2)
-	end
-	return t, warnings, links
-end
-
-local function show(tbl)
-	local parts = {}
-	for k, v in pairs(tbl) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(v) end
-	table.sort(parts)
-	return "{" .. table.concat(parts, ",") .. "}"
+	local t, seen = support.run(source, args, opts)
+	return t, seen.warnings, seen.links
 end
 
 -- The programs loaded in the kernel under the name `name`.
