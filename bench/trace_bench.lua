@@ -10,7 +10,7 @@
 -- Targets (issue 12): 1. at most 0.1x bpftrace; 2. at most 1.2x; 3. under 5 ms.
 --
 --   lua5.4 bench/trace_bench.lua [--rounds N] [--only NAME] [--compile-only | --startup-only]
---   (luajit: compile only)
+--   (luajit and build/luabpf: --compile-only [--label TEXT], TEXT naming the interpreter)
 local bpf = require "bpf"
 
 local ROOT = (arg[0]:match("^(.*)/bench/[^/]*$") or ".")
@@ -170,17 +170,18 @@ local function loadavg()
 end
 
 local function main()
-	local rounds, only, compile_only, startup_only = 11, nil, false, false
+	local rounds, only, compile_only, startup_only, label = 11, nil, false, false, nil
 	local i = 1
 	while i <= #arg do
 		if arg[i] == "--rounds" then rounds = tonumber(arg[i + 1]); i = i + 1
 		elseif arg[i] == "--only" then only = arg[i + 1]; i = i + 1
 		elseif arg[i] == "--compile-only" then compile_only = true
-		elseif arg[i] == "--startup-only" then startup_only = true end
+		elseif arg[i] == "--startup-only" then startup_only = true
+		elseif arg[i] == "--label" then label = arg[i + 1]; i = i + 1 end
 		i = i + 1
 	end
 	os.execute("mkdir -p " .. TMP)
-	local interp = jit and jit.version or _VERSION
+	local interp = label or (jit and jit.version or _VERSION)
 	local ms, n = compile_time(41)
 	if ms then
 		print(string.format("compile (%s): %d-line program in %.2f ms (median of 41; target < 5 ms: %s)",

@@ -23,3 +23,4 @@ bench-trace: mount
 		$(LUA54) bench/trace_bench.lua $(BENCH_TRACE_ARGS)
 	LUA_CPATH="$(CURDIR)/$(BUILD)/luajit/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;;" \
 		$(LUAJIT) bench/trace_bench.lua --compile-only
+	$(BUILD)/luabpf bench/trace_bench.lua --compile-only --label "static luabpf, Lua 5.4"
