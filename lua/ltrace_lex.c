@@ -26,9 +26,10 @@ struct lexer {
 	size_t err_pos, err_epos;
 };
 
-static bool is_blank(int c) { return c == ' ' || (c >= 9 && c <= 13); }
-static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+/* Byte tests as single unsigned compares (c may be -1, past the end: false for all). */
+static bool is_blank(int c) { return c == ' ' || (unsigned)(c - 9) < 5u; }
+static bool is_alpha(int c) { return (unsigned)((c | 32) - 'a') < 26u; }
+static bool is_digit(int c) { return (unsigned)(c - '0') < 10u; }
 static bool is_ident_start(int c) { return is_alpha(c) || c == '_'; }
 static bool is_ident_char(int c) { return is_ident_start(c) || is_digit(c); }
 static bool is_octal(int c) { return c >= '0' && c <= '7'; }
@@ -102,17 +103,18 @@ static void store_byte(struct lexer *lx, unsigned v)
 	store_bytes(lx, &c, 1);
 }
 
-/* Skips blanks and comments. */
+/* Skips blanks and comments. The text ends with Lua's '\0' (not a blank, not '/'): the
+ * scan stops there without a bounds test, and s[p + 1] is readable after a '/' at p. */
 static int skip_space(struct lexer *lx)
 {
 	const char *s = lx->src;
 
 	for (;;) {
 		size_t p = lx->pos;
-		while (p < lx->len && is_blank((unsigned char)s[p]))
+		while (is_blank((unsigned char)s[p]))
 			p++;
 		lx->pos = p;
-		if (at(lx, p) != '/' || (at(lx, p + 1) != '/' && at(lx, p + 1) != '*'))
+		if (s[p] != '/' || (s[p + 1] != '/' && s[p + 1] != '*'))
 			return 0;
 		if (s[p + 1] == '/') {
 			const char *nl = memchr(s + p, '\n', lx->len - p);
@@ -375,11 +377,12 @@ static int scan_number(struct lexer *lx, size_t p, struct ltrace_token *tok)
 
 static size_t ident_len(const struct lexer *lx, size_t p)
 {
+	const unsigned char *s = (const unsigned char *)lx->src;
 	size_t e = p;
 
 	if (!is_ident_start(at(lx, p)))
 		return 0;
-	while (is_ident_char(at(lx, e)))
+	while (is_ident_char(s[e])) /* stops at Lua's '\0' after the text */
 		e++;
 	return e - p;
 }
