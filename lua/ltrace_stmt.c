@@ -363,6 +363,7 @@ static int open_syntax(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "parse", l_parse },
+		{ "locator", ltrace_locator },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);
