@@ -98,11 +98,15 @@ void ltrace_enter(struct parser *ps, const struct ltrace_token *at, const char *
 static const char *const AST_STRING_TEXTS[] = { AST_STRINGS(AST_STRING_TEXT) "" };
 void ltrace_push_ast_strings(lua_State *L)
 {
-	luaL_checkstack(L, N_STRINGS + STACK_ROOM, "bpf.trace: parse");
-	for (int k = S_NONE + 1; k < S_OPS; k++)
+	lua_createtable(L, N_STRINGS, 0);
+	for (int k = S_NONE + 1; k < S_OPS; k++) {
 		lua_pushstring(L, AST_STRING_TEXTS[k - 1]);
-	for (int op = 0; op < OP_COUNT; op++)
+		lua_rawseti(L, -2, k);
+	}
+	for (int op = 0; op < OP_COUNT; op++) {
 		lua_pushstring(L, ltrace_op_names[op]);
+		lua_rawseti(L, -2, op_string(op));
+	}
 }
 
 /* ---- expressions, by precedence (C's, as bpftrace's grammar has them) ------------------- */

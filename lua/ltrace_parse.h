@@ -170,7 +170,7 @@ _Noreturn void ltrace_raise_found(struct parser *ps, const struct ltrace_token *
 const struct ltrace_token *ltrace_expect(struct parser *ps, int op, const char *what);
 /* One more level of nesting (what: "expression" or "blocks"), bounded at MAX_DEPTH. */
 void ltrace_enter(struct parser *ps, const struct ltrace_token *at, const char *what);
-/* Pushes the strings of AST_STRINGS and the punctuators, at stack indices 1 .. N_STRINGS. */
+/* Pushes an array of the strings of AST_STRINGS and the punctuators (S_ ids as indices). */
 void ltrace_push_ast_strings(lua_State *L);
 /* An expression: leaves its node on top of the stack. */
 struct node ltrace_parse_expr(struct parser *ps);

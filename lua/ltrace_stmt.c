@@ -296,8 +296,18 @@ static void parse_probe(struct parser *ps)
 	collapse(L, base);
 }
 
-/* The whole program, under lua_pcall: arguments the parser state and the macros table (or
- * nil). A syntax error is raised, with ps->failed set. */
+/* Copies the AST strings (the array at index 1, made once by open_syntax: pushing them from
+ * C strings, interned again, was 0.4% of a parse) to stack indices 1 .. N_STRINGS. */
+static void push_ast_strings(lua_State *L)
+{
+	luaL_checkstack(L, N_STRINGS + STACK_ROOM, "bpf.trace: parse");
+	for (int k = 1; k <= N_STRINGS; k++)
+		lua_rawgeti(L, 1, k);
+	lua_remove(L, 1);
+}
+
+/* The whole program, under lua_pcall: arguments the parser state, the macros table (or nil)
+ * and the AST strings. A syntax error is raised, with ps->failed set. */
 static int parse_program(lua_State *L)
 {
 	struct parser *ps = lua_touserdata(L, 1);
@@ -310,8 +320,10 @@ static int parse_program(lua_State *L)
 	}
 	ps->toks = ps->tt->toks;
 	ps->n = ps->tt->n;
-	lua_settop(L, 0);
-	ltrace_push_ast_strings(L); /* at 1 .. N_STRINGS */
+	lua_pushvalue(L, 3);
+	lua_replace(L, 1);
+	lua_settop(L, 1);
+	push_ast_strings(L); /* at 1 .. N_STRINGS */
 	lua_createtable(L, 8, 0);
 	while (peek(ps)->type != TK_EOF) {
 		parse_probe(ps);
@@ -328,7 +340,7 @@ static int parse_program(lua_State *L)
 
 /* syntax.parse(text [, macros]) -> the AST, or nil, pos, epos, message for a syntax error.
  * text is the preprocessed source (as long as the source); macros: name -> {body = text}.
- * Upvalue 1: the token store kept from parse to parse. */
+ * Upvalue 1: the token store kept from parse to parse; upvalue 2: the AST strings. */
 static int l_parse(lua_State *L)
 {
 	struct parser ps = { .L = L };
@@ -345,7 +357,8 @@ static int l_parse(lua_State *L)
 	lua_pushcfunction(L, parse_program);
 	lua_pushlightuserdata(L, &ps);
 	lua_pushvalue(L, 2);
-	status = lua_pcall(L, 2, 1, 0);
+	lua_pushvalue(L, lua_upvalueindex(2));
+	status = lua_pcall(L, 3, 1, 0);
 	ltrace_trim_tokens(ps.tt);
 	ps.tt->in_use = false;
 	if (status == LUA_OK)
@@ -368,7 +381,8 @@ static int open_syntax(lua_State *L)
 	};
 	lua_newtable(L);
 	ltrace_new_tokens(L);
-	luaL_setfuncs(L, funcs, 1);
+	ltrace_push_ast_strings(L);
+	luaL_setfuncs(L, funcs, 2);
 	return 1;
 }
 
