@@ -2,9 +2,12 @@
 -- Lua lexer and parser it replaced: bounded nesting everywhere (a message, never a C stack
 -- overflow), else-if and ternary chains of any length, bytes no program should hold (NUL,
 -- malformed UTF-8) answered with a positioned message, a 1e-form literal with a huge exponent
--- answered at once.
+-- answered at once. Also the preprocessor's search for directive lines and the line locator
+-- (bpf.trace.syntax.locator), both checked against a plain reference on many sources.
 local compile = require "bpf.trace.compile"
 local parser = require "bpf.trace.parser"
+local preprocess = require "bpf.trace.preprocess"
+local syntax = require "bpf.trace.syntax"
 
 -- The first line of the message compile() gives for src.
 local function error_head(src)
@@ -93,5 +96,54 @@ describe("trace syntax (C front end)", function()
 		assert.equal("stdin:1:14-30: ERROR: integer literal out of range",
 			error_head("BEGIN { $x = 1e99999999999999; }"))
 		assert.is_true(os.clock() - t0 < 1)
+	end)
+
+	it("finds preprocessor lines by their first non-blank byte only", function()
+		assert.equal('BEGIN { printf("#%d", 1); } // #x\n', preprocess('BEGIN { printf("#%d", 1); } // #x\n'))
+		local text, macros = preprocess("BEGIN { @ = X; }\n \t#define X 3\n")
+		assert.equal("BEGIN { @ = X; }\n \t" .. string.rep(" ", 11) .. "\n", text)
+		assert.equal("3", macros.X.body)
+		-- against the pattern it replaces, on sources made of the bytes that matter
+		math.randomseed(12)
+		local bytes = { "\n", " ", "\t", "#", "a", "\r" }
+		for _ = 1, 3000 do
+			local t = {}
+			for i = 1, math.random(0, 12) do t[i] = bytes[math.random(#bytes)] end
+			local src = table.concat(t)
+			local has = src:find("^[ \t]*#") or src:find("\n[ \t]*#")
+			local ok, out, m = pcall(preprocess, src)
+			if has then
+				assert.is_false(ok) -- '#' and '#a' are no directives bpftrace knows
+			else
+				assert.is_true(ok)
+				assert.equal(src, out)
+				assert.is_nil(m)
+			end
+		end
+	end)
+
+	it("locates byte offsets in any order (bpf.trace.syntax.locator)", function()
+		-- the reference: the line is one more than the newlines before pos
+		local function reference(src, pos)
+			local line, start = 1, 1
+			for p in src:gmatch("()\n") do
+				if p >= pos then break end
+				line, start = line + 1, p + 1
+			end
+			return line, pos - start + 1
+		end
+		math.randomseed(5)
+		for _, src in ipairs({ "", "\n", "a\n\nbc\n", "x\0y\nz", string.rep("ab\n", 300) }) do
+			local where = syntax.locator(src)
+			local order = {}
+			for pos = 1, #src + 2 do order[#order + 1] = pos end
+			for pos = 1, #src + 2 do order[#order + 1] = math.random(1, #src + 2) end
+			for _, pos in ipairs(order) do
+				local line, col = where(pos)
+				local rline, rcol = reference(src, pos)
+				assert.equal(rline, line)
+				assert.equal(rcol, col)
+			end
+		end
 	end)
 end)
