@@ -1,5 +1,6 @@
 /* Line and column of byte offsets in a trace program's source (bpf.trace.syntax.locator): the
- * compiler asks for one per statement and event, mostly in source order. */
+ * compiler asks for one per statement and event, mostly in source order; for a statement also
+ * its text as the line info shows it. */
 #include <string.h>
 
 #include "lbpf_lua.h"
@@ -31,17 +32,80 @@ static size_t line_of(const struct line_starts *ls, lua_Integer pos)
 	return lo;
 }
 
-/* where(pos) -> line, column (both 1-based). Upvalue 1: the line starts. */
+/* string.sub's bounds (as Lua 5.1 to 5.4 clamp them) of [i, j] in a string of len bytes:
+ * *from is 0-based, the count is returned (0 when the span is empty). */
+static size_t sub_span(lua_Integer i, lua_Integer j, size_t len, size_t *from)
+{
+	lua_Integer n = (lua_Integer)len;
+
+	if (i < 0)
+		i = i < -n ? 1 : n + i + 1;
+	else if (i == 0)
+		i = 1;
+	if (j > n)
+		j = n;
+	else if (j < 0)
+		j = j < -n ? 0 : n + j + 1;
+	*from = (size_t)i - 1;
+	return i > j ? 0 : (size_t)(j - i + 1);
+}
+
+static bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* Pushes the source text of [pos, epos] as a line info shows it (what codegen made with sub,
+ * find and gsub): on one line, every run of blanks one space when it holds a newline or a
+ * tab, and at most 80 bytes, a longer one cut to 77 and "...". */
+static void push_statement_text(lua_State *L, const char *src, size_t len, lua_Integer pos,
+				lua_Integer epos)
+{
+	size_t from, n = sub_span(pos, epos, len, &from), out = 0;
+	const char *t = src + from;
+	char shown[81]; /* up to one byte more than the limit: enough to know it is passed */
+
+	if (!memchr(t, '\n', n) && !memchr(t, '\t', n)) {
+		if (n <= 80) {
+			lua_pushlstring(L, t, n);
+			return;
+		}
+		memcpy(shown, t, 77);
+		out = 81;
+	}
+	for (size_t k = 0; k < n && out < 81;) {
+		if (is_space(t[k])) {
+			while (k < n && is_space(t[k]))
+				k++;
+			shown[out++] = ' ';
+		} else {
+			shown[out++] = t[k++];
+		}
+	}
+	if (out > 80) {
+		memcpy(shown + 77, "...", 3);
+		out = 80;
+	}
+	lua_pushlstring(L, shown, out);
+}
+
+/* where(pos [, epos]) -> line, column (both 1-based) [, the text of pos..epos as above; epos
+ * nil: to the end]. Upvalues: the line starts, the source. */
 static int l_where(lua_State *L)
 {
 	struct line_starts *ls = lua_touserdata(L, lua_upvalueindex(1));
-	lua_Integer pos = luaL_checkinteger(L, 1);
-	size_t i = line_of(ls, pos);
+	lua_Integer pos = luaL_checkinteger(L, 1), epos = 0;
+	bool with_text = lua_gettop(L) >= 2;
+	size_t i = line_of(ls, pos), len;
+	const char *src;
 
+	if (with_text)
+		epos = lua_isnil(L, 2) ? -1 : luaL_checkinteger(L, 2);
 	ls->last = i;
 	lua_pushinteger(L, (lua_Integer)i + 1);
 	lua_pushinteger(L, pos - ls->starts[i] + 1);
-	return 2;
+	if (!with_text)
+		return 2;
+	src = lua_tolstring(L, lua_upvalueindex(2), &len);
+	push_statement_text(L, src, len, pos, epos);
+	return 3;
 }
 
 static size_t count_lines(const char *s, size_t len)
@@ -72,6 +136,7 @@ int ltrace_locator(lua_State *L)
 		p++;
 		ls->starts[k++] = (lua_Integer)(p - s) + 1;
 	}
-	lua_pushcclosure(L, l_where, 1);
+	lua_pushvalue(L, 1);
+	lua_pushcclosure(L, l_where, 2);
 	return 1;
 }

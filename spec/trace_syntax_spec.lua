@@ -99,9 +99,12 @@ describe("trace syntax (C front end)", function()
 	end)
 
 	it("finds preprocessor lines by their first non-blank byte only", function()
-		assert.equal('BEGIN { printf("#%d", 1); } // #x\n', preprocess('BEGIN { printf("#%d", 1); } // #x\n'))
-		local text, macros = preprocess("BEGIN { @ = X; }\n \t#define X 3\n")
-		assert.equal("BEGIN { @ = X; }\n \t" .. string.rep(" ", 11) .. "\n", text)
+		-- (programs built from parts: golden.lua's corpus takes whole program strings from specs)
+		local begin = "BEGIN "
+		local plain = begin .. '{ printf("#%d", 1); } // #x\n'
+		assert.equal(plain, preprocess(plain))
+		local text, macros = preprocess(begin .. "{ @ = X; }\n \t#define X 3\n")
+		assert.equal(begin .. "{ @ = X; }\n \t" .. string.rep(" ", 11) .. "\n", text)
 		assert.equal("3", macros.X.body)
 		-- against the pattern it replaces, on sources made of the bytes that matter
 		math.randomseed(12)
@@ -144,6 +147,33 @@ describe("trace syntax (C front end)", function()
 				assert.equal(rline, line)
 				assert.equal(rcol, col)
 			end
+		end
+	end)
+
+	it("gives a statement's text as line info shows it (where(pos, epos))", function()
+		-- the reference: what codegen did with sub, find and gsub
+		local function reference(src, pos, epos)
+			local text = src:sub(pos, epos)
+			if text:find("\n", 1, true) or text:find("\t", 1, true) then text = text:gsub("%s+", " ") end
+			if #text > 80 then text = text:sub(1, 77) .. "..." end
+			return text
+		end
+		math.randomseed(9)
+		local bytes = { "a", " ", "\n", "\t", "\r", "\v", "b", "  ", "\0", "\200" }
+		for _ = 1, 300 do
+			local t = {}
+			for i = 1, math.random(0, 200) do t[i] = bytes[math.random(#bytes)] end
+			local src = table.concat(t)
+			local where = syntax.locator(src)
+			for _ = 1, 20 do
+				local pos = math.random(1, #src + 3)
+				-- (a negative epos is left out: LuaJIT 2.1.0-beta3's compiled string.sub gets it wrong)
+				local epos = math.random(3) == 1 and math.random(0, #src + 5) or pos + math.random(-2, 120)
+				local line, col, text = where(pos, epos)
+				assert.equal(reference(src, pos, epos), text)
+				assert.same({ line, col }, { where(pos) }) -- without epos: no text
+			end
+			assert.equal(reference(src, 1, #src), select(3, where(1, nil))) -- nil: to the end
 		end
 	end)
 end)
