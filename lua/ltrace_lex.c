@@ -26,12 +26,27 @@ struct lexer {
 	size_t err_pos, err_epos;
 };
 
-static bool is_blank(int c) { return c == ' ' || (c >= 9 && c <= 13); }
-static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+/* Byte tests as single unsigned compares (c may be -1, past the end: false for all). */
+static bool is_blank(int c) { return c == ' ' || (unsigned)(c - 9) < 5u; }
+static bool is_alpha(int c) { return (unsigned)((c | 32) - 'a') < 26u; }
+static bool is_digit(int c) { return (unsigned)(c - '0') < 10u; }
 static bool is_ident_start(int c) { return is_alpha(c) || c == '_'; }
 static bool is_ident_char(int c) { return is_ident_start(c) || is_digit(c); }
 static bool is_octal(int c) { return c >= '0' && c <= '7'; }
+
+/* The same classes in a table, for the loops that run over every byte (blanks, names) and the
+ * choice of a token's scanner: one load instead of a chain of compares. */
+enum { CL_BLANK = 1, CL_NAME_START = 2, CL_DIGIT = 4 };
+#define CLASS_OF(c) (((c) == ' ' || ((c) >= 9 && (c) <= 13)) ? CL_BLANK : \
+	(((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_') ? CL_NAME_START : \
+	((c) >= '0' && (c) <= '9') ? CL_DIGIT : 0)
+#define CLASS4(c) CLASS_OF(c), CLASS_OF((c) + 1), CLASS_OF((c) + 2), CLASS_OF((c) + 3)
+#define CLASS16(c) CLASS4(c), CLASS4((c) + 4), CLASS4((c) + 8), CLASS4((c) + 12)
+#define CLASS64(c) CLASS16(c), CLASS16((c) + 16), CLASS16((c) + 32), CLASS16((c) + 48)
+static const uint8_t BYTE_CLASS[256] = { CLASS64(0), CLASS64(64), CLASS64(128), CLASS64(192) };
+
+static bool blank_byte(unsigned char c) { return BYTE_CLASS[c] & CL_BLANK; }
+static bool name_byte(unsigned char c) { return BYTE_CLASS[c] & (CL_NAME_START | CL_DIGIT); }
 
 static int hex_value(int c)
 {
@@ -102,17 +117,18 @@ static void store_byte(struct lexer *lx, unsigned v)
 	store_bytes(lx, &c, 1);
 }
 
-/* Skips blanks and comments. */
+/* Skips blanks and comments. The text ends with Lua's '\0' (not a blank, not '/'): the
+ * scan stops there without a bounds test, and s[p + 1] is readable after a '/' at p. */
 static int skip_space(struct lexer *lx)
 {
 	const char *s = lx->src;
 
 	for (;;) {
 		size_t p = lx->pos;
-		while (p < lx->len && is_blank((unsigned char)s[p]))
+		while (blank_byte((unsigned char)s[p]))
 			p++;
 		lx->pos = p;
-		if (at(lx, p) != '/' || (at(lx, p + 1) != '/' && at(lx, p + 1) != '*'))
+		if (s[p] != '/' || (s[p + 1] != '/' && s[p + 1] != '*'))
 			return 0;
 		if (s[p + 1] == '/') {
 			const char *nl = memchr(s + p, '\n', lx->len - p);
@@ -375,11 +391,12 @@ static int scan_number(struct lexer *lx, size_t p, struct ltrace_token *tok)
 
 static size_t ident_len(const struct lexer *lx, size_t p)
 {
+	const unsigned char *s = (const unsigned char *)lx->src;
 	size_t e = p;
 
 	if (!is_ident_start(at(lx, p)))
 		return 0;
-	while (is_ident_char(at(lx, e)))
+	while (name_byte(s[e])) /* stops at Lua's '\0' after the text */
 		e++;
 	return e - p;
 }
@@ -507,7 +524,10 @@ static int match_op(int c, int c1, int c2)
 
 static int scan_op(struct lexer *lx, size_t p, struct ltrace_token *tok)
 {
-	int c = at(lx, p), op = match_op(c, at(lx, p + 1), at(lx, p + 2));
+	/* p < len: the byte after it is readable (Lua's '\0' at the end), and the one after that
+	 * when that byte is not the '\0' (match_op needs the third only after '<', '>' or '.') */
+	int c = (unsigned char)lx->src[p], c1 = (unsigned char)lx->src[p + 1];
+	int op = match_op(c, c1, c1 ? (unsigned char)lx->src[p + 2] : -1);
 	char shown[8];
 
 	if (op >= 0) {
@@ -547,9 +567,9 @@ static int scan(struct lexer *lx, struct ltrace_token *tok)
 		tok->pos = tok->epos = p + 1;
 		return 0;
 	}
-	if (is_ident_start(c)) {
+	if (BYTE_CLASS[c] == CL_NAME_START) {
 		rc = scan_ident(lx, p, tok);
-	} else if (is_digit(c)) {
+	} else if (BYTE_CLASS[c] == CL_DIGIT) {
 		rc = scan_number(lx, p, tok);
 	} else if (c == '"') {
 		off = lx->tt->slen;
@@ -715,7 +735,8 @@ int ltrace_tokenize(lua_State *L, struct ltrace_tokens *tt, const char *text, si
 	lx.tt = tt;
 	tt->n = tt->slen = 0;
 	do {
-		lx.tt->toks = grow(L, lx.tt->toks, &lx.tt->cap, lx.tt->n + 1, sizeof *tok);
+		if (lx.tt->n == lx.tt->cap)
+			lx.tt->toks = grow(L, lx.tt->toks, &lx.tt->cap, lx.tt->n + 1, sizeof *tok);
 		tok = &lx.tt->toks[lx.tt->n];
 		rc = 0;
 		if (sh.depth == 0 && sh.want_spec && !sh.in_filter) {

@@ -98,11 +98,15 @@ void ltrace_enter(struct parser *ps, const struct ltrace_token *at, const char *
 static const char *const AST_STRING_TEXTS[] = { AST_STRINGS(AST_STRING_TEXT) "" };
 void ltrace_push_ast_strings(lua_State *L)
 {
-	luaL_checkstack(L, N_STRINGS + STACK_ROOM, "bpf.trace: parse");
-	for (int k = S_NONE + 1; k < S_OPS; k++)
+	lua_createtable(L, N_STRINGS, 0);
+	for (int k = S_NONE + 1; k < S_OPS; k++) {
 		lua_pushstring(L, AST_STRING_TEXTS[k - 1]);
-	for (int op = 0; op < OP_COUNT; op++)
+		lua_rawseti(L, -2, k);
+	}
+	for (int op = 0; op < OP_COUNT; op++) {
 		lua_pushstring(L, ltrace_op_names[op]);
+		lua_rawseti(L, -2, op_string(op));
+	}
 }
 
 /* ---- expressions, by precedence (C's, as bpftrace's grammar has them) ------------------- */
@@ -160,7 +164,7 @@ static struct node parse_binary(struct parser *ps, int min_level)
 		int op = t->op;
 		ps->i++;
 		right = parse_binary(ps, level + 1);
-		n = new_node(L, S_binop, left.pos, right.epos, 4);
+		n = new_node(L, S_binop, left.pos, right.epos, 16); /* 7, 8-12 at the end */
 		set_from(L, S_op, op_string(op));
 		set_int(L, S_op_pos, op_pos); /* where a warning about the operator points */
 		set_from(L, S_left, base);
@@ -187,7 +191,7 @@ static struct node parse_ternary(struct parser *ps)
 	while (accept(ps, OP_QUESTION)) {
 		ltrace_parse_expr(ps);
 		ltrace_expect(ps, OP_COLON, "in a ternary expression");
-		new_node(L, S_ternary, cond.pos, 0, 3);
+		new_node(L, S_ternary, cond.pos, 0, 8);
 		set_from(L, S_cond, base + 1);
 		set_from(L, S_a, base + 2);
 		if (k > 0) {
@@ -255,7 +259,7 @@ static struct node parse_cast_type(struct parser *ps)
 	while (accept(ps, OP_STAR))
 		ptr++;
 	close = ltrace_expect(ps, OP_RPAREN, "after the type of a cast");
-	n = new_node(L, S_ctype, start, close->epos - 1, 3);
+	n = new_node(L, S_ctype, start, close->epos - 1, 8);
 	set_from(L, S_words, base);
 	set_int(L, S_ptr, ptr);
 	luaL_buffinit(L, &text);
@@ -287,7 +291,7 @@ static struct node parse_unary_op(struct parser *ps, const struct ltrace_token *
 		operand = parse_unary(ps);
 		if (t->op == OP_PLUS)
 			return operand;
-		n = new_node(L, S_unop, t->pos, operand.epos, 2);
+		n = new_node(L, S_unop, t->pos, operand.epos, 8);
 		set_from(L, S_op, op_string(t->op));
 		set_from(L, S_operand, base);
 		collapse(L, base);
@@ -295,7 +299,7 @@ static struct node parse_unary_op(struct parser *ps, const struct ltrace_token *
 	case OP_INC: case OP_DEC:
 		next(ps);
 		operand = parse_unary(ps);
-		n = new_node(L, S_incdec, t->pos, operand.epos, 3);
+		n = new_node(L, S_incdec, t->pos, operand.epos, 8);
 		set_from(L, S_op, op_string(t->op));
 		set_bool(L, S_prefix, true);
 		set_from(L, S_target, base);
@@ -307,7 +311,7 @@ static struct node parse_unary_op(struct parser *ps, const struct ltrace_token *
 		next(ps);
 		parse_cast_type(ps);
 		operand = parse_unary(ps);
-		n = new_node(L, S_cast, t->pos, operand.epos, 2);
+		n = new_node(L, S_cast, t->pos, operand.epos, 8);
 		set_from(L, S_ctype, base);
 		set_from(L, S_operand, base + 1);
 		collapse(L, base);
@@ -368,7 +372,7 @@ static struct node parse_postfix(struct parser *ps, struct node e)
 				ltrace_push_describe(ps, f);
 				ltrace_raise_at(ps, f->pos, f->epos, 2);
 			}
-			e = new_node(L, S_field, e.pos, f->epos, 4);
+			e = new_node(L, S_field, e.pos, f->epos, 16); /* 7, 9 */
 			set_from(L, S_base, base);
 			ltrace_push_token_value(L, ps->tt, f);
 			lua_tolstring(L, -1, NULL); /* tostring(): a field named by a number */
@@ -379,12 +383,12 @@ static struct node parse_postfix(struct parser *ps, struct node e)
 			next(ps);
 			ltrace_parse_expr(ps);
 			close = ltrace_expect(ps, OP_RBRACKET, "after an index");
-			e = new_node(L, S_index, e.pos, close->epos, 2);
+			e = new_node(L, S_index, e.pos, close->epos, 8);
 			set_from(L, S_base, base);
 			set_from(L, S_index, base + 1);
 		} else if (t->op == OP_INC || t->op == OP_DEC) {
 			next(ps);
-			e = new_node(L, S_incdec, e.pos, t->epos, 3);
+			e = new_node(L, S_incdec, e.pos, t->epos, 8);
 			set_from(L, S_op, op_string(t->op));
 			set_bool(L, S_prefix, false);
 			set_from(L, S_target, base);
@@ -400,7 +404,7 @@ static struct node parse_map(struct parser *ps, const struct ltrace_token *t)
 {
 	lua_State *L = ps->L;
 	const struct ltrace_token *close;
-	struct node m = new_node(L, S_map, t->pos, t->epos, 2);
+	struct node m = new_node(L, S_map, t->pos, t->epos, 8);
 
 	m.cls = N_MAP;
 	set_token_value(ps, S_name, t);
@@ -416,6 +420,12 @@ static struct node parse_map(struct parser *ps, const struct ltrace_token *t)
 	return m;
 }
 
+/* A call's room (new_node): printf() and print() get an event and their arguments' types too. */
+static int call_room(const struct ltrace_token *name)
+{
+	return text_is(name, "printf") || text_is(name, "print") ? 16 : 8;
+}
+
 static struct node parse_name(struct parser *ps, const struct ltrace_token *t)
 {
 	lua_State *L = ps->L;
@@ -424,7 +434,7 @@ static struct node parse_name(struct parser *ps, const struct ltrace_token *t)
 
 	if (accept(ps, OP_LPAREN)) {
 		parse_args(ps, OP_RPAREN, &close);
-		n = new_node(L, S_call, t->pos, close->epos, 3);
+		n = new_node(L, S_call, t->pos, close->epos, call_room(t));
 		set_token_value(ps, S_name, t);
 		lua_pushvalue(L, -2);
 		set_top(L, S_args);
@@ -438,7 +448,7 @@ static struct node parse_name(struct parser *ps, const struct ltrace_token *t)
 		lua_pushliteral(L, "` is not supported");
 		ltrace_raise_at(ps, t->pos, t->epos, 3);
 	}
-	n = new_node(L, S_ident, t->pos, t->epos, 1);
+	n = new_node(L, S_ident, t->pos, t->epos, 8);
 	set_token_value(ps, S_name, t);
 	return n;
 }
@@ -468,16 +478,16 @@ static struct node parse_primary(struct parser *ps)
 	switch (t->type) {
 	case TK_INT:
 	case TK_STR:
-		n = new_node(L, t->type == TK_INT ? S_int : S_str, t->pos, t->epos, 1);
+		n = new_node(L, t->type == TK_INT ? S_int : S_str, t->pos, t->epos, 8);
 		set_token_value(ps, S_value, t);
 		return n;
 	case TK_VAR:
-		n = new_node(L, S_var, t->pos, t->epos, 1);
+		n = new_node(L, S_var, t->pos, t->epos, 8);
 		set_token_value(ps, S_name, t);
 		n.cls = N_VAR;
 		return n;
 	case TK_PARAM:
-		n = new_node(L, S_param, t->pos, t->epos, 1);
+		n = new_node(L, S_param, t->pos, t->epos, 8);
 		set_token_value(ps, S_n, t);
 		return n;
 	case TK_MAP:

@@ -136,9 +136,13 @@ static inline void set_token_value(struct parser *ps, int key, const struct ltra
 	lua_rawset(ps->L, -3);
 }
 
-static inline struct node new_node(lua_State *L, int kind, size_t pos, size_t epos, int fields)
+/* A node table with room for the fields it ends with: its own (kind, pos, epos and the rest)
+ * and those the semantic pass adds (ty, access, event, ...), as counted on Debian's tools and
+ * program_200. Lua sizes the hash part to a power of 2: a table too small is rehashed when a
+ * field comes in, one too big costs memory and GC time (most nodes fit in 4 or 8 slots). */
+static inline struct node new_node(lua_State *L, int kind, size_t pos, size_t epos, int room)
 {
-	lua_createtable(L, 0, fields + 3 + 3); /* + what the semantic pass adds (ty, access, ...) */
+	lua_createtable(L, 0, room);
 	set_from(L, S_kind, kind);
 	set_int(L, S_pos, pos);
 	set_int(L, S_epos, epos);
@@ -166,7 +170,7 @@ _Noreturn void ltrace_raise_found(struct parser *ps, const struct ltrace_token *
 const struct ltrace_token *ltrace_expect(struct parser *ps, int op, const char *what);
 /* One more level of nesting (what: "expression" or "blocks"), bounded at MAX_DEPTH. */
 void ltrace_enter(struct parser *ps, const struct ltrace_token *at, const char *what);
-/* Pushes the strings of AST_STRINGS and the punctuators, at stack indices 1 .. N_STRINGS. */
+/* Pushes an array of the strings of AST_STRINGS and the punctuators (S_ ids as indices). */
 void ltrace_push_ast_strings(lua_State *L);
 /* An expression: leaves its node on top of the stack. */
 struct node ltrace_parse_expr(struct parser *ps);

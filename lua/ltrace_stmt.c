@@ -8,7 +8,8 @@
 
 static struct node parse_statement(struct parser *ps);
 
-static struct node parse_block(struct parser *ps, const char *what)
+/* { statements }; room: the node's (new_node), 8 for a block statement (it gets block_like). */
+static struct node parse_block(struct parser *ps, const char *what, int room)
 {
 	lua_State *L = ps->L;
 	const struct ltrace_token *open = ltrace_expect(ps, OP_LBRACE, what), *t;
@@ -32,7 +33,7 @@ static struct node parse_block(struct parser *ps, const char *what)
 	}
 	t = next(ps);
 	ps->depth--;
-	n = new_node(L, S_block, open->pos, t->epos, 1);
+	n = new_node(L, S_block, open->pos, t->epos, room);
 	lua_pushvalue(L, -2);
 	set_top(L, S_stmts);
 	lua_replace(L, -2);
@@ -43,7 +44,7 @@ static struct node parse_block(struct parser *ps, const char *what)
 static void set_else_if(lua_State *L, int chain, int j, struct node nested)
 {
 	lua_rawgeti(L, chain, j);
-	new_node(L, S_block, nested.pos, nested.epos, 1);
+	new_node(L, S_block, nested.pos, nested.epos, 4);
 	lua_createtable(L, 1, 0);
 	lua_rawgeti(L, chain, j + 1);
 	lua_rawseti(L, -2, 1);
@@ -66,8 +67,8 @@ static struct node parse_if(struct parser *ps, const struct ltrace_token *tok)
 		ltrace_expect(ps, OP_LPAREN, "after 'if'");
 		cond = ltrace_parse_expr(ps);
 		ltrace_expect(ps, OP_RPAREN, "after the condition");
-		then_ = parse_block(ps, "after 'if (...)'");
-		new_node(L, S_if, tok->pos, then_.epos, 6);
+		then_ = parse_block(ps, "after 'if (...)'", 4);
+		new_node(L, S_if, tok->pos, then_.epos, 8);
 		set_from(L, S_cond, chain + 1);
 		set_from(L, S_then_, chain + 2);
 		set_bool(L, S_block_like, true);
@@ -79,7 +80,7 @@ static struct node parse_if(struct parser *ps, const struct ltrace_token *tok)
 			break;
 		next(ps);
 		if (!is_ident(peek(ps), "if")) {
-			last.epos = parse_block(ps, "after 'else'").epos;
+			last.epos = parse_block(ps, "after 'else'", 4).epos;
 			lua_rawgeti(L, chain, k);
 			set_from(L, S_else_, chain + 1);
 			set_int(L, S_epos, last.epos);
@@ -116,8 +117,8 @@ static struct node parse_unroll(struct parser *ps, const struct ltrace_token *to
 	ltrace_expect(ps, OP_LPAREN, "after 'unroll'");
 	ltrace_parse_expr(ps);
 	ltrace_expect(ps, OP_RPAREN, "after the unroll count");
-	body = parse_block(ps, "after 'unroll (...)'");
-	n = new_node(L, S_unroll, tok->pos, body.epos, 3);
+	body = parse_block(ps, "after 'unroll (...)'", 4);
+	n = new_node(L, S_unroll, tok->pos, body.epos, 8);
 	set_from(L, S_count, base);
 	set_from(L, S_body, base + 1);
 	set_bool(L, S_block_like, true);
@@ -179,7 +180,7 @@ static struct node parse_simple_statement(struct parser *ps)
 	int op = assign_op(peek(ps));
 
 	if (!op) {
-		n = new_node(L, S_expr_stmt, e.pos, e.epos, 1);
+		n = new_node(L, S_expr_stmt, e.pos, e.epos, 4);
 		set_from(L, S_expr, base);
 		collapse(L, base);
 		return n;
@@ -190,7 +191,7 @@ static struct node parse_simple_statement(struct parser *ps)
 	}
 	next(ps);
 	value = ltrace_parse_expr(ps);
-	n = new_node(L, S_assign, e.pos, value.epos, 3);
+	n = new_node(L, S_assign, e.pos, value.epos, 8);
 	set_from(L, S_target, base);
 	set_from(L, S_op, op);
 	set_from(L, S_value, base + 1);
@@ -213,7 +214,7 @@ static struct node parse_statement(struct parser *ps)
 		if (refusal)
 			ltrace_raise_tok(ps, t, refusal);
 	} else if (is_op(t, OP_LBRACE)) {
-		b = parse_block(ps, NULL);
+		b = parse_block(ps, NULL, 8);
 		set_bool(ps->L, S_block_like, true);
 		b.block_like = true;
 		return b;
@@ -244,7 +245,7 @@ static size_t parse_specs(struct parser *ps, const struct ltrace_token **last)
 			lua_pushliteral(L, "` definitions at the top level are not supported");
 			ltrace_raise_at(ps, s->pos, s->epos, 3);
 		}
-		new_node(L, S_spec, s->pos, s->epos, 1);
+		new_node(L, S_spec, s->pos, s->epos, 4);
 		set_token_value(ps, S_text, s);
 		lua_rawseti(L, -2, ++n);
 		if (n == 1)
@@ -286,8 +287,8 @@ static void parse_probe(struct parser *ps)
 		ltrace_push_describe(ps, peek(ps));
 		ltrace_raise_at(ps, peek(ps)->pos, peek(ps)->epos, 4);
 	}
-	body = parse_block(ps, NULL);
-	new_node(L, S_probe, pos, body.epos, 3);
+	body = parse_block(ps, NULL, 4);
+	new_node(L, S_probe, pos, body.epos, 8);
 	set_from(L, S_specs, base);
 	if (has_pred)
 		set_from(L, S_pred, base + 1);
@@ -295,8 +296,18 @@ static void parse_probe(struct parser *ps)
 	collapse(L, base);
 }
 
-/* The whole program, under lua_pcall: arguments the parser state and the macros table (or
- * nil). A syntax error is raised, with ps->failed set. */
+/* Copies the AST strings (the array at index 1, made once by open_syntax: pushing them from
+ * C strings, interned again, was 0.4% of a parse) to stack indices 1 .. N_STRINGS. */
+static void push_ast_strings(lua_State *L)
+{
+	luaL_checkstack(L, N_STRINGS + STACK_ROOM, "bpf.trace: parse");
+	for (int k = 1; k <= N_STRINGS; k++)
+		lua_rawgeti(L, 1, k);
+	lua_remove(L, 1);
+}
+
+/* The whole program, under lua_pcall: arguments the parser state, the macros table (or nil)
+ * and the AST strings. A syntax error is raised, with ps->failed set. */
 static int parse_program(lua_State *L)
 {
 	struct parser *ps = lua_touserdata(L, 1);
@@ -309,8 +320,10 @@ static int parse_program(lua_State *L)
 	}
 	ps->toks = ps->tt->toks;
 	ps->n = ps->tt->n;
-	lua_settop(L, 0);
-	ltrace_push_ast_strings(L); /* at 1 .. N_STRINGS */
+	lua_pushvalue(L, 3);
+	lua_replace(L, 1);
+	lua_settop(L, 1);
+	push_ast_strings(L); /* at 1 .. N_STRINGS */
 	lua_createtable(L, 8, 0);
 	while (peek(ps)->type != TK_EOF) {
 		parse_probe(ps);
@@ -320,14 +333,14 @@ static int parse_program(lua_State *L)
 		lua_pushliteral(L, "no probes: a program is `probe { action }`");
 		ltrace_raise_at(ps, 1, 1, 1);
 	}
-	new_node(L, S_program, 1, ps->src_len, 1);
+	new_node(L, S_program, 1, ps->src_len, 4);
 	set_from(L, S_probes, probes);
 	return 1;
 }
 
 /* syntax.parse(text [, macros]) -> the AST, or nil, pos, epos, message for a syntax error.
  * text is the preprocessed source (as long as the source); macros: name -> {body = text}.
- * Upvalue 1: the token store kept from parse to parse. */
+ * Upvalue 1: the token store kept from parse to parse; upvalue 2: the AST strings. */
 static int l_parse(lua_State *L)
 {
 	struct parser ps = { .L = L };
@@ -344,7 +357,8 @@ static int l_parse(lua_State *L)
 	lua_pushcfunction(L, parse_program);
 	lua_pushlightuserdata(L, &ps);
 	lua_pushvalue(L, 2);
-	status = lua_pcall(L, 2, 1, 0);
+	lua_pushvalue(L, lua_upvalueindex(2));
+	status = lua_pcall(L, 3, 1, 0);
 	ltrace_trim_tokens(ps.tt);
 	ps.tt->in_use = false;
 	if (status == LUA_OK)
@@ -362,11 +376,13 @@ static int open_syntax(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "parse", l_parse },
+		{ "locator", ltrace_locator },
 		{ NULL, NULL },
 	};
 	lua_newtable(L);
 	ltrace_new_tokens(L);
-	luaL_setfuncs(L, funcs, 1);
+	ltrace_push_ast_strings(L);
+	luaL_setfuncs(L, funcs, 2);
 	return 1;
 }
 

@@ -60,9 +60,10 @@ struct ltrace_tokens *ltrace_new_tokens(lua_State *L);
 /* Empties the store, and gives a big one's memory back. */
 void ltrace_trim_tokens(struct ltrace_tokens *tt);
 
-/* Tokenizes text (a Lua string kept alive by the caller) with the macros table at stack index
- * macros_idx (0: none) into tt, emptied first. Returns 0, or -1 on a syntax error: then the
- * message is pushed and *pos / *epos say where. */
+/* Tokenizes text (a Lua string kept alive by the caller; the lexer relies on the '\0' Lua
+ * puts after it) with the macros table at stack index macros_idx (0: none) into tt, emptied
+ * first. Returns 0, or -1 on a syntax error: then the message is pushed and *pos / *epos say
+ * where. */
 int ltrace_tokenize(lua_State *L, struct ltrace_tokens *tt, const char *text, size_t len,
 		    int macros_idx, size_t *pos, size_t *epos);
 
@@ -70,5 +71,8 @@ int ltrace_tokenize(lua_State *L, struct ltrace_tokens *tt, const char *text, si
  * the parameter number (or "#"), the punctuator, the spec text. */
 void ltrace_push_token_value(lua_State *L, const struct ltrace_tokens *tt,
 			     const struct ltrace_token *t);
+
+/* syntax.locator(src) -> where(pos) -> line, column (ltrace_locate.c). */
+int ltrace_locator(lua_State *L);
 
 #endif

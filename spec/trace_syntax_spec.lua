@@ -2,9 +2,12 @@
 -- Lua lexer and parser it replaced: bounded nesting everywhere (a message, never a C stack
 -- overflow), else-if and ternary chains of any length, bytes no program should hold (NUL,
 -- malformed UTF-8) answered with a positioned message, a 1e-form literal with a huge exponent
--- answered at once.
+-- answered at once. Also the preprocessor's search for directive lines and the line locator
+-- (bpf.trace.syntax.locator), both checked against a plain reference on many sources.
 local compile = require "bpf.trace.compile"
 local parser = require "bpf.trace.parser"
+local preprocess = require "bpf.trace.preprocess"
+local syntax = require "bpf.trace.syntax"
 
 -- The first line of the message compile() gives for src.
 local function error_head(src)
@@ -93,5 +96,84 @@ describe("trace syntax (C front end)", function()
 		assert.equal("stdin:1:14-30: ERROR: integer literal out of range",
 			error_head("BEGIN { $x = 1e99999999999999; }"))
 		assert.is_true(os.clock() - t0 < 1)
+	end)
+
+	it("finds preprocessor lines by their first non-blank byte only", function()
+		-- (programs built from parts: golden.lua's corpus takes whole program strings from specs)
+		local begin = "BEGIN "
+		local plain = begin .. '{ printf("#%d", 1); } // #x\n'
+		assert.equal(plain, preprocess(plain))
+		local text, macros = preprocess(begin .. "{ @ = X; }\n \t#define X 3\n")
+		assert.equal(begin .. "{ @ = X; }\n \t" .. string.rep(" ", 11) .. "\n", text)
+		assert.equal("3", macros.X.body)
+		-- against the pattern it replaces, on sources made of the bytes that matter
+		math.randomseed(12)
+		local bytes = { "\n", " ", "\t", "#", "a", "\r" }
+		for _ = 1, 3000 do
+			local t = {}
+			for i = 1, math.random(0, 12) do t[i] = bytes[math.random(#bytes)] end
+			local src = table.concat(t)
+			local has = src:find("^[ \t]*#") or src:find("\n[ \t]*#")
+			local ok, out, m = pcall(preprocess, src)
+			if has then
+				assert.is_false(ok) -- '#' and '#a' are no directives bpftrace knows
+			else
+				assert.is_true(ok)
+				assert.equal(src, out)
+				assert.is_nil(m)
+			end
+		end
+	end)
+
+	it("locates byte offsets in any order (bpf.trace.syntax.locator)", function()
+		-- the reference: the line is one more than the newlines before pos
+		local function reference(src, pos)
+			local line, start = 1, 1
+			for p in src:gmatch("()\n") do
+				if p >= pos then break end
+				line, start = line + 1, p + 1
+			end
+			return line, pos - start + 1
+		end
+		math.randomseed(5)
+		for _, src in ipairs({ "", "\n", "a\n\nbc\n", "x\0y\nz", string.rep("ab\n", 300) }) do
+			local where = syntax.locator(src)
+			local order = {}
+			for pos = 1, #src + 2 do order[#order + 1] = pos end
+			for pos = 1, #src + 2 do order[#order + 1] = math.random(1, #src + 2) end
+			for _, pos in ipairs(order) do
+				local line, col = where(pos)
+				local rline, rcol = reference(src, pos)
+				assert.equal(rline, line)
+				assert.equal(rcol, col)
+			end
+		end
+	end)
+
+	it("gives a statement's text as line info shows it (where(pos, epos))", function()
+		-- the reference: what codegen did with sub, find and gsub
+		local function reference(src, pos, epos)
+			local text = src:sub(pos, epos)
+			if text:find("\n", 1, true) or text:find("\t", 1, true) then text = text:gsub("%s+", " ") end
+			if #text > 80 then text = text:sub(1, 77) .. "..." end
+			return text
+		end
+		math.randomseed(9)
+		local bytes = { "a", " ", "\n", "\t", "\r", "\v", "b", "  ", "\0", "\200" }
+		for _ = 1, 300 do
+			local t = {}
+			for i = 1, math.random(0, 200) do t[i] = bytes[math.random(#bytes)] end
+			local src = table.concat(t)
+			local where = syntax.locator(src)
+			for _ = 1, 20 do
+				local pos = math.random(1, #src + 3)
+				-- (a negative epos is left out: LuaJIT 2.1.0-beta3's compiled string.sub gets it wrong)
+				local epos = math.random(3) == 1 and math.random(0, #src + 5) or pos + math.random(-2, 120)
+				local line, col, text = where(pos, epos)
+				assert.equal(reference(src, pos, epos), text)
+				assert.same({ line, col }, { where(pos) }) -- without epos: no text
+			end
+			assert.equal(reference(src, 1, #src), select(3, where(1, nil))) -- nil: to the end
+		end
 	end)
 end)

@@ -21,38 +21,9 @@ local kernel_wrap -- the kernel's BTF, read when a program first needs a type
 
 local kernel_btf = types.kernel_btf
 
--- Line and column of a byte offset (a line-start index built once per source). Statements
--- come in source order: the answer is found by stepping on from the last one (a binary search
--- when the offset is behind it or far ahead).
-local function locator(src)
-	local starts, n = { 1 }, 1
-	local find, p = string.find, 0
-	while true do
-		p = find(src, "\n", p + 1, true)
-		if not p then break end
-		n = n + 1
-		starts[n] = p + 1
-	end
-	local last = 1
-	return function(pos)
-		local i = last
-		if starts[i] <= pos then
-			local steps = 0
-			while i < n and starts[i + 1] <= pos and steps < 8 do i, steps = i + 1, steps + 1 end
-			if steps < 8 or i == n or starts[i + 1] > pos then
-				last = i
-				return i, pos - starts[i] + 1
-			end
-		end
-		local lo, hi = 1, n
-		while lo < hi do
-			local mid = math.floor((lo + hi + 1) / 2)
-			if starts[mid] <= pos then lo = mid else hi = mid - 1 end
-		end
-		last = lo
-		return lo, pos - starts[lo] + 1
-	end
-end
+-- Line and column of a byte offset: where = locator(src); line, col = where(pos). In C (a
+-- line-start index and a search from the last answer): codegen asks once per statement.
+local locator = require("bpf.trace.syntax").locator
 
 local FAKE_ID = 1000000
 
@@ -144,16 +115,18 @@ local function compile(src, opts)
 		end
 		local refs, names = make_refs(plan)
 		plan.refs = refs
+		-- a program's text is made when first read (one metatable for all the programs)
+		local program_mt = { __index = function(t, k)
+			if k ~= "text" then return nil end
+			local text = program_text(t.asm, names)
+			rawset(t, "text", text)
+			return text
+		end }
 		for i, prog in ipairs(progs) do
 			local pp = plan.programs[i]
 			pp.line = where(prog.probe.pos)
 			pp.asm = codegen.program(pp, prog, refs, copts, where)
-			setmetatable(pp, { __index = function(t, k)
-				if k ~= "text" then return nil end
-				local text = program_text(t.asm, names)
-				rawset(t, "text", text)
-				return text
-			end })
+			setmetatable(pp, program_mt)
 		end
 		-- the text is made when first read (it is for people: --dump, specs)
 		return setmetatable(plan, { __index = function(t, k)
