@@ -189,76 +189,96 @@ local U64_BUILTINS = { pid = true, tid = true, uid = true, gid = true, cpu = tru
 	cgroup = true }
 local COMM = types.str(16)
 
+-- Builtins by name (the arg0..argN and constants are found after these).
+local BUILTIN = {}
+BUILTIN.comm = function() return COMM end
+BUILTIN.elapsed = function(self)
+	self.uses.elapsed = true
+	return UINT64
+end
+BUILTIN.curtask = function(self, e)
+	local id = self:task_struct_id(e)
+	return { k = "ptr", to = id, cname = "struct task_struct *" }
+end
+local function stack_builtin(self, e)
+	self.uses.stacks = true
+	return { k = e.name, mode = "bpftrace", limit = 127 }
+end
+BUILTIN.kstack, BUILTIN.ustack = stack_builtin, stack_builtin
+BUILTIN.retval = function(self, e)
+	local kind = self.ctx.kind
+	if kind == "kretprobe" or kind == "uretprobe" then return INT64 end
+	if kind == "fexit" then
+		local fa = self.ctx.fargs
+		e.farg_index = #fa.params
+		local ty = fa.ret_ty
+		if not ty or ty.k == "none" then raise(e, "function '%s' returns void", self.ctx.ap.attach.func) end
+		return ty
+	end
+	raise(e, "the retval builtin can only be used with kretprobe, uretprobe and kretfunc probes")
+end
+BUILTIN.args = function(self, e)
+	local ctx = self.ctx
+	local kind = ctx.kind
+	if kind == "tracepoint" then
+		local ty = ctx.args_ty
+		if not ty then ty = { k = "tpargs", fmt = ctx.fmt }; ctx.args_ty = ty end
+		return ty
+	end
+	if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = ctx.fargs } end
+	raise(e, "the args builtin can only be used with tracepoint and kfunc/kretfunc probes")
+end
+BUILTIN.func = function(self, e)
+	if self.ctx.ap.multi then return { k = "ksym" } end -- bpf_get_func_ip, named in user space
+	local a = self.ctx.ap.attach
+	local f = a.func or a.symbol or a.name
+	if not f then raise(e, "the func builtin can only be used with kprobe, uprobe, kfunc and usdt probes") end
+	e.static = f
+	return types.str(types.round8(#f + 1))
+end
+BUILTIN.probe = function(self, e)
+	e.static = self.ctx.ap.probe
+	return types.str(types.round8(#e.static + 1))
+end
+BUILTIN.cpid = function(self, e)
+	if not self.opts.cpid then raise(e, "cpid is only available when a command is traced (-c CMD)") end
+	return UINT64
+end
+
+-- arg0..argN of the probes that have them in registers or at known places.
+local function arg_builtin(self, e, name)
+	local kind = self.ctx.kind
+	local n = tonumber(name:sub(4))
+	if kind == "kprobe" or kind == "uprobe" then
+		if n > 5 then raise(e, "%s: only arg0 to arg5 are in registers (stack arguments are not supported)", name) end
+		e.reg = PT_REGS[REGS_ARGS[n + 1]]
+		return UINT64
+	elseif kind == "rawtracepoint" then
+		if n > 11 then raise(e, "%s: rawtracepoint has at most 12 arguments", name) end
+		e.ctx_index = n
+		return UINT64
+	elseif kind == "usdt" then
+		if self.ctx.ap.usdt_mixed then
+			raise(e, "%s: the sites of this usdt probe keep their arguments in different places" ..
+				" (reading arguments of such probes is not supported)", name)
+		end
+		local spec = self.ctx.usdt_args
+		if not spec[n + 1] then
+			raise(e, "%s: the usdt probe has %d argument%s", name, #spec, #spec == 1 and "" or "s")
+		end
+		e.usdt = spec[n + 1]
+		return { k = "int", signed = spec[n + 1].signed }
+	end
+	raise(e, "the %s builtin can only be used with kprobe, uprobe, usdt and rawtracepoint probes", name)
+end
+
 function S:builtin(e)
 	local name = e.name
 	if U64_BUILTINS[name] then return UINT64 end
-	local kind = self.ctx.kind
-	if name == "comm" then
-		return COMM
-	elseif name == "elapsed" then
-		self.uses.elapsed = true
-		return UINT64
-	elseif name == "curtask" then
-		local id = self:task_struct_id(e)
-		return { k = "ptr", to = id, cname = "struct task_struct *" }
-	elseif name == "kstack" or name == "ustack" then
-		self.uses.stacks = true
-		return { k = name, mode = "bpftrace", limit = 127 }
-	elseif name == "retval" then
-		if kind == "kretprobe" or kind == "uretprobe" then return INT64 end
-		if kind == "fexit" then
-			local fa = self.ctx.fargs
-			e.farg_index = #fa.params
-			local ty = fa.ret_ty
-			if not ty or ty.k == "none" then raise(e, "function '%s' returns void", self.ctx.ap.attach.func) end
-			return ty
-		end
-		raise(e, "the retval builtin can only be used with kretprobe, uretprobe and kretfunc probes")
-	elseif name == "args" then
-		if kind == "tracepoint" then
-			local ctx = self.ctx
-			ctx.args_ty = ctx.args_ty or { k = "tpargs", fmt = ctx.fmt }
-			return ctx.args_ty
-		end
-		if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = self.ctx.fargs } end
-		raise(e, "the args builtin can only be used with tracepoint and kfunc/kretfunc probes")
-	elseif name:match("^arg%d+$") then
-		local n = tonumber(name:sub(4))
-		if kind == "kprobe" or kind == "uprobe" then
-			if n > 5 then raise(e, "%s: only arg0 to arg5 are in registers (stack arguments are not supported)", name) end
-			e.reg = PT_REGS[REGS_ARGS[n + 1]]
-			return UINT64
-		elseif kind == "rawtracepoint" then
-			if n > 11 then raise(e, "%s: rawtracepoint has at most 12 arguments", name) end
-			e.ctx_index = n
-			return UINT64
-		elseif kind == "usdt" then
-			if self.ctx.ap.usdt_mixed then
-				raise(e, "%s: the sites of this usdt probe keep their arguments in different places" ..
-					" (reading arguments of such probes is not supported)", name)
-			end
-			local spec = self.ctx.usdt_args
-			if not spec[n + 1] then
-				raise(e, "%s: the usdt probe has %d argument%s", name, #spec, #spec == 1 and "" or "s")
-			end
-			e.usdt = spec[n + 1]
-			return { k = "int", signed = spec[n + 1].signed }
-		end
-		raise(e, "the %s builtin can only be used with kprobe, uprobe, usdt and rawtracepoint probes", name)
-	elseif name == "func" then
-		if self.ctx.ap.multi then return { k = "ksym" } end -- bpf_get_func_ip, named in user space
-		local a = self.ctx.ap.attach
-		local f = a.func or a.symbol or a.name
-		if not f then raise(e, "the func builtin can only be used with kprobe, uprobe, kfunc and usdt probes") end
-		e.static = f
-		return types.str(types.round8(#f + 1))
-	elseif name == "probe" then
-		e.static = self.ctx.ap.probe
-		return types.str(types.round8(#e.static + 1))
-	elseif name == "cpid" then
-		if not self.opts.cpid then raise(e, "cpid is only available when a command is traced (-c CMD)") end
-		return UINT64
-	elseif UNSUPPORTED_BUILTINS[name] then
+	local f = BUILTIN[name]
+	if f then return f(self, e) end
+	if name:match("^arg%d+$") then return arg_builtin(self, e, name) end
+	if UNSUPPORTED_BUILTINS[name] then
 		raise(e, "the %s builtin is not supported", name)
 	end
 	-- constants: the few C macros bpftrace's tools take from kernel headers, then BTF enums
@@ -412,6 +432,8 @@ function S:cast(e)
 	return { k = "int", signed = signed, size = size }
 end
 
+-- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
+local RIGHT_CHECKED = { ["/"] = "div", ["%"] = "div", ["<<"] = "shift", [">>"] = "shift" }
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
 -- The value of an operand bpftrace takes as a literal: a number, a constant from the headers
@@ -509,23 +531,30 @@ function S:binop(e)
 		self:binop_operands(e, op, lt, rt) then
 		return UINT64
 	end
-	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
+	local lk, rk = lt.k, rt.k
+	local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
+	local signed = (lsigned and lk == "int") and (rsigned and rk == "int")
 	e.signed = signed
-	if lt.k == "int" and rt.k == "int" then self:warn_signs(e, lt, rt) end
+	-- (warn_signs warns only about integers of different signs)
+	if lsigned ~= rsigned and lk == "int" and rk == "int" then self:warn_signs(e, lt, rt) end
 	if COMPARE[op] then return UINT64 end
-	if (op == "/" or op == "%") and (signed_operand(e.left, lt) or signed_operand(e.right, rt)) then
-		-- bpftrace 0.17's warning (BPF divides unsigned)
-		self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
-			.. "to undefined behavior (cast to unsigned to silence warning)", op)
+	local check = RIGHT_CHECKED[op]
+	if check == "div" then
+		if signed_operand(e.left, lt) or signed_operand(e.right, rt) then
+			-- bpftrace 0.17's warning (BPF divides unsigned)
+			self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
+				.. "to undefined behavior (cast to unsigned to silence warning)", op)
+		end
+		if const_int(e.right) == 0 then
+			raise(e.right, "division by zero")
+		end
+	elseif check == "shift" then
+		local shift = const_int(e.right)
+		if shift and (shift < 0 or shift > 63) then
+			raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
+		end
 	end
-	if (op == "/" or op == "%") and const_int(e.right) == 0 then
-		raise(e.right, "division by zero")
-	end
-	local shift = (op == "<<" or op == ">>") and const_int(e.right)
-	if shift and (shift < 0 or shift > 63) then
-		raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
-	end
-	if lt.k == "ptr" and (op == "+" or op == "-") and rt.k == "int" then
+	if lk == "ptr" and (op == "+" or op == "-") and rk == "int" then
 		return UINT64
 	end
 	return signed and INT64 or UINT64
@@ -689,51 +718,61 @@ function S:assign(s)
 	end
 end
 
+local STMT -- statement checkers by kind (below)
+
 function S:block(b)
 	local stmts = b.stmts
-	for i = 1, #stmts do self:stmt(stmts[i]) end
+	for i = 1, #stmts do
+		local s = stmts[i]
+		local check = STMT[s.kind]
+		if not check then raise(s, "unexpected statement %s", s.kind) end
+		check(self, s)
+	end
 end
 
 -- Calls that make a value (as a statement they only are expressions with no effect).
 local VALUE_CALLS = { str = true, ksym = true, usym = true, ntop = true, kaddr = true, strncmp = true,
 	kstack = true, ustack = true }
 
-function S:stmt(s)
-	local k = s.kind
-	if k == "assign" then
-		self:assign(s)
-	elseif k == "expr_stmt" then
-		local e = s.expr
-		if e.kind == "call" and not VALUE_CALLS[e.name] then
-			self:call_stmt(e, true)
-			e.ty = NONE
-		elseif e.kind == "incdec" then
-			self:expr(e)
-		else
-			self:expr(e)
-			-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
-			s.no_effect = true
-		end
-	elseif k == "if" then
-		self:need_int(s.cond, "an if condition")
-		self:block(s.then_)
-		if s.else_ then self:block(s.else_) end
-	elseif k == "unroll" then
-		local n = const_int(s.count)
-		if not n then raise(s.count, "unroll()'s count must be a constant") end
-		if n < 1 or n > 100 then raise(s.count, "unroll() count must be 1 to 100") end
-		s.n = n
-		self.unrolled = (self.unrolled or 1) * n
-		if self.unrolled > 10000 then
-			raise(s.count, "nested unroll() makes %d copies (at most 10000)", self.unrolled)
-		end
-		self:block(s.body)
-		self.unrolled = self.unrolled / n
-	elseif k == "block" then
-		self:block(s)
+-- Statement checkers by kind.
+STMT = {}
+STMT.assign = S.assign
+STMT.expr_stmt = function(self, s)
+	local e = s.expr
+	if e.kind == "call" and not VALUE_CALLS[e.name] then
+		self:call_stmt(e, true)
+		e.ty = NONE
+	elseif e.kind == "incdec" then
+		self:expr(e)
 	else
-		raise(s, "unexpected statement %s", k)
+		self:expr(e)
+		-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
+		s.no_effect = true
 	end
+end
+STMT["if"] = function(self, s)
+	self:need_int(s.cond, "an if condition")
+	self:block(s.then_)
+	if s.else_ then self:block(s.else_) end
+end
+STMT.unroll = function(self, s)
+	local n = const_int(s.count)
+	if not n then raise(s.count, "unroll()'s count must be a constant") end
+	if n < 1 or n > 100 then raise(s.count, "unroll() count must be 1 to 100") end
+	s.n = n
+	self.unrolled = (self.unrolled or 1) * n
+	if self.unrolled > 10000 then
+		raise(s.count, "nested unroll() makes %d copies (at most 10000)", self.unrolled)
+	end
+	self:block(s.body)
+	self.unrolled = self.unrolled / n
+end
+STMT.block = S.block
+
+function S:stmt(s)
+	local check = STMT[s.kind]
+	if not check then raise(s, "unexpected statement %s", s.kind) end
+	return check(self, s)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -822,6 +861,11 @@ function S:program(probe, ap, prog)
 	prog.vars = ctx.vars
 end
 
+-- Expression checkers that are methods of this file (semantic_calls.lua has the others).
+local EXPR = calls.EXPR
+EXPR.ident, EXPR.var, EXPR.param, EXPR.map = S.builtin, S.var_read, S.param, S.map_read
+EXPR.binop, EXPR.unop, EXPR.field, EXPR.index, EXPR.cast = S.binop, S.unop, S.field, S.index, S.cast
+
 local MAX_PROBES = 512
 
 -- The semantic pass: returns { programs = {...}, maps = {...}, events = {...}, uses = {...} }.
@@ -829,10 +873,16 @@ local function analyze(ast, opts)
 	local self = new_state(opts)
 	self.warnings, self.warned = {}, {}
 	local programs = {}
-	for _, probe in ipairs(ast.probes) do
+	local ast_probes = ast.probes
+	for pi = 1, #ast_probes do
+		local probe = ast_probes[pi]
 		local seen, aps = {}, {}
-		for _, spec in ipairs(probe.specs) do
-			for _, ap in ipairs(multi.fold(spec, probes.expand(spec, opts), probe)) do
+		local specs = probe.specs
+		for si = 1, #specs do
+			local spec = specs[si]
+			local expanded = multi.fold(spec, probes.expand(spec, opts), probe)
+			for ai = 1, #expanded do
+				local ap = expanded[ai]
 				if not seen[ap.probe] then
 					seen[ap.probe] = true
 					aps[#aps + 1] = ap
@@ -844,7 +894,8 @@ local function analyze(ast, opts)
 				#programs + #aps, MAX_PROBES)
 		end
 		-- each attach point types its own copy of the action (args differ between tracepoints)
-		for i, ap in ipairs(aps) do
+		for i = 1, #aps do
+			local ap = aps[i]
 			local body, pred = probe.body, probe.pred
 			if i > 1 then body, pred = clone(body), pred and clone(pred) end
 			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred,
@@ -857,10 +908,15 @@ local function analyze(ast, opts)
 		self.final = pass == 2
 		self.retry = false
 		self.events, self.event_keys = {}, {}
-		for _, prog in ipairs(programs) do self:program(prog.probe, prog.ap, prog) end
+		for i = 1, #programs do
+			local prog = programs[i]
+			self:program(prog.probe, prog.ap, prog)
+		end
 		if not self.retry then break end
 	end
-	for _, m in ipairs(self.map_order) do
+	local map_order = self.map_order
+	for i = 1, #map_order do
+		local m = map_order[i]
 		if not m.kind then
 			raise(m.first, "map %s is used but never assigned", m.name)
 		end

@@ -138,16 +138,19 @@ function S:call_value(e)
 	return nil
 end
 
--- Expression checkers by node kind: each returns the node's type.
+-- Expression checkers by node kind: each returns the node's type. The kinds whose checker is a
+-- method of semantic.lua are filled in there (S.EXPR), with the method itself: one call per node.
 local EXPR = {}
+S.EXPR = EXPR
 EXPR["int"] = function() return INT64 end
-EXPR["str"] = function(_, e) return types.str(types.round8(#e.value + 1)) end
-EXPR["ident"] = function(self, e) return self:builtin(e) end
-EXPR["var"] = function(self, e) return self:var_read(e) end
-EXPR["param"] = function(self, e) return self:param(e) end
-EXPR["map"] = function(self, e) return self:map_read(e) end
-EXPR["binop"] = function(self, e) return self:binop(e) end
-EXPR["unop"] = function(self, e) return self:unop(e) end
+-- string literals: one shared type per length
+local str_types = {}
+EXPR["str"] = function(_, e)
+	local n = #e.value
+	local ty = str_types[n]
+	if not ty then ty = types.str(types.round8(n + 1)); str_types[n] = ty end
+	return ty
+end
 EXPR["ternary"] = function(self, e)
 	self:need_int(e.cond, "a condition")
 	local a, b = self:expr(e.a), self:expr(e.b)
@@ -158,9 +161,6 @@ EXPR["ternary"] = function(self, e)
 	if a.k == "str" then u = types.str(math.max(a.size, b.size)) end
 	return u
 end
-EXPR["field"] = function(self, e) return self:field(e) end
-EXPR["index"] = function(self, e) return self:index(e) end
-EXPR["cast"] = function(self, e) return self:cast(e) end
 EXPR["incdec"] = function(self, e)
 	local t = e.target
 	if t.kind == "map" then
