@@ -18,6 +18,9 @@ for name, method in pairs(calls) do
 	if type(method) == "function" then S[name] = method end
 end
 local AGGREGATIONS = calls.AGGREGATIONS
+-- Expression checkers by node kind: the hot paths below call them directly, doing what S:expr
+-- does (the checker's type is also the node's `ty`) without the call to it.
+local EXPR = calls.EXPR
 
 local BUILTINS = { "pid", "tid", "uid", "gid", "cpu", "comm", "nsecs", "elapsed", "retval",
 	"args", "curtask", "kstack", "ustack", "cgroup", "func", "probe", "cpid", "rand", "username",
@@ -51,6 +54,8 @@ local function new_state(opts)
 		uses = {},
 		btf = opts.btf_wrap,
 		tp_fields = {},
+		tpargs = {}, -- the type of `args` by tracepoint format
+		ctx = { ap = nil, kind = nil, vars = nil, prog = nil, fmt = nil, fargs = nil, usdt_args = nil },
 	}
 	for name, method in pairs(S) do self[name] = method end
 	return self
@@ -88,20 +93,27 @@ end
 local NO_KEYS = {}
 
 function S:map_keys(node)
-	local m = self:map_info(node)
+	local m = self.maps[node.name] or self:map_info(node)
 	local nodes = node.keys or NO_KEYS
 	local n = #nodes
 	for i = 1, n do
 		local k = nodes[i]
-		local ty = self:expr(k) -- also k.ty
+		local check = EXPR[k.kind]
+		if not check then raise(k, "unexpected %s", k.kind) end
+		local ty = check(self, k)
+		k.ty = ty
 		if not VALUE[ty.k] then
 			raise(k, "%s cannot be used as a map key", types.name(ty))
 		end
 	end
 	local keys = m.keys
 	if not keys then
-		keys = {}
-		for i = 1, n do keys[i] = nodes[i].ty end
+		-- (a map without keys shares the empty list: nothing is added to it)
+		keys = NO_KEYS
+		if n > 0 then
+			keys = {}
+			for i = 1, n do keys[i] = nodes[i].ty end
+		end
 		m.keys = keys
 	else
 		if #keys ~= n then
@@ -147,16 +159,18 @@ end
 ---------------------------------------------------------------------------------------------
 -- Events (records through the ring buffer)
 
--- One event per kind, record signature and source position (the copies of a probe's action for
--- each attach point of a wildcard share theirs).
-function S:event(node, kind, fields)
-	local key = fields.sig and (kind .. ":" .. fields.sig) or kind
-	local at = self.event_keys[key]
-	if not at then at = {}; self.event_keys[key] = at end
+-- One event per kind, record signature (`sig`, of records of arguments) and source position
+-- (the copies of a probe's action for each attach point of a wildcard share theirs). `fields`
+-- becomes the event.
+function S:event(node, kind, fields, sig)
+	local by_kind = self.event_keys[kind]
+	if not by_kind then by_kind = {}; self.event_keys[kind] = by_kind end
+	if sig == nil then sig = true end
+	local at = by_kind[sig]
+	if not at then at = {}; by_kind[sig] = at end
 	local ev = at[node.pos]
 	if ev then return ev end
 	ev = fields
-	ev.sig = nil
 	ev.kind = kind
 	ev.id = #self.events + 1
 	ev.node = node
@@ -171,7 +185,10 @@ end
 local const_int = calls.const_int
 
 function S:need_int(e, what)
-	local ty = self:expr(e)
+	local check = EXPR[e.kind]
+	if not check then raise(e, "unexpected %s", e.kind) end
+	local ty = check(self, e)
+	e.ty = ty
 	if not INTLIKE[ty.k] then
 		raise(e, "%s must be an integer, not %s", what, types.name(ty))
 	end
@@ -221,8 +238,9 @@ BUILTIN.args = function(self, e)
 	local ctx = self.ctx
 	local kind = ctx.kind
 	if kind == "tracepoint" then
-		local ty = ctx.args_ty
-		if not ty then ty = { k = "tpargs", fmt = ctx.fmt }; ctx.args_ty = ty end
+		local fmt = ctx.fmt
+		local ty = self.tpargs[fmt]
+		if not ty then ty = { k = "tpargs", fmt = fmt }; self.tpargs[fmt] = ty end
 		return ty
 	end
 	if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = ctx.fargs } end
@@ -439,7 +457,9 @@ local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">
 -- The value of an operand bpftrace takes as a literal: a number, a constant from the headers
 -- or BTF (AF_INET, TCP_SYN_SENT), a positional parameter.
 local function literal(x)
-	local c = const_int(x)
+	local kind = x.kind
+	if kind == "int" then return x.value end
+	local c = kind == "unop" and const_int(x)
 	if c then return c end
 	if x.kind == "ident" and type(x.constant) == "number" then return x.constant end
 	if x.kind == "param" and type(x.value) == "number" and not x.static then return x.value end
@@ -477,8 +497,9 @@ function S:warn_signs(e, lt, rt)
 	local what = SIGN_WARNED[e.op]
 	local lsign, rsign = lt.signed ~= false, rt.signed ~= false
 	if not what or lsign == rsign then return end
-	local lc, rc = literal(e.left), literal(e.right)
-	if (lsign and lc and lc >= 0) or (rsign and rc and rc >= 0) then return end
+	-- (only the signed operand can be the literal that makes it count as unsigned)
+	local c = literal(lsign and e.left or e.right)
+	if c and c >= 0 then return end
 	self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos + #e.op - 1 } or e,
 		"%s integers of different signs: '%s' and '%s' can lead to undefined behavior", what,
 		int_name(lt), int_name(rt))
@@ -524,7 +545,15 @@ end
 
 function S:binop(e)
 	local op = e.op
-	local lt, rt = self:expr(e.left), self:expr(e.right)
+	local l, r = e.left, e.right
+	local check = EXPR[l.kind]
+	if not check then raise(l, "unexpected %s", l.kind) end
+	local lt = check(self, l)
+	l.ty = lt
+	check = EXPR[r.kind]
+	if not check then raise(r, "unexpected %s", r.kind) end
+	local rt = check(self, r)
+	r.ty = rt
 	-- two integers under an arithmetic or comparison operator (the common case) need none of
 	-- the checks below
 	if not (lt.k == "int" and rt.k == "int" and op ~= "&&" and op ~= "||") and
@@ -842,10 +871,10 @@ end
 
 -- Checks one program (a probe body for one attach point).
 function S:program(probe, ap, prog)
-	-- (fields set later are listed as nil: the table is made with room for them)
-	local ctx = { ap = ap, kind = ap.kind, vars = {}, prog = prog, fmt = nil, fargs = nil,
-		usdt_args = nil, args_ty = nil }
-	self.ctx = ctx
+	-- one context table for every program of a compile: each field is set for this one
+	local ctx = self.ctx
+	ctx.ap, ctx.kind, ctx.vars, ctx.prog = ap, ap.kind, {}, prog
+	ctx.fmt, ctx.fargs, ctx.usdt_args = nil, nil, nil
 	if ap.kind == "tracepoint" then
 		ctx.fmt = ap.fmt or tracefs.format(tracefs.root(self.opts), ap.attach.category, ap.attach.name)
 		if not ctx.fmt then raise(ap.spec, "cannot read the format of tracepoint %s", ap.target) end
@@ -862,11 +891,21 @@ function S:program(probe, ap, prog)
 end
 
 -- Expression checkers that are methods of this file (semantic_calls.lua has the others).
-local EXPR = calls.EXPR
 EXPR.ident, EXPR.var, EXPR.param, EXPR.map = S.builtin, S.var_read, S.param, S.map_read
 EXPR.binop, EXPR.unop, EXPR.field, EXPR.index, EXPR.cast = S.binop, S.unop, S.field, S.index, S.cast
 
 local MAX_PROBES = 512
+
+-- Appends to `aps` the attach points of `list` not seen yet (by probe name).
+local function add_unique(list, seen, aps)
+	for i = 1, #list do
+		local ap = list[i]
+		if not seen[ap.probe] then
+			seen[ap.probe] = true
+			aps[#aps + 1] = ap
+		end
+	end
+end
 
 -- The semantic pass: returns { programs = {...}, maps = {...}, events = {...}, uses = {...} }.
 local function analyze(ast, opts)
@@ -876,18 +915,17 @@ local function analyze(ast, opts)
 	local ast_probes = ast.probes
 	for pi = 1, #ast_probes do
 		local probe = ast_probes[pi]
-		local seen, aps = {}, {}
 		local specs = probe.specs
-		for si = 1, #specs do
-			local spec = specs[si]
-			local expanded = multi.fold(spec, probes.expand(spec, opts), probe)
-			for ai = 1, #expanded do
-				local ap = expanded[ai]
-				if not seen[ap.probe] then
-					seen[ap.probe] = true
-					aps[#aps + 1] = ap
-				end
+		local aps = multi.fold(specs[1], probes.expand(specs[1], opts), probe)
+		-- one spec expanded to one attach point (the common case) has nothing to deduplicate
+		if #specs > 1 or #aps > 1 then
+			local seen, unique = {}, {}
+			add_unique(aps, seen, unique)
+			for si = 2, #specs do
+				local spec = specs[si]
+				add_unique(multi.fold(spec, probes.expand(spec, opts), probe), seen, unique)
 			end
+			aps = unique
 		end
 		if #programs + #aps > MAX_PROBES then
 			raise(probe.specs[1], "%d attach points: more than the %d bpftrace allows by default (BPFTRACE_MAX_PROBES)",

@@ -296,7 +296,7 @@ function S:call_stmt(e, is_stmt)
 		end
 		self:check_format(e, fmt, tys, 2)
 		local args, size, sig = record_args(tys)
-		e.event = self:event(e, "printf", { fmt = fmt, args = args, size = size, sig = sig })
+		e.event = self:event(e, "printf", { kind = "printf", fmt = fmt, args = args, size = size }, sig)
 		e.arg_tys = tys
 	elseif name == "print" then
 		call_arity(e, 1, 3)
@@ -316,7 +316,7 @@ function S:call_stmt(e, is_stmt)
 			local ty = self:expr(a)
 			if not types.is_value(ty) then raise(a, "print: %s cannot be printed", types.name(ty)) end
 			local args, size, sig = record_args({ ty })
-			e.event = self:event(e, "print_value", { args = args, size = size, sig = sig })
+			e.event = self:event(e, "print_value", { kind = "print_value", args = args, size = size }, sig)
 			e.arg_tys = { ty }
 		end
 	elseif name == "clear" or name == "zero" then
@@ -390,7 +390,7 @@ function S:aggregation(s, m, call)
 	elseif n ~= want then
 		raise(call, "%s() takes %d argument%s, %d given", name, want, want == 1 and "" or "s", n)
 	end
-	self:map_kind(m, name, s.target)
+	if m.kind ~= name then self:map_kind(m, name, s.target) end
 	if want >= 1 then
 		local ty = self:need_int(call.args[1], AGG_ARG[name])
 		m.signed = (m.signed == nil) and (ty.signed ~= false and ty.k == "int") or (m.signed and ty.signed)
@@ -402,11 +402,12 @@ function S:aggregation(s, m, call)
 		if hi <= lo then raise(call.args[3], "lhist() max must be greater than min") end
 		if step < 1 then raise(call.args[4], "lhist() step must be at least 1") end
 		if (hi - lo) / step > 1000 then raise(call, "lhist() has too many buckets (at most 1000)") end
-		local l = { min = lo, max = hi, step = step }
-		if m.lhist and (m.lhist.min ~= lo or m.lhist.max ~= hi or m.lhist.step ~= step) then
+		local l = m.lhist
+		if not l then
+			m.lhist = { min = lo, max = hi, step = step }
+		elseif l.min ~= lo or l.max ~= hi or l.step ~= step then
 			raise(call, "lhist() of %s has different min, max or step elsewhere", m.name)
 		end
-		m.lhist = l
 	end
 	call.ty = AGG_TYPES[name]
 end
