@@ -50,7 +50,7 @@ local function new_state(opts)
 		opts = opts,
 		strlen = opts.strlen or 64,
 		maps = {}, map_order = {},
-		events = {}, event_keys = {},
+		events = {}, event_keys = {}, event_next = {},
 		uses = {},
 		btf = opts.btf_wrap,
 		tp_fields = {},
@@ -78,11 +78,12 @@ end
 
 function S:map_info(node)
 	local maps = self.maps
-	local m = maps[node.name] -- keyed by the name without its "@"
+	local name = node.name -- the key, without the "@"
+	local m = maps[name]
 	if not m then
-		m = { name = at_name(node.name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
+		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
 			lhist = nil, plan = nil }
-		maps[node.name] = m
+		maps[name] = m
 		local order = self.map_order
 		order[#order + 1] = m
 	end
@@ -159,23 +160,36 @@ end
 ---------------------------------------------------------------------------------------------
 -- Events (records through the ring buffer)
 
--- One event per kind, record signature (`sig`, of records of arguments) and source position
--- (the copies of a probe's action for each attach point of a wildcard share theirs). `fields`
--- becomes the event.
-function S:event(node, kind, fields, sig)
-	local by_kind = self.event_keys[kind]
-	if not by_kind then by_kind = {}; self.event_keys[kind] = by_kind end
-	if sig == nil then sig = true end
-	local at = by_kind[sig]
-	if not at then at = {}; by_kind[sig] = at end
-	local ev = at[node.pos]
-	if ev then return ev end
+-- Whether two records of arguments (plan types with offsets, or nil) are laid out alike.
+local function same_record(a, b)
+	if a == b then return true end
+	if not a or not b or #a ~= #b then return false end
+	for i = 1, #a do
+		if a[i].type ~= b[i].type or a[i].size ~= b[i].size then return false end
+	end
+	return true
+end
+
+-- One event per kind, source position and record layout (the copies of a probe's action for
+-- each attach point of a wildcard share theirs unless their arguments differ in type). `fields`
+-- becomes the event; the events of one kind and position are chained by self.event_next.
+function S:event(node, kind, fields)
+	local by_pos = self.event_keys[kind]
+	if not by_pos then by_pos = {}; self.event_keys[kind] = by_pos end
+	local pos = node.pos
+	local first = by_pos[pos]
+	local ev = first
+	while ev do
+		if same_record(ev.args, fields.args) then return ev end
+		ev = self.event_next[ev]
+	end
 	ev = fields
 	ev.kind = kind
 	ev.id = #self.events + 1
 	ev.node = node
 	self.events[ev.id] = ev
-	at[node.pos] = ev
+	if first then self.event_next[ev] = first end
+	by_pos[pos] = ev
 	return ev
 end
 
@@ -451,6 +465,7 @@ function S:cast(e)
 end
 
 -- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
+local LOGICAL = { ["&&"] = true, ["||"] = true }
 local RIGHT_CHECKED = { ["/"] = "div", ["%"] = "div", ["<<"] = "shift", [">>"] = "shift" }
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
@@ -554,18 +569,23 @@ function S:binop(e)
 	if not check then raise(r, "unexpected %s", r.kind) end
 	local rt = check(self, r)
 	r.ty = rt
+	local lk, rk = lt.k, rt.k
+	local ints = lk == "int" and rk == "int"
 	-- two integers under an arithmetic or comparison operator (the common case) need none of
-	-- the checks below
-	if not (lt.k == "int" and rt.k == "int" and op ~= "&&" and op ~= "||") and
-		self:binop_operands(e, op, lt, rt) then
+	-- the checks of binop_operands
+	if (not ints or LOGICAL[op]) and self:binop_operands(e, op, lt, rt) then
 		return UINT64
 	end
-	local lk, rk = lt.k, rt.k
 	local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
-	local signed = (lsigned and lk == "int") and (rsigned and rk == "int")
+	local signed
+	if ints then
+		signed = lsigned and rsigned
+		-- (warn_signs warns only about integers of different signs)
+		if lsigned ~= rsigned then self:warn_signs(e, lt, rt) end
+	else
+		signed = (lsigned and lk == "int") and (rsigned and rk == "int")
+	end
 	e.signed = signed
-	-- (warn_signs warns only about integers of different signs)
-	if lsigned ~= rsigned and lk == "int" and rk == "int" then self:warn_signs(e, lt, rt) end
 	if COMPARE[op] then return UINT64 end
 	local check = RIGHT_CHECKED[op]
 	if check == "div" then
@@ -692,7 +712,7 @@ function S:assign(s)
 		if m.kind and m.kind ~= "scalar" and op ~= "" then
 			raise(s, "%s is a %s() map: '%s=' does not apply", m.name, m.kind, op)
 		end
-		self:map_kind(m, "scalar", t)
+		if m.kind ~= "scalar" then self:map_kind(m, "scalar", t) end
 		local ty = self:expr(v)
 		if op ~= "" then
 			if not INTLIKE[ty.k] then raise(v, "'%s=' needs an integer, not %s", op, types.name(ty)) end
@@ -936,8 +956,9 @@ local function analyze(ast, opts)
 			local ap = aps[i]
 			local body, pred = probe.body, probe.pred
 			if i > 1 then body, pred = clone(body), pred and clone(pred) end
+			-- (vars is set later, elapsed_init by compile.lua: listed as nil, there is room for them)
 			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred,
-				vars = nil, fargs = nil, usdt_args = nil, var_sizes = nil, elapsed_init = nil }
+				vars = nil, elapsed_init = nil }
 		end
 	end
 	-- One pass; a second (strict) one only when a map was read before the assignment that
@@ -945,7 +966,7 @@ local function analyze(ast, opts)
 	for pass = 1, 2 do
 		self.final = pass == 2
 		self.retry = false
-		self.events, self.event_keys = {}, {}
+		self.events, self.event_keys, self.event_next = {}, {}, {}
 		for i = 1, #programs do
 			local prog = programs[i]
 			self:program(prog.probe, prog.ap, prog)
