@@ -34,10 +34,8 @@ local suffixes = setmetatable({}, { __index = function(t, n)
 	return s
 end })
 
--- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`: the base's
--- first 15 characters, else the first of base .. "_2", "_3", ... (cut to 15) that is free.
-local function kernel_name(base, used)
-	local c = clean(base)
+-- The kernel name of a cleaned base `c` (below).
+local function name_of(c, used)
 	local head = c.head
 	if not used[head] then
 		used[head] = true
@@ -65,6 +63,12 @@ local function kernel_name(base, used)
 		by_prefix[prefix] = hi
 		lo, hi, len = hi + 1, hi * 10 + 9, len + 1
 	end
+end
+
+-- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`: the base's
+-- first 15 characters, else the first of base .. "_2", "_3", ... (cut to 15) that is free.
+local function kernel_name(base, used)
+	return name_of(clean(base), used)
 end
 M.kernel_name = kernel_name
 
@@ -115,19 +119,18 @@ local UNSIGNED_AGG = { count = true, hist = true, lhist = true }
 -- The key layout of a map: key types (plan types with offsets), size, bpf.map_create type and
 -- slot offset (hist, lhist).
 local function layout_key(m)
-	local keys, off = {}, 0
 	local mkeys = m.keys
 	local n = mkeys and #mkeys or 0
 	local slot = m.kind == "hist" or m.kind == "lhist"
-	if n == 0 and not slot then return keys, 8, "u64" end
+	if n == 0 and not slot then return {}, 8, "u64" end
 	if n + (slot and 1 or 0) == 1 then
 		-- one member: the key's type is that member's
-		if slot then return keys, 8, "u64", 0 end
+		if slot then return {}, 8, "u64", 0 end
 		local pt = types.plan_type(mkeys[1])
 		pt.offset = 0
-		keys[1] = pt
-		return keys, pt.size, create_type(pt)
+		return { pt }, pt.size, create_type(pt) -- (made with its element: no growing)
 	end
+	local keys, off = {}, 0
 	local st = { name = "key_t", size = 0 }
 	for i = 1, n do
 		local pt = types.plan_type(mkeys[i])
@@ -146,12 +149,13 @@ local function layout_key(m)
 	return keys, off, st, slot_offset
 end
 
--- "AT_x" for map @x (remembered like cleaned bases: string operations are most of the naming).
+-- "AT_x" for map @x, cleaned (remembered like cleaned bases: string operations are most of the
+-- naming).
 local map_bases, n_map_bases = {}, 0
 local function map_base(name)
 	local base = map_bases[name]
 	if base then return base end
-	base = "AT_" .. (name == "@" and "" or name:sub(2))
+	base = clean("AT_" .. (name == "@" and "" or name:sub(2)))
 	if n_map_bases >= 4096 then map_bases, n_map_bases = {}, 0 end
 	map_bases[name], n_map_bases = base, n_map_bases + 1
 	return base
@@ -175,7 +179,7 @@ local function layout_map(m, used, opts)
 	end
 	-- the fields every map has; the others only when set (the table stays at 16 slots)
 	local pm = { name = m.name, kind = kind, max_entries = opts.max_entries or MAX_ENTRIES,
-		bpf_name = kernel_name(map_base(m.name), used),
+		bpf_name = name_of(map_bases[m.name] or map_base(m.name), used),
 		percpu = percpu, map_type = percpu and "percpu_hash" or "hash",
 		keys = keys, key_size = key_size, key_type = key_type,
 		value_size = value_size, value_type = value_type }

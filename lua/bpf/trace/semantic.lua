@@ -111,7 +111,9 @@ function S:map_keys(node)
 	if not keys then
 		-- (a map without keys shares the empty list: nothing is added to it)
 		keys = NO_KEYS
-		if n > 0 then
+		if n == 1 then
+			keys = { nodes[1].ty } -- (made with its element: no growing)
+		elseif n > 1 then
 			keys = {}
 			for i = 1, n do keys[i] = nodes[i].ty end
 		end
