@@ -124,10 +124,20 @@ local function new_ap(kind, spec, probe, attach, target, fmt)
 		target = target or "", spec = spec, fmt = fmt, usdt_mixed = nil }
 end
 
+-- Tracepoints without wildcards already expanded, by spec text: { root, category, name, fmt }
+-- (their formats are read once per process anyway); forgotten when there are many.
+local plain_tracepoints, n_plain = {}, 0
+
 -- Expands one spec node ({text, pos, epos}) into attach points:
 -- { {kind, probe = canonical text, attach = {...}, prog_type, target = "..."}, ... }.
 function M.expand(spec, opts)
 	local text = spec.text
+	local known = plain_tracepoints[text]
+	if known and known[1] == tracefs.root(opts) then
+		local fmt = known[4]
+		local names = fmt.names
+		return { new_ap("tracepoint", spec, names.probe, { category = known[2], name = known[3] }, names.target, fmt) }
+	end
 	local parts = split(text)
 	local kname = parts[1]
 	local kind = ALIASES[kname]
@@ -183,6 +193,8 @@ function M.expand(spec, opts)
 			names = { probe = "tracepoint:" .. cat .. ":" .. name, target = cat .. ":" .. name }
 			fmt.names = names
 		end
+		if n_plain >= 4096 then plain_tracepoints, n_plain = {}, 0 end
+		plain_tracepoints[text], n_plain = { root, cat, name, fmt }, n_plain + 1
 		return { new_ap(kind, spec, names.probe, { category = cat, name = name }, names.target, fmt) }
 	elseif kind == "rawtracepoint" then
 		local name = parts[#parts]

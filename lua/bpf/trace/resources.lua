@@ -13,37 +13,46 @@ local MAX_ENTRIES = 4096
 -- are named in n steps, not n * n / 2.
 local tried_by_set = setmetatable({}, { __mode = "k" })
 
--- Bases with characters other than [A-Za-z0-9_] replaced by "_", remembered (a pattern search
--- per name costs more than the rest of the naming); forgotten when there are many.
+-- Bases with characters other than [A-Za-z0-9_] replaced by "_" and cut to 15 characters,
+-- remembered (a pattern search per name costs more than the rest of the naming) with the
+-- prefixes their numbered names start with; forgotten when there are many.
 local cleaned, n_cleaned = {}, 0
 local function clean(base)
 	local c = cleaned[base]
 	if c then return c end
-	c = base:find("[^%w_]") and (base:gsub("[^%w_]", "_")) or base
+	local full = base:find("[^%w_]") and (base:gsub("[^%w_]", "_")) or base
+	c = { full = full, head = #full <= 15 and full or full:sub(1, 15), prefixes = {} }
 	if n_cleaned >= 4096 then cleaned, n_cleaned = {}, 0 end
 	cleaned[base], n_cleaned = c, n_cleaned + 1
 	return c
 end
 
--- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`: the base's
--- first 15 characters, else the first of base .. "_2", "_3", ... (cut to 15) that is free.
-local function kernel_name(base, used)
-	base = clean(base)
-	local head = #base <= 15 and base or base:sub(1, 15)
+-- "_2", "_3", ...: the suffixes of numbered names, made once.
+local suffixes = setmetatable({}, { __index = function(t, n)
+	local s = "_" .. n
+	t[n] = s
+	return s
+end })
+
+-- The kernel name of a cleaned base `c` (below).
+local function name_of(c, used)
+	local head = c.head
 	if not used[head] then
 		used[head] = true
 		return head
 	end
+	base = c.full
 	local tried = tried_by_set[used]
 	if not tried then tried = {}; tried_by_set[used] = tried end
 	local lo, hi, len = 2, 9, 2
 	while true do
-		local prefix = base:sub(1, 15 - len)
+		local prefix = c.prefixes[len]
+		if not prefix then prefix = base:sub(1, 15 - len); c.prefixes[len] = prefix end
 		local by_prefix = tried[len]
 		if not by_prefix then by_prefix = {}; tried[len] = by_prefix end
 		local n = (by_prefix[prefix] or lo - 1) + 1
 		while n <= hi do
-			local name = prefix .. "_" .. n
+			local name = prefix .. suffixes[n]
 			if not used[name] then
 				by_prefix[prefix] = n
 				used[name] = true
@@ -54,6 +63,12 @@ local function kernel_name(base, used)
 		by_prefix[prefix] = hi
 		lo, hi, len = hi + 1, hi * 10 + 9, len + 1
 	end
+end
+
+-- A kernel object name: [A-Za-z0-9_], at most 15 characters, unique within `used`: the base's
+-- first 15 characters, else the first of base .. "_2", "_3", ... (cut to 15) that is free.
+local function kernel_name(base, used)
+	return name_of(clean(base), used)
 end
 M.kernel_name = kernel_name
 
@@ -104,19 +119,18 @@ local UNSIGNED_AGG = { count = true, hist = true, lhist = true }
 -- The key layout of a map: key types (plan types with offsets), size, bpf.map_create type and
 -- slot offset (hist, lhist).
 local function layout_key(m)
-	local keys, off = {}, 0
 	local mkeys = m.keys
 	local n = mkeys and #mkeys or 0
 	local slot = m.kind == "hist" or m.kind == "lhist"
-	if n == 0 and not slot then return keys, 8, "u64" end
+	if n == 0 and not slot then return {}, 8, "u64" end
 	if n + (slot and 1 or 0) == 1 then
 		-- one member: the key's type is that member's
-		if slot then return keys, 8, "u64", 0 end
+		if slot then return {}, 8, "u64", 0 end
 		local pt = types.plan_type(mkeys[1])
 		pt.offset = 0
-		keys[1] = pt
-		return keys, pt.size, create_type(pt)
+		return { pt }, pt.size, create_type(pt) -- (made with its element: no growing)
 	end
+	local keys, off = {}, 0
 	local st = { name = "key_t", size = 0 }
 	for i = 1, n do
 		local pt = types.plan_type(mkeys[i])
@@ -135,12 +149,13 @@ local function layout_key(m)
 	return keys, off, st, slot_offset
 end
 
--- "AT_x" for map @x (remembered like cleaned bases: string operations are most of the naming).
+-- "AT_x" for map @x, cleaned (remembered like cleaned bases: string operations are most of the
+-- naming).
 local map_bases, n_map_bases = {}, 0
 local function map_base(name)
 	local base = map_bases[name]
 	if base then return base end
-	base = "AT_" .. (name == "@" and "" or name:sub(2))
+	base = clean("AT_" .. (name == "@" and "" or name:sub(2)))
 	if n_map_bases >= 4096 then map_bases, n_map_bases = {}, 0 end
 	map_bases[name], n_map_bases = base, n_map_bases + 1
 	return base
@@ -162,13 +177,17 @@ local function layout_map(m, used, opts)
 		value_type = agg_value_type(kind, signed)
 		value_size = VALUE_16[kind] and 16 or 8
 	end
-	local l = m.lhist
+	-- the fields every map has; the others only when set (the table stays at 16 slots)
 	local pm = { name = m.name, kind = kind, max_entries = opts.max_entries or MAX_ENTRIES,
-		bpf_name = kernel_name(map_base(m.name), used),
+		bpf_name = name_of(map_bases[m.name] or map_base(m.name), used),
 		percpu = percpu, map_type = percpu and "percpu_hash" or "hash",
-		keys = keys, slot_offset = slot_offset, key_size = key_size, key_type = key_type,
-		value = value, value_size = value_size, value_type = value_type, signed = signed,
-		lhist = l and { min = l.min, max = l.max, step = l.step } }
+		keys = keys, key_size = key_size, key_type = key_type,
+		value_size = value_size, value_type = value_type }
+	if slot_offset then pm.slot_offset = slot_offset end
+	if value then pm.value = value end
+	if signed ~= nil then pm.signed = signed end
+	local l = m.lhist
+	if l then pm.lhist = { min = l.min, max = l.max, step = l.step } end
 	m.plan = pm
 	return pm
 end
@@ -177,19 +196,32 @@ local PREFIX = { begin = "BEGIN", ["end"] = "END", tracepoint = "tp", rawtracepo
 	kprobe = "kp", kretprobe = "kr", uprobe = "up", uretprobe = "ur", usdt = "usdt",
 	fentry = "kf", fexit = "kx", interval = "iv", profile = "pf" }
 
+-- Program name bases by kind and target ("tp_sys_enter_read"), remembered like map bases.
+local program_bases, n_program_bases = {}, 0
+
 -- Builds the plan skeleton (everything but the programs' code) from the semantic result.
 function M.plan(sem, opts)
 	local used = {}
-	local plan = { maps = {}, events = {}, programs = {}, internal = {} }
-	for _, m in ipairs(sem.maps) do
-		local pm = layout_map(m, used, opts)
-		plan.maps[#plan.maps + 1] = pm
-		plan.maps[pm.name] = pm
+	local maps, events, programs = {}, {}, {}
+	local plan = { maps = maps, events = events, programs = programs, internal = {} }
+	local sem_maps = sem.maps
+	for i = 1, #sem_maps do
+		local pm = layout_map(sem_maps[i], used, opts)
+		maps[i] = pm
+		maps[pm.name] = pm
 	end
-	for id, ev in ipairs(sem.events) do
-		plan.events[id] = { id = id, kind = ev.kind, size = ev.size, fmt = ev.fmt, args = ev.args,
-			map = ev.map, top = ev.top, div = ev.div, sep = ev.sep, max_args = ev.max_args,
-			arg_size = ev.arg_size, line = ev.line }
+	local sem_events = sem.events
+	for id = 1, #sem_events do
+		local ev = sem_events[id]
+		if ev.args then
+			-- printf and print of a value: a record of arguments (compile.lua sets `line`)
+			events[id] = { id = id, kind = ev.kind, size = ev.size, fmt = ev.fmt, args = ev.args,
+				line = ev.line }
+		else
+			events[id] = { id = id, kind = ev.kind, size = ev.size, fmt = ev.fmt, args = ev.args,
+				map = ev.map, top = ev.top, div = ev.div, sep = ev.sep, max_args = ev.max_args,
+				arg_size = ev.arg_size, line = ev.line }
+		end
 	end
 	plan.ringbuf = { bpf_name = kernel_name("ringbuf", used), size = opts.ringbuf_size or 262144 }
 	if sem.uses.stacks then
@@ -209,17 +241,20 @@ function M.plan(sem, opts)
 		plan.internal[#plan.internal + 1] = e
 		plan.elapsed = e
 	end
-	local pused, bases = {}, {}
-	for i, prog in ipairs(sem.programs) do
-		local ap = prog.ap
-		local by_target = bases[ap.kind]
-		if not by_target then by_target = {}; bases[ap.kind] = by_target end
+	local pused = {}
+	local sem_programs = sem.programs
+	for i = 1, #sem_programs do
+		local ap = sem_programs[i].ap
+		local by_target = program_bases[ap.kind]
+		if not by_target then by_target = {}; program_bases[ap.kind] = by_target end
 		local base = by_target[ap.target]
 		if not base then
 			base = PREFIX[ap.kind] .. (ap.target ~= "" and ("_" .. ap.target:gsub("^.*:", "")) or "")
-			by_target[ap.target] = base
+			if n_program_bases >= 4096 then program_bases, n_program_bases = {}, 0 end
+			program_bases[ap.kind] = program_bases[ap.kind] or by_target
+			by_target[ap.target], n_program_bases = base, n_program_bases + 1
 		end
-		plan.programs[i] = {
+		programs[i] = {
 			index = i, probe = ap.probe, kind = ap.kind, prog_type = ap.prog_type,
 			attach = ap.attach, bpf_name = kernel_name(base, pused),
 		}

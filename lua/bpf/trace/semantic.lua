@@ -18,6 +18,9 @@ for name, method in pairs(calls) do
 	if type(method) == "function" then S[name] = method end
 end
 local AGGREGATIONS = calls.AGGREGATIONS
+-- Expression checkers by node kind: the hot paths below call them directly, doing what S:expr
+-- does (the checker's type is also the node's `ty`) without the call to it.
+local EXPR = calls.EXPR
 
 local BUILTINS = { "pid", "tid", "uid", "gid", "cpu", "comm", "nsecs", "elapsed", "retval",
 	"args", "curtask", "kstack", "ustack", "cgroup", "func", "probe", "cpid", "rand", "username",
@@ -47,10 +50,12 @@ local function new_state(opts)
 		opts = opts,
 		strlen = opts.strlen or 64,
 		maps = {}, map_order = {},
-		events = {}, event_keys = {},
+		events = {}, event_keys = {}, event_next = {},
 		uses = {},
 		btf = opts.btf_wrap,
 		tp_fields = {},
+		tpargs = {}, -- the type of `args` by tracepoint format
+		ctx = { ap = nil, kind = nil, vars = nil, prog = nil, fmt = nil, fargs = nil, usdt_args = nil },
 	}
 	for name, method in pairs(S) do self[name] = method end
 	return self
@@ -73,11 +78,12 @@ end
 
 function S:map_info(node)
 	local maps = self.maps
-	local m = maps[node.name] -- keyed by the name without its "@"
+	local name = node.name -- the key, without the "@"
+	local m = maps[name]
 	if not m then
-		m = { name = at_name(node.name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
+		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
 			lhist = nil, plan = nil }
-		maps[node.name] = m
+		maps[name] = m
 		local order = self.map_order
 		order[#order + 1] = m
 	end
@@ -88,20 +94,29 @@ end
 local NO_KEYS = {}
 
 function S:map_keys(node)
-	local m = self:map_info(node)
+	local m = self.maps[node.name] or self:map_info(node)
 	local nodes = node.keys or NO_KEYS
 	local n = #nodes
 	for i = 1, n do
 		local k = nodes[i]
-		local ty = self:expr(k) -- also k.ty
+		local check = EXPR[k.kind]
+		if not check then raise(k, "unexpected %s", k.kind) end
+		local ty = check(self, k)
+		k.ty = ty
 		if not VALUE[ty.k] then
 			raise(k, "%s cannot be used as a map key", types.name(ty))
 		end
 	end
 	local keys = m.keys
 	if not keys then
-		keys = {}
-		for i = 1, n do keys[i] = nodes[i].ty end
+		-- (a map without keys shares the empty list: nothing is added to it)
+		keys = NO_KEYS
+		if n == 1 then
+			keys = { nodes[1].ty } -- (made with its element: no growing)
+		elseif n > 1 then
+			keys = {}
+			for i = 1, n do keys[i] = nodes[i].ty end
+		end
 		m.keys = keys
 	else
 		if #keys ~= n then
@@ -147,21 +162,36 @@ end
 ---------------------------------------------------------------------------------------------
 -- Events (records through the ring buffer)
 
--- One event per kind, record signature and source position (the copies of a probe's action for
--- each attach point of a wildcard share theirs).
+-- Whether two records of arguments (plan types with offsets, or nil) are laid out alike.
+local function same_record(a, b)
+	if a == b then return true end
+	if not a or not b or #a ~= #b then return false end
+	for i = 1, #a do
+		if a[i].type ~= b[i].type or a[i].size ~= b[i].size then return false end
+	end
+	return true
+end
+
+-- One event per kind, source position and record layout (the copies of a probe's action for
+-- each attach point of a wildcard share theirs unless their arguments differ in type). `fields`
+-- becomes the event; the events of one kind and position are chained by self.event_next.
 function S:event(node, kind, fields)
-	local key = fields.sig and (kind .. ":" .. fields.sig) or kind
-	local at = self.event_keys[key]
-	if not at then at = {}; self.event_keys[key] = at end
-	local ev = at[node.pos]
-	if ev then return ev end
+	local by_pos = self.event_keys[kind]
+	if not by_pos then by_pos = {}; self.event_keys[kind] = by_pos end
+	local pos = node.pos
+	local first = by_pos[pos]
+	local ev = first
+	while ev do
+		if same_record(ev.args, fields.args) then return ev end
+		ev = self.event_next[ev]
+	end
 	ev = fields
-	ev.sig = nil
 	ev.kind = kind
 	ev.id = #self.events + 1
 	ev.node = node
 	self.events[ev.id] = ev
-	at[node.pos] = ev
+	if first then self.event_next[ev] = first end
+	by_pos[pos] = ev
 	return ev
 end
 
@@ -171,7 +201,10 @@ end
 local const_int = calls.const_int
 
 function S:need_int(e, what)
-	local ty = self:expr(e)
+	local check = EXPR[e.kind]
+	if not check then raise(e, "unexpected %s", e.kind) end
+	local ty = check(self, e)
+	e.ty = ty
 	if not INTLIKE[ty.k] then
 		raise(e, "%s must be an integer, not %s", what, types.name(ty))
 	end
@@ -189,76 +222,97 @@ local U64_BUILTINS = { pid = true, tid = true, uid = true, gid = true, cpu = tru
 	cgroup = true }
 local COMM = types.str(16)
 
+-- Builtins by name (the arg0..argN and constants are found after these).
+local BUILTIN = {}
+BUILTIN.comm = function() return COMM end
+BUILTIN.elapsed = function(self)
+	self.uses.elapsed = true
+	return UINT64
+end
+BUILTIN.curtask = function(self, e)
+	local id = self:task_struct_id(e)
+	return { k = "ptr", to = id, cname = "struct task_struct *" }
+end
+local function stack_builtin(self, e)
+	self.uses.stacks = true
+	return { k = e.name, mode = "bpftrace", limit = 127 }
+end
+BUILTIN.kstack, BUILTIN.ustack = stack_builtin, stack_builtin
+BUILTIN.retval = function(self, e)
+	local kind = self.ctx.kind
+	if kind == "kretprobe" or kind == "uretprobe" then return INT64 end
+	if kind == "fexit" then
+		local fa = self.ctx.fargs
+		e.farg_index = #fa.params
+		local ty = fa.ret_ty
+		if not ty or ty.k == "none" then raise(e, "function '%s' returns void", self.ctx.ap.attach.func) end
+		return ty
+	end
+	raise(e, "the retval builtin can only be used with kretprobe, uretprobe and kretfunc probes")
+end
+BUILTIN.args = function(self, e)
+	local ctx = self.ctx
+	local kind = ctx.kind
+	if kind == "tracepoint" then
+		local fmt = ctx.fmt
+		local ty = self.tpargs[fmt]
+		if not ty then ty = { k = "tpargs", fmt = fmt }; self.tpargs[fmt] = ty end
+		return ty
+	end
+	if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = ctx.fargs } end
+	raise(e, "the args builtin can only be used with tracepoint and kfunc/kretfunc probes")
+end
+BUILTIN.func = function(self, e)
+	if self.ctx.ap.multi then return { k = "ksym" } end -- bpf_get_func_ip, named in user space
+	local a = self.ctx.ap.attach
+	local f = a.func or a.symbol or a.name
+	if not f then raise(e, "the func builtin can only be used with kprobe, uprobe, kfunc and usdt probes") end
+	e.static = f
+	return types.str(types.round8(#f + 1))
+end
+BUILTIN.probe = function(self, e)
+	e.static = self.ctx.ap.probe
+	return types.str(types.round8(#e.static + 1))
+end
+BUILTIN.cpid = function(self, e)
+	if not self.opts.cpid then raise(e, "cpid is only available when a command is traced (-c CMD)") end
+	return UINT64
+end
+
+-- arg0..argN of the probes that have them in registers or at known places.
+local function arg_builtin(self, e, name)
+	local kind = self.ctx.kind
+	local n = tonumber(name:sub(4))
+	if kind == "kprobe" or kind == "uprobe" then
+		if n > 5 then raise(e, "%s: only arg0 to arg5 are in registers (stack arguments are not supported)", name) end
+		e.reg = PT_REGS[REGS_ARGS[n + 1]]
+		return UINT64
+	elseif kind == "rawtracepoint" then
+		if n > 11 then raise(e, "%s: rawtracepoint has at most 12 arguments", name) end
+		e.ctx_index = n
+		return UINT64
+	elseif kind == "usdt" then
+		if self.ctx.ap.usdt_mixed then
+			raise(e, "%s: the sites of this usdt probe keep their arguments in different places" ..
+				" (reading arguments of such probes is not supported)", name)
+		end
+		local spec = self.ctx.usdt_args
+		if not spec[n + 1] then
+			raise(e, "%s: the usdt probe has %d argument%s", name, #spec, #spec == 1 and "" or "s")
+		end
+		e.usdt = spec[n + 1]
+		return { k = "int", signed = spec[n + 1].signed }
+	end
+	raise(e, "the %s builtin can only be used with kprobe, uprobe, usdt and rawtracepoint probes", name)
+end
+
 function S:builtin(e)
 	local name = e.name
 	if U64_BUILTINS[name] then return UINT64 end
-	local kind = self.ctx.kind
-	if name == "comm" then
-		return COMM
-	elseif name == "elapsed" then
-		self.uses.elapsed = true
-		return UINT64
-	elseif name == "curtask" then
-		local id = self:task_struct_id(e)
-		return { k = "ptr", to = id, cname = "struct task_struct *" }
-	elseif name == "kstack" or name == "ustack" then
-		self.uses.stacks = true
-		return { k = name, mode = "bpftrace", limit = 127 }
-	elseif name == "retval" then
-		if kind == "kretprobe" or kind == "uretprobe" then return INT64 end
-		if kind == "fexit" then
-			local fa = self.ctx.fargs
-			e.farg_index = #fa.params
-			local ty = fa.ret_ty
-			if not ty or ty.k == "none" then raise(e, "function '%s' returns void", self.ctx.ap.attach.func) end
-			return ty
-		end
-		raise(e, "the retval builtin can only be used with kretprobe, uretprobe and kretfunc probes")
-	elseif name == "args" then
-		if kind == "tracepoint" then
-			local ctx = self.ctx
-			ctx.args_ty = ctx.args_ty or { k = "tpargs", fmt = ctx.fmt }
-			return ctx.args_ty
-		end
-		if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = self.ctx.fargs } end
-		raise(e, "the args builtin can only be used with tracepoint and kfunc/kretfunc probes")
-	elseif name:match("^arg%d+$") then
-		local n = tonumber(name:sub(4))
-		if kind == "kprobe" or kind == "uprobe" then
-			if n > 5 then raise(e, "%s: only arg0 to arg5 are in registers (stack arguments are not supported)", name) end
-			e.reg = PT_REGS[REGS_ARGS[n + 1]]
-			return UINT64
-		elseif kind == "rawtracepoint" then
-			if n > 11 then raise(e, "%s: rawtracepoint has at most 12 arguments", name) end
-			e.ctx_index = n
-			return UINT64
-		elseif kind == "usdt" then
-			if self.ctx.ap.usdt_mixed then
-				raise(e, "%s: the sites of this usdt probe keep their arguments in different places" ..
-					" (reading arguments of such probes is not supported)", name)
-			end
-			local spec = self.ctx.usdt_args
-			if not spec[n + 1] then
-				raise(e, "%s: the usdt probe has %d argument%s", name, #spec, #spec == 1 and "" or "s")
-			end
-			e.usdt = spec[n + 1]
-			return { k = "int", signed = spec[n + 1].signed }
-		end
-		raise(e, "the %s builtin can only be used with kprobe, uprobe, usdt and rawtracepoint probes", name)
-	elseif name == "func" then
-		if self.ctx.ap.multi then return { k = "ksym" } end -- bpf_get_func_ip, named in user space
-		local a = self.ctx.ap.attach
-		local f = a.func or a.symbol or a.name
-		if not f then raise(e, "the func builtin can only be used with kprobe, uprobe, kfunc and usdt probes") end
-		e.static = f
-		return types.str(types.round8(#f + 1))
-	elseif name == "probe" then
-		e.static = self.ctx.ap.probe
-		return types.str(types.round8(#e.static + 1))
-	elseif name == "cpid" then
-		if not self.opts.cpid then raise(e, "cpid is only available when a command is traced (-c CMD)") end
-		return UINT64
-	elseif UNSUPPORTED_BUILTINS[name] then
+	local f = BUILTIN[name]
+	if f then return f(self, e) end
+	if name:match("^arg%d+$") then return arg_builtin(self, e, name) end
+	if UNSUPPORTED_BUILTINS[name] then
 		raise(e, "the %s builtin is not supported", name)
 	end
 	-- constants: the few C macros bpftrace's tools take from kernel headers, then BTF enums
@@ -412,12 +466,17 @@ function S:cast(e)
 	return { k = "int", signed = signed, size = size }
 end
 
+-- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
+local LOGICAL = { ["&&"] = true, ["||"] = true }
+local RIGHT_CHECKED = { ["/"] = "div", ["%"] = "div", ["<<"] = "shift", [">>"] = "shift" }
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
 -- The value of an operand bpftrace takes as a literal: a number, a constant from the headers
 -- or BTF (AF_INET, TCP_SYN_SENT), a positional parameter.
 local function literal(x)
-	local c = const_int(x)
+	local kind = x.kind
+	if kind == "int" then return x.value end
+	local c = kind == "unop" and const_int(x)
 	if c then return c end
 	if x.kind == "ident" and type(x.constant) == "number" then return x.constant end
 	if x.kind == "param" and type(x.value) == "number" and not x.static then return x.value end
@@ -455,8 +514,9 @@ function S:warn_signs(e, lt, rt)
 	local what = SIGN_WARNED[e.op]
 	local lsign, rsign = lt.signed ~= false, rt.signed ~= false
 	if not what or lsign == rsign then return end
-	local lc, rc = literal(e.left), literal(e.right)
-	if (lsign and lc and lc >= 0) or (rsign and rc and rc >= 0) then return end
+	-- (only the signed operand can be the literal that makes it count as unsigned)
+	local c = literal(lsign and e.left or e.right)
+	if c and c >= 0 then return end
 	self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos + #e.op - 1 } or e,
 		"%s integers of different signs: '%s' and '%s' can lead to undefined behavior", what,
 		int_name(lt), int_name(rt))
@@ -502,30 +562,50 @@ end
 
 function S:binop(e)
 	local op = e.op
-	local lt, rt = self:expr(e.left), self:expr(e.right)
+	local l, r = e.left, e.right
+	local check = EXPR[l.kind]
+	if not check then raise(l, "unexpected %s", l.kind) end
+	local lt = check(self, l)
+	l.ty = lt
+	check = EXPR[r.kind]
+	if not check then raise(r, "unexpected %s", r.kind) end
+	local rt = check(self, r)
+	r.ty = rt
+	local lk, rk = lt.k, rt.k
+	local ints = lk == "int" and rk == "int"
 	-- two integers under an arithmetic or comparison operator (the common case) need none of
-	-- the checks below
-	if not (lt.k == "int" and rt.k == "int" and op ~= "&&" and op ~= "||") and
-		self:binop_operands(e, op, lt, rt) then
+	-- the checks of binop_operands
+	if (not ints or LOGICAL[op]) and self:binop_operands(e, op, lt, rt) then
 		return UINT64
 	end
-	local signed = (lt.signed ~= false and lt.k == "int") and (rt.signed ~= false and rt.k == "int")
+	local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
+	local signed
+	if ints then
+		signed = lsigned and rsigned
+		-- (warn_signs warns only about integers of different signs)
+		if lsigned ~= rsigned then self:warn_signs(e, lt, rt) end
+	else
+		signed = (lsigned and lk == "int") and (rsigned and rk == "int")
+	end
 	e.signed = signed
-	if lt.k == "int" and rt.k == "int" then self:warn_signs(e, lt, rt) end
 	if COMPARE[op] then return UINT64 end
-	if (op == "/" or op == "%") and (signed_operand(e.left, lt) or signed_operand(e.right, rt)) then
-		-- bpftrace 0.17's warning (BPF divides unsigned)
-		self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
-			.. "to undefined behavior (cast to unsigned to silence warning)", op)
+	local check = RIGHT_CHECKED[op]
+	if check == "div" then
+		if signed_operand(e.left, lt) or signed_operand(e.right, rt) then
+			-- bpftrace 0.17's warning (BPF divides unsigned)
+			self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
+				.. "to undefined behavior (cast to unsigned to silence warning)", op)
+		end
+		if const_int(e.right) == 0 then
+			raise(e.right, "division by zero")
+		end
+	elseif check == "shift" then
+		local shift = const_int(e.right)
+		if shift and (shift < 0 or shift > 63) then
+			raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
+		end
 	end
-	if (op == "/" or op == "%") and const_int(e.right) == 0 then
-		raise(e.right, "division by zero")
-	end
-	local shift = (op == "<<" or op == ">>") and const_int(e.right)
-	if shift and (shift < 0 or shift > 63) then
-		raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
-	end
-	if lt.k == "ptr" and (op == "+" or op == "-") and rt.k == "int" then
+	if lk == "ptr" and (op == "+" or op == "-") and rk == "int" then
 		return UINT64
 	end
 	return signed and INT64 or UINT64
@@ -634,7 +714,7 @@ function S:assign(s)
 		if m.kind and m.kind ~= "scalar" and op ~= "" then
 			raise(s, "%s is a %s() map: '%s=' does not apply", m.name, m.kind, op)
 		end
-		self:map_kind(m, "scalar", t)
+		if m.kind ~= "scalar" then self:map_kind(m, "scalar", t) end
 		local ty = self:expr(v)
 		if op ~= "" then
 			if not INTLIKE[ty.k] then raise(v, "'%s=' needs an integer, not %s", op, types.name(ty)) end
@@ -689,51 +769,61 @@ function S:assign(s)
 	end
 end
 
+local STMT -- statement checkers by kind (below)
+
 function S:block(b)
 	local stmts = b.stmts
-	for i = 1, #stmts do self:stmt(stmts[i]) end
+	for i = 1, #stmts do
+		local s = stmts[i]
+		local check = STMT[s.kind]
+		if not check then raise(s, "unexpected statement %s", s.kind) end
+		check(self, s)
+	end
 end
 
 -- Calls that make a value (as a statement they only are expressions with no effect).
 local VALUE_CALLS = { str = true, ksym = true, usym = true, ntop = true, kaddr = true, strncmp = true,
 	kstack = true, ustack = true }
 
-function S:stmt(s)
-	local k = s.kind
-	if k == "assign" then
-		self:assign(s)
-	elseif k == "expr_stmt" then
-		local e = s.expr
-		if e.kind == "call" and not VALUE_CALLS[e.name] then
-			self:call_stmt(e, true)
-			e.ty = NONE
-		elseif e.kind == "incdec" then
-			self:expr(e)
-		else
-			self:expr(e)
-			-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
-			s.no_effect = true
-		end
-	elseif k == "if" then
-		self:need_int(s.cond, "an if condition")
-		self:block(s.then_)
-		if s.else_ then self:block(s.else_) end
-	elseif k == "unroll" then
-		local n = const_int(s.count)
-		if not n then raise(s.count, "unroll()'s count must be a constant") end
-		if n < 1 or n > 100 then raise(s.count, "unroll() count must be 1 to 100") end
-		s.n = n
-		self.unrolled = (self.unrolled or 1) * n
-		if self.unrolled > 10000 then
-			raise(s.count, "nested unroll() makes %d copies (at most 10000)", self.unrolled)
-		end
-		self:block(s.body)
-		self.unrolled = self.unrolled / n
-	elseif k == "block" then
-		self:block(s)
+-- Statement checkers by kind.
+STMT = {}
+STMT.assign = S.assign
+STMT.expr_stmt = function(self, s)
+	local e = s.expr
+	if e.kind == "call" and not VALUE_CALLS[e.name] then
+		self:call_stmt(e, true)
+		e.ty = NONE
+	elseif e.kind == "incdec" then
+		self:expr(e)
 	else
-		raise(s, "unexpected statement %s", k)
+		self:expr(e)
+		-- bpftrace accepts expression statements with no effect; so do we (nothing emitted)
+		s.no_effect = true
 	end
+end
+STMT["if"] = function(self, s)
+	self:need_int(s.cond, "an if condition")
+	self:block(s.then_)
+	if s.else_ then self:block(s.else_) end
+end
+STMT.unroll = function(self, s)
+	local n = const_int(s.count)
+	if not n then raise(s.count, "unroll()'s count must be a constant") end
+	if n < 1 or n > 100 then raise(s.count, "unroll() count must be 1 to 100") end
+	s.n = n
+	self.unrolled = (self.unrolled or 1) * n
+	if self.unrolled > 10000 then
+		raise(s.count, "nested unroll() makes %d copies (at most 10000)", self.unrolled)
+	end
+	self:block(s.body)
+	self.unrolled = self.unrolled / n
+end
+STMT.block = S.block
+
+function S:stmt(s)
+	local check = STMT[s.kind]
+	if not check then raise(s, "unexpected statement %s", s.kind) end
+	return check(self, s)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -803,10 +893,10 @@ end
 
 -- Checks one program (a probe body for one attach point).
 function S:program(probe, ap, prog)
-	-- (fields set later are listed as nil: the table is made with room for them)
-	local ctx = { ap = ap, kind = ap.kind, vars = {}, prog = prog, fmt = nil, fargs = nil,
-		usdt_args = nil, args_ty = nil }
-	self.ctx = ctx
+	-- one context table for every program of a compile: each field is set for this one
+	local ctx = self.ctx
+	ctx.ap, ctx.kind, ctx.vars, ctx.prog = ap, ap.kind, {}, prog
+	ctx.fmt, ctx.fargs, ctx.usdt_args = nil, nil, nil
 	if ap.kind == "tracepoint" then
 		ctx.fmt = ap.fmt or tracefs.format(tracefs.root(self.opts), ap.attach.category, ap.attach.name)
 		if not ctx.fmt then raise(ap.spec, "cannot read the format of tracepoint %s", ap.target) end
@@ -822,33 +912,55 @@ function S:program(probe, ap, prog)
 	prog.vars = ctx.vars
 end
 
+-- Expression checkers that are methods of this file (semantic_calls.lua has the others).
+EXPR.ident, EXPR.var, EXPR.param, EXPR.map = S.builtin, S.var_read, S.param, S.map_read
+EXPR.binop, EXPR.unop, EXPR.field, EXPR.index, EXPR.cast = S.binop, S.unop, S.field, S.index, S.cast
+
 local MAX_PROBES = 512
+
+-- Appends to `aps` the attach points of `list` not seen yet (by probe name).
+local function add_unique(list, seen, aps)
+	for i = 1, #list do
+		local ap = list[i]
+		if not seen[ap.probe] then
+			seen[ap.probe] = true
+			aps[#aps + 1] = ap
+		end
+	end
+end
 
 -- The semantic pass: returns { programs = {...}, maps = {...}, events = {...}, uses = {...} }.
 local function analyze(ast, opts)
 	local self = new_state(opts)
 	self.warnings, self.warned = {}, {}
 	local programs = {}
-	for _, probe in ipairs(ast.probes) do
-		local seen, aps = {}, {}
-		for _, spec in ipairs(probe.specs) do
-			for _, ap in ipairs(multi.fold(spec, probes.expand(spec, opts), probe)) do
-				if not seen[ap.probe] then
-					seen[ap.probe] = true
-					aps[#aps + 1] = ap
-				end
+	local ast_probes = ast.probes
+	for pi = 1, #ast_probes do
+		local probe = ast_probes[pi]
+		local specs = probe.specs
+		local aps = multi.fold(specs[1], probes.expand(specs[1], opts), probe)
+		-- one spec expanded to one attach point (the common case) has nothing to deduplicate
+		if #specs > 1 or #aps > 1 then
+			local seen, unique = {}, {}
+			add_unique(aps, seen, unique)
+			for si = 2, #specs do
+				local spec = specs[si]
+				add_unique(multi.fold(spec, probes.expand(spec, opts), probe), seen, unique)
 			end
+			aps = unique
 		end
 		if #programs + #aps > MAX_PROBES then
 			raise(probe.specs[1], "%d attach points: more than the %d bpftrace allows by default (BPFTRACE_MAX_PROBES)",
 				#programs + #aps, MAX_PROBES)
 		end
 		-- each attach point types its own copy of the action (args differ between tracepoints)
-		for i, ap in ipairs(aps) do
+		for i = 1, #aps do
+			local ap = aps[i]
 			local body, pred = probe.body, probe.pred
 			if i > 1 then body, pred = clone(body), pred and clone(pred) end
+			-- (vars is set later, elapsed_init by compile.lua: listed as nil, there is room for them)
 			programs[#programs + 1] = { probe = probe, ap = ap, kind = ap.kind, body = body, pred = pred,
-				vars = nil, fargs = nil, usdt_args = nil, var_sizes = nil, elapsed_init = nil }
+				vars = nil, elapsed_init = nil }
 		end
 	end
 	-- One pass; a second (strict) one only when a map was read before the assignment that
@@ -856,11 +968,16 @@ local function analyze(ast, opts)
 	for pass = 1, 2 do
 		self.final = pass == 2
 		self.retry = false
-		self.events, self.event_keys = {}, {}
-		for _, prog in ipairs(programs) do self:program(prog.probe, prog.ap, prog) end
+		self.events, self.event_keys, self.event_next = {}, {}, {}
+		for i = 1, #programs do
+			local prog = programs[i]
+			self:program(prog.probe, prog.ap, prog)
+		end
 		if not self.retry then break end
 	end
-	for _, m in ipairs(self.map_order) do
+	local map_order = self.map_order
+	for i = 1, #map_order do
+		local m = map_order[i]
 		if not m.kind then
 			raise(m.first, "map %s is used but never assigned", m.name)
 		end

@@ -9,6 +9,8 @@ local function ksyms() return require "bpf.trace.ksyms" end
 
 local raise = diag.raise
 local INT64, UINT64, NONE = types.INT64, types.UINT64, types.NONE
+local VALUE, INTLIKE = types.VALUE_KINDS, types.INTLIKE_KINDS
+local plan_type = types.plan_type
 
 local S = {}
 
@@ -138,16 +140,19 @@ function S:call_value(e)
 	return nil
 end
 
--- Expression checkers by node kind: each returns the node's type.
+-- Expression checkers by node kind: each returns the node's type. The kinds whose checker is a
+-- method of semantic.lua are filled in there (S.EXPR), with the method itself: one call per node.
 local EXPR = {}
+S.EXPR = EXPR
 EXPR["int"] = function() return INT64 end
-EXPR["str"] = function(_, e) return types.str(types.round8(#e.value + 1)) end
-EXPR["ident"] = function(self, e) return self:builtin(e) end
-EXPR["var"] = function(self, e) return self:var_read(e) end
-EXPR["param"] = function(self, e) return self:param(e) end
-EXPR["map"] = function(self, e) return self:map_read(e) end
-EXPR["binop"] = function(self, e) return self:binop(e) end
-EXPR["unop"] = function(self, e) return self:unop(e) end
+-- string literals: one shared type per length
+local str_types = {}
+EXPR["str"] = function(_, e)
+	local n = #e.value
+	local ty = str_types[n]
+	if not ty then ty = types.str(types.round8(n + 1)); str_types[n] = ty end
+	return ty
+end
 EXPR["ternary"] = function(self, e)
 	self:need_int(e.cond, "a condition")
 	local a, b = self:expr(e.a), self:expr(e.b)
@@ -158,9 +163,6 @@ EXPR["ternary"] = function(self, e)
 	if a.k == "str" then u = types.str(math.max(a.size, b.size)) end
 	return u
 end
-EXPR["field"] = function(self, e) return self:field(e) end
-EXPR["index"] = function(self, e) return self:index(e) end
-EXPR["cast"] = function(self, e) return self:cast(e) end
 EXPR["incdec"] = function(self, e)
 	local t = e.target
 	if t.kind == "map" then
@@ -236,37 +238,26 @@ function S:check_format_types(e, convs, tys, first_arg)
 		local conv, ty = convs[j], tys[j]
 		local a = e.args[first_arg + j - 1]
 		if conv == "s" then
-			if types.is_intlike(ty) then
+			if INTLIKE[ty.k] then
 				raise(a, "%s: %%s expects a string, %s given", e.name, types.name(ty))
 			end
-		elseif not (types.is_intlike(ty)) then
+		elseif not INTLIKE[ty.k] then
 			raise(a, "%s: %%%s expects an integer, %s given", e.name, conv, types.name(ty))
 		end
 	end
 	return convs
 end
 
--- "int8", "str64", ...: an arg's part of a record signature, by plan type and size.
-local sig_parts = setmetatable({}, { __index = function(t, type)
-	local by_size = setmetatable({}, { __index = function(u, size)
-		local part = type .. size
-		if not math.type or math.type(size) == "integer" then u[size] = part end
-		return part
-	end })
-	t[type] = by_size
-	return by_size
-end })
-
+-- The record of arguments of types `tys`: plan types with their offsets, and its size.
 local function record_args(tys)
-	local args, off, sig = {}, 8, {}
+	local args, off = {}, 8
 	for i = 1, #tys do
-		local pt = types.plan_type(tys[i])
+		local pt = plan_type(tys[i])
 		pt.offset = off
 		args[i] = pt
 		off = off + pt.size
-		sig[i] = sig_parts[pt.type][pt.size]
 	end
-	return args, off, table.concat(sig, ",")
+	return args, off
 end
 
 function S:map_arg(e, fname, allow_keys)
@@ -287,16 +278,21 @@ function S:call_stmt(e, is_stmt)
 		local fmt = self:static_str(e.args[1])
 		if not fmt then raise(e.args[1], "printf()'s first argument must be a string literal") end
 		local tys = {}
-		for i = 2, #e.args do
-			local ty = self:expr(e.args[i])
-			if not types.is_value(ty) then
-				raise(e.args[i], "printf: %s cannot be printed", types.name(ty))
+		local args = e.args
+		for i = 2, #args do
+			local a = args[i]
+			local check = EXPR[a.kind]
+			if not check then raise(a, "unexpected %s", a.kind) end
+			local ty = check(self, a)
+			a.ty = ty
+			if not VALUE[ty.k] then
+				raise(a, "printf: %s cannot be printed", types.name(ty))
 			end
-			tys[#tys + 1] = ty
+			tys[i - 1] = ty
 		end
 		self:check_format(e, fmt, tys, 2)
-		local args, size, sig = record_args(tys)
-		e.event = self:event(e, "printf", { fmt = fmt, args = args, size = size, sig = sig })
+		local record, size = record_args(tys)
+		e.event = self:event(e, "printf", { kind = "printf", fmt = fmt, args = record, size = size })
 		e.arg_tys = tys
 	elseif name == "print" then
 		call_arity(e, 1, 3)
@@ -315,8 +311,8 @@ function S:call_stmt(e, is_stmt)
 			if #e.args > 1 then raise(e, "print() of a value takes one argument") end
 			local ty = self:expr(a)
 			if not types.is_value(ty) then raise(a, "print: %s cannot be printed", types.name(ty)) end
-			local args, size, sig = record_args({ ty })
-			e.event = self:event(e, "print_value", { args = args, size = size, sig = sig })
+			local args, size = record_args({ ty })
+			e.event = self:event(e, "print_value", { kind = "print_value", args = args, size = size })
 			e.arg_tys = { ty }
 		end
 	elseif name == "clear" or name == "zero" then
@@ -390,9 +386,20 @@ function S:aggregation(s, m, call)
 	elseif n ~= want then
 		raise(call, "%s() takes %d argument%s, %d given", name, want, want == 1 and "" or "s", n)
 	end
-	self:map_kind(m, name, s.target)
+	local kind = m.kind
+	if kind ~= name then
+		if kind then self:map_kind(m, name, s.target) end -- (raises)
+		m.kind = name
+	end
 	if want >= 1 then
-		local ty = self:need_int(call.args[1], AGG_ARG[name])
+		local a = call.args[1]
+		local check = EXPR[a.kind]
+		if not check then raise(a, "unexpected %s", a.kind) end
+		local ty = check(self, a)
+		a.ty = ty
+		if not INTLIKE[ty.k] then
+			raise(a, "%s must be an integer, not %s", AGG_ARG[name], types.name(ty))
+		end
 		m.signed = (m.signed == nil) and (ty.signed ~= false and ty.k == "int") or (m.signed and ty.signed)
 	end
 	if name == "lhist" then
@@ -402,11 +409,12 @@ function S:aggregation(s, m, call)
 		if hi <= lo then raise(call.args[3], "lhist() max must be greater than min") end
 		if step < 1 then raise(call.args[4], "lhist() step must be at least 1") end
 		if (hi - lo) / step > 1000 then raise(call, "lhist() has too many buckets (at most 1000)") end
-		local l = { min = lo, max = hi, step = step }
-		if m.lhist and (m.lhist.min ~= lo or m.lhist.max ~= hi or m.lhist.step ~= step) then
+		local l = m.lhist
+		if not l then
+			m.lhist = { min = lo, max = hi, step = step }
+		elseif l.min ~= lo or l.max ~= hi or l.step ~= step then
 			raise(call, "lhist() of %s has different min, max or step elsewhere", m.name)
 		end
-		m.lhist = l
 	end
 	call.ty = AGG_TYPES[name]
 end

@@ -37,7 +37,16 @@ function M.str(size)
 	return t
 end
 
-local function round8(n) return math.floor((n + 7) / 8) * 8 end
+-- n rounded up to a multiple of 8, remembered for sizes up to 4096 (the result depends on the
+-- value only: 16 and 16.0 give the same integer)
+local rounded8 = {}
+local function round8(n)
+	local r = rounded8[n]
+	if r then return r end
+	r = math.floor((n + 7) / 8) * 8
+	if n >= 0 and n <= 4096 then rounded8[n] = r end
+	return r
+end
 M.round8 = round8
 
 -- Kinds whose values live in a stack buffer (the rest live in a register).
