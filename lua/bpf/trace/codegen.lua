@@ -29,11 +29,7 @@ end
 
 -- Zeroes `size` bytes (a multiple of 8 or not) of the stack at `off`.
 function G:zero(off, size)
-	local b = self.b
-	local i = 0
-	while i + 8 <= size do b:st("u64", "r10", off + i, 0); i = i + 8 end
-	while i + 4 <= size do b:st("u32", "r10", off + i, 0); i = i + 4 end
-	while i < size do b:st("u8", "r10", off + i, 0); i = i + 1 end
+	self.b:zero(off, size)
 end
 
 -- Copies n bytes from [src + soff] to the stack at doff, in the widest accesses alignment allows.
@@ -779,7 +775,9 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" },
 		math.min(math.max(span, 64), 16384))
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
-		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source }, G)
+		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source,
+		-- composite emitters, unless a spec's hook emits before each call
+		plain = not hooks.before_call, check_level = opts.helper_check or 0 }, G)
 	state.g = self
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")

@@ -35,16 +35,20 @@ function G:key(e)
 	return off
 end
 
--- r0 = lookup(map, key at off).
+-- r0 = lookup(map, key at off): one composite emitter, unless a spec's hook wants to emit
+-- before the call (self.plain false).
 function G:lookup(ref, key)
 	local b = self.b
+	if self.plain then b:map_lookup(ref, key); return end
 	self:ld_map("r1", ref)
 	b:stack_ptr("r2", key)
 	self:call("map_lookup_elem", 2)
 end
 
+-- The update is a checked helper (-k): its error report follows G:call's way.
 function G:update(ref, key, val, flags)
 	local b = self.b
+	if self.plain and self.check_level < 1 then b:map_update(ref, key, val, flags or BPF_ANY); return end
 	self:ld_map("r1", ref)
 	b:stack_ptr("r2", key)
 	b:stack_ptr("r3", val)
@@ -97,21 +101,7 @@ function G:map_update_op(target, op, value, delta, result)
 	b:stack_reset(used)
 end
 
--- log2 slot of r7 (bpftrace's: <0 → 0, 0 → 1, else 2 + floor(log2)) into r1.
-function G:log2_slot()
-	local b = self.b
-	local done = b:new_label("slot")
-	b:mov("r1", 0)
-	b:jslt("r7", 0, done)
-	b:mov("r1", 1)
-	b:jeq("r7", 0, done)
-	b:mov("r2", "r7")
-	b:mov("r1", 2)
-	b:add_log2("r1", "r2", "r3") -- r1 += floor(log2(r2)), r3 as scratch
-	b:label(done)
-end
-
--- lhist slot of r7 into r1.
+-- lhist slot of r7 into r1 (the bounds the composite emitter b:linear_slot does not take).
 function G:linear_slot(l, signed)
 	local b = self.b
 	local done = b:new_label("slot")
@@ -129,6 +119,10 @@ function G:linear_slot(l, signed)
 	b:label(done)
 end
 
+-- The value update of each aggregation kind (b:aggregate_update).
+local AGG_UPDATE = { count = "inc", hist = "inc", lhist = "inc", sum = "sum", avg = "avg",
+	stats = "avg", min = "min", max = "max" }
+
 function G:aggregate(s)
 	local b = self.b
 	local t, call = s.target, s.value
@@ -141,12 +135,23 @@ function G:aggregate(s)
 		self:gen(call.args[1])
 		b:mov("r7", "r0")
 	end
-	if kind == "hist" or kind == "lhist" then
-		-- bpftrace compares as signed values: a negative value is below any min
-		if kind == "hist" then self:log2_slot() else self:linear_slot(m.lhist, true) end
-		b:stx("u64", "r10", key + m.slot_offset, "r1")
+	-- the slot (bpftrace's log2 or linear one) of r7 in the key; bpftrace compares as signed
+	-- values: a negative value is below any min
+	if kind == "hist" then
+		b:log2_slot(key + m.slot_offset)
+	elseif kind == "lhist" then
+		local l = m.lhist
+		if not b:linear_slot(l.min, l.max, l.step, true, key + m.slot_offset) then
+			self:linear_slot(l, true)
+			b:stx("u64", "r10", key + m.slot_offset, "r1")
+		end
 	end
 	local val = self:tmp(m.value_size)
+	if self.plain and self.check_level < 1 then
+		b:aggregate_update(AGG_UPDATE[kind], ref, key, val, m.value_size, m.signed)
+		b:stack_reset(used)
+		return
+	end
 	self:lookup(ref, key)
 	local init, done = b:new_label("init"), b:new_label("done")
 	b:jeq("r0", 0, init)
@@ -231,6 +236,7 @@ end
 -- Sends the record at [off, off + size) through the ring buffer.
 function G:submit(off, size)
 	local b = self.b
+	if self.plain then b:ringbuf_output(self.refs.ringbuf, self.refs.lost, off, size); return end
 	self:ld_map("r1", self.refs.ringbuf)
 	b:stack_ptr("r2", off)
 	b:mov("r3", size)
