@@ -582,8 +582,12 @@ function S:binop(e)
 	local signed
 	if ints then
 		signed = lsigned and rsigned
-		-- (warn_signs warns only about integers of different signs)
-		if lsigned ~= rsigned then self:warn_signs(e, lt, rt) end
+		-- (warn_signs warns only about integers of different signs, and never when the signed
+		-- one is a literal >= 0: the common `pid == 42`)
+		if lsigned ~= rsigned then
+			local lit = lsigned and l or r
+			if not (lit.kind == "int" and lit.value >= 0) then self:warn_signs(e, lt, rt) end
+		end
 	else
 		signed = (lsigned and lk == "int") and (rsigned and rk == "int")
 	end
