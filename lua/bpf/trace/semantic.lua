@@ -81,8 +81,8 @@ function S:map_info(node)
 	local name = node.name -- the key, without the "@"
 	local m = maps[name]
 	if not m then
-		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
-			lhist = nil, plan = nil }
+		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil,
+			value = nil, signed = nil, lhist = nil, plan = nil }
 		maps[name] = m
 		local order = self.map_order
 		order[#order + 1] = m
@@ -466,8 +466,8 @@ function S:cast(e)
 	return { k = "int", signed = signed, size = size }
 end
 
--- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
 local LOGICAL = { ["&&"] = true, ["||"] = true }
+-- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
 local RIGHT_CHECKED = { ["/"] = "div", ["%"] = "div", ["<<"] = "shift", [">>"] = "shift" }
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
@@ -593,8 +593,8 @@ function S:binop(e)
 	end
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end
-	local check = RIGHT_CHECKED[op]
-	if check == "div" then
+	local right_check = RIGHT_CHECKED[op]
+	if right_check == "div" then
 		if signed_operand(e.left, lt) or signed_operand(e.right, rt) then
 			-- bpftrace 0.17's warning (BPF divides unsigned)
 			self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
@@ -603,7 +603,7 @@ function S:binop(e)
 		if const_int(e.right) == 0 then
 			raise(e.right, "division by zero")
 		end
-	elseif check == "shift" then
+	elseif right_check == "shift" then
 		local shift = const_int(e.right)
 		if shift and (shift < 0 or shift > 63) then
 			raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
