@@ -41,7 +41,7 @@ local function name_of(c, used)
 		used[head] = true
 		return head
 	end
-	base = c.full
+	local base = c.full
 	local tried = tried_by_set[used]
 	if not tried then tried = {}; tried_by_set[used] = tried end
 	local lo, hi, len = 2, 9, 2
