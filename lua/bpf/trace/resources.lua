@@ -2,6 +2,7 @@
 -- layout, the types the loader creates it with) and event record, and names each program,
 -- filling the plan that PLAN.md describes.
 local types = require "bpf.trace.types"
+local plan_type = types.plan_type
 
 local M = {}
 
@@ -168,25 +169,46 @@ local function map_base(name)
 	return base
 end
 
+-- The value type of each aggregation kind that is a plain name (count, sum, hist, lhist), by
+-- signedness; avg, stats, min and max get a record made per map (agg_value_type).
+local SIGNED_VALUE_NAMES = { sum = "s64", count = "u64", hist = "u64", lhist = "u64" }
+local UNSIGNED_VALUE_NAMES = { sum = "u64", count = "u64", hist = "u64", lhist = "u64" }
+
 -- One plan map from the semantic pass's map info.
-local function layout_map(m, used, opts)
+local function layout_map(m, used, max_entries)
 	local kind = m.kind
 	local facts = KINDS[kind]
-	local keys, key_size, key_type, slot_offset = layout_key(m, facts.slot)
+	local slot = facts.slot
+	local keys, key_size, key_type, slot_offset
+	local mkeys = m.keys
+	local n = mkeys and #mkeys or 0
+	-- (the common layouts of layout_key inline: no key, or one member)
+	if n == 0 then
+		keys, key_size, key_type = {}, 8, "u64"
+		if slot then slot_offset = 0 end
+	elseif n == 1 and not slot then
+		local pt = plan_type(mkeys[1])
+		pt.offset = 0
+		keys, key_size, key_type = { pt }, pt.size, create_type(pt)
+	else
+		keys, key_size, key_type, slot_offset = layout_key(m, slot)
+	end
 	local percpu = facts.percpu
 	local value, value_size, value_type, signed
 	if not percpu then
-		value = types.plan_type(m.value)
+		value = plan_type(m.value)
 		value_size = value.size
 		value_type = create_type(value)
 	else
 		if not facts.unsigned then signed = m.signed ~= false and m.signed ~= nil end
-		value_type = agg_value_type(kind, signed)
+		value_type = (signed and SIGNED_VALUE_NAMES or UNSIGNED_VALUE_NAMES)[kind] or
+			agg_value_type(kind, signed)
 		value_size = facts.value_size
 	end
 	-- the fields every map has; the others only when set (the table stays at 16 slots)
-	local pm = { name = m.name, kind = kind, max_entries = opts.max_entries or MAX_ENTRIES,
-		bpf_name = name_of(map_bases[m.name] or map_base(m.name), used),
+	local name = m.name
+	local pm = { name = name, kind = kind, max_entries = max_entries,
+		bpf_name = name_of(map_bases[name] or map_base(name), used),
 		percpu = percpu, map_type = facts.map_type,
 		keys = keys, key_size = key_size, key_type = key_type,
 		value_size = value_size, value_type = value_type }
@@ -213,8 +235,9 @@ function M.plan(sem, opts)
 	local maps, events, programs = {}, {}, {}
 	local plan = { maps = maps, events = events, programs = programs, internal = {} }
 	local sem_maps = sem.maps
+	local max_entries = opts.max_entries or MAX_ENTRIES
 	for i = 1, #sem_maps do
-		local pm = layout_map(sem_maps[i], used, opts)
+		local pm = layout_map(sem_maps[i], used, max_entries)
 		maps[i] = pm
 		maps[pm.name] = pm
 	end
