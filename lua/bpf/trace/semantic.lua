@@ -94,7 +94,17 @@ end
 local NO_KEYS = {}
 
 function S:map_keys(node)
-	local m = self.maps[node.name] or self:map_info(node)
+	local maps = self.maps
+	local name = node.name
+	local m = maps[name]
+	if not m then
+		-- (map_info's table, made here: a map's first use is most often a keyed one)
+		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil,
+			value = nil, signed = nil, lhist = nil, plan = nil }
+		maps[name] = m
+		local order = self.map_order
+		order[#order + 1] = m
+	end
 	local nodes = node.keys or NO_KEYS
 	local n = #nodes
 	for i = 1, n do
@@ -563,13 +573,21 @@ end
 function S:binop(e)
 	local op = e.op
 	local l, r = e.left, e.right
-	local check = EXPR[l.kind]
-	if not check then raise(l, "unexpected %s", l.kind) end
-	local lt = check(self, l)
+	-- (integer literals, the common right operand, are typed here: no call)
+	local lt, rt
+	local kind = l.kind
+	if kind == "int" then lt = INT64 else
+		local check = EXPR[kind]
+		if not check then raise(l, "unexpected %s", kind) end
+		lt = check(self, l)
+	end
 	l.ty = lt
-	check = EXPR[r.kind]
-	if not check then raise(r, "unexpected %s", r.kind) end
-	local rt = check(self, r)
+	kind = r.kind
+	if kind == "int" then rt = INT64 else
+		local check = EXPR[kind]
+		if not check then raise(r, "unexpected %s", kind) end
+		rt = check(self, r)
+	end
 	r.ty = rt
 	local lk, rk = lt.k, rt.k
 	local ints = lk == "int" and rk == "int"
