@@ -2,6 +2,7 @@
 -- layout, the types the loader creates it with) and event record, and names each program,
 -- filling the plan that PLAN.md describes.
 local types = require "bpf.trace.types"
+local plan_type = types.plan_type
 
 local M = {}
 
@@ -41,7 +42,7 @@ local function name_of(c, used)
 		used[head] = true
 		return head
 	end
-	base = c.full
+	local base = c.full
 	local tried = tried_by_set[used]
 	if not tried then tried = {}; tried_by_set[used] = tried end
 	local lo, hi, len = 2, 9, 2
@@ -113,15 +114,22 @@ local function agg_value_type(kind, signed)
 end
 
 local KEY_NAMES = { "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7" }
-local VALUE_16 = { avg = true, stats = true, min = true, max = true }
-local UNSIGNED_AGG = { count = true, hist = true, lhist = true }
+
+-- What a map's kind decides: per-CPU or not, a slot member in the key (hist, lhist), the size
+-- of an aggregation's value and whether it is unsigned whatever was aggregated.
+local HASH = { percpu = false, map_type = "hash" }
+local function agg(value_size, unsigned, slot)
+	return { percpu = true, map_type = "percpu_hash", value_size = value_size, unsigned = unsigned,
+		slot = slot }
+end
+local KINDS = { scalar = HASH, count = agg(8, true), sum = agg(8), avg = agg(16), stats = agg(16),
+	min = agg(16), max = agg(16), hist = agg(8, true, true), lhist = agg(8, true, true) }
 
 -- The key layout of a map: key types (plan types with offsets), size, bpf.map_create type and
 -- slot offset (hist, lhist).
-local function layout_key(m)
+local function layout_key(m, slot)
 	local mkeys = m.keys
 	local n = mkeys and #mkeys or 0
-	local slot = m.kind == "hist" or m.kind == "lhist"
 	if n == 0 and not slot then return {}, 8, "u64" end
 	if n + (slot and 1 or 0) == 1 then
 		-- one member: the key's type is that member's
@@ -161,26 +169,47 @@ local function map_base(name)
 	return base
 end
 
+-- The value type of each aggregation kind that is a plain name (count, sum, hist, lhist), by
+-- signedness; avg, stats, min and max get a record made per map (agg_value_type).
+local SIGNED_VALUE_NAMES = { sum = "s64", count = "u64", hist = "u64", lhist = "u64" }
+local UNSIGNED_VALUE_NAMES = { sum = "u64", count = "u64", hist = "u64", lhist = "u64" }
+
 -- One plan map from the semantic pass's map info.
-local function layout_map(m, used, opts)
+local function layout_map(m, used, max_entries)
 	local kind = m.kind
-	local keys, key_size, key_type, slot_offset = layout_key(m)
-	local percpu = kind ~= "scalar"
+	local facts = KINDS[kind]
+	local slot = facts.slot
+	local keys, key_size, key_type, slot_offset
+	local mkeys = m.keys
+	local n = mkeys and #mkeys or 0
+	-- (the common layouts of layout_key inline: no key, or one member)
+	if n == 0 then
+		keys, key_size, key_type = {}, 8, "u64"
+		if slot then slot_offset = 0 end
+	elseif n == 1 and not slot then
+		local pt = plan_type(mkeys[1])
+		pt.offset = 0
+		keys, key_size, key_type = { pt }, pt.size, create_type(pt)
+	else
+		keys, key_size, key_type, slot_offset = layout_key(m, slot)
+	end
+	local percpu = facts.percpu
 	local value, value_size, value_type, signed
-	if kind == "scalar" then
-		value = types.plan_type(m.value)
+	if not percpu then
+		value = plan_type(m.value)
 		value_size = value.size
 		value_type = create_type(value)
 	else
-		signed = m.signed ~= false and m.signed ~= nil
-		if UNSIGNED_AGG[kind] then signed = nil end
-		value_type = agg_value_type(kind, signed)
-		value_size = VALUE_16[kind] and 16 or 8
+		if not facts.unsigned then signed = m.signed ~= false and m.signed ~= nil end
+		value_type = (signed and SIGNED_VALUE_NAMES or UNSIGNED_VALUE_NAMES)[kind] or
+			agg_value_type(kind, signed)
+		value_size = facts.value_size
 	end
 	-- the fields every map has; the others only when set (the table stays at 16 slots)
-	local pm = { name = m.name, kind = kind, max_entries = opts.max_entries or MAX_ENTRIES,
-		bpf_name = name_of(map_bases[m.name] or map_base(m.name), used),
-		percpu = percpu, map_type = percpu and "percpu_hash" or "hash",
+	local name = m.name
+	local pm = { name = name, kind = kind, max_entries = max_entries,
+		bpf_name = name_of(map_bases[name] or map_base(name), used),
+		percpu = percpu, map_type = facts.map_type,
 		keys = keys, key_size = key_size, key_type = key_type,
 		value_size = value_size, value_type = value_type }
 	if slot_offset then pm.slot_offset = slot_offset end
@@ -196,7 +225,8 @@ local PREFIX = { begin = "BEGIN", ["end"] = "END", tracepoint = "tp", rawtracepo
 	kprobe = "kp", kretprobe = "kr", uprobe = "up", uretprobe = "ur", usdt = "usdt",
 	fentry = "kf", fexit = "kx", interval = "iv", profile = "pf" }
 
--- Program name bases by kind and target ("tp_sys_enter_read"), remembered like map bases.
+-- Program name bases by kind and target ("tp_sys_enter_read", cleaned), remembered like map
+-- bases.
 local program_bases, n_program_bases = {}, 0
 
 -- Builds the plan skeleton (everything but the programs' code) from the semantic result.
@@ -205,8 +235,9 @@ function M.plan(sem, opts)
 	local maps, events, programs = {}, {}, {}
 	local plan = { maps = maps, events = events, programs = programs, internal = {} }
 	local sem_maps = sem.maps
+	local max_entries = opts.max_entries or MAX_ENTRIES
 	for i = 1, #sem_maps do
-		local pm = layout_map(sem_maps[i], used, opts)
+		local pm = layout_map(sem_maps[i], used, max_entries)
 		maps[i] = pm
 		maps[pm.name] = pm
 	end
@@ -249,14 +280,14 @@ function M.plan(sem, opts)
 		if not by_target then by_target = {}; program_bases[ap.kind] = by_target end
 		local base = by_target[ap.target]
 		if not base then
-			base = PREFIX[ap.kind] .. (ap.target ~= "" and ("_" .. ap.target:gsub("^.*:", "")) or "")
+			base = clean(PREFIX[ap.kind] .. (ap.target ~= "" and ("_" .. ap.target:gsub("^.*:", "")) or ""))
 			if n_program_bases >= 4096 then program_bases, n_program_bases = {}, 0 end
 			program_bases[ap.kind] = program_bases[ap.kind] or by_target
 			by_target[ap.target], n_program_bases = base, n_program_bases + 1
 		end
 		programs[i] = {
 			index = i, probe = ap.probe, kind = ap.kind, prog_type = ap.prog_type,
-			attach = ap.attach, bpf_name = kernel_name(base, pused),
+			attach = ap.attach, bpf_name = name_of(base, pused),
 		}
 	end
 	return plan

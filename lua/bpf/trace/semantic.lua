@@ -81,8 +81,8 @@ function S:map_info(node)
 	local name = node.name -- the key, without the "@"
 	local m = maps[name]
 	if not m then
-		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil, value = nil, signed = nil,
-			lhist = nil, plan = nil }
+		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil,
+			value = nil, signed = nil, lhist = nil, plan = nil }
 		maps[name] = m
 		local order = self.map_order
 		order[#order + 1] = m
@@ -94,7 +94,17 @@ end
 local NO_KEYS = {}
 
 function S:map_keys(node)
-	local m = self.maps[node.name] or self:map_info(node)
+	local maps = self.maps
+	local name = node.name
+	local m = maps[name]
+	if not m then
+		-- (map_info's table, made here: a map's first use is most often a keyed one)
+		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil,
+			value = nil, signed = nil, lhist = nil, plan = nil }
+		maps[name] = m
+		local order = self.map_order
+		order[#order + 1] = m
+	end
 	local nodes = node.keys or NO_KEYS
 	local n = #nodes
 	for i = 1, n do
@@ -466,8 +476,8 @@ function S:cast(e)
 	return { k = "int", signed = signed, size = size }
 end
 
--- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
 local LOGICAL = { ["&&"] = true, ["||"] = true }
+-- Operators whose right operand is checked: divisors (not 0) and shift counts (0 to 63).
 local RIGHT_CHECKED = { ["/"] = "div", ["%"] = "div", ["<<"] = "shift", [">>"] = "shift" }
 local COMPARE = { ["=="] = true, ["!="] = true, ["<"] = true, ["<="] = true, [">"] = true, [">="] = true }
 
@@ -563,13 +573,21 @@ end
 function S:binop(e)
 	local op = e.op
 	local l, r = e.left, e.right
-	local check = EXPR[l.kind]
-	if not check then raise(l, "unexpected %s", l.kind) end
-	local lt = check(self, l)
+	-- (integer literals, the common right operand, are typed here: no call)
+	local lt, rt
+	local kind = l.kind
+	if kind == "int" then lt = INT64 else
+		local check = EXPR[kind]
+		if not check then raise(l, "unexpected %s", kind) end
+		lt = check(self, l)
+	end
 	l.ty = lt
-	check = EXPR[r.kind]
-	if not check then raise(r, "unexpected %s", r.kind) end
-	local rt = check(self, r)
+	kind = r.kind
+	if kind == "int" then rt = INT64 else
+		local check = EXPR[kind]
+		if not check then raise(r, "unexpected %s", kind) end
+		rt = check(self, r)
+	end
 	r.ty = rt
 	local lk, rk = lt.k, rt.k
 	local ints = lk == "int" and rk == "int"
@@ -582,15 +600,19 @@ function S:binop(e)
 	local signed
 	if ints then
 		signed = lsigned and rsigned
-		-- (warn_signs warns only about integers of different signs)
-		if lsigned ~= rsigned then self:warn_signs(e, lt, rt) end
+		-- (warn_signs warns only about integers of different signs, and never when the signed
+		-- one is a literal >= 0: the common `pid == 42`)
+		if lsigned ~= rsigned then
+			local lit = lsigned and l or r
+			if not (lit.kind == "int" and lit.value >= 0) then self:warn_signs(e, lt, rt) end
+		end
 	else
 		signed = (lsigned and lk == "int") and (rsigned and rk == "int")
 	end
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end
-	local check = RIGHT_CHECKED[op]
-	if check == "div" then
+	local right_check = RIGHT_CHECKED[op]
+	if right_check == "div" then
 		if signed_operand(e.left, lt) or signed_operand(e.right, rt) then
 			-- bpftrace 0.17's warning (BPF divides unsigned)
 			self:warn(e.op_pos and { pos = e.op_pos, epos = e.op_pos } or e, "signed operands for '%s' can lead "
@@ -599,7 +621,7 @@ function S:binop(e)
 		if const_int(e.right) == 0 then
 			raise(e.right, "division by zero")
 		end
-	elseif check == "shift" then
+	elseif right_check == "shift" then
 		local shift = const_int(e.right)
 		if shift and (shift < 0 or shift > 63) then
 			raise(e.right, "shift by %s: a shift count is 0 to 63", tostring(shift))
