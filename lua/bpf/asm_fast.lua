@@ -49,10 +49,10 @@ local new_table = has_tnew and tnew or require("bpf.asm_core").new_table
 function M.new(opts, size)
 	local b = asm.new(opts)
 	if size then
-		local quarter = math.floor(size / 4)
-		b.ins, b.jump_label = new_table(4 * size, 0), new_table(0, quarter)
-		b.labels, b.label_hint = new_table(quarter, 0), new_table(quarter, 0)
-		b.lines = new_table(quarter, 0)
+		local few = math.floor(size / 16)
+		b.ins, b.jump_label = new_table(4 * size, 0), new_table(0, few)
+		b.labels, b.label_hint = new_table(few, 0), new_table(few, 0)
+		b.lines = new_table(math.floor(size / 4), 0)
 	else
 		b.label_hint = {}
 	end
@@ -434,10 +434,12 @@ local JSGT_X, JGT_X = op.JMP + op.JSGT + op.X, op.JMP + op.JGT + op.X
 local ATOMIC_DW = op.STX + op.DW + op.ATOMIC
 local MAP_FD, MAP_VALUE = op.PSEUDO_MAP_FD * 16, op.PSEUDO_MAP_VALUE * 16
 
+-- A map reference, a stack offset (from b:stack), an immediate: what the composites take.
 local function is_ref(ref) return type(ref) == "table" and ref.id ~= nil end
+local function is_off(v) return type(v) == "number" and v >= -32768 and v <= 32767 and v % 1 == 0 end
 local function is_imm(v) return type(v) == "number" and v >= -TWO31 and v < TWO31 and v % 1 == 0 end
 
--- The slots of `r1 = map; r2 = r10 + key` from slot n + 1 on; returns the next n.
+-- `r1 = map; r2 = r10 + key` in slots n + 1 .. n + 4.
 local function map_key_args(b, ins, n, ref, key)
 	local k = n * 4
 	ins[k + 1] = LD_IMM64; ins[k + 2] = 1 + MAP_FD; ins[k + 3] = 0; ins[k + 4] = 0
@@ -445,30 +447,35 @@ local function map_key_args(b, ins, n, ref, key)
 	ins[k + 9] = MOV_X; ins[k + 10] = 2 + 160; ins[k + 11] = 0; ins[k + 12] = 0
 	ins[k + 13] = ADD_K; ins[k + 14] = 2; ins[k + 15] = 0; ins[k + 16] = key
 	b.map_ref[n + 1] = ref
-	return n + 4
+end
+
+-- The lookup call after slot n: its arguments, the checked call; returns the call's slot.
+local function lookup_call(b, ins, n, ref, key)
+	map_key_args(b, ins, n, ref, key)
+	b.n = n + 4
+	local prov = b.prov
+	prov[1], prov[2] = MAP, STACK
+	return checked_call(b, specs.map_lookup_elem or spec_of("map_lookup_elem"), 2)
 end
 
 -- r0 = map_lookup_elem(map, r10 + key).
 function F:map_lookup(ref, key)
-	if not (is_ref(ref) and is_imm(key)) then
+	if not (is_ref(ref) and is_off(key)) then
 		self:ld_map("r1", ref)
 		self:stack_ptr("r2", key)
 		return self:call("map_lookup_elem", 2)
 	end
-	self.n = map_key_args(self, self.ins, self.n, ref, key)
-	local prov = self.prov
-	prov[1], prov[2] = MAP, STACK
-	return checked_call(self, specs.map_lookup_elem or spec_of("map_lookup_elem"), 2)
+	return lookup_call(self, self.ins, self.n, ref, key)
 end
 
--- The slots of `r1 = map; r2 = r10 + key; r3 = r10 + val; r4 = flags` and the update call.
+-- The update call after slot n (`r3 = r10 + val; r4 = flags` too); returns the call's slot.
 local function update_call(b, ins, n, ref, key, val, flags)
-	n = map_key_args(b, ins, n, ref, key)
-	local k = n * 4
+	map_key_args(b, ins, n, ref, key)
+	local k = n * 4 + 16
 	ins[k + 1] = MOV_X; ins[k + 2] = 3 + 160; ins[k + 3] = 0; ins[k + 4] = 0
 	ins[k + 5] = ADD_K; ins[k + 6] = 3; ins[k + 7] = 0; ins[k + 8] = val
 	ins[k + 9] = MOV_K; ins[k + 10] = 4; ins[k + 11] = 0; ins[k + 12] = flags
-	b.n = n + 3
+	b.n = n + 7
 	local prov = b.prov
 	prov[1], prov[2], prov[3], prov[4] = MAP, STACK, STACK, flags == 0 and ZERO or SCALAR
 	return checked_call(b, specs.map_update_elem or spec_of("map_update_elem"), 4)
@@ -477,7 +484,7 @@ end
 -- map_update_elem(map, r10 + key, r10 + val, flags).
 function F:map_update(ref, key, val, flags)
 	flags = flags or 0
-	if not (is_ref(ref) and is_imm(key) and is_imm(val) and is_imm(flags)) then
+	if not (is_ref(ref) and is_off(key) and is_off(val) and is_imm(flags)) then
 		self:ld_map("r1", ref)
 		self:stack_ptr("r2", key)
 		self:stack_ptr("r3", val)
@@ -494,13 +501,12 @@ end
 -- 8 or 16 (a second word set to 1 on creation).
 local AGG_BODY = { inc = true, sum = true, avg = true, min = true, max = true }
 function F:aggregate_update(kind, ref, key, val, value_size, signed)
-	if not (AGG_BODY[kind] and is_ref(ref) and is_imm(key) and is_imm(val) and
+	if not (AGG_BODY[kind] and is_ref(ref) and is_off(key) and is_off(val) and
 		(value_size == 8 or value_size == 16)) then
 		error("bpf.asm: aggregate_update: unexpected arguments (" .. tostring(kind) .. ")", 2)
 	end
 	local ins = self.ins
-	self:map_lookup(ref, key)
-	local n = self.n
+	local n = lookup_call(self, ins, self.n, ref, key)
 	local jeq = n + 1 -- to init
 	local k = n * 4
 	ins[k + 1] = JEQ_K; ins[k + 2] = 0; ins[k + 3] = 0; ins[k + 4] = 0
@@ -642,11 +648,12 @@ end
 -- ringbuf_output(ringbuf, r10 + off, size, 0); when it fails, one more lost record: the u64 at
 -- the `lost` map's value incremented atomically.
 function F:ringbuf_output(ringbuf, lost, off, size)
-	if not (is_ref(ringbuf) and is_ref(lost) and is_imm(off) and is_imm(size)) then
+	if not (is_ref(ringbuf) and is_ref(lost) and is_off(off) and is_imm(size)) then
 		error("bpf.asm: ringbuf_output: map references and numbers expected", 2)
 	end
-	local ins = self.ins
-	local n = map_key_args(self, ins, self.n, ringbuf, off)
+	local ins, n = self.ins, self.n
+	map_key_args(self, ins, n, ringbuf, off)
+	n = n + 4
 	local k = n * 4
 	ins[k + 1] = MOV_K; ins[k + 2] = 3; ins[k + 3] = 0; ins[k + 4] = size
 	ins[k + 5] = MOV_K; ins[k + 6] = 4; ins[k + 7] = 0; ins[k + 8] = 0
