@@ -585,8 +585,9 @@ end
 
 function F:aggregate_update(kind, ref, key, val, value_size, signed)
 	local by_kind = AGG[kind]
-	if not (by_kind and is_ref(ref) and is_off(key) and is_off(val) and
-		(value_size == 8 or value_size == 16)) then
+	if not (by_kind and type(ref) == "table" and ref.id and type(key) == "number" and
+		type(val) == "number" and key % 1 == 0 and val % 1 == 0 and key >= -32768 and
+		val >= -32768 and key < 0 and val < 0 and (value_size == 8 or value_size == 16)) then
 		error("bpf.asm: aggregate_update: unexpected arguments (" .. tostring(kind) .. ")", 2)
 	end
 	local t = by_kind[value_size + (signed and 1 or 0)] or aggregate_template(kind, value_size, signed)
@@ -695,11 +696,34 @@ function F:zero(off, size)
 	return first
 end
 
+-- get_current_comm(r10 + off, min(16, size)) into the zeroed size bytes at r10 + off.
+function F:current_comm(off, size)
+	if not (type(off) == "number" and off % 1 == 0 and off >= -32768 and off < 0 and
+		type(size) == "number" and size % 1 == 0 and size > 0 and size < 32768) then
+		error("bpf.asm: current_comm: a stack offset and a size expected", 2)
+	end
+	self:zero(off, size)
+	local len = size < 16 and size or 16
+	local spec = specs.get_current_comm or spec_of("get_current_comm")
+	local n, ins, prov = self.n, self.ins, self.prov
+	local k = n * 4
+	ins[k + 1] = MOV_X; ins[k + 2] = 1 + 160; ins[k + 3] = 0; ins[k + 4] = 0
+	ins[k + 5] = ADD_K; ins[k + 6] = 1; ins[k + 7] = 0; ins[k + 8] = off
+	ins[k + 9] = MOV_K; ins[k + 10] = 2; ins[k + 11] = 0; ins[k + 12] = len
+	ins[k + 13] = CALL; ins[k + 14] = 0; ins[k + 15] = 0; ins[k + 16] = spec.id
+	prov[1], prov[2] = STACK, SCALAR
+	check_call(self, spec, 2)
+	self.n = n + 4
+	return n + 4
+end
+
 -- ringbuf_output(ringbuf, r10 + off, size, 0); when it fails, one more lost record: the u64 at
 -- the `lost` map's value incremented atomically.
 local RINGBUF -- 12 slots: off at field 16, size at 20, the lost map's ld at slot 9
 function F:ringbuf_output(ringbuf, lost, off, size)
-	if not (is_ref(ringbuf) and is_ref(lost) and is_off(off) and is_imm(size)) then
+	if not (type(ringbuf) == "table" and ringbuf.id and type(lost) == "table" and lost.id and
+		type(off) == "number" and off % 1 == 0 and off >= -32768 and off < 0 and
+		type(size) == "number" and size % 1 == 0 and size >= 0 and size < TWO31) then
 		error("bpf.asm: ringbuf_output: map references and numbers expected", 2)
 	end
 	if not RINGBUF then
