@@ -71,9 +71,22 @@ local function alu_method(name, code)
 	local public = Builder[name]
 	local code_x, code_k = op.ALU64 + code + op.X, op.ALU64 + code + op.K
 	local is_mov, is_addsub = code == op.MOV, code == op.ADD or code == op.SUB
+	local code32_x = op.ALU + code + op.X
 	return function(b, dst, src)
 		local d = R64[dst]
-		if d then
+		if not d then
+			-- 32-bit register to register (w0 = w0 zero-extends): a scalar
+			d = R32[dst]
+			local s = R32[src]
+			if d and s then
+				local n, ins = b.n + 1, b.ins
+				b.n = n
+				local k = n * 4
+				ins[k - 3] = code32_x; ins[k - 2] = d + s * 16; ins[k - 1] = 0; ins[k] = 0
+				b.prov[d] = SCALAR
+				return n
+			end
+		else
 			local s = R64[src]
 			if s then
 				local n, ins = b.n + 1, b.ins
@@ -165,13 +178,21 @@ end
 
 -- ---- memory ---------------------------------------------------------------------------------
 
+-- The opcodes of the memory accesses by size name.
+local LDX_MEM, STX_MEM, ST_MEM = {}, {}, {}
+for name, sz in pairs(SIZES) do
+	LDX_MEM[name], STX_MEM[name], ST_MEM[name] = op.LDX + op.MEM + sz, op.STX + op.MEM + sz,
+		op.ST + op.MEM + sz
+end
+local ST_MEM_DW = ST_MEM.u64
+
 function F:ldx(size, dst, src, off)
-	local sz, d, s = SIZES[size], R64[dst], R64[src]
-	if sz and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
+	local code, d, s = LDX_MEM[size], R64[dst], R64[src]
+	if code and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
 		local n, ins = self.n + 1, self.ins
 		self.n = n
 		local k = n * 4
-		ins[k - 3] = op.LDX + op.MEM + sz; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
+		ins[k - 3] = code; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
 		self.prov[d] = SCALAR
 		return n
 	end
@@ -181,27 +202,27 @@ function F:ldx(size, dst, src, off)
 end
 
 function F:stx(size, dst, off, src)
-	local sz, d, s = SIZES[size], R64[dst], R64[src]
-	if sz and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
+	local code, d, s = STX_MEM[size], R64[dst], R64[src]
+	if code and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
 		local n, ins = self.n + 1, self.ins
 		self.n = n
 		local k = n * 4
-		ins[k - 3] = op.STX + op.MEM + sz; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
+		ins[k - 3] = code; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
 		return n
 	end
 	return Builder.stx(self, size, dst, off, src)
 end
 
 function F:st(size, dst, off, imm)
-	local sz, d = SIZES[size], R64[dst]
-	if sz and d and off >= -32768 and off <= 32767 and off % 1 == 0 and type(imm) == "number"
+	local code, d = ST_MEM[size], R64[dst]
+	if code and d and off >= -32768 and off <= 32767 and off % 1 == 0 and type(imm) == "number"
 		and imm % 1 == 0 then
-		if imm >= TWO31 and imm < TWO32 and sz ~= op.DW then imm = imm - TWO32 end
+		if imm >= TWO31 and imm < TWO32 and code ~= ST_MEM_DW then imm = imm - TWO32 end
 		if imm >= -TWO31 and imm < TWO31 then
 			local n, ins = self.n + 1, self.ins
 			self.n = n
 			local k = n * 4
-			ins[k - 3] = op.ST + op.MEM + sz; ins[k - 2] = d; ins[k - 1] = off; ins[k] = imm
+			ins[k - 3] = code; ins[k - 2] = d; ins[k - 1] = off; ins[k] = imm
 			return n
 		end
 	end
