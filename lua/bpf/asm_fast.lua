@@ -49,10 +49,10 @@ local new_table = has_tnew and tnew or require("bpf.asm_core").new_table
 function M.new(opts, size)
 	local b = asm.new(opts)
 	if size then
-		local quarter = math.floor(size / 4)
-		b.ins, b.jump_label = new_table(4 * size, 0), new_table(0, quarter)
-		b.labels, b.label_hint = new_table(quarter, 0), new_table(quarter, 0)
-		b.lines = new_table(quarter, 0)
+		local few = math.floor(size / 16)
+		b.ins, b.jump_label = new_table(4 * size, 0), new_table(0, few)
+		b.labels, b.label_hint = new_table(few, 0), new_table(few, 0)
+		b.lines = new_table(math.floor(size / 4), 0)
 	else
 		b.label_hint = {}
 	end
@@ -71,9 +71,22 @@ local function alu_method(name, code)
 	local public = Builder[name]
 	local code_x, code_k = op.ALU64 + code + op.X, op.ALU64 + code + op.K
 	local is_mov, is_addsub = code == op.MOV, code == op.ADD or code == op.SUB
+	local code32_x = op.ALU + code + op.X
 	return function(b, dst, src)
 		local d = R64[dst]
-		if d then
+		if not d then
+			-- 32-bit register to register (w0 = w0 zero-extends): a scalar
+			d = R32[dst]
+			local s = R32[src]
+			if d and s then
+				local n, ins = b.n + 1, b.ins
+				b.n = n
+				local k = n * 4
+				ins[k - 3] = code32_x; ins[k - 2] = d + s * 16; ins[k - 1] = 0; ins[k] = 0
+				b.prov[d] = SCALAR
+				return n
+			end
+		else
 			local s = R64[src]
 			if s then
 				local n, ins = b.n + 1, b.ins
@@ -165,13 +178,21 @@ end
 
 -- ---- memory ---------------------------------------------------------------------------------
 
+-- The opcodes of the memory accesses by size name.
+local LDX_MEM, STX_MEM, ST_MEM = {}, {}, {}
+for name, sz in pairs(SIZES) do
+	LDX_MEM[name], STX_MEM[name], ST_MEM[name] = op.LDX + op.MEM + sz, op.STX + op.MEM + sz,
+		op.ST + op.MEM + sz
+end
+local ST_MEM_DW = ST_MEM.u64
+
 function F:ldx(size, dst, src, off)
-	local sz, d, s = SIZES[size], R64[dst], R64[src]
-	if sz and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
+	local code, d, s = LDX_MEM[size], R64[dst], R64[src]
+	if code and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
 		local n, ins = self.n + 1, self.ins
 		self.n = n
 		local k = n * 4
-		ins[k - 3] = op.LDX + op.MEM + sz; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
+		ins[k - 3] = code; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
 		self.prov[d] = SCALAR
 		return n
 	end
@@ -181,27 +202,27 @@ function F:ldx(size, dst, src, off)
 end
 
 function F:stx(size, dst, off, src)
-	local sz, d, s = SIZES[size], R64[dst], R64[src]
-	if sz and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
+	local code, d, s = STX_MEM[size], R64[dst], R64[src]
+	if code and d and s and off >= -32768 and off <= 32767 and off % 1 == 0 then
 		local n, ins = self.n + 1, self.ins
 		self.n = n
 		local k = n * 4
-		ins[k - 3] = op.STX + op.MEM + sz; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
+		ins[k - 3] = code; ins[k - 2] = d + s * 16; ins[k - 1] = off; ins[k] = 0
 		return n
 	end
 	return Builder.stx(self, size, dst, off, src)
 end
 
 function F:st(size, dst, off, imm)
-	local sz, d = SIZES[size], R64[dst]
-	if sz and d and off >= -32768 and off <= 32767 and off % 1 == 0 and type(imm) == "number"
+	local code, d = ST_MEM[size], R64[dst]
+	if code and d and off >= -32768 and off <= 32767 and off % 1 == 0 and type(imm) == "number"
 		and imm % 1 == 0 then
-		if imm >= TWO31 and imm < TWO32 and sz ~= op.DW then imm = imm - TWO32 end
+		if imm >= TWO31 and imm < TWO32 and code ~= ST_MEM_DW then imm = imm - TWO32 end
 		if imm >= -TWO31 and imm < TWO31 then
 			local n, ins = self.n + 1, self.ins
 			self.n = n
 			local k = n * 4
-			ins[k - 3] = op.ST + op.MEM + sz; ins[k - 2] = d; ins[k - 1] = off; ins[k] = imm
+			ins[k - 3] = code; ins[k - 2] = d; ins[k - 1] = off; ins[k] = imm
 			return n
 		end
 	end
@@ -389,9 +410,10 @@ end
 
 -- A helper call with nargs arguments already in r1..r(nargs): the count must be the
 -- prototype's, and each register must hold what the argument's kind takes. The helper's
--- return leaves r0 a pointer or a scalar, and r1..r5 unset. F:call and every composite
--- emitter below call through here: one check for all.
-local function checked_call(b, spec, nargs)
+-- return leaves r0 a pointer or a scalar, and r1..r5 unset. The check of F:call and of every
+-- composite emitter below (which set what their own instructions put in r1..r5 first); the
+-- call is recorded in b.helper_calls, its instruction written by the caller.
+local function check_call(b, spec, nargs)
 	if nargs ~= spec.nargs then check_count(spec, nargs) end
 	local prov, accept = b.prov, spec.accept
 	for i = 1, nargs do
@@ -405,86 +427,129 @@ local function checked_call(b, spec, nargs)
 	local nc = b.ncalls + 1
 	b.ncalls = nc
 	b.helper_calls[nc] = spec.name
-	local n, ins = b.n + 1, b.ins
-	b.n = n
-	local k = n * 4
-	ins[k - 3] = CALL; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = spec.id
 	prov[0] = spec.ret
 	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
-	return n
 end
 
 function F:call(helper, nargs)
-	return checked_call(self, specs[helper] or spec_of(helper), nargs)
+	local spec = specs[helper] or spec_of(helper)
+	check_call(self, spec, nargs)
+	local n, ins = self.n + 1, self.ins
+	self.n = n
+	local k = n * 4
+	ins[k - 3] = CALL; ins[k - 2] = 0; ins[k - 1] = 0; ins[k] = spec.id
+	return n
 end
 
 -- ---- composite emitters (the trace compiler's frequent sequences) ----------------------------
--- Each writes a whole sequence in one call, with the jumps inside it resolved here (no labels),
--- sets what its instructions leave in each register as the single emitters would, and checks
--- its helper calls through checked_call. Stack offsets come from b:stack (small, negative);
--- maps are references ({id = n}); anything else goes to the single emitters.
+-- Each writes a whole sequence in one call: a template's slots copied by table.move (built on
+-- first use, the jumps inside resolved in it, a call's slot holding its helper's id), then its
+-- variable fields. Before each helper call of the sequence it sets what its own instructions
+-- put in r1..rN and runs check_call, as F:call would; at its end, r1..r5 are unset (the
+-- sequences end at a label or a call). Stack offsets come from b:stack; maps are references
+-- ({id = n}).
 
 local LDX_DW, STX_DW = op.LDX + op.MEM + op.DW, op.STX + op.MEM + op.DW
 local ST_DW, ST_W, ST_B = op.ST + op.MEM + op.DW, op.ST + op.MEM + op.W, op.ST + op.MEM + op.B
 local MOV_K, ADD_X = op.ALU64 + op.MOV + op.K, op.ALU64 + op.ADD + op.X
 local SUB_X, DIV_K = op.ALU64 + op.SUB + op.X, op.ALU64 + op.DIV + op.K
-local JEQ_X = op.JMP + op.JEQ + op.X
 local JSLT_K, JSLT_X, JLT_X = op.JMP + op.JSLT + op.K, op.JMP + op.JSLT + op.X, op.JMP + op.JLT + op.X
 local JSGT_X, JGT_X = op.JMP + op.JSGT + op.X, op.JMP + op.JGT + op.X
 local ATOMIC_DW = op.STX + op.DW + op.ATOMIC
 local MAP_FD, MAP_VALUE = op.PSEUDO_MAP_FD * 16, op.PSEUDO_MAP_VALUE * 16
 
+local move = table.move or function(a1, f, e, t, a2)
+	for i = 0, e - f do a2[t + i] = a1[f + i] end
+	return a2
+end
+
+-- A map reference, a stack offset (from b:stack), an immediate: what the composites take.
 local function is_ref(ref) return type(ref) == "table" and ref.id ~= nil end
+local function is_off(v) return type(v) == "number" and v >= -32768 and v <= 32767 and v % 1 == 0 end
 local function is_imm(v) return type(v) == "number" and v >= -TWO31 and v < TWO31 and v % 1 == 0 end
 
--- The slots of `r1 = map; r2 = r10 + key` from slot n + 1 on; returns the next n.
-local function map_key_args(b, ins, n, ref, key)
-	local k = n * 4
-	ins[k + 1] = LD_IMM64; ins[k + 2] = 1 + MAP_FD; ins[k + 3] = 0; ins[k + 4] = 0
-	ins[k + 5] = 0; ins[k + 6] = 0; ins[k + 7] = 0; ins[k + 8] = 0
-	ins[k + 9] = MOV_X; ins[k + 10] = 2 + 160; ins[k + 11] = 0; ins[k + 12] = 0
-	ins[k + 13] = ADD_K; ins[k + 14] = 2; ins[k + 15] = 0; ins[k + 16] = key
-	b.map_ref[n + 1] = ref
-	return n + 4
+-- A template being written: put(code, regs, off, imm) appends a slot and returns its number
+-- (from 1); in slot s, the fields are at 4s-3 (code), 4s-2 (regs), 4s-1 (off), 4s (imm).
+local function template()
+	local t, n = {}, 0
+	return t, function(code, regs, off, imm)
+		local k = n * 4
+		t[k + 1], t[k + 2], t[k + 3], t[k + 4] = code, regs, off, imm
+		n = n + 1
+		return n
+	end
 end
+
+local function helper_id(name) return (specs[name] or spec_of(name)).id end
+
+-- `r1 = map; r2 = r10 + key`: slots 1-4 of a sequence (the key at field 16).
+local function put_map_key(put)
+	put(LD_IMM64, 1 + MAP_FD, 0, 0)
+	put(0, 0, 0, 0)
+	put(MOV_X, 2 + 160, 0, 0)
+	return put(ADD_K, 2, 0, 0)
+end
+
+-- `r3 = r10 + val; r4 = flags` and the update call; returns the slot of r3's add.
+local function put_update_rest(put)
+	put(MOV_X, 3 + 160, 0, 0)
+	local s = put(ADD_K, 3, 0, 0)
+	put(MOV_K, 4, 0, 0)
+	put(CALL, 0, 0, helper_id("map_update_elem"))
+	return s
+end
+
+local LOOKUP, UPDATE -- lookup: 5 slots; update: 8 slots (val at field 24, flags at 28)
 
 -- r0 = map_lookup_elem(map, r10 + key).
 function F:map_lookup(ref, key)
-	if not (is_ref(ref) and is_imm(key)) then
+	if not (is_ref(ref) and is_off(key)) then
 		self:ld_map("r1", ref)
 		self:stack_ptr("r2", key)
 		return self:call("map_lookup_elem", 2)
 	end
-	self.n = map_key_args(self, self.ins, self.n, ref, key)
-	local prov = self.prov
+	if not LOOKUP then
+		local put
+		LOOKUP, put = template()
+		put_map_key(put)
+		put(CALL, 0, 0, helper_id("map_lookup_elem"))
+	end
+	local n, ins, prov = self.n, self.ins, self.prov
+	local base = n * 4
+	move(LOOKUP, 1, 20, base + 1, ins)
+	ins[base + 16] = key
+	self.map_ref[n + 1] = ref
 	prov[1], prov[2] = MAP, STACK
-	return checked_call(self, specs.map_lookup_elem or spec_of("map_lookup_elem"), 2)
-end
-
--- The slots of `r1 = map; r2 = r10 + key; r3 = r10 + val; r4 = flags` and the update call.
-local function update_call(b, ins, n, ref, key, val, flags)
-	n = map_key_args(b, ins, n, ref, key)
-	local k = n * 4
-	ins[k + 1] = MOV_X; ins[k + 2] = 3 + 160; ins[k + 3] = 0; ins[k + 4] = 0
-	ins[k + 5] = ADD_K; ins[k + 6] = 3; ins[k + 7] = 0; ins[k + 8] = val
-	ins[k + 9] = MOV_K; ins[k + 10] = 4; ins[k + 11] = 0; ins[k + 12] = flags
-	b.n = n + 3
-	local prov = b.prov
-	prov[1], prov[2], prov[3], prov[4] = MAP, STACK, STACK, flags == 0 and ZERO or SCALAR
-	return checked_call(b, specs.map_update_elem or spec_of("map_update_elem"), 4)
+	check_call(self, specs.map_lookup_elem, 2)
+	self.n = n + 5
+	return n + 5
 end
 
 -- map_update_elem(map, r10 + key, r10 + val, flags).
 function F:map_update(ref, key, val, flags)
 	flags = flags or 0
-	if not (is_ref(ref) and is_imm(key) and is_imm(val) and is_imm(flags)) then
+	if not (is_ref(ref) and is_off(key) and is_off(val) and is_imm(flags)) then
 		self:ld_map("r1", ref)
 		self:stack_ptr("r2", key)
 		self:stack_ptr("r3", val)
 		self:mov("r4", flags)
 		return self:call("map_update_elem", 4)
 	end
-	return update_call(self, self.ins, self.n, ref, key, val, flags)
+	if not UPDATE then
+		local put
+		UPDATE, put = template()
+		put_map_key(put)
+		put_update_rest(put)
+	end
+	local n, ins, prov = self.n, self.ins, self.prov
+	local base = n * 4
+	move(UPDATE, 1, 32, base + 1, ins)
+	ins[base + 16], ins[base + 24], ins[base + 28] = key, val, flags
+	self.map_ref[n + 1] = ref
+	prov[1], prov[2], prov[3], prov[4] = MAP, STACK, STACK, flags == 0 and ZERO or SCALAR
+	check_call(self, specs.map_update_elem, 4)
+	self.n = n + 8
+	return n + 8
 end
 
 -- An aggregation's update of its value (the key at r10 + key, r7 the value where the kind
@@ -492,103 +557,104 @@ end
 -- kind: "inc" (count, hist, lhist: +1), "sum" (+r7), "avg" (+r7 and a count), "min"/"max"
 -- (r7 kept unless the stored one wins, with a set flag; signed compares as signed); value_size
 -- 8 or 16 (a second word set to 1 on creation).
-local AGG_BODY = { inc = true, sum = true, avg = true, min = true, max = true }
-function F:aggregate_update(kind, ref, key, val, value_size, signed)
-	if not (AGG_BODY[kind] and is_ref(ref) and is_imm(key) and is_imm(val) and
-		(value_size == 8 or value_size == 16)) then
-		error("bpf.asm: aggregate_update: unexpected arguments (" .. tostring(kind) .. ")", 2)
-	end
-	local ins = self.ins
-	self:map_lookup(ref, key)
-	local n = self.n
-	local jeq = n + 1 -- to init
-	local k = n * 4
-	ins[k + 1] = JEQ_K; ins[k + 2] = 0; ins[k + 3] = 0; ins[k + 4] = 0
-	k = k + 4
+local AGG = { inc = {}, sum = {}, avg = {}, min = {}, max = {} }
+
+local function aggregate_template(kind, value_size, signed)
+	local t, put = template()
+	put_map_key(put)
+	put(CALL, 0, 0, helper_id("map_lookup_elem"))
+	local jeq = put(JEQ_K, 0, 0, 0) -- to init
+	local jcond
 	if kind == "min" or kind == "max" then
 		local keep -- the stored value stays: min when r7 >= it, max when r7 <= it
 		if kind == "min" then keep = signed and op.JSGE or op.JGE else keep = signed and op.JSLE or op.JLE end
-		ins[k + 1] = LDX_DW; ins[k + 2] = 1; ins[k + 3] = 8; ins[k + 4] = 0
-		ins[k + 5] = JEQ_K; ins[k + 6] = 1; ins[k + 7] = 2; ins[k + 8] = 0
-		ins[k + 9] = LDX_DW; ins[k + 10] = 1; ins[k + 11] = 0; ins[k + 12] = 0
-		ins[k + 13] = op.JMP + keep + op.X; ins[k + 14] = 7 + 16; ins[k + 15] = 0; ins[k + 16] = 0
-		ins[k + 17] = STX_DW; ins[k + 18] = 7 * 16; ins[k + 19] = 0; ins[k + 20] = 0
-		ins[k + 21] = ST_DW; ins[k + 22] = 0; ins[k + 23] = 8; ins[k + 24] = 1
-		k, n = k + 24, n + 6
+		put(LDX_DW, 1, 8, 0)
+		put(JEQ_K, 1, 2, 0)
+		put(LDX_DW, 1, 0, 0)
+		jcond = put(op.JMP + keep + op.X, 7 + 16, 0, 0) -- to done
+		put(STX_DW, 7 * 16, 0, 0)
+		put(ST_DW, 0, 8, 1)
 	else
-		ins[k + 1] = LDX_DW; ins[k + 2] = 1; ins[k + 3] = 0; ins[k + 4] = 0
-		if kind == "inc" then
-			ins[k + 5] = ADD_K; ins[k + 6] = 1; ins[k + 7] = 0; ins[k + 8] = 1
-		else
-			ins[k + 5] = ADD_X; ins[k + 6] = 1 + 7 * 16; ins[k + 7] = 0; ins[k + 8] = 0
-		end
-		ins[k + 9] = STX_DW; ins[k + 10] = 16; ins[k + 11] = 0; ins[k + 12] = 0
-		k, n = k + 12, n + 3
+		put(LDX_DW, 1, 0, 0)
+		if kind == "inc" then put(ADD_K, 1, 0, 1) else put(ADD_X, 1 + 7 * 16, 0, 0) end
+		put(STX_DW, 16, 0, 0)
 		if kind == "avg" then
-			ins[k + 1] = LDX_DW; ins[k + 2] = 1; ins[k + 3] = 8; ins[k + 4] = 0
-			ins[k + 5] = ADD_K; ins[k + 6] = 1; ins[k + 7] = 0; ins[k + 8] = 1
-			ins[k + 9] = STX_DW; ins[k + 10] = 16; ins[k + 11] = 8; ins[k + 12] = 0
-			k, n = k + 12, n + 3
+			put(LDX_DW, 1, 8, 0)
+			put(ADD_K, 1, 0, 1)
+			put(STX_DW, 16, 8, 0)
 		end
 	end
-	local ja = n + 2 -- to done (n counts the jeq below)
-	ins[k + 1] = JA; ins[k + 2] = 0; ins[k + 3] = 0; ins[k + 4] = 0
-	ins[jeq * 4 - 1] = ja - jeq -- init: the slot after the ja
-	k = k + 4
+	local ja = put(JA, 0, 0, 0) -- to done
+	local init, init8
 	if kind == "inc" then
-		ins[k + 1] = ST_DW; ins[k + 2] = 10; ins[k + 3] = val; ins[k + 4] = 1
-		n = ja + 1
+		init = put(ST_DW, 10, 0, 1)
 	else
-		ins[k + 1] = STX_DW; ins[k + 2] = 10 + 7 * 16; ins[k + 3] = val; ins[k + 4] = 0
-		n = ja + 1
-		if value_size == 16 then
-			ins[k + 5] = ST_DW; ins[k + 6] = 10; ins[k + 7] = val + 8; ins[k + 8] = 1
-			n = n + 1
-		end
+		init = put(STX_DW, 10 + 7 * 16, 0, 0)
+		if value_size == 16 then init8 = put(ST_DW, 10, 0, 1) end
 	end
-	local done = update_call(self, ins, n, ref, key, val, 0) + 1
-	ins[ja * 4 - 1] = done - ja - 1
-	if kind == "min" or kind == "max" then ins[jeq * 4 + 15] = done - jeq - 5 end
-	-- the labels' merge points: r1..r5 unset
-	local prov = self.prov
-	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
-	return done - 1
+	local map2 = put_map_key(put) - 3
+	local val2 = put_update_rest(put)
+	local last = val2 + 2 -- the update call; done is the slot after it
+	t[jeq * 4 - 1] = init - jeq - 1
+	t[ja * 4 - 1] = last - ja
+	if jcond then t[jcond * 4 - 1] = last - jcond end
+	t.slots, t.map2 = last, map2
+	t.key2, t.init, t.init8, t.val2 = (map2 + 3) * 4, init * 4 - 1, init8 and init8 * 4 - 1, val2 * 4
+	AGG[kind][value_size + (signed and 1 or 0)] = t
+	return t
+end
+
+function F:aggregate_update(kind, ref, key, val, value_size, signed)
+	local by_kind = AGG[kind]
+	if not (by_kind and type(ref) == "table" and ref.id and type(key) == "number" and
+		type(val) == "number" and key % 1 == 0 and val % 1 == 0 and key >= -32768 and
+		val >= -32768 and key < 0 and val < 0 and (value_size == 8 or value_size == 16)) then
+		error("bpf.asm: aggregate_update: unexpected arguments (" .. tostring(kind) .. ")", 2)
+	end
+	local t = by_kind[value_size + (signed and 1 or 0)] or aggregate_template(kind, value_size, signed)
+	local n, ins, prov = self.n, self.ins, self.prov
+	local base, slots = n * 4, t.slots
+	move(t, 1, slots * 4, base + 1, ins)
+	ins[base + 16], ins[base + t.key2] = key, key
+	ins[base + t.init], ins[base + t.val2] = val, val
+	local init8 = t.init8
+	if init8 then ins[base + init8] = val + 8 end
+	local map_ref = self.map_ref
+	map_ref[n + 1], map_ref[n + t.map2] = ref, ref
+	prov[1], prov[2] = MAP, STACK
+	check_call(self, specs.map_lookup_elem, 2)
+	prov[1], prov[2], prov[3], prov[4] = MAP, STACK, STACK, ZERO
+	check_call(self, specs.map_update_elem, 4)
+	self.n = n + slots
+	return n + slots
 end
 
 -- bpftrace's log2 slot of r7 (<0 → 0, 0 → 1, else 2 + floor(log2)) stored as a u64 at r10 + off
--- (r1..r3 clobbered): a fixed sequence, copied from a template.
-local LOG2_SLOT = {}
-do
-	local t, j = LOG2_SLOT, 0
-	local function put(c, regs, off, imm)
-		t[j + 1], t[j + 2], t[j + 3], t[j + 4] = c, regs, off, imm
-		j = j + 4
-	end
-	put(MOV_K, 1, 0, 0)
-	put(JSLT_K, 7, 34, 0)
-	put(MOV_K, 1, 0, 1)
-	put(JEQ_K, 7, 32, 0)
-	put(MOV_X, 2 + 7 * 16, 0, 0)
-	put(MOV_K, 1, 0, 2)
-	for i = 1, 6 do
-		local s = LOG2_SHIFTS[i]
-		put(MOV_X, 3 + 2 * 16, 0, 0)
-		put(RSH_K, 3, 0, s)
-		put(JEQ_K, 3, 2, 0)
-		put(MOV_X, 2 + 3 * 16, 0, 0)
-		put(ADD_K, 1, 0, s)
-	end
-end
-local move = table.move or function(a1, f, e, t, a2)
-	for i = 0, e - f do a2[t + i] = a1[f + i] end
-	return a2
-end
-
+-- (r1..r3 clobbered).
+local LOG2_SLOT
 function F:log2_slot(off)
+	if not LOG2_SLOT then
+		local put
+		LOG2_SLOT, put = template()
+		put(MOV_K, 1, 0, 0)
+		put(JSLT_K, 7, 34, 0)
+		put(MOV_K, 1, 0, 1)
+		put(JEQ_K, 7, 32, 0)
+		put(MOV_X, 2 + 7 * 16, 0, 0)
+		put(MOV_K, 1, 0, 2)
+		for i = 1, 6 do
+			local s = LOG2_SHIFTS[i]
+			put(MOV_X, 3 + 2 * 16, 0, 0)
+			put(RSH_K, 3, 0, s)
+			put(JEQ_K, 3, 2, 0)
+			put(MOV_X, 2 + 3 * 16, 0, 0)
+			put(ADD_K, 1, 0, s)
+		end
+		put(STX_DW, 10 + 16, 0, 0)
+	end
 	local n, ins = self.n, self.ins
-	move(LOG2_SLOT, 1, 144, n * 4 + 1, ins)
-	local k = n * 4 + 144
-	ins[k + 1] = STX_DW; ins[k + 2] = 10 + 16; ins[k + 3] = off; ins[k + 4] = 0
+	move(LOG2_SLOT, 1, 148, n * 4 + 1, ins)
+	ins[n * 4 + 147] = off
 	self.n = n + 37
 	local prov = self.prov
 	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
@@ -597,27 +663,39 @@ end
 
 -- lhist's slot of r7 (min, max, step as given to lhist; signed compares as signed) stored as
 -- a u64 at r10 + off (r1, r2 clobbered): below min 0, above max 1 + buckets, else
--- 1 + (v - min) / step.
+-- 1 + (v - min) / step. Returns nil, emitting nothing, for bounds beyond 32 bits.
+local LINEAR = {}
+local function linear_template(signed)
+	local t, put = template()
+	put(MOV_K, 1, 0, 0)
+	put(MOV_K, 2, 0, 0) -- min
+	put(signed and JSLT_X or JLT_X, 7 + 32, 8, 0)
+	put(MOV_K, 1, 0, 0) -- 1 + buckets
+	put(MOV_K, 2, 0, 0) -- max
+	put(signed and JSGT_X or JGT_X, 7 + 32, 5, 0)
+	put(MOV_X, 1 + 7 * 16, 0, 0)
+	put(SUB_X, 1 + 32, 0, 0)
+	put(ADD_K, 1, 0, 0) -- max - min
+	put(DIV_K, 1, 0, 0) -- step
+	put(ADD_K, 1, 0, 1)
+	put(STX_DW, 10 + 16, 0, 0) -- off
+	LINEAR[signed] = t
+	return t
+end
+
 function F:linear_slot(min, max, step, signed, off)
 	local nb = math.floor((max - min) / step)
 	if not (is_imm(min) and is_imm(max) and is_imm(step) and is_imm(max - min) and
-		is_imm(1 + nb)) then
+		is_imm(1 + nb) and is_off(off)) then
 		return nil -- the caller emits it one instruction at a time
 	end
+	signed = signed and true or false
+	local t = LINEAR[signed] or linear_template(signed)
 	local n, ins = self.n, self.ins
 	local k = n * 4
-	ins[k + 1] = MOV_K; ins[k + 2] = 1; ins[k + 3] = 0; ins[k + 4] = 0
-	ins[k + 5] = MOV_K; ins[k + 6] = 2; ins[k + 7] = 0; ins[k + 8] = min
-	ins[k + 9] = signed and JSLT_X or JLT_X; ins[k + 10] = 7 + 32; ins[k + 11] = 8; ins[k + 12] = 0
-	ins[k + 13] = MOV_K; ins[k + 14] = 1; ins[k + 15] = 0; ins[k + 16] = 1 + nb
-	ins[k + 17] = MOV_K; ins[k + 18] = 2; ins[k + 19] = 0; ins[k + 20] = max
-	ins[k + 21] = signed and JSGT_X or JGT_X; ins[k + 22] = 7 + 32; ins[k + 23] = 5; ins[k + 24] = 0
-	ins[k + 25] = MOV_X; ins[k + 26] = 1 + 7 * 16; ins[k + 27] = 0; ins[k + 28] = 0
-	ins[k + 29] = SUB_X; ins[k + 30] = 1 + 32; ins[k + 31] = 0; ins[k + 32] = 0
-	ins[k + 33] = ADD_K; ins[k + 34] = 1; ins[k + 35] = 0; ins[k + 36] = max - min
-	ins[k + 37] = DIV_K; ins[k + 38] = 1; ins[k + 39] = 0; ins[k + 40] = step
-	ins[k + 41] = ADD_K; ins[k + 42] = 1; ins[k + 43] = 0; ins[k + 44] = 1
-	ins[k + 45] = STX_DW; ins[k + 46] = 10 + 16; ins[k + 47] = off; ins[k + 48] = 0
+	move(t, 1, 48, k + 1, ins)
+	ins[k + 8], ins[k + 16], ins[k + 20] = min, 1 + nb, max
+	ins[k + 36], ins[k + 40], ins[k + 47] = max - min, step, off
 	self.n = n + 12
 	local prov = self.prov
 	prov[1], prov[2], prov[3], prov[4], prov[5] = false, false, false, false, false
@@ -639,30 +717,59 @@ function F:zero(off, size)
 	return first
 end
 
+-- get_current_comm(r10 + off, min(16, size)) into the zeroed size bytes at r10 + off.
+function F:current_comm(off, size)
+	if not (type(off) == "number" and off % 1 == 0 and off >= -32768 and off < 0 and
+		type(size) == "number" and size % 1 == 0 and size > 0 and size < 32768) then
+		error("bpf.asm: current_comm: a stack offset and a size expected", 2)
+	end
+	self:zero(off, size)
+	local len = size < 16 and size or 16
+	local spec = specs.get_current_comm or spec_of("get_current_comm")
+	local n, ins, prov = self.n, self.ins, self.prov
+	local k = n * 4
+	ins[k + 1] = MOV_X; ins[k + 2] = 1 + 160; ins[k + 3] = 0; ins[k + 4] = 0
+	ins[k + 5] = ADD_K; ins[k + 6] = 1; ins[k + 7] = 0; ins[k + 8] = off
+	ins[k + 9] = MOV_K; ins[k + 10] = 2; ins[k + 11] = 0; ins[k + 12] = len
+	ins[k + 13] = CALL; ins[k + 14] = 0; ins[k + 15] = 0; ins[k + 16] = spec.id
+	prov[1], prov[2] = STACK, SCALAR
+	check_call(self, spec, 2)
+	self.n = n + 4
+	return n + 4
+end
+
 -- ringbuf_output(ringbuf, r10 + off, size, 0); when it fails, one more lost record: the u64 at
 -- the `lost` map's value incremented atomically.
+local RINGBUF -- 12 slots: off at field 16, size at 20, the lost map's ld at slot 9
 function F:ringbuf_output(ringbuf, lost, off, size)
-	if not (is_ref(ringbuf) and is_ref(lost) and is_imm(off) and is_imm(size)) then
+	if not (type(ringbuf) == "table" and ringbuf.id and type(lost) == "table" and lost.id and
+		type(off) == "number" and off % 1 == 0 and off >= -32768 and off < 0 and
+		type(size) == "number" and size % 1 == 0 and size >= 0 and size < TWO31) then
 		error("bpf.asm: ringbuf_output: map references and numbers expected", 2)
 	end
-	local ins = self.ins
-	local n = map_key_args(self, ins, self.n, ringbuf, off)
-	local k = n * 4
-	ins[k + 1] = MOV_K; ins[k + 2] = 3; ins[k + 3] = 0; ins[k + 4] = size
-	ins[k + 5] = MOV_K; ins[k + 6] = 4; ins[k + 7] = 0; ins[k + 8] = 0
-	self.n = n + 2
-	local prov = self.prov
+	if not RINGBUF then
+		local put
+		RINGBUF, put = template()
+		put_map_key(put)
+		put(MOV_K, 3, 0, 0)
+		put(MOV_K, 4, 0, 0)
+		put(CALL, 0, 0, helper_id("ringbuf_output"))
+		put(JEQ_K, 0, 4, 0)
+		put(LD_IMM64, 1 + MAP_VALUE, 0, 0)
+		put(0, 0, 0, 0)
+		put(MOV_K, 2, 0, 1)
+		put(ATOMIC_DW, 1 + 32, 0, op.ADD)
+	end
+	local n, ins, prov = self.n, self.ins, self.prov
+	local base = n * 4
+	move(RINGBUF, 1, 48, base + 1, ins)
+	ins[base + 16], ins[base + 20] = off, size
+	local map_ref = self.map_ref
+	map_ref[n + 1], map_ref[n + 9] = ringbuf, lost
 	prov[1], prov[2], prov[3], prov[4] = MAP, STACK, size == 0 and ZERO or SCALAR, ZERO
-	n = checked_call(self, specs.ringbuf_output or spec_of("ringbuf_output"), 4)
-	k = n * 4
-	ins[k + 1] = JEQ_K; ins[k + 2] = 0; ins[k + 3] = 4; ins[k + 4] = 0
-	ins[k + 5] = LD_IMM64; ins[k + 6] = 1 + MAP_VALUE; ins[k + 7] = 0; ins[k + 8] = 0
-	ins[k + 9] = 0; ins[k + 10] = 0; ins[k + 11] = 0; ins[k + 12] = 0
-	ins[k + 13] = MOV_K; ins[k + 14] = 2; ins[k + 15] = 0; ins[k + 16] = 1
-	ins[k + 17] = ATOMIC_DW; ins[k + 18] = 1 + 32; ins[k + 19] = 0; ins[k + 20] = op.ADD
-	self.map_ref[n + 2] = lost
-	self.n = n + 5
-	return n
+	check_call(self, specs.ringbuf_output, 4)
+	self.n = n + 12
+	return n + 7
 end
 
 -- ---- stack and line info --------------------------------------------------------------------

@@ -577,6 +577,9 @@ function G:into(e, off, size)
 		self:store_static(e.value, off, size)
 	elseif (k == "ident" and (e.name == "func" or e.name == "probe")) or (k == "param") then
 		self:store_static(e.static or "", off, size)
+	elseif k == "ident" and e.name == "comm" and self.plain then
+		b:current_comm(off, size)
+		if self.check_level >= 1 then self:helper_error("get_current_comm", false) end
 	elseif k == "ident" and e.name == "comm" then
 		self:zero(off, size)
 		b:stack_ptr("r1", off)
