@@ -705,6 +705,14 @@ end
 -- Zeroes size bytes of the stack at r10 + off: u64 stores, then u32, then u8.
 function F:zero(off, size)
 	local n, ins = self.n, self.ins
+	if size == 8 or size == 16 then -- the common keys and buffers: one or two u64 stores
+		local k = n * 4
+		ins[k + 1] = ST_DW; ins[k + 2] = 10; ins[k + 3] = off; ins[k + 4] = 0
+		if size == 8 then self.n = n + 1; return n + 1 end
+		ins[k + 5] = ST_DW; ins[k + 6] = 10; ins[k + 7] = off + 8; ins[k + 8] = 0
+		self.n = n + 2
+		return n + 1
+	end
 	local first, i = n + 1, 0
 	while i < size do
 		local c, w = ST_B, 1
