@@ -442,9 +442,9 @@ function F:call(helper, nargs)
 end
 
 -- ---- composite emitters (the trace compiler's frequent sequences) ----------------------------
--- Each writes a whole sequence in one call: a template's slots copied by table.move (built on
--- first use, the jumps inside resolved in it, a call's slot holding its helper's id), then its
--- variable fields. Before each helper call of the sequence it sets what its own instructions
+-- Each writes a whole sequence in one call: most copy a template's slots with table.move (built
+-- on first use, the jumps inside resolved in it, a call's slot holding its helper's id), then
+-- write its variable fields; zero and current_comm write theirs one by one. Before each helper call of the sequence it sets what its own instructions
 -- put in r1..rN and runs check_call, as F:call would; at its end, r1..r5 are unset (the
 -- sequences end at a label or a call). Stack offsets come from b:stack; maps are references
 -- ({id = n}).
