@@ -442,9 +442,9 @@ function F:call(helper, nargs)
 end
 
 -- ---- composite emitters (the trace compiler's frequent sequences) ----------------------------
--- Each writes a whole sequence in one call: a template's slots copied by table.move (built on
--- first use, the jumps inside resolved in it, a call's slot holding its helper's id), then its
--- variable fields. Before each helper call of the sequence it sets what its own instructions
+-- Each writes a whole sequence in one call: most copy a template's slots with table.move (built
+-- on first use, the jumps inside resolved in it, a call's slot holding its helper's id), then
+-- write its variable fields; zero and current_comm write theirs one by one. Before each helper call of the sequence it sets what its own instructions
 -- put in r1..rN and runs check_call, as F:call would; at its end, r1..r5 are unset (the
 -- sequences end at a label or a call). Stack offsets come from b:stack; maps are references
 -- ({id = n}).
@@ -705,6 +705,14 @@ end
 -- Zeroes size bytes of the stack at r10 + off: u64 stores, then u32, then u8.
 function F:zero(off, size)
 	local n, ins = self.n, self.ins
+	if size == 8 or size == 16 then -- the common keys and buffers: one or two u64 stores
+		local k = n * 4
+		ins[k + 1] = ST_DW; ins[k + 2] = 10; ins[k + 3] = off; ins[k + 4] = 0
+		if size == 8 then self.n = n + 1; return n + 1 end
+		ins[k + 5] = ST_DW; ins[k + 6] = 10; ins[k + 7] = off + 8; ins[k + 8] = 0
+		self.n = n + 2
+		return n + 1
+	end
 	local first, i = n + 1, 0
 	while i < size do
 		local c, w = ST_B, 1
