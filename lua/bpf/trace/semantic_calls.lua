@@ -252,7 +252,9 @@ end
 local function record_args(tys)
 	local args, off = {}, 8
 	for i = 1, #tys do
-		local pt = plan_type(tys[i])
+		local ty = tys[i]
+		-- (plan_type's integer case inline)
+		local pt = ty.k == "int" and { type = "int", size = 8, signed = ty.signed } or plan_type(ty)
 		pt.offset = off
 		args[i] = pt
 		off = off + pt.size
@@ -400,7 +402,13 @@ function S:aggregation(s, m, call)
 		if not INTLIKE[ty.k] then
 			raise(a, "%s must be an integer, not %s", AGG_ARG[name], types.name(ty))
 		end
-		m.signed = (m.signed == nil) and (ty.signed ~= false and ty.k == "int") or (m.signed and ty.signed)
+		-- signed while every argument is a signed integer (nil, not false, when the first is not)
+		local signed = m.signed
+		if signed == nil then
+			if ty.signed ~= false and ty.k == "int" then m.signed = true end
+		else
+			m.signed = signed and ty.signed
+		end
 	end
 	if name == "lhist" then
 		local lo, hi, step = const_int(call.args[2]), const_int(call.args[3]), const_int(call.args[4])
