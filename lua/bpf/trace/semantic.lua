@@ -590,15 +590,11 @@ function S:binop(e)
 	end
 	r.ty = rt
 	local lk, rk = lt.k, rt.k
-	local ints = lk == "int" and rk == "int"
-	-- two integers under an arithmetic or comparison operator (the common case) need none of
-	-- the checks of binop_operands
-	if (not ints or LOGICAL[op]) and self:binop_operands(e, op, lt, rt) then
-		return UINT64
-	end
-	local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
 	local signed
-	if ints then
+	if lk == "int" and rk == "int" and not LOGICAL[op] then
+		-- two integers under an arithmetic or comparison operator (the common case) need none
+		-- of the checks of binop_operands
+		local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
 		signed = lsigned and rsigned
 		-- (warn_signs warns only about integers of different signs, and never when the signed
 		-- one is a literal >= 0: the common `pid == 42`)
@@ -607,7 +603,8 @@ function S:binop(e)
 			if not (lit.kind == "int" and lit.value >= 0) then self:warn_signs(e, lt, rt) end
 		end
 	else
-		signed = (lsigned and lk == "int") and (rsigned and rk == "int")
+		if self:binop_operands(e, op, lt, rt) then return UINT64 end
+		signed = (lt.signed ~= false and lk == "int") and (rt.signed ~= false and rk == "int")
 	end
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end
