@@ -187,9 +187,19 @@ local function layout_map(m, used, max_entries)
 		keys, key_size, key_type = {}, 8, "u64"
 		if slot then slot_offset = 0 end
 	elseif n == 1 and not slot then
-		local pt = plan_type(mkeys[1])
+		local ty = mkeys[1]
+		local pt
+		if ty.k == "int" then
+			-- (plan_type's and create_type's integer case inline)
+			local signed = ty.signed
+			pt = { type = "int", size = 8, signed = signed }
+			key_type = signed and "s64" or "u64"
+		else
+			pt = plan_type(ty)
+			key_type = create_type(pt)
+		end
 		pt.offset = 0
-		keys, key_size, key_type = { pt }, pt.size, create_type(pt)
+		keys, key_size = { pt }, pt.size
 	else
 		keys, key_size, key_type, slot_offset = layout_key(m, slot)
 	end
@@ -207,8 +217,11 @@ local function layout_map(m, used, max_entries)
 	end
 	-- the fields every map has; the others only when set (the table stays at 16 slots)
 	local name = m.name
-	local pm = { name = name, kind = kind, max_entries = max_entries,
-		bpf_name = name_of(map_bases[name] or map_base(name), used),
+	-- (name_of's common case inline: the cleaned base's head is free)
+	local base = map_bases[name] or map_base(name)
+	local bpf_name = base.head
+	if used[bpf_name] then bpf_name = name_of(base, used) else used[bpf_name] = true end
+	local pm = { name = name, kind = kind, max_entries = max_entries, bpf_name = bpf_name,
 		percpu = percpu, map_type = facts.map_type,
 		keys = keys, key_size = key_size, key_type = key_type,
 		value_size = value_size, value_type = value_type }

@@ -260,15 +260,17 @@ BUILTIN.retval = function(self, e)
 	end
 	raise(e, "the retval builtin can only be used with kretprobe, uretprobe and kretfunc probes")
 end
+-- The type of a tracepoint's `args`, one per format.
+local function tpargs_type(self)
+	local fmt = self.ctx.fmt
+	local ty = self.tpargs[fmt]
+	if not ty then ty = { k = "tpargs", fmt = fmt }; self.tpargs[fmt] = ty end
+	return ty
+end
 BUILTIN.args = function(self, e)
 	local ctx = self.ctx
 	local kind = ctx.kind
-	if kind == "tracepoint" then
-		local fmt = ctx.fmt
-		local ty = self.tpargs[fmt]
-		if not ty then ty = { k = "tpargs", fmt = fmt }; self.tpargs[fmt] = ty end
-		return ty
-	end
+	if kind == "tracepoint" then return tpargs_type(self) end
 	if kind == "fentry" or kind == "fexit" then return { k = "fargs", fargs = ctx.fargs } end
 	raise(e, "the args builtin can only be used with tracepoint and kfunc/kretfunc probes")
 end
@@ -404,7 +406,15 @@ end
 -- Access and type tables are read-only once made: every use of one tracepoint field in a
 -- compile shares them (self.tp_fields).
 function S:field(e)
-	local bty = self:expr(e.base)
+	local base = e.base
+	local bty
+	if base.kind == "ident" and base.name == "args" and self.ctx.kind == "tracepoint" then
+		-- (a tracepoint's args->field, the common case: the builtin's type without its calls)
+		bty = tpargs_type(self)
+		base.ty = bty
+	else
+		bty = self:expr(base)
+	end
 	local k = bty.k
 	if k == "tpargs" then
 		local f = bty.fmt.by_name[e.field]
@@ -590,15 +600,11 @@ function S:binop(e)
 	end
 	r.ty = rt
 	local lk, rk = lt.k, rt.k
-	local ints = lk == "int" and rk == "int"
-	-- two integers under an arithmetic or comparison operator (the common case) need none of
-	-- the checks of binop_operands
-	if (not ints or LOGICAL[op]) and self:binop_operands(e, op, lt, rt) then
-		return UINT64
-	end
-	local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
 	local signed
-	if ints then
+	if lk == "int" and rk == "int" and not LOGICAL[op] then
+		-- two integers under an arithmetic or comparison operator (the common case) need none
+		-- of the checks of binop_operands
+		local lsigned, rsigned = lt.signed ~= false, rt.signed ~= false
 		signed = lsigned and rsigned
 		-- (warn_signs warns only about integers of different signs, and never when the signed
 		-- one is a literal >= 0: the common `pid == 42`)
@@ -607,7 +613,8 @@ function S:binop(e)
 			if not (lit.kind == "int" and lit.value >= 0) then self:warn_signs(e, lt, rt) end
 		end
 	else
-		signed = (lsigned and lk == "int") and (rsigned and rk == "int")
+		if self:binop_operands(e, op, lt, rt) then return UINT64 end
+		signed = (lt.signed ~= false and lk == "int") and (rt.signed ~= false and rk == "int")
 	end
 	e.signed = signed
 	if COMPARE[op] then return UINT64 end

@@ -236,13 +236,13 @@ function S:check_format_types(e, convs, tys, first_arg)
 	end
 	for j = 1, #convs do
 		local conv, ty = convs[j], tys[j]
-		local a = e.args[first_arg + j - 1]
 		if conv == "s" then
 			if INTLIKE[ty.k] then
-				raise(a, "%s: %%s expects a string, %s given", e.name, types.name(ty))
+				raise(e.args[first_arg + j - 1], "%s: %%s expects a string, %s given", e.name, types.name(ty))
 			end
 		elseif not INTLIKE[ty.k] then
-			raise(a, "%s: %%%s expects an integer, %s given", e.name, conv, types.name(ty))
+			raise(e.args[first_arg + j - 1], "%s: %%%s expects an integer, %s given", e.name, conv,
+				types.name(ty))
 		end
 	end
 	return convs
@@ -252,7 +252,9 @@ end
 local function record_args(tys)
 	local args, off = {}, 8
 	for i = 1, #tys do
-		local pt = plan_type(tys[i])
+		local ty = tys[i]
+		-- (plan_type's integer case inline)
+		local pt = ty.k == "int" and { type = "int", size = 8, signed = ty.signed } or plan_type(ty)
 		pt.offset = off
 		args[i] = pt
 		off = off + pt.size
@@ -400,10 +402,21 @@ function S:aggregation(s, m, call)
 		if not INTLIKE[ty.k] then
 			raise(a, "%s must be an integer, not %s", AGG_ARG[name], types.name(ty))
 		end
-		m.signed = (m.signed == nil) and (ty.signed ~= false and ty.k == "int") or (m.signed and ty.signed)
+		-- signed while every argument is a signed integer (nil, not false, when the first is not)
+		local signed = m.signed
+		if signed == nil then
+			if ty.signed ~= false and ty.k == "int" then m.signed = true end
+		else
+			m.signed = signed and ty.signed
+		end
 	end
 	if name == "lhist" then
-		local lo, hi, step = const_int(call.args[2]), const_int(call.args[3]), const_int(call.args[4])
+		local args = call.args
+		-- (const_int's literal case inline)
+		local a2, a3, a4 = args[2], args[3], args[4]
+		local lo = a2.kind == "int" and a2.value or const_int(a2)
+		local hi = a3.kind == "int" and a3.value or const_int(a3)
+		local step = a4.kind == "int" and a4.value or const_int(a4)
 		if not (lo and hi and step) then raise(call, "lhist()'s min, max and step must be constants") end
 		if lo < 0 then raise(call.args[2], "lhist() min must be non-negative") end
 		if hi <= lo then raise(call.args[3], "lhist() max must be greater than min") end
