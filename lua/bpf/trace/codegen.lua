@@ -758,14 +758,10 @@ function G:block(blk)
 	return false
 end
 
--- Line info for a statement: its source line, column and text (one line, at most 80 bytes).
-local sub, find, gsub = string.sub, string.find, string.gsub
+-- Line info for a statement: its source line, column and text (one line, at most 80 bytes: the
+-- locator makes it, in C).
 function G:line(node, epos)
-	local pos = node.pos
-	local line, col = self.where(pos)
-	local text = sub(self.src, pos, epos or node.epos)
-	if find(text, "\n", 1, true) or find(text, "\t", 1, true) then text = gsub(text, "%s+", " ") end
-	if #text > 80 then text = sub(text, 1, 77) .. "..." end
+	local line, col, text = self.where(node.pos, epos or node.epos)
 	self.b:line(self.file, line, col, text)
 end
 
