@@ -924,7 +924,8 @@ end
 function S:program(probe, ap, prog)
 	-- one context table for every program of a compile: each field is set for this one
 	local ctx = self.ctx
-	ctx.ap, ctx.kind, ctx.vars, ctx.prog = ap, ap.kind, {}, prog
+	-- (vars made with room for one variable)
+	ctx.ap, ctx.kind, ctx.vars, ctx.prog = ap, ap.kind, { [true] = nil }, prog
 	ctx.fmt, ctx.fargs, ctx.usdt_args = nil, nil, nil
 	if ap.kind == "tracepoint" then
 		ctx.fmt = ap.fmt or tracefs.format(tracefs.root(self.opts), ap.attach.category, ap.attach.name)

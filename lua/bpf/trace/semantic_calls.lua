@@ -250,7 +250,7 @@ end
 
 -- The record of arguments of types `tys`: plan types with their offsets, and its size.
 local function record_args(tys)
-	local args, off = {}, 8
+	local args, off = { nil, nil, nil, nil }, 8 -- (room for four, as printf's tys)
 	for i = 1, #tys do
 		local ty = tys[i]
 		-- (plan_type's integer case inline)
@@ -279,7 +279,8 @@ function S:call_stmt(e, is_stmt)
 		if #e.args == 0 then raise(e, "printf() needs a format string") end
 		local fmt = self:static_str(e.args[1])
 		if not fmt then raise(e.args[1], "printf()'s first argument must be a string literal") end
-		local tys = {}
+		-- (room for four arguments made with the table: filling it does not grow it)
+		local tys = { nil, nil, nil, nil }
 		local args = e.args
 		for i = 2, #args do
 			local a = args[i]
@@ -294,7 +295,9 @@ function S:call_stmt(e, is_stmt)
 		end
 		self:check_format(e, fmt, tys, 2)
 		local record, size = record_args(tys)
-		e.event = self:event(e, "printf", { kind = "printf", fmt = fmt, args = record, size = size })
+		-- (id and node, set by event, listed: the table is made with room for them)
+		e.event = self:event(e, "printf", { kind = "printf", fmt = fmt, args = record, size = size,
+			id = nil, node = nil })
 		e.arg_tys = tys
 	elseif name == "print" then
 		call_arity(e, 1, 3)
