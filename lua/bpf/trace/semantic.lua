@@ -228,13 +228,13 @@ function S:static_str(e)
 	return nil
 end
 
-local U64_BUILTINS = { pid = true, tid = true, uid = true, gid = true, cpu = true, nsecs = true,
-	cgroup = true }
 local COMM = types.str(16)
+-- Builtins whose type is always the same (shared type tables: nothing is added to them).
+local CONSTANT_BUILTINS = { pid = UINT64, tid = UINT64, uid = UINT64, gid = UINT64, cpu = UINT64,
+	nsecs = UINT64, cgroup = UINT64, comm = COMM }
 
 -- Builtins by name (the arg0..argN and constants are found after these).
 local BUILTIN = {}
-BUILTIN.comm = function() return COMM end
 BUILTIN.elapsed = function(self)
 	self.uses.elapsed = true
 	return UINT64
@@ -320,7 +320,8 @@ end
 
 function S:builtin(e)
 	local name = e.name
-	if U64_BUILTINS[name] then return UINT64 end
+	local ty = CONSTANT_BUILTINS[name]
+	if ty then return ty end
 	local f = BUILTIN[name]
 	if f then return f(self, e) end
 	if name:match("^arg%d+$") then return arg_builtin(self, e, name) end
