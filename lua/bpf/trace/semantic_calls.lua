@@ -206,7 +206,23 @@ function S:check_format(e, fmt, tys, first_arg)
 		convs = self:parse_format(e, fmt)
 		format_convs[fmt] = convs
 	end
-	return self:check_format_types(e, convs, tys, first_arg)
+	local n = #convs
+	if n ~= #tys then
+		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, n,
+			n == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")
+	end
+	for j = 1, n do
+		local conv, ty = convs[j], tys[j]
+		if conv == "s" then
+			if INTLIKE[ty.k] then
+				raise(e.args[first_arg + j - 1], "%s: %%s expects a string, %s given", e.name, types.name(ty))
+			end
+		elseif not INTLIKE[ty.k] then
+			raise(e.args[first_arg + j - 1], "%s: %%%s expects an integer, %s given", e.name, conv,
+				types.name(ty))
+		end
+	end
+	return convs
 end
 
 function S:parse_format(e, fmt)
@@ -224,25 +240,6 @@ function S:parse_format(e, fmt)
 			end
 			convs[#convs + 1] = conv
 			i = p + 1 + #spec + 1
-		end
-	end
-	return convs
-end
-
-function S:check_format_types(e, convs, tys, first_arg)
-	if #convs ~= #tys then
-		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, #convs,
-			#convs == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")
-	end
-	for j = 1, #convs do
-		local conv, ty = convs[j], tys[j]
-		if conv == "s" then
-			if INTLIKE[ty.k] then
-				raise(e.args[first_arg + j - 1], "%s: %%s expects a string, %s given", e.name, types.name(ty))
-			end
-		elseif not INTLIKE[ty.k] then
-			raise(e.args[first_arg + j - 1], "%s: %%%s expects an integer, %s given", e.name, conv,
-				types.name(ty))
 		end
 	end
 	return convs
