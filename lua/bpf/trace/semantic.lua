@@ -969,7 +969,8 @@ local function analyze(ast, opts)
 	for pi = 1, #ast_probes do
 		local probe = ast_probes[pi]
 		local specs = probe.specs
-		local aps = multi.fold(specs[1], probes.expand(specs[1], opts), probe)
+		local aps = probes.expand(specs[1], opts)
+		if #aps > 1 then aps = multi.fold(specs[1], aps, probe) end -- (one is never folded)
 		-- one spec expanded to one attach point (the common case) has nothing to deduplicate
 		if #specs > 1 or #aps > 1 then
 			local seen, unique = {}, {}
