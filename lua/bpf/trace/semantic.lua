@@ -745,7 +745,10 @@ function S:assign(s)
 			raise(s, "%s is a %s() map: '%s=' does not apply", m.name, m.kind, op)
 		end
 		if m.kind ~= "scalar" then self:map_kind(m, "scalar", t) end
-		local ty = self:expr(v)
+		local check = EXPR[v.kind] -- (self:expr inline, as below)
+		if not check then raise(v, "unexpected %s", v.kind) end
+		local ty = check(self, v)
+		v.ty = ty
 		if op ~= "" then
 			if not INTLIKE[ty.k] then raise(v, "'%s=' needs an integer, not %s", op, types.name(ty)) end
 			ty = INT64
@@ -753,7 +756,10 @@ function S:assign(s)
 		if ty.k == "ptr" then ty = UINT64 end
 		self:map_value(m, ty, v)
 	else
-		local ty = self:expr(v)
+		local check = EXPR[v.kind]
+		if not check then raise(v, "unexpected %s", v.kind) end
+		local ty = check(self, v)
+		v.ty = ty
 		local vars = self.ctx.vars
 		if op ~= "" then
 			local cur = vars[t.name]
