@@ -124,6 +124,8 @@ local function new_ap(kind, spec, probe, attach, target, fmt)
 		target = target or "", spec = spec, fmt = fmt, usdt_mixed = nil }
 end
 
+local TRACEPOINT_PROG_TYPE = PROG_TYPE.tracepoint
+
 -- Tracepoints without wildcards already expanded, by spec text: { root, category, name, fmt }
 -- (their formats are read once per process anyway); forgotten when there are many.
 local plain_tracepoints, n_plain = {}, 0
@@ -136,7 +138,10 @@ function M.expand(spec, opts)
 	if known and known[1] == tracefs.root(opts) then
 		local fmt = known[4]
 		local names = fmt.names
-		return { new_ap("tracepoint", spec, names.probe, { category = known[2], name = known[3] }, names.target, fmt) }
+		-- (new_ap's table made here: one call fewer per probe on the common path)
+		return { { kind = "tracepoint", probe = names.probe,
+			attach = { category = known[2], name = known[3] }, prog_type = TRACEPOINT_PROG_TYPE,
+			target = names.target, spec = spec, fmt = fmt, usdt_mixed = nil } }
 	end
 	local parts = split(text)
 	local kname = parts[1]

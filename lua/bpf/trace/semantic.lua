@@ -228,13 +228,13 @@ function S:static_str(e)
 	return nil
 end
 
-local U64_BUILTINS = { pid = true, tid = true, uid = true, gid = true, cpu = true, nsecs = true,
-	cgroup = true }
 local COMM = types.str(16)
+-- Builtins whose type is always the same (shared type tables: nothing is added to them).
+local CONSTANT_BUILTINS = { pid = UINT64, tid = UINT64, uid = UINT64, gid = UINT64, cpu = UINT64,
+	nsecs = UINT64, cgroup = UINT64, comm = COMM }
 
 -- Builtins by name (the arg0..argN and constants are found after these).
 local BUILTIN = {}
-BUILTIN.comm = function() return COMM end
 BUILTIN.elapsed = function(self)
 	self.uses.elapsed = true
 	return UINT64
@@ -320,7 +320,8 @@ end
 
 function S:builtin(e)
 	local name = e.name
-	if U64_BUILTINS[name] then return UINT64 end
+	local ty = CONSTANT_BUILTINS[name]
+	if ty then return ty end
 	local f = BUILTIN[name]
 	if f then return f(self, e) end
 	if name:match("^arg%d+$") then return arg_builtin(self, e, name) end
@@ -744,7 +745,10 @@ function S:assign(s)
 			raise(s, "%s is a %s() map: '%s=' does not apply", m.name, m.kind, op)
 		end
 		if m.kind ~= "scalar" then self:map_kind(m, "scalar", t) end
-		local ty = self:expr(v)
+		local check = EXPR[v.kind] -- (self:expr inline, as below)
+		if not check then raise(v, "unexpected %s", v.kind) end
+		local ty = check(self, v)
+		v.ty = ty
 		if op ~= "" then
 			if not INTLIKE[ty.k] then raise(v, "'%s=' needs an integer, not %s", op, types.name(ty)) end
 			ty = INT64
@@ -752,7 +756,10 @@ function S:assign(s)
 		if ty.k == "ptr" then ty = UINT64 end
 		self:map_value(m, ty, v)
 	else
-		local ty = self:expr(v)
+		local check = EXPR[v.kind]
+		if not check then raise(v, "unexpected %s", v.kind) end
+		local ty = check(self, v)
+		v.ty = ty
 		local vars = self.ctx.vars
 		if op ~= "" then
 			local cur = vars[t.name]
@@ -924,7 +931,8 @@ end
 function S:program(probe, ap, prog)
 	-- one context table for every program of a compile: each field is set for this one
 	local ctx = self.ctx
-	ctx.ap, ctx.kind, ctx.vars, ctx.prog = ap, ap.kind, {}, prog
+	-- (vars made with room for one variable)
+	ctx.ap, ctx.kind, ctx.vars, ctx.prog = ap, ap.kind, { [true] = nil }, prog
 	ctx.fmt, ctx.fargs, ctx.usdt_args = nil, nil, nil
 	if ap.kind == "tracepoint" then
 		ctx.fmt = ap.fmt or tracefs.format(tracefs.root(self.opts), ap.attach.category, ap.attach.name)
@@ -967,7 +975,8 @@ local function analyze(ast, opts)
 	for pi = 1, #ast_probes do
 		local probe = ast_probes[pi]
 		local specs = probe.specs
-		local aps = multi.fold(specs[1], probes.expand(specs[1], opts), probe)
+		local aps = probes.expand(specs[1], opts)
+		if #aps > 1 then aps = multi.fold(specs[1], aps, probe) end -- (one is never folded)
 		-- one spec expanded to one attach point (the common case) has nothing to deduplicate
 		if #specs > 1 or #aps > 1 then
 			local seen, unique = {}, {}

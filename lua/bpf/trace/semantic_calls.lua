@@ -206,7 +206,23 @@ function S:check_format(e, fmt, tys, first_arg)
 		convs = self:parse_format(e, fmt)
 		format_convs[fmt] = convs
 	end
-	return self:check_format_types(e, convs, tys, first_arg)
+	local n = #convs
+	if n ~= #tys then
+		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, n,
+			n == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")
+	end
+	for j = 1, n do
+		local conv, ty = convs[j], tys[j]
+		if conv == "s" then
+			if INTLIKE[ty.k] then
+				raise(e.args[first_arg + j - 1], "%s: %%s expects a string, %s given", e.name, types.name(ty))
+			end
+		elseif not INTLIKE[ty.k] then
+			raise(e.args[first_arg + j - 1], "%s: %%%s expects an integer, %s given", e.name, conv,
+				types.name(ty))
+		end
+	end
+	return convs
 end
 
 function S:parse_format(e, fmt)
@@ -229,28 +245,9 @@ function S:parse_format(e, fmt)
 	return convs
 end
 
-function S:check_format_types(e, convs, tys, first_arg)
-	if #convs ~= #tys then
-		raise(e, "%s: the format has %d conversion%s but %d argument%s %s given", e.name, #convs,
-			#convs == 1 and "" or "s", #tys, #tys == 1 and "" or "s", #tys == 1 and "is" or "are")
-	end
-	for j = 1, #convs do
-		local conv, ty = convs[j], tys[j]
-		if conv == "s" then
-			if INTLIKE[ty.k] then
-				raise(e.args[first_arg + j - 1], "%s: %%s expects a string, %s given", e.name, types.name(ty))
-			end
-		elseif not INTLIKE[ty.k] then
-			raise(e.args[first_arg + j - 1], "%s: %%%s expects an integer, %s given", e.name, conv,
-				types.name(ty))
-		end
-	end
-	return convs
-end
-
 -- The record of arguments of types `tys`: plan types with their offsets, and its size.
 local function record_args(tys)
-	local args, off = {}, 8
+	local args, off = { nil, nil, nil, nil }, 8 -- (room for four, as printf's tys)
 	for i = 1, #tys do
 		local ty = tys[i]
 		-- (plan_type's integer case inline)
@@ -279,7 +276,8 @@ function S:call_stmt(e, is_stmt)
 		if #e.args == 0 then raise(e, "printf() needs a format string") end
 		local fmt = self:static_str(e.args[1])
 		if not fmt then raise(e.args[1], "printf()'s first argument must be a string literal") end
-		local tys = {}
+		-- (room for four arguments made with the table: filling it does not grow it)
+		local tys = { nil, nil, nil, nil }
 		local args = e.args
 		for i = 2, #args do
 			local a = args[i]
@@ -294,7 +292,9 @@ function S:call_stmt(e, is_stmt)
 		end
 		self:check_format(e, fmt, tys, 2)
 		local record, size = record_args(tys)
-		e.event = self:event(e, "printf", { kind = "printf", fmt = fmt, args = record, size = size })
+		-- (id and node, set by event, listed: the table is made with room for them)
+		e.event = self:event(e, "printf", { kind = "printf", fmt = fmt, args = record, size = size,
+			id = nil, node = nil })
 		e.arg_tys = tys
 	elseif name == "print" then
 		call_arity(e, 1, 3)

@@ -84,12 +84,13 @@ function M.name(ty)
 	return k
 end
 
--- The plan's descriptor (PLAN.md "Types").
+-- The plan's descriptor (PLAN.md "Types"). (`offset = nil`: room for the offset that records
+-- and keys add, so adding it does not grow the table.)
 function M.plan_type(ty)
 	local k = ty.k
 	if k == "int" then return { type = "int", size = 8, signed = ty.signed } end
 	if k == "ptr" then return { type = "int", size = 8, signed = false, pointer = true } end
-	if k == "str" then return { type = "str", size = round8(ty.size) } end
+	if k == "str" then return { type = "str", size = round8(ty.size), offset = nil } end
 	if k == "kstack" then return { type = "kstack", size = 8, mode = ty.mode, limit = ty.limit } end
 	if k == "ustack" then return { type = "ustack", size = 16, mode = ty.mode, limit = ty.limit } end
 	if k == "ksym" then return { type = "ksym", size = 8 } end
