@@ -159,7 +159,7 @@ local function compile_time(rounds)
 		compile(src)
 		times[#times + 1] = (os.clock() - t0) * 1000
 	end
-	return median(times), select(2, src:gsub("\n", "")) + 1
+	return median(times), select(2, src:gsub("\n", "")) + 1, math.min(unpack(times))
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -182,10 +182,11 @@ local function main()
 	end
 	os.execute("mkdir -p " .. TMP)
 	local interp = label or (jit and jit.version or _VERSION)
-	local ms, n = compile_time(41)
+	local ms, n, fastest = compile_time(41)
 	if ms then
-		print(string.format("compile (%s): %d-line program in %.2f ms (median of 41; target < 5 ms: %s)",
-			interp, n, ms, ms < 5 and "met" or "NOT met"))
+		-- the fastest round is the work itself; the median moves with the machine's load
+		print(string.format("compile (%s): %d-line program in %.2f ms (median of 41, fastest %.2f ms; target < 5 ms: %s)",
+			interp, n, ms, fastest, ms < 5 and "met" or "NOT met"))
 	else
 		print("compile: " .. tostring(n))
 	end
