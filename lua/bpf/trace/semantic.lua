@@ -96,26 +96,11 @@ local NO_KEYS = {}
 function S:map_keys(node)
 	local maps = self.maps
 	local name = node.name
-	local m = maps[name]
-	if not m then
-		-- (map_info's table, made here: a map's first use is most often a keyed one)
-		m = { name = at_names[name] or at_name(name), first = node, keys = nil, kind = nil,
-			value = nil, signed = nil, lhist = nil, plan = nil }
-		maps[name] = m
-		local order = self.map_order
-		order[#order + 1] = m
-	end
+	local m = maps[name] or self:map_info(node)
 	local nodes = node.keys or NO_KEYS
 	local n = #nodes
 	for i = 1, n do
-		local k = nodes[i]
-		local check = EXPR[k.kind]
-		if not check then raise(k, "unexpected %s", k.kind) end
-		local ty = check(self, k)
-		k.ty = ty
-		if not VALUE[ty.k] then
-			raise(k, "%s cannot be used as a map key", types.name(ty))
-		end
+		self:need_value(nodes[i], "%s cannot be used as a map key")
 	end
 	local keys = m.keys
 	if not keys then
@@ -218,6 +203,16 @@ function S:need_int(e, what)
 	if not INTLIKE[ty.k] then
 		raise(e, "%s must be an integer, not %s", what, types.name(ty))
 	end
+	return ty
+end
+
+-- The type of e, which must be a value (not a map, a stack or a record); message names its type.
+function S:need_value(e, message)
+	local check = EXPR[e.kind]
+	if not check then raise(e, "unexpected %s", e.kind) end
+	local ty = check(self, e)
+	e.ty = ty
+	if not VALUE[ty.k] then raise(e, message, types.name(ty)) end
 	return ty
 end
 

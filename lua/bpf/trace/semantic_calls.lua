@@ -280,15 +280,7 @@ function S:call_stmt(e, is_stmt)
 		local tys = { nil, nil, nil, nil }
 		local args = e.args
 		for i = 2, #args do
-			local a = args[i]
-			local check = EXPR[a.kind]
-			if not check then raise(a, "unexpected %s", a.kind) end
-			local ty = check(self, a)
-			a.ty = ty
-			if not VALUE[ty.k] then
-				raise(a, "printf: %s cannot be printed", types.name(ty))
-			end
-			tys[i - 1] = ty
+			tys[i - 1] = self:need_value(args[i], "printf: %s cannot be printed")
 		end
 		self:check_format(e, fmt, tys, 2)
 		local record, size = record_args(tys)
@@ -395,13 +387,7 @@ function S:aggregation(s, m, call)
 	end
 	if want >= 1 then
 		local a = call.args[1]
-		local check = EXPR[a.kind]
-		if not check then raise(a, "unexpected %s", a.kind) end
-		local ty = check(self, a)
-		a.ty = ty
-		if not INTLIKE[ty.k] then
-			raise(a, "%s must be an integer, not %s", AGG_ARG[name], types.name(ty))
-		end
+		local ty = self:need_int(a, AGG_ARG[name])
 		-- signed while every argument is a signed integer (nil, not false, when the first is not)
 		local signed = m.signed
 		if signed == nil then
