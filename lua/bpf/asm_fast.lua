@@ -444,8 +444,9 @@ end
 -- ---- composite emitters (the trace compiler's frequent sequences) ----------------------------
 -- Each writes a whole sequence in one call: most copy a template's slots with table.move (built
 -- on first use, the jumps inside resolved in it, a call's slot holding its helper's id), then
--- write its variable fields; zero and current_comm write theirs one by one. Before each helper call of the sequence it sets what its own instructions
--- put in r1..rN and runs check_call, as F:call would; at its end, r1..r5 are unset (the
+-- write its variable fields; zero and current_comm write theirs one by one. Before each helper
+-- call of the sequence it sets what its own instructions put in r1..rN and runs check_call, as
+-- F:call would; at its end, r1..r5 are unset (the
 -- sequences end at a label or a call). Stack offsets come from b:stack; maps are references
 -- ({id = n}).
 
@@ -467,6 +468,7 @@ end
 local function is_ref(ref) return type(ref) == "table" and ref.id ~= nil end
 local function is_off(v) return type(v) == "number" and v >= -32768 and v <= 32767 and v % 1 == 0 end
 local function is_imm(v) return type(v) == "number" and v >= -TWO31 and v < TWO31 and v % 1 == 0 end
+local function is_stack_off(v) return is_off(v) and v < 0 end
 
 -- A template being written: put(code, regs, off, imm) appends a slot and returns its number
 -- (from 1); in slot s, the fields are at 4s-3 (code), 4s-2 (regs), 4s-1 (off), 4s (imm).
@@ -606,6 +608,7 @@ end
 
 function F:aggregate_update(kind, ref, key, val, value_size, signed)
 	local by_kind = AGG[kind]
+	-- (is_ref and is_stack_off inline: this runs for every aggregation)
 	if not (by_kind and type(ref) == "table" and ref.id and type(key) == "number" and
 		type(val) == "number" and key % 1 == 0 and val % 1 == 0 and key >= -32768 and
 		val >= -32768 and key < 0 and val < 0 and (value_size == 8 or value_size == 16)) then
@@ -727,8 +730,7 @@ end
 
 -- get_current_comm(r10 + off, min(16, size)) into the zeroed size bytes at r10 + off.
 function F:current_comm(off, size)
-	if not (type(off) == "number" and off % 1 == 0 and off >= -32768 and off < 0 and
-		type(size) == "number" and size % 1 == 0 and size > 0 and size < 32768) then
+	if not (is_stack_off(off) and is_off(size) and size > 0) then
 		error("bpf.asm: current_comm: a stack offset and a size expected", 2)
 	end
 	self:zero(off, size)
@@ -750,9 +752,7 @@ end
 -- the `lost` map's value incremented atomically.
 local RINGBUF -- 12 slots: off at field 16, size at 20, the lost map's ld at slot 9
 function F:ringbuf_output(ringbuf, lost, off, size)
-	if not (type(ringbuf) == "table" and ringbuf.id and type(lost) == "table" and lost.id and
-		type(off) == "number" and off % 1 == 0 and off >= -32768 and off < 0 and
-		type(size) == "number" and size % 1 == 0 and size >= 0 and size < TWO31) then
+	if not (is_ref(ringbuf) and is_ref(lost) and is_stack_off(off) and is_imm(size) and size >= 0) then
 		error("bpf.asm: ringbuf_output: map references and numbers expected", 2)
 	end
 	if not RINGBUF then

@@ -775,8 +775,10 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 		math.min(math.max(span, 64), 16384))
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source,
-		-- composite emitters, unless a spec's hook emits before each call
-		plain = not hooks.before_call, check_level = opts.helper_check or 0 }, G)
+		-- composite emitters, unless a spec's hook emits before each call; map updates in one
+		-- too unless -k checks them (the report follows G:call's way)
+		plain = not hooks.before_call, check_level = opts.helper_check or 0,
+		plain_update = not hooks.before_call and (opts.helper_check or 0) < 1 }, G)
 	state.g = self
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")

@@ -45,10 +45,11 @@ function G:lookup(ref, key)
 	self:call("map_lookup_elem", 2)
 end
 
--- The update is a checked helper (-k): its error report follows G:call's way.
+-- The update is a checked helper (-k): its error report follows G:call's way (self.plain_update
+-- false).
 function G:update(ref, key, val, flags)
 	local b = self.b
-	if self.plain and self.check_level < 1 then b:map_update(ref, key, val, flags or BPF_ANY); return end
+	if self.plain_update then b:map_update(ref, key, val, flags or BPF_ANY); return end
 	self:ld_map("r1", ref)
 	b:stack_ptr("r2", key)
 	b:stack_ptr("r3", val)
@@ -147,7 +148,7 @@ function G:aggregate(s)
 		end
 	end
 	local val = self:tmp(m.value_size)
-	if self.plain and self.check_level < 1 then
+	if self.plain_update then
 		b:aggregate_update(AGG_UPDATE[kind], ref, key, val, m.value_size, m.signed)
 		b:stack_reset(used)
 		return

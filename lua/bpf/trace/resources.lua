@@ -134,14 +134,14 @@ local function layout_key(m, slot)
 	if n + (slot and 1 or 0) == 1 then
 		-- one member: the key's type is that member's
 		if slot then return {}, 8, "u64", 0 end
-		local pt = types.plan_type(mkeys[1])
+		local pt = plan_type(mkeys[1])
 		pt.offset = 0
 		return { pt }, pt.size, create_type(pt) -- (made with its element: no growing)
 	end
 	local keys, off = {}, 0
 	local st = { name = "key_t", size = 0 }
 	for i = 1, n do
-		local pt = types.plan_type(mkeys[i])
+		local pt = plan_type(mkeys[i])
 		pt.offset = off
 		keys[i] = pt
 		st[i] = { KEY_NAMES[i] or ("k" .. (i - 1)), create_type(pt), offset = off }
@@ -179,30 +179,7 @@ local function layout_map(m, used, max_entries)
 	local kind = m.kind
 	local facts = KINDS[kind]
 	local slot = facts.slot
-	local keys, key_size, key_type, slot_offset
-	local mkeys = m.keys
-	local n = mkeys and #mkeys or 0
-	-- (the common layouts of layout_key inline: no key, or one member)
-	if n == 0 then
-		keys, key_size, key_type = {}, 8, "u64"
-		if slot then slot_offset = 0 end
-	elseif n == 1 and not slot then
-		local ty = mkeys[1]
-		local pt
-		if ty.k == "int" then
-			-- (plan_type's and create_type's integer case inline)
-			local signed = ty.signed
-			pt = { type = "int", size = 8, signed = signed }
-			key_type = signed and "s64" or "u64"
-		else
-			pt = plan_type(ty)
-			key_type = create_type(pt)
-		end
-		pt.offset = 0
-		keys, key_size = { pt }, pt.size
-	else
-		keys, key_size, key_type, slot_offset = layout_key(m, slot)
-	end
+	local keys, key_size, key_type, slot_offset = layout_key(m, slot)
 	local percpu = facts.percpu
 	local value, value_size, value_type, signed
 	if not percpu then
@@ -217,10 +194,7 @@ local function layout_map(m, used, max_entries)
 	end
 	-- the fields every map has; the others only when set (the table stays at 16 slots)
 	local name = m.name
-	-- (name_of's common case inline: the cleaned base's head is free)
-	local base = map_bases[name] or map_base(name)
-	local bpf_name = base.head
-	if used[bpf_name] then bpf_name = name_of(base, used) else used[bpf_name] = true end
+	local bpf_name = name_of(map_base(name), used)
 	local pm = { name = name, kind = kind, max_entries = max_entries, bpf_name = bpf_name,
 		percpu = percpu, map_type = facts.map_type,
 		keys = keys, key_size = key_size, key_type = key_type,
