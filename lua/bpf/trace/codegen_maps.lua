@@ -5,7 +5,6 @@ local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
 
 local raise = diag.raise
-local Builder = require("bpf.asm").Builder
 
 local G = {}
 
@@ -281,8 +280,7 @@ function G:count_lost()
 	local b = self.b
 	b:ld_map_value("r1", self.refs.lost, 0)
 	b:mov("r2", 1)
-	-- the fast builder has no atomics: bpf.asm's own method writes the instruction into it
-	Builder.atomic(b, "add", "u64", "r1", 0, "r2")
+	b:atomic("add", "u64", "r1", 0, "r2")
 end
 
 function G:event(e)
