@@ -1,7 +1,7 @@
 /*
  * The trace compiler's instruction builder in C: bpf.asm_fast's emitters writing slots into a
  * buffer, with what each register holds tracked for the helper-prototype checks. A builder is
- * a Lua table whose field `gen` holds this state. Any form the C path does not take, and every
+ * a Lua table whose first array entry holds this state. Any form the C path does not take, and every
  * refusal, turns the table into bpf.asm_fast's Lua builder (gen_export) and repeats the call
  * there, so rare forms and every message stay the Lua builder's. The sequences (map updates,
  * aggregations, histogram slots) are in lasm_gen_seq.c.
@@ -27,7 +27,7 @@ struct gen_box {
 struct gen *gen_self(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_getfield(L, 1, "gen");
+	lua_rawgeti(L, 1, B_GEN);
 	struct gen_box *box = lua_touserdata(L, -1);
 	if (!box || lbpf_len(L, -1) != (lua_Integer)sizeof(*box) || box->magic != GEN_MAGIC)
 		luaL_error(L, "bpf.asm: a builder expected (its methods are called with ':')");
@@ -74,6 +74,7 @@ static int gen_gc(lua_State *L)
 	free(g->label_slot);
 	free(g->lines);
 	free(g->calls);
+	free(g->ref_slot);
 	memset(g, 0, sizeof(*g));
 	return 0;
 }
@@ -142,12 +143,18 @@ bool gen_is_ref(lua_State *L, int idx)
 	return ok;
 }
 
-/* b.map_ref[slot] = the value at ref_idx (slot from 1, as the Lua builder counts). */
-void gen_set_map_ref(lua_State *L, uint32_t slot, int ref_idx)
+/* The map reference at ref_idx used by slot (from 1, as the Lua builder counts): kept in the
+ * table's B_REFS list, its slot here (export makes the Lua builder's map_ref from both). */
+void gen_set_map_ref(lua_State *L, struct gen *g, uint32_t slot, int ref_idx)
 {
-	lua_getfield(L, 1, "map_ref");
+	uint32_t cap = g->ref_cap;
+	if (!grow((void **)&g->ref_slot, &cap, g->nrefs + 1, sizeof(*g->ref_slot)))
+		luaL_error(L, "bpf.asm: out of memory");
+	g->ref_cap = cap;
+	g->ref_slot[g->nrefs++] = slot;
+	lua_rawgeti(L, 1, B_REFS);
 	lua_pushvalue(L, ref_idx);
-	lua_rawseti(L, -2, (int)slot);
+	lua_rawseti(L, -2, (int)g->nrefs);
 	lua_pop(L, 1);
 }
 
@@ -415,7 +422,7 @@ static int m_ld_ref(lua_State *L)
 	gen_reserve(L, g, 2);
 	gen_put(g, LD_IMM64, (uint8_t)(d + pseudo * 16), 0, 0);
 	gen_put(g, 0, 0, 0, (int32_t)hi);
-	gen_set_map_ref(L, g->n - 1, 3);
+	gen_set_map_ref(L, g, g->n - 1, 3);
 	g->prov[d] = pseudo == PSEUDO_MAP_VALUE ? P_MAPVAL : P_MAP;
 	lua_pushinteger(L, g->n - 1);
 	return 1;
@@ -435,7 +442,7 @@ static int m_new_label(lua_State *L)
 	g->label_cap = cap;
 	g->label_slot[id] = -1;
 	g->label_seq = id;
-	lua_getfield(L, 1, "label_hint");
+	lua_rawgeti(L, 1, B_HINTS);
 	lua_pushvalue(L, 2);
 	lua_rawseti(L, -2, (int)id);
 	lua_pushinteger(L, id);
@@ -630,7 +637,7 @@ static int m_line(lua_State *L)
 	}
 	g->lines[k - 1] = (struct gen_line){ .slot = g->n, .line = line, .col = col, .has_col = has_col };
 	g->cur_line = k;
-	lua_getfield(L, 1, "line_str");
+	lua_rawgeti(L, 1, B_LINE_STR);
 	lua_pushvalue(L, 2);
 	lua_rawseti(L, -2, (int)(2 * k - 1));
 	lua_pushvalue(L, 5);
@@ -748,7 +755,7 @@ static void push_str_or_empty(lua_State *L, int line_str, int i)
 
 static void export_lines(lua_State *L, const struct gen *g)
 {
-	lua_getfield(L, 1, "line_str");
+	lua_rawgeti(L, 1, B_LINE_STR);
 	int line_str = lua_gettop(L);
 	lua_createtable(L, (int)(5 * g->nlines), 0);
 	for (uint32_t e = 0; e < g->nlines; e++) {
@@ -796,6 +803,26 @@ static void export_prov(lua_State *L, const struct gen *g)
 	lua_pop(L, 1);
 }
 
+/* map_ref (slot → reference) and label_hint, from the table's lists. */
+static void export_refs(lua_State *L, const struct gen *g)
+{
+	lua_getfield(L, 1, "map_ref");
+	if (!lua_istable(L, -1)) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, 1, "map_ref");
+	}
+	lua_rawgeti(L, 1, B_REFS);
+	for (uint32_t i = 0; i < g->nrefs; i++) {
+		lua_rawgeti(L, -1, (int)(i + 1));
+		lua_rawseti(L, -3, (int)g->ref_slot[i]);
+	}
+	lua_pop(L, 2);
+	lua_rawgeti(L, 1, B_HINTS);
+	lua_setfield(L, 1, "label_hint");
+}
+
 static void export_calls(lua_State *L, const struct gen *g)
 {
 	lua_createtable(L, (int)g->ncalls, 0);
@@ -820,6 +847,7 @@ static int m_export(lua_State *L)
 	export_lines(L, g);
 	export_prov(L, g);
 	export_calls(L, g);
+	export_refs(L, g);
 	set_int(L, "sp", g->sp);
 	set_int(L, "label_seq", g->label_seq);
 	/* funcs = { { name = b.name, start = 0, nargs = 1, main = true } } */
@@ -843,7 +871,8 @@ static int m_export(lua_State *L)
 
 /* ---- set-up ---------------------------------------------------------------------------------- */
 
-/* gen_new(b [, size]): the C state into b.gen (r1 the context, r10 the stack), size a hint. */
+/* gen_new(b [, size]): the C state into b[B_GEN] (r1 the context, r10 the stack) with the
+ * lists beside it; size a hint. */
 static int l_gen_new(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -858,9 +887,14 @@ static int l_gen_new(lua_State *L)
 	g->prov[1] = P_CTX;
 	g->prov[10] = P_STACK;
 	gen_reserve(L, g, (uint32_t)(size > 0 ? size : 1));
-	lua_setfield(L, 1, "gen");
-	lua_newtable(L);
-	lua_setfield(L, 1, "line_str");
+	lua_rawseti(L, 1, B_GEN);
+	/* room as the Lua builder makes it: a line entry per 4 slots, a label per 16 */
+	lua_createtable(L, (int)(size / 2), 0);
+	lua_rawseti(L, 1, B_LINE_STR);
+	lua_createtable(L, (int)(size / 16), 0);
+	lua_rawseti(L, 1, B_REFS);
+	lua_createtable(L, (int)(size / 16), 0);
+	lua_rawseti(L, 1, B_HINTS);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * The trace compiler's builder in C (lasm_gen.c, lasm_gen_seq.c): the state a builder table
- * holds in its field `gen`, and what the two files share.
+ * holds in its array entries (B_GEN ...), and what the two files share.
  */
 #ifndef LBPF_LASM_GEN_H
 #define LBPF_LASM_GEN_H
@@ -48,11 +48,16 @@ struct gen {
 	uint32_t nlines, line_cap, cur_line; /* cur_line: the entry of the last line() call */
 	const struct gen_spec **calls;
 	uint32_t ncalls, call_cap;
+	uint32_t *ref_slot; /* per map reference (in the table's B_REFS list): its slot, from 1 */
+	uint32_t nrefs, ref_cap;
 	uint32_t sp;
 	uint8_t prov[11];
 	bool finished; /* finish found nothing wrong: the jumps are resolved */
 	bool lua;      /* the table has become bpf.asm_fast's Lua builder */
 };
+
+/* The builder table's array entries that hold what the C state refers to (B_GEN: the state). */
+enum { B_GEN = 1, B_LINE_STR, B_REFS, B_HINTS };
 
 /* Upvalues of every method: the setup table, the spec cache, the method's name, an opcode. */
 #define GEN_UP_STATE lua_upvalueindex(1)
@@ -88,7 +93,7 @@ int gen_delegate(lua_State *L);
 bool gen_reserve(lua_State *L, struct gen *g, uint32_t more);
 bool gen_int(lua_State *L, int idx, int64_t *out);
 bool gen_is_ref(lua_State *L, int idx);
-void gen_set_map_ref(lua_State *L, uint32_t slot, int ref_idx);
+void gen_set_map_ref(lua_State *L, struct gen *g, uint32_t slot, int ref_idx);
 const struct gen_spec *gen_spec_of(lua_State *L, const char *name);
 bool gen_check_call(struct gen *g, const struct gen_spec *spec, int nargs, const uint8_t *prov);
 void gen_record_call(lua_State *L, struct gen *g, const struct gen_spec *spec);

@@ -68,7 +68,7 @@ static int m_map_lookup(lua_State *L)
 	gen_reserve(L, g, 5);
 	uint32_t at = put_map_key(g, key);
 	gen_put(g, CALL_INSN, 0, 0, lookup->id);
-	gen_set_map_ref(L, at + 1, 2);
+	gen_set_map_ref(L, g, at + 1, 2);
 	memcpy(g->prov, p, sizeof(p));
 	gen_record_call(L, g, lookup);
 	push_count(L, g);
@@ -92,7 +92,7 @@ static int m_map_update(lua_State *L)
 	gen_reserve(L, g, 8);
 	uint32_t at = put_map_key(g, key);
 	put_update_rest(g, val, flags, update->id);
-	gen_set_map_ref(L, at + 1, 2);
+	gen_set_map_ref(L, g, at + 1, 2);
 	memcpy(g->prov, p, sizeof(p));
 	gen_record_call(L, g, update);
 	push_count(L, g);
@@ -198,8 +198,8 @@ static int m_aggregate_update(lua_State *L)
 	g->ins[ja].off = (int16_t)(last - ja);
 	if (jcond)
 		g->ins[jcond].off = (int16_t)(last - jcond);
-	gen_set_map_ref(L, map1 + 1, 3);
-	gen_set_map_ref(L, map2 + 1, 3);
+	gen_set_map_ref(L, g, map1 + 1, 3);
+	gen_set_map_ref(L, g, map2 + 1, 3);
 	memcpy(g->prov, p1, sizeof(p1));
 	gen_record_call(L, g, lookup);
 	memcpy(g->prov, p2, sizeof(p2));
@@ -367,8 +367,8 @@ static int m_ringbuf_output(lua_State *L)
 	gen_put(g, 0, 0, 0, 0);
 	gen_put(g, MOV_K, 2, 0, 1);
 	gen_put(g, OP_STX | OP_DW | OP_ATOMIC, 1 + 32, 0, OP_ADD);
-	gen_set_map_ref(L, at + 1, 2);
-	gen_set_map_ref(L, at + 9, 3);
+	gen_set_map_ref(L, g, at + 1, 2);
+	gen_set_map_ref(L, g, at + 9, 3);
 	memcpy(g->prov, p, sizeof(p));
 	gen_record_call(L, g, output);
 	lua_pushinteger(L, call);

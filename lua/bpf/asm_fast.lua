@@ -826,8 +826,8 @@ end
 
 -- ---- the builder in C ---------------------------------------------------------------------------
 -- Under PUC Lua the emitters above run in C (lua/lasm_gen.c, lasm_gen_seq.c): the same methods,
--- arguments, slots and checks, written into a buffer. A builder is then a table whose field
--- `gen` holds the C state. Whatever the C path does not take (a rare form, any refusal, and the
+-- arguments, slots and checks, written into a buffer. A builder is then a table whose first
+-- array entries hold the C state and the Lua values it refers to. Whatever the C path does not take (a rare form, any refusal, and the
 -- methods that read the slots: text, bytes, load, insns...) first turns the table into the Lua
 -- builder above (materialize: its fields filled from the C state), then runs there, so every
 -- message and rare form stays the Lua builder's. LuaJIT keeps the Lua builder: its JIT compiles
