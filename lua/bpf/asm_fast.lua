@@ -863,11 +863,14 @@ if core.gen_methods and not rawget(_G, "jit") then
 	C.__index = C
 	C.__tostring = function(b) materialize(b); return tostring(b) end
 end
+M.has_c = C ~= nil
 
 -- A builder for generated code: in C where there is one (see above), else in Lua; opts as
 -- bpf.asm.new, size the expected instruction count (a hint). r1 holds the context on entry.
+-- M.lua_only = true makes Lua builders everywhere (specs compare the two).
+M.lua_only = false
 function M.new(opts, size)
-	if not C then return new_lua(opts, size) end
+	if not C or M.lua_only then return new_lua(opts, size) end
 	local b = asm.new(opts)
 	-- the slots live in C until materialize
 	b.n, b.ins, b.jump_label, b.labels, b.lines, b.nlines = nil, nil, nil, nil, nil, nil
