@@ -8,6 +8,10 @@ local types = require "bpf.trace.types"
 
 local raise = diag.raise
 
+-- types.is_buffer as a set of kinds (it runs on most nodes generated)
+local IS_BUFFER = {}
+for k in pairs(types.VALUE_KINDS) do IS_BUFFER[k] = types.is_buffer({ k = k }) end
+
 local G = {}
 G.__index = G
 for name, method in pairs(require "bpf.trace.codegen_maps") do G[name] = method end
@@ -27,21 +31,17 @@ function G:const(r, v)
 	end
 end
 
--- Zeroes `size` bytes (a multiple of 8 or not) of the stack at `off`.
-function G:zero(off, size)
-	self.b:zero(off, size)
-end
-
 -- Copies n bytes from [src + soff] to the stack at doff, in the widest accesses alignment allows.
-local WIDTHS = { { 8, "u64" }, { 4, "u32" }, { 2, "u16" }, { 1, "u8" } }
+local WIDTHS, WIDTH_NAMES = { 8, 4, 2, 1 }, { "u64", "u32", "u16", "u8" }
 function G:copy(src, soff, doff, n)
 	local b = self.b
 	local i = 0
-	for _, w in ipairs(WIDTHS) do
-		while i + w[1] <= n and (soff + i) % w[1] == 0 and (doff + i) % w[1] == 0 do
-			b:ldx(w[2], "r1", src, soff + i)
-			b:stx(w[2], "r10", doff + i, "r1")
-			i = i + w[1]
+	for k = 1, 4 do
+		local w, wn = WIDTHS[k], WIDTH_NAMES[k]
+		while i + w <= n and (soff + i) % w == 0 and (doff + i) % w == 0 do
+			b:ldx(wn, "r1", src, soff + i)
+			b:stx(wn, "r10", doff + i, "r1")
+			i = i + w
 		end
 	end
 	while i < n do
@@ -67,10 +67,6 @@ end
 
 -- r1 = map (by reference; the loader binds references to real maps).
 function G:ld_map(r, ref) self.b:ld_map(r, ref) end
-
-function G:tmp(size)
-	return self.b:stack(size, 8)
-end
 
 -- -k and -kk (bpftrace's helper checks): the helpers whose failure is reported, by level.
 local CHECKED = { map_update_elem = 1, map_delete_elem = 1, get_stackid = 1, get_current_comm = 1,
@@ -226,7 +222,7 @@ function G:operands(left, right)
 		return "r1"
 	end
 	local used = b:stack_used()
-	local slot = self:tmp(8)
+	local slot = b:stack(8, 8)
 	self:gen(left)
 	b:stx("u64", "r10", slot, "r0")
 	self:gen(right)
@@ -462,27 +458,27 @@ function G:incdec(e)
 	self:map_update_op(t, "+", nil, delta, e.prefix and "new" or "old")
 end
 
--- Scalar expressions: leaves the value in r0.
+-- Scalar expressions: leaves the value in r0. The kinds one method generates are in GEN
+-- (filled at the end of the file).
+local GEN = {}
 function G:gen(e)
 	local k = e.kind
 	if k == "call" then self.call_node = e end -- where -k reports a failed helper
-	local b = self.b
 	local ty = e.ty
-	if ty and types.is_buffer(ty) then
+	if ty and IS_BUFFER[ty.k] then
 		raise(e, "internal: %s used as an integer", types.name(ty))
 	end
+	if k == "var" then
+		self.b:ldx("u64", "r0", "r10", self.vars[e.name])
+		return
+	end
+	local method = GEN[k]
+	if method then return method(self, e) end
+	local b = self.b
 	if k == "int" then
 		self:const("r0", e.value)
 	elseif k == "param" then
 		self:const("r0", e.value or 0)
-	elseif k == "ident" then
-		self:builtin(e)
-	elseif k == "var" then
-		b:ldx("u64", "r0", "r10", self.vars[e.name])
-	elseif k == "map" then
-		self:map_read(e)
-	elseif k == "binop" then
-		self:binop(e)
 	elseif k == "unop" then
 		if e.op == "*" then
 			self:load_access(e)
@@ -503,13 +499,9 @@ function G:gen(e)
 		self:gen(e.a); b:ja(done)
 		b:label(f); self:gen(e.b)
 		b:label(done)
-	elseif k == "field" or k == "index" then
-		self:load_access(e)
 	elseif k == "cast" then
 		self:gen(e.operand)
 		if e.cast then self:extend("r0", e.cast.size, e.cast.signed) end
-	elseif k == "incdec" then
-		self:incdec(e)
 	elseif k == "call" then
 		local n = e.name
 		if n == "ksym" then self:gen(e.args[1])
@@ -557,7 +549,7 @@ end
 function G:buf(e)
 	if e.kind == "var" then return self.vars[e.name] end
 	local size = types.storage_size(e.ty)
-	local off = self:tmp(size)
+	local off = self.b:stack(size, 8)
 	self:into(e, off, size)
 	return off
 end
@@ -568,7 +560,7 @@ function G:into(e, off, size)
 	local ty = e.ty
 	local k = e.kind
 	if k == "call" then self.call_node = e end
-	if not types.is_buffer(ty) then
+	if not IS_BUFFER[ty.k] then
 		self:gen(e)
 		b:stx("u64", "r10", off, "r0")
 		return
@@ -581,7 +573,7 @@ function G:into(e, off, size)
 		b:current_comm(off, size)
 		if self.check_level >= 1 then self:helper_error("get_current_comm", false) end
 	elseif k == "ident" and e.name == "comm" then
-		self:zero(off, size)
+		b:zero(off, size)
 		b:stack_ptr("r1", off)
 		b:mov("r2", math.min(16, size))
 		self:call("get_current_comm", 2)
@@ -591,9 +583,9 @@ function G:into(e, off, size)
 		local src = self.vars[e.name]
 		local n = math.min(size, types.storage_size(ty))
 		if src ~= off then self:copy("r10", src, off, n) end
-		if n < size then self:zero(off + n, size - n) end
+		if n < size then b:zero(off + n, size - n) end
 	elseif k == "map" then
-		self:zero(off, size)
+		b:zero(off, size)
 		self:map_lookup(e)
 		local miss = b:new_label("miss")
 		b:jeq("r0", 0, miss)
@@ -627,7 +619,7 @@ end
 function G:field_string(e, off, size)
 	local b = self.b
 	local a = e.access
-	self:zero(off, size)
+	b:zero(off, size)
 	if a.how == "ctx_bytes" then
 		self:copy("r6", a.offset, off, math.min(a.size, size))
 	elseif a.how == "data_loc" then
@@ -662,13 +654,13 @@ function G:call_into(e, off, size)
 			local used = b:stack_used()
 			local src = self:buf(a)
 			local n2 = math.min(limit, types.storage_size(a.ty))
-			self:zero(off, size)
+			b:zero(off, size)
 			self:copy("r10", src, off, n2)
 			if n2 >= limit and limit <= size then b:st("u8", "r10", off + limit - 1, 0) end
 			b:stack_reset(used)
 			return
 		end
-		self:zero(off, size)
+		b:zero(off, size)
 		self:gen(a)
 		b:mov("r3", "r0")
 		b:stack_ptr("r1", off)
@@ -683,7 +675,7 @@ function G:call_into(e, off, size)
 	elseif n == "ustack" then
 		self:ustack(off)
 	elseif n == "ntop" then
-		self:zero(off, size)
+		b:zero(off, size)
 		b:st("u64", "r10", off, e.af)
 		local a = e.args[#e.args]
 		local aty = a.ty
@@ -704,6 +696,8 @@ function G:call_into(e, off, size)
 	end
 end
 
+-- One statement; returns true when it always ends the program (exit()). Map assignments and
+-- call statements restore the stack themselves; the other statements get their stack back here.
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
@@ -711,23 +705,43 @@ function G:stmt(s)
 	if b:count() > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
-	if k ~= "block" and k ~= "if" and k ~= "unroll" then self:line(s) end
-	local used = b:stack_used()
-	local ends = false
 	if k == "assign" then
-		self:assign(s)
-	elseif k == "expr_stmt" then
+		b:line(self.file, self.where(s.pos, s.epos))
+		local t = s.target
+		if t.kind == "var" then
+			local used = b:stack_used()
+			self:assign_var(s, t)
+			b:stack_reset(used)
+		elseif s.agg then
+			self:aggregate(s)
+		elseif s.op ~= "" then
+			self:map_update_op(t, s.op, s.value)
+		else
+			self:assign_map(s, t)
+		end
+		return false
+	end
+	if k == "expr_stmt" then
+		b:line(self.file, self.where(s.pos, s.epos))
 		local e = s.expr
-		if e.kind == "call" and e.ty and e.ty.k == "none" then
+		local ek = e.kind
+		if ek == "call" and e.ty and e.ty.k == "none" then
 			self:call_stmt(e)
-			ends = e.name == "exit"
-		elseif e.kind == "incdec" then
+			return e.name == "exit"
+		end
+		local used = b:stack_used()
+		if ek == "incdec" then
 			self:incdec(e)
 		elseif not s.no_effect then
 			self:gen(e)
 		end
-	elseif k == "if" then
-		self:line(s, s.cond_epos)
+		b:stack_reset(used)
+		return false
+	end
+	local used = b:stack_used()
+	local ends = false
+	if k == "if" then
+		b:line(self.file, self.where(s.pos, s.cond_epos or s.epos))
 		local f, done = b:new_label("else"), b:new_label("fi")
 		self:cond(s.cond, f)
 		local then_ends = self:block(s.then_)
@@ -744,6 +758,8 @@ function G:stmt(s)
 		end
 	elseif k == "block" then
 		ends = self:block(s)
+	else
+		b:line(self.file, self.where(s.pos, s.epos))
 	end
 	b:stack_reset(used)
 	return ends
@@ -752,8 +768,9 @@ end
 -- Returns true when the block always ends the program (exit()): what follows it is not
 -- emitted, since the verifier refuses unreachable instructions.
 function G:block(blk)
-	for _, s in ipairs(blk.stmts) do
-		if self:stmt(s) then return true end
+	local stmts = blk.stmts
+	for i = 1, #stmts do
+		if self:stmt(stmts[i]) then return true end
 	end
 	return false
 end
@@ -761,8 +778,7 @@ end
 -- Line info for a statement: its source line, column and text (one line, at most 80 bytes: the
 -- locator makes it, in C).
 function G:line(node, epos)
-	local line, col, text = self.where(node.pos, epos or node.epos)
-	self.b:line(self.file, line, col, text)
+	self.b:line(self.file, self.where(node.pos, epos or node.epos))
 end
 
 ---------------------------------------------------------------------------------------------
@@ -792,7 +808,7 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 		local size = types.storage_size(ty)
 		self.vars[name] = b:stack(size, 8)
 		self.var_types[name] = ty
-		self:zero(self.vars[name], size)
+		b:zero(self.vars[name], size)
 	end
 	self.exit_label = b:new_label("exit")
 	if prog.elapsed_init then
@@ -829,5 +845,8 @@ local function program(plan_prog, prog, refs, opts, where)
 	end
 	raise(node, "cannot generate code for this statement: %s", msg)
 end
+
+GEN.ident, GEN.map, GEN.binop, GEN.incdec = G.builtin, G.map_read, G.binop, G.incdec
+GEN.field, GEN.index = G.load_access, G.load_access
 
 return { program = program, hooks = hooks }

@@ -9,26 +9,31 @@ local raise = diag.raise
 local G = {}
 
 local BPF_ANY = 0
+-- types.is_buffer as a set of kinds (it runs on most nodes generated)
+local IS_BUFFER = {}
+for k in pairs(types.VALUE_KINDS) do IS_BUFFER[k] = types.is_buffer({ k = k }) end
 local ALU = { ["+"] = "add", ["-"] = "sub", ["*"] = "mul", ["/"] = "div", ["%"] = "mod",
 	["&"] = "and_", ["|"] = "or_", ["^"] = "xor", ["<<"] = "lsh", [">>"] = "rsh" }
 
 
 -- Builds the key of a map access on the stack; returns its offset.
 function G:key(e)
+	local b = self.b
 	local m = e.map.plan
 	local size = m.key_size
-	local off = self:tmp(size)
+	local off = b:stack(size, 8)
 	-- every key part is written whole (buffers zero-pad themselves); only a keyless map's
 	-- constant key needs zeroing (a hist's slot is written by the caller)
 	local keys = e.keys
-	if not keys then self:zero(off, size); return off end
+	if not keys then b:zero(off, size); return off end
+	local parts = m.keys
 	for i = 1, #keys do
-		local kexpr, pt = keys[i], m.keys[i]
-		if types.is_buffer(kexpr.ty) then
+		local kexpr, pt = keys[i], parts[i]
+		if IS_BUFFER[kexpr.ty.k] then
 			self:into(kexpr, off + pt.offset, pt.size)
 		else
 			self:gen(kexpr)
-			self.b:stx("u64", "r10", off + pt.offset, "r0")
+			b:stx("u64", "r10", off + pt.offset, "r0")
 		end
 	end
 	return off
@@ -82,7 +87,7 @@ function G:map_update_op(target, op, value, delta, result)
 	if value then self:gen(value) else self:const("r0", delta) end
 	b:mov("r8", "r0")
 	local key = self:key(target)
-	local val = self:tmp(8)
+	local val = b:stack(8, 8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
 	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, target) end
@@ -146,7 +151,7 @@ function G:aggregate(s)
 			b:stx("u64", "r10", key + m.slot_offset, "r1")
 		end
 	end
-	local val = self:tmp(m.value_size)
+	local val = b:stack(m.value_size, 8)
 	if self.plain_update then
 		b:aggregate_update(AGG_UPDATE[kind], ref, key, val, m.value_size, m.signed)
 		b:stack_reset(used)
@@ -187,40 +192,40 @@ function G:aggregate(s)
 	b:stack_reset(used)
 end
 
-function G:assign(s)
+-- $v = value, $v op= value (G:stmt restores the stack after it).
+function G:assign_var(s, t)
 	local b = self.b
-	local t = s.target
-	if t.kind == "var" then
-		local slot = self.vars[t.name]
-		if s.op ~= "" then
-			local src = self:operands(t, s.value)
-			b[ALU[s.op]](b, "r0", src)
-			b:stx("u64", "r10", slot, "r0")
-			return
-		end
-		local ty = self.var_types[t.name]
-		if types.is_buffer(ty) then
-			local size = types.storage_size(ty)
-			if s.value.kind == "var" and self.vars[s.value.name] == slot then return end
-			-- build in a temporary: the value may read the variable itself
-			local used = b:stack_used()
-			local tmp = self:tmp(size)
-			self:into(s.value, tmp, size)
-			self:copy("r10", tmp, slot, size)
-			b:stack_reset(used)
-		else
-			self:gen(s.value)
-			b:stx("u64", "r10", slot, "r0")
-		end
+	local slot = self.vars[t.name]
+	if s.op ~= "" then
+		local src = self:operands(t, s.value)
+		b[ALU[s.op]](b, "r0", src)
+		b:stx("u64", "r10", slot, "r0")
 		return
 	end
-	if s.agg then return self:aggregate(s) end
-	if s.op ~= "" then return self:map_update_op(t, s.op, s.value) end
+	local ty = self.var_types[t.name]
+	if IS_BUFFER[ty.k] then
+		local size = types.storage_size(ty)
+		if s.value.kind == "var" and self.vars[s.value.name] == slot then return end
+		-- build in a temporary: the value may read the variable itself
+		local used = b:stack_used()
+		local tmp = b:stack(size, 8)
+		self:into(s.value, tmp, size)
+		self:copy("r10", tmp, slot, size)
+		b:stack_reset(used)
+	else
+		self:gen(s.value)
+		b:stx("u64", "r10", slot, "r0")
+	end
+end
+
+-- @m[k] = value (the aggregations and @m[k] op= value have their own methods).
+function G:assign_map(s, t)
+	local b = self.b
 	local m = t.map.plan
 	local used = b:stack_used()
 	local key = self:key(t)
-	local val = self:tmp(m.value_size)
-	if types.is_buffer(s.value.ty) then
+	local val = b:stack(m.value_size, 8)
+	if IS_BUFFER[s.value.ty.k] then
 		self:into(s.value, val, m.value_size)
 	else
 		self:gen(s.value)
@@ -266,7 +271,7 @@ function G:helper_error(name, zero, node)
 	if zero then b:jne("r0", 0, ok) else b:jsge("w0", 0, ok) end
 	local ev = self.opts.helper_event(name, node)
 	local used = b:stack_used()
-	local off = self:tmp(16)
+	local off = b:stack(16, 8)
 	b:stx("u64", "r10", off + 8, "r0")
 	b:st("u64", "r10", off, ev.id)
 	self:submit(off, 16)
@@ -287,15 +292,18 @@ function G:event(e)
 	local b = self.b
 	local ev = e.event
 	local used = b:stack_used()
-	local off = self:tmp(ev.size)
-	local first = e.name == "printf" and 2 or 1
-	for i, a in ipairs(ev.args or {}) do
-		local arg = e.args[first + i - 1]
-		if types.is_buffer(arg.ty) then
-			self:into(arg, off + a.offset, a.size)
-		else
-			self:gen(arg)
-			b:stx("u64", "r10", off + a.offset, "r0")
+	local off = b:stack(ev.size, 8)
+	local eargs = ev.args
+	if eargs then
+		local args, skip = e.args, e.name == "printf" and 1 or 0
+		for i = 1, #eargs do
+			local a, arg = eargs[i], args[skip + i]
+			if IS_BUFFER[arg.ty.k] then
+				self:into(arg, off + a.offset, a.size)
+			else
+				self:gen(arg)
+				b:stx("u64", "r10", off + a.offset, "r0")
+			end
 		end
 	end
 	b:st("u64", "r10", off, ev.id)
@@ -310,7 +318,7 @@ function G:join(e)
 	local b = self.b
 	local ev = e.event
 	local used = b:stack_used()
-	local argv = self:tmp(8)
+	local argv = b:stack(8, 8)
 	self:gen(e.args[1])
 	b:stx("u64", "r10", argv, "r0")
 	self:ld_map("r1", self.refs.ringbuf)
