@@ -65,17 +65,23 @@ bool gen_reserve(lua_State *L, struct gen *g, uint32_t more)
 	return true;
 }
 
-static int gen_gc(lua_State *L)
+static void gen_free(struct gen *g)
 {
-	struct gen_box *box = lua_touserdata(L, 1);
-	struct gen *g = &box->g;
 	free(g->ins);
 	free(g->jump);
 	free(g->label_slot);
 	free(g->lines);
 	free(g->calls);
 	free(g->ref_slot);
-	memset(g, 0, sizeof(*g));
+	g->ins = NULL, g->jump = NULL, g->label_slot = NULL, g->lines = NULL, g->calls = NULL;
+	g->ref_slot = NULL;
+	g->cap = g->label_cap = g->line_cap = g->call_cap = g->ref_cap = 0;
+}
+
+static int gen_gc(lua_State *L)
+{
+	struct gen_box *box = lua_touserdata(L, 1);
+	gen_free(&box->g);
 	return 0;
 }
 
@@ -866,6 +872,7 @@ static int m_export(lua_State *L)
 	lua_pushboolean(L, 0);
 	lua_setfield(L, 1, "finished");
 	lua_pushboolean(L, g->finished);
+	gen_free(g); /* the Lua builder has it all now */
 	return 1;
 }
 
