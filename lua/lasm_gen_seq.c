@@ -53,6 +53,23 @@ static void prov_with(const struct gen *g, uint8_t *p, int r1, int r2, int r3, i
 
 static void push_count(lua_State *L, const struct gen *g) { lua_pushinteger(L, g->n); }
 
+/* The spec of a sequence's helper when its call, r1..r4 as given in p (prov_with), passes the
+ * prototype; NULL sends the whole sequence to the Lua builder. */
+static const struct gen_spec *seq_call(lua_State *L, struct gen *g, const char *helper, int nargs,
+				       uint8_t *p, int r1, int r2, int r3, int r4)
+{
+	const struct gen_spec *spec = gen_spec_of(L, helper);
+	prov_with(g, p, r1, r2, r3, r4);
+	return gen_check_call(g, spec, nargs, p) ? spec : NULL;
+}
+
+/* The sequence's call passed: what its instructions set in r1..r4, then the call recorded. */
+static void seq_called(lua_State *L, struct gen *g, const struct gen_spec *spec, const uint8_t *p)
+{
+	memcpy(g->prov, p, sizeof(g->prov));
+	gen_record_call(L, g, spec);
+}
+
 /* map_lookup(ref, key): r0 = map_lookup_elem(map, r10 + key). */
 static int m_map_lookup(lua_State *L)
 {
@@ -61,16 +78,15 @@ static int m_map_lookup(lua_State *L)
 	uint8_t p[11];
 	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_int(L, 3, &key) || !in_off(key))
 		return gen_delegate(L);
-	const struct gen_spec *lookup = gen_spec_of(L, "map_lookup_elem");
-	prov_with(g, p, P_MAP, P_STACK, P_COUNT, P_COUNT);
-	if (!gen_check_call(g, lookup, 2, p))
+	const struct gen_spec *lookup = seq_call(L, g, "map_lookup_elem", 2, p, P_MAP, P_STACK,
+						 P_COUNT, P_COUNT);
+	if (!lookup)
 		return gen_delegate(L);
 	gen_reserve(L, g, 5);
 	uint32_t at = put_map_key(g, key);
 	gen_put(g, CALL_INSN, 0, 0, lookup->id);
 	gen_set_map_ref(L, g, at + 1, 2);
-	memcpy(g->prov, p, sizeof(p));
-	gen_record_call(L, g, lookup);
+	seq_called(L, g, lookup, p);
 	push_count(L, g);
 	return 1;
 }
@@ -85,16 +101,15 @@ static int m_map_update(lua_State *L)
 	    !gen_int(L, 4, &val) || !in_off(val) ||
 	    (!lua_isnoneornil(L, 5) && (!gen_int(L, 5, &flags) || !in_imm(flags))))
 		return gen_delegate(L);
-	const struct gen_spec *update = gen_spec_of(L, "map_update_elem");
-	prov_with(g, p, P_MAP, P_STACK, P_STACK, flags == 0 ? P_ZERO : P_SCALAR);
-	if (!gen_check_call(g, update, 4, p))
+	const struct gen_spec *update = seq_call(L, g, "map_update_elem", 4, p, P_MAP, P_STACK,
+						 P_STACK, flags == 0 ? P_ZERO : P_SCALAR);
+	if (!update)
 		return gen_delegate(L);
 	gen_reserve(L, g, 8);
 	uint32_t at = put_map_key(g, key);
 	put_update_rest(g, val, flags, update->id);
 	gen_set_map_ref(L, g, at + 1, 2);
-	memcpy(g->prov, p, sizeof(p));
-	gen_record_call(L, g, update);
+	seq_called(L, g, update, p);
 	push_count(L, g);
 	return 1;
 }
@@ -164,10 +179,10 @@ static int m_aggregate_update(lua_State *L)
 	    !stack_off_at(L, 5, &val) || !gen_int(L, 6, &size) || (size != 8 && size != 16))
 		return gen_delegate(L);
 	bool is_signed = lua_toboolean(L, 7);
-	const struct gen_spec *lookup = gen_spec_of(L, "map_lookup_elem");
+	const struct gen_spec *lookup = seq_call(L, g, "map_lookup_elem", 2, p1, P_MAP, P_STACK,
+						 P_COUNT, P_COUNT);
 	const struct gen_spec *update = gen_spec_of(L, "map_update_elem");
-	prov_with(g, p1, P_MAP, P_STACK, P_COUNT, P_COUNT);
-	if (!gen_check_call(g, lookup, 2, p1))
+	if (!lookup)
 		return gen_delegate(L);
 	memcpy(p2, p1, sizeof(p2));
 	p2[0] = lookup->ret;
@@ -200,10 +215,8 @@ static int m_aggregate_update(lua_State *L)
 		g->ins[jcond].off = (int16_t)(last - jcond);
 	gen_set_map_ref(L, g, map1 + 1, 3);
 	gen_set_map_ref(L, g, map2 + 1, 3);
-	memcpy(g->prov, p1, sizeof(p1));
-	gen_record_call(L, g, lookup);
-	memcpy(g->prov, p2, sizeof(p2));
-	gen_record_call(L, g, update);
+	seq_called(L, g, lookup, p1);
+	seq_called(L, g, update, p2);
 	push_count(L, g);
 	return 1;
 }
@@ -326,9 +339,9 @@ static int m_current_comm(lua_State *L)
 	if (g->lua || g->finished || !stack_off_at(L, 2, &off) || !gen_int(L, 3, &size) ||
 	    !in_off(size) || size <= 0 || !zero_ok(off, size))
 		return gen_delegate(L);
-	const struct gen_spec *comm = gen_spec_of(L, "get_current_comm");
-	prov_with(g, p, P_STACK, P_SCALAR, P_COUNT, P_COUNT);
-	if (!gen_check_call(g, comm, 2, p))
+	const struct gen_spec *comm = seq_call(L, g, "get_current_comm", 2, p, P_STACK, P_SCALAR,
+					       P_COUNT, P_COUNT);
+	if (!comm)
 		return gen_delegate(L);
 	gen_reserve(L, g, (uint32_t)size + 4);
 	put_zero(g, off, size);
@@ -336,8 +349,7 @@ static int m_current_comm(lua_State *L)
 	gen_put(g, ADD_K, 1, 0, (int32_t)off);
 	gen_put(g, MOV_K, 2, 0, size < 16 ? (int32_t)size : 16);
 	gen_put(g, CALL_INSN, 0, 0, comm->id);
-	memcpy(g->prov, p, sizeof(p));
-	gen_record_call(L, g, comm);
+	seq_called(L, g, comm, p);
 	push_count(L, g);
 	return 1;
 }
@@ -352,9 +364,9 @@ static int m_ringbuf_output(lua_State *L)
 	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_is_ref(L, 3) ||
 	    !stack_off_at(L, 4, &off) || !gen_int(L, 5, &size) || !in_imm(size) || size < 0)
 		return gen_delegate(L);
-	const struct gen_spec *output = gen_spec_of(L, "ringbuf_output");
-	prov_with(g, p, P_MAP, P_STACK, size == 0 ? P_ZERO : P_SCALAR, P_ZERO);
-	if (!gen_check_call(g, output, 4, p))
+	const struct gen_spec *output = seq_call(L, g, "ringbuf_output", 4, p, P_MAP, P_STACK,
+						 size == 0 ? P_ZERO : P_SCALAR, P_ZERO);
+	if (!output)
 		return gen_delegate(L);
 	gen_reserve(L, g, 12);
 	uint32_t at = put_map_key(g, off);
@@ -369,8 +381,7 @@ static int m_ringbuf_output(lua_State *L)
 	gen_put(g, OP_STX | OP_DW | OP_ATOMIC, 1 + 32, 0, OP_ADD);
 	gen_set_map_ref(L, g, at + 1, 2);
 	gen_set_map_ref(L, g, at + 9, 3);
-	memcpy(g->prov, p, sizeof(p));
-	gen_record_call(L, g, output);
+	seq_called(L, g, output, p);
 	lua_pushinteger(L, call);
 	return 1;
 }
