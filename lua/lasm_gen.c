@@ -895,12 +895,14 @@ static int l_gen_new(lua_State *L)
 	g->prov[10] = P_STACK;
 	gen_reserve(L, g, (uint32_t)(size > 0 ? size : 1));
 	lua_rawseti(L, 1, B_GEN);
-	/* room as the Lua builder makes it: a line entry per 4 slots, a label per 16 */
-	lua_createtable(L, (int)(size / 2), 0);
+	/* room for what a program of that size has (size is about its source's length: a
+	 * statement, with its line entry of 2 strings, per 16 bytes, a map reference or label per
+	 * 32); an array made bigger costs its clearing */
+	lua_createtable(L, (int)(size / 8), 0);
 	lua_rawseti(L, 1, B_LINE_STR);
-	lua_createtable(L, (int)(size / 16), 0);
+	lua_createtable(L, (int)(size / 32), 0);
 	lua_rawseti(L, 1, B_REFS);
-	lua_createtable(L, (int)(size / 16), 0);
+	lua_createtable(L, (int)(size / 32), 0);
 	lua_rawseti(L, 1, B_HINTS);
 	return 0;
 }
