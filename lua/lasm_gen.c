@@ -35,6 +35,14 @@ struct gen *gen_self(lua_State *L)
 	return &box->g;
 }
 
+/* Pushes the builder table's list at entry `which` (B_LINE_STR, B_REFS, B_HINTS). */
+static void push_list(lua_State *L, int which)
+{
+	lua_rawgeti(L, 1, which);
+	if (lua_type(L, -1) != LUA_TTABLE)
+		luaL_error(L, "bpf.asm: the builder's table was changed (entry %d)", which);
+}
+
 static bool grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
 	if (need <= *cap)
@@ -158,7 +166,7 @@ void gen_set_map_ref(lua_State *L, struct gen *g, uint32_t slot, int ref_idx)
 		luaL_error(L, "bpf.asm: out of memory");
 	g->ref_cap = cap;
 	g->ref_slot[g->nrefs++] = slot;
-	lua_rawgeti(L, 1, B_REFS);
+	push_list(L, B_REFS);
 	lua_pushvalue(L, ref_idx);
 	lua_rawseti(L, -2, (int)g->nrefs);
 	lua_pop(L, 1);
@@ -448,7 +456,7 @@ static int m_new_label(lua_State *L)
 	g->label_cap = cap;
 	g->label_slot[id] = -1;
 	g->label_seq = id;
-	lua_rawgeti(L, 1, B_HINTS);
+	push_list(L, B_HINTS);
 	lua_pushvalue(L, 2);
 	lua_rawseti(L, -2, (int)id);
 	lua_pushinteger(L, id);
@@ -586,7 +594,7 @@ static int m_stack(lua_State *L)
 		align = size >= 8 ? 8 : size > 2 ? 4 : size;
 	else if (!gen_int(L, 3, &align))
 		return gen_delegate(L);
-	if (size <= 0 || (align != 8 && align != 4 && align != 2 && align != 1))
+	if (size <= 0 || size > STACK_MAX || (align != 8 && align != 4 && align != 2 && align != 1))
 		return gen_delegate(L);
 	int64_t top = g->sp + size;
 	top += (align - top % align) % align;
@@ -643,7 +651,7 @@ static int m_line(lua_State *L)
 	}
 	g->lines[k - 1] = (struct gen_line){ .slot = g->n, .line = line, .col = col, .has_col = has_col };
 	g->cur_line = k;
-	lua_rawgeti(L, 1, B_LINE_STR);
+	push_list(L, B_LINE_STR);
 	lua_pushvalue(L, 2);
 	lua_rawseti(L, -2, (int)(2 * k - 1));
 	lua_pushvalue(L, 5);
@@ -761,7 +769,7 @@ static void push_str_or_empty(lua_State *L, int line_str, int i)
 
 static void export_lines(lua_State *L, const struct gen *g)
 {
-	lua_rawgeti(L, 1, B_LINE_STR);
+	push_list(L, B_LINE_STR);
 	int line_str = lua_gettop(L);
 	lua_createtable(L, (int)(5 * g->nlines), 0);
 	for (uint32_t e = 0; e < g->nlines; e++) {
@@ -819,13 +827,13 @@ static void export_refs(lua_State *L, const struct gen *g)
 		lua_pushvalue(L, -1);
 		lua_setfield(L, 1, "map_ref");
 	}
-	lua_rawgeti(L, 1, B_REFS);
+	push_list(L, B_REFS);
 	for (uint32_t i = 0; i < g->nrefs; i++) {
 		lua_rawgeti(L, -1, (int)(i + 1));
 		lua_rawseti(L, -3, (int)g->ref_slot[i]);
 	}
 	lua_pop(L, 2);
-	lua_rawgeti(L, 1, B_HINTS);
+	push_list(L, B_HINTS);
 	lua_setfield(L, 1, "label_hint");
 }
 

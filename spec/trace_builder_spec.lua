@@ -177,5 +177,19 @@ describe("trace builder in C", function()
 		assert.has_error(function() b.mov(nil, "r0", 1) end)
 		local ok = pcall(b.mov, { [1] = bpf }, "r0", 1) -- not a builder's state
 		assert.is_false(ok)
+		-- the lists the C state keeps in the table, replaced
+		local ref = { id = 1000001 }
+		local c = fast.new({ name = "t" }, 8)
+		c[3] = 5
+		assert.has_error(function() c:map_lookup(ref, -8) end,
+			"bpf.asm: the builder's table was changed (entry 3)")
+		-- a state taken over from a builder that has become the Lua one
+		local d, e = fast.new({ name = "d" }, 8), fast.new({ name = "e" }, 8)
+		d:mov("r0", 0)
+		d:neg("r0") -- d is the Lua builder now
+		e[1] = d[1]
+		local ok2, err = pcall(e.neg, e, "r0")
+		assert.is_false(ok2)
+		assert.matches("C state was taken by another builder", err, 1, true)
 	end)
 end)

@@ -837,7 +837,12 @@ local C -- the C methods, with the Lua ones for the rest
 
 local function materialize(b)
 	local finished = C.export(b)
-	if finished == nil then return end -- done before
+	if finished == nil then -- done before
+		if getmetatable(b) == C then
+			error("bpf.asm: this builder's C state was taken by another builder", 3)
+		end
+		return
+	end
 	setmetatable(b, F)
 	if finished then F.finish(b) end
 end
