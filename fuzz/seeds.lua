@@ -121,4 +121,6 @@ for dir in p:lines() do
 	end
 end
 p:close()
+-- the builders' comparison compiles what the compiler target does
+copy_dir("fuzz/seeds/trace_compile", "trace_builders")
 print(("fuzz-seeds: %d objects, kernel BTF, USDT fixture -> %s"):format(n, out))

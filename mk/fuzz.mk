@@ -32,6 +32,8 @@ LUA_FUZZ_TARGETS := \
 	asm_assemble:bpf.asm:assemble \
 	trace_compile:bpf.trace.check:compile \
 	trace_parse:bpf.trace.check:parse \
+	trace_builders:bpf.trace.check:builders \
+	asm_fast_calls:bpf.asm_fast_check:calls \
 	tracefs_format:bpf.trace.tracefs:parse_format \
 
 

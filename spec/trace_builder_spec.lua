@@ -171,6 +171,21 @@ describe("trace builder in C", function()
 		end
 	end)
 
+	it("agrees with the Lua builder on every call of 3000 sequences drawn at random", function()
+		local calls = require "bpf.asm_fast_check"
+		local state = 77
+		for i = 1, 3000 do
+			local bytes = {}
+			for k = 1, 1 + state % 90 do
+				state = (state * 48271) % 2147483647
+				bytes[k] = string.char(state % 256)
+			end
+			local input = table.concat(bytes)
+			local bad = calls.verdict(input)
+			if bad then error(("sequence %d: %s (input %q)"):format(i, bad, input)) end
+		end
+	end)
+
 	it("checks its arguments: a builder's methods need the builder", function()
 		local b = fast.new({ name = "t" }, 8)
 		assert.has_error(function() b.mov({}, "r0", 1) end)

@@ -1,7 +1,8 @@
--- Mutation fuzzing of the bpftrace compiler inside the suite (the libFuzzer target is
--- trace_compile in mk/fuzz.mk): thousands of programs mutated from fuzz/seeds/trace_compile/,
--- each answered by a plan or by an error message with a line, a column and a caret, none
--- taking long. A deterministic generator, so a failure is reproducible.
+-- Mutation fuzzing of the bpftrace compiler inside the suite (the libFuzzer targets are
+-- trace_compile and trace_builders in mk/fuzz.mk): thousands of programs mutated from
+-- fuzz/seeds/trace_compile/, each answered by a plan or by an error message with a line, a
+-- column and a caret, none taking long, and the same with the builder in C and in Lua. A
+-- deterministic generator, so a failure is reproducible.
 local support = require "support.init"
 local check = require "bpf.trace.check"
 
@@ -78,6 +79,21 @@ describe("trace compiler fuzzing", function()
 		print(("\n  1500 mutated programs (a third unchanged): %d compiled, %d refused with a position; slowest %.1f ms")
 			:format(plans, errors, slowest * 1000))
 		assert.is_true(plans > 0 and errors > 0)
+	end)
+
+	it("gives the same answers with the builder in C and bpf.asm_fast's Lua builder", function()
+		if not require("bpf.asm_fast").has_c then
+			pending("no C builder under " .. (jit and jit.version or _VERSION))
+			return
+		end
+		local corpus = seeds()
+		local r = rng(34)
+		for i = 1, 300 do
+			local src = corpus[r(#corpus)]
+			for _ = 1, r(3) - 1 do src = mutate(src, r) end
+			local bad = check.builders_verdict(src)
+			if bad then error(("input %d: %s\n--- program ---\n%s"):format(i, bad, src)) end
+		end
 	end)
 
 	it("refuses pathological nesting and sizes with a message, quickly", function()

@@ -1,5 +1,5 @@
--- The trace compiler's fuzz entry points (mk/fuzz.mk: trace_compile, trace_parse) and the fuzz
--- spec's: compiles (or only parses) any bytes and insists the answer is a plan (an AST) or an
+-- The trace compiler's fuzz entry points (mk/fuzz.mk: trace_compile, trace_parse,
+-- trace_builders) and the fuzz spec's: compiles (or only parses) any bytes and insists the answer is a plan (an AST) or an
 -- error message with a position. Anything else (an internal error) ends the process so
 -- libFuzzer keeps the input.
 local compile = require "bpf.trace.compile"
@@ -27,6 +27,43 @@ function M.compile(src)
 	local bad = M.verdict(src)
 	if bad then
 		io.stderr:write("trace compile: ", bad, "\n")
+		os.exit(1)
+	end
+end
+
+-- A compile's answer as text: the plan text and each program's checked helper calls, or the
+-- error.
+local function outcome(src)
+	local ok, plan, err = pcall(compile, src, { name = "fuzz" })
+	if not ok then return "raised: " .. tostring(plan) end
+	if not plan then return "error: " .. tostring(err) end
+	local parts = { plan.text }
+	for _, pp in ipairs(plan.programs) do
+		local b = pp.asm
+		b:insns() -- (the C builder's record is read from the Lua builder it becomes)
+		parts[#parts + 1] = pp.bpf_name .. ": " .. table.concat(b.helper_calls, ",", 1, b.ncalls)
+	end
+	return table.concat(parts, "\n")
+end
+
+-- nil when the builder in C (PUC Lua) and bpf.asm_fast's Lua builder give the same answer for
+-- src, else what differs.
+function M.builders_verdict(src)
+	local fast = require "bpf.asm_fast"
+	if not fast.has_c then return nil end
+	local c = outcome(src)
+	fast.lua_only = true
+	local ok, l = pcall(outcome, src)
+	fast.lua_only = false
+	if not ok then return "the Lua builder raised: " .. tostring(l) end
+	if c ~= l then return "the builders differ:\n--- C\n" .. c .. "\n--- Lua\n" .. l end
+	return nil
+end
+
+function M.builders(src)
+	local bad = M.builders_verdict(src)
+	if bad then
+		io.stderr:write("trace builders: ", bad, "\n")
 		os.exit(1)
 	end
 end
