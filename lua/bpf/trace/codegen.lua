@@ -82,7 +82,7 @@ function G:call(name, nargs)
 	if hook then nargs = hook(self.b, name, nargs) or nargs end
 	self.b:call(name, nargs)
 	local level = CHECKED[name]
-	if level and self.opts.helper_check and self.opts.helper_check >= level then
+	if level and self.check_level >= level then
 		self:helper_error(name, false)
 	end
 end
@@ -197,26 +197,24 @@ local JUMP_SIGNED = { ["<"] = "s<", ["<="] = "s<=", [">"] = "s>", [">="] = "s>="
 local ALU = { ["+"] = "add", ["-"] = "sub", ["*"] = "mul", ["/"] = "div", ["%"] = "mod",
 	["&"] = "and_", ["|"] = "or_", ["^"] = "xor", ["<<"] = "lsh", [">>"] = "rsh" }
 
-local function small_const(e)
-	if e.kind == "int" and e.value >= -2147483648 and e.value <= 2147483647 and e.value % 1 == 0 then
-		return e.value
-	end
-	if e.kind == "param" and e.ty and e.ty.k == "int" and e.value and e.value >= -2147483648 and
-		e.value <= 2147483647 then
-		return e.value
-	end
-	return nil
-end
-
--- Evaluates left into r0 and right into r1 (or returns right as an immediate).
+-- Evaluates left into r0 and right into r1 (or returns right as an immediate: an int literal or
+-- an int positional parameter that fits 32 bits).
 function G:operands(left, right)
-	local imm = small_const(right)
-	if imm then
-		self:gen(left)
-		return imm
+	local rk = right.kind
+	if rk == "int" or rk == "param" then
+		local v = right.value
+		if rk == "int" then
+			if v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
+				self:gen(left)
+				return v
+			end
+		elseif right.ty and right.ty.k == "int" and v and v >= -2147483648 and v <= 2147483647 then
+			self:gen(left)
+			return v
+		end
 	end
 	local b = self.b
-	if right.kind == "var" and types.is_scalar(right.ty) then
+	if rk == "var" and types.is_scalar(right.ty) then
 		self:gen(left)
 		b:ldx("u64", "r1", "r10", self.vars[right.name])
 		return "r1"
@@ -232,37 +230,37 @@ function G:operands(left, right)
 	return "r1"
 end
 
--- Jumps to `label` when the comparison `op` between r0 and src holds.
-function G:jump_if(op, signed, src, label)
-	if signed and JUMP_SIGNED[op] then op = JUMP_SIGNED[op] end
-	self.b:jcond(op, "r0", src, label)
-end
-
 -- Jumps to `false_label` when e is false (0); falls through otherwise.
 function G:cond(e, false_label)
 	local b = self.b
-	if e.kind == "binop" and e.strcmp then
-		if e.op == "==" then
-			self:strcmp_jump(e, false_label)
-		else
-			local ne = b:new_label("ne")
-			self:strcmp_jump(e, ne)
-			b:ja(false_label)
-			b:label(ne)
+	local k = e.kind
+	if k == "binop" then
+		local op = e.op
+		if e.strcmp then
+			if op == "==" then
+				self:strcmp_jump(e, false_label)
+			else
+				local ne = b:new_label("ne")
+				self:strcmp_jump(e, ne)
+				b:ja(false_label)
+				b:label(ne)
+			end
+			return
 		end
-		return
-	end
-	if e.kind == "binop" and JUMP_NEG[e.op] and not e.strcmp then
-		local src = self:operands(e.left, e.right)
-		self:jump_if(JUMP_NEG[e.op], e.signed, src, false_label)
-		return
-	end
-	if e.kind == "binop" and e.op == "&&" then
-		self:cond(e.left, false_label)
-		self:cond(e.right, false_label)
-		return
-	end
-	if e.kind == "unop" and e.op == "!" then
+		local neg = JUMP_NEG[op]
+		if neg then
+			-- jumps to false_label when the negated comparison holds between r0 and src
+			local src = self:operands(e.left, e.right)
+			if e.signed and JUMP_SIGNED[neg] then neg = JUMP_SIGNED[neg] end
+			b:jcond(neg, "r0", src, false_label)
+			return
+		end
+		if op == "&&" then
+			self:cond(e.left, false_label)
+			self:cond(e.right, false_label)
+			return
+		end
+	elseif k == "unop" and e.op == "!" then
 		local t = b:new_label("not")
 		self:cond(e.operand, t)
 		b:ja(false_label)
@@ -565,20 +563,29 @@ function G:into(e, off, size)
 		b:stx("u64", "r10", off, "r0")
 		return
 	end
-	if k == "str" then
+	if k == "ident" then
+		local n = e.name
+		if n == "comm" then
+			if self.plain then
+				b:current_comm(off, size)
+				if self.check_level >= 1 then self:helper_error("get_current_comm", false) end
+			else
+				b:zero(off, size)
+				b:stack_ptr("r1", off)
+				b:mov("r2", math.min(16, size))
+				self:call("get_current_comm", 2)
+			end
+		elseif n == "func" or n == "probe" then
+			self:store_static(e.static or "", off, size)
+		elseif n == "ustack" then
+			self:ustack(off)
+		else
+			raise(e, "internal: cannot build %s", k)
+		end
+	elseif k == "str" then
 		self:store_static(e.value, off, size)
-	elseif (k == "ident" and (e.name == "func" or e.name == "probe")) or (k == "param") then
+	elseif k == "param" then
 		self:store_static(e.static or "", off, size)
-	elseif k == "ident" and e.name == "comm" and self.plain then
-		b:current_comm(off, size)
-		if self.check_level >= 1 then self:helper_error("get_current_comm", false) end
-	elseif k == "ident" and e.name == "comm" then
-		b:zero(off, size)
-		b:stack_ptr("r1", off)
-		b:mov("r2", math.min(16, size))
-		self:call("get_current_comm", 2)
-	elseif k == "ident" and e.name == "ustack" then
-		self:ustack(off)
 	elseif k == "var" then
 		local src = self.vars[e.name]
 		local n = math.min(size, types.storage_size(ty))
@@ -701,7 +708,7 @@ end
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
-	self.cur_node, self.call_node = s, nil
+	self.cur_node, self.call_node = s, false
 	if b.n > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
@@ -789,8 +796,10 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	local span = (prog.body.epos or 0) - (prog.probe.pos or 0)
 	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" },
 		math.min(math.max(span, 64), 16384))
+	-- (every field listed: none is added later, which would grow the table)
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
 		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source,
+		read_slot = false, exit_label = false, cur_node = false, call_node = false,
 		-- composite emitters, unless a spec's hook emits before each call; map updates in one
 		-- too unless -k checks them (the report follows G:call's way)
 		plain = not hooks.before_call, check_level = opts.helper_check or 0,
@@ -800,15 +809,19 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
 	-- variables: one slot each for the whole program, zeroed
-	local names = {}
-	for name in pairs(prog.vars or {}) do names[#names + 1] = name end
-	table.sort(names)
-	for _, name in ipairs(names) do
-		local ty = prog.vars[name]
-		local size = types.storage_size(ty)
-		self.vars[name] = b:stack(size, 8)
-		self.var_types[name] = ty
-		b:zero(self.vars[name], size)
+	local pvars = prog.vars
+	if pvars and next(pvars) then
+		local names, vars, var_types = {}, self.vars, self.var_types
+		for name in pairs(pvars) do names[#names + 1] = name end
+		table.sort(names)
+		for i = 1, #names do
+			local name = names[i]
+			local ty = pvars[name]
+			local size = types.storage_size(ty)
+			local slot = b:stack(size, 8)
+			vars[name], var_types[name] = slot, ty
+			b:zero(slot, size)
+		end
 	end
 	self.exit_label = b:new_label("exit")
 	if prog.elapsed_init then
