@@ -375,17 +375,23 @@ function G:strcmp(e)
 	b:label(done)
 end
 
+-- The builtins that are one helper call without arguments, and the half of its result they take
+-- (the upper one, "hi", or the lower one, "lo"; the whole value otherwise). None of these helpers
+-- is checked by -k: without a hook, G:call is the builder's call.
+local BUILTIN_HELPER = { pid = "get_current_pid_tgid", tid = "get_current_pid_tgid",
+	uid = "get_current_uid_gid", gid = "get_current_uid_gid", cpu = "get_smp_processor_id",
+	nsecs = "ktime_get_ns", cgroup = "get_current_cgroup_id", curtask = "get_current_task" }
+local BUILTIN_HALF = { pid = "hi", tid = "lo", uid = "lo", gid = "hi" }
+for _, helper in pairs(BUILTIN_HELPER) do assert(not CHECKED[helper], helper) end
+
 function G:builtin(e)
 	local b = self.b
 	local n = e.name
-	if n == "pid" then self:call("get_current_pid_tgid", 0); b:rsh("r0", 32)
-	elseif n == "tid" then self:call("get_current_pid_tgid", 0); b:mov("w0", "w0")
-	elseif n == "uid" then self:call("get_current_uid_gid", 0); b:mov("w0", "w0")
-	elseif n == "gid" then self:call("get_current_uid_gid", 0); b:rsh("r0", 32)
-	elseif n == "cpu" then self:call("get_smp_processor_id", 0)
-	elseif n == "nsecs" then self:call("ktime_get_ns", 0)
-	elseif n == "cgroup" then self:call("get_current_cgroup_id", 0)
-	elseif n == "curtask" then self:call("get_current_task", 0)
+	local helper = BUILTIN_HELPER[n]
+	if helper then
+		if self.plain then b:call(helper, 0) else self:call(helper, 0) end
+		local half = BUILTIN_HALF[n]
+		if half == "hi" then b:rsh("r0", 32) elseif half == "lo" then b:mov("w0", "w0") end
 	elseif n == "cpid" then self:const("r0", self.opts.cpid)
 	elseif e.constant then self:const("r0", e.constant)
 	elseif n == "elapsed" then

@@ -232,7 +232,11 @@ function G:assign_map(s, t)
 		self:gen(s.value)
 		b:stx("u64", "r10", val, "r0")
 	end
-	self:update(self.refs[m.name], key, val)
+	if self.plain_update then
+		b:map_update(self.refs[m.name], key, val, BPF_ANY)
+	else
+		self:update(self.refs[m.name], key, val)
+	end
 	b:stack_reset(used)
 end
 
@@ -309,7 +313,11 @@ function G:event(e)
 		end
 	end
 	b:st("u64", "r10", off, ev.id)
-	self:submit(off, ev.size)
+	if self.plain then
+		b:ringbuf_output(self.refs.ringbuf, self.refs.lost, off, ev.size)
+	else
+		self:submit(off, ev.size)
+	end
 	b:stack_reset(used)
 	if e.name == "exit" then b:ja(self.exit_label) end
 end
