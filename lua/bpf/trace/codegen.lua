@@ -802,9 +802,10 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	local span = (prog.body.epos or 0) - (prog.probe.pos or 0)
 	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" },
 		math.min(math.max(span, 64), 16384))
+	local pvars = prog.vars
 	-- (every field listed: none is added later, which would grow the table)
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
-		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source,
+		file = opts.name or "stdin", vars = {}, var_types = pvars or {}, src = opts.source,
 		read_slot = false, exit_label = false, cur_node = false, call_node = false,
 		-- composite emitters, unless a spec's hook emits before each call; map updates in one
 		-- too unless -k checks them (the report follows G:call's way)
@@ -814,10 +815,9 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
-	-- variables: one slot each for the whole program, zeroed
-	local pvars = prog.vars
+	-- variables: one slot each for the whole program, zeroed (var_types: their types, by name)
 	if pvars and next(pvars) then
-		local names, vars, var_types = {}, self.vars, self.var_types
+		local names, vars = {}, self.vars
 		for name in pairs(pvars) do names[#names + 1] = name end
 		table.sort(names)
 		for i = 1, #names do
@@ -825,7 +825,7 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 			local ty = pvars[name]
 			local size = types.storage_size(ty)
 			local slot = b:stack(size, 8)
-			vars[name], var_types[name] = slot, ty
+			vars[name] = slot
 			b:zero(slot, size)
 		end
 	end
