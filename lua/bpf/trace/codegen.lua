@@ -14,7 +14,11 @@ for k in pairs(types.VALUE_KINDS) do IS_BUFFER[k] = types.is_buffer({ k = k }) e
 
 local G = {}
 G.__index = G
-for name, method in pairs(require "bpf.trace.codegen_maps") do G[name] = method end
+local maps = require "bpf.trace.codegen_maps"
+for name, method in pairs(maps.methods) do G[name] = method end
+
+-- The hottest methods, called as locals within this file (no lookup through the metatable).
+local gen, stmt, block, operands, cond, into, aggregate
 
 local MAX_INSNS = 100000 -- far below the verifier's limits; bounds the compile time too
 local BPF_F_USER_STACK = 256
@@ -118,17 +122,17 @@ function G:addr(e)
 		local a = e.access
 		if not a or a.how ~= "mem" then raise(e, "cannot take the address of this expression") end
 		if k == "field" then
-			if e.arrow then self:gen(e.base) else self:addr(e.base) end
+			if e.arrow then gen(self, e.base) else self:addr(e.base) end
 		elseif k == "index" then
-			if e.base.ty.k == "ptr" then self:gen(e.base) else self:addr(e.base) end
+			if e.base.ty.k == "ptr" then gen(self, e.base) else self:addr(e.base) end
 		else
-			self:gen(e.operand)
+			gen(self, e.operand)
 		end
 		if a.offset ~= 0 then self.b:add("r0", a.offset) end
 		return
 	end
 	if k == "cast" or (e.ty and e.ty.k == "ptr") then
-		self:gen(e)
+		gen(self, e)
 		return
 	end
 	raise(e, "cannot take the address of this expression")
@@ -205,25 +209,25 @@ function G:operands(left, right)
 		local v = right.value
 		if rk == "int" then
 			if v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
-				self:gen(left)
+				gen(self, left)
 				return v
 			end
 		elseif right.ty and right.ty.k == "int" and v and v >= -2147483648 and v <= 2147483647 then
-			self:gen(left)
+			gen(self, left)
 			return v
 		end
 	end
 	local b = self.b
 	if rk == "var" and types.is_scalar(right.ty) then
-		self:gen(left)
+		gen(self, left)
 		b:ldx("u64", "r1", "r10", self.vars[right.name])
 		return "r1"
 	end
 	local used = b:stack_used()
 	local slot = b:stack(8, 8)
-	self:gen(left)
+	gen(self, left)
 	b:stx("u64", "r10", slot, "r0")
-	self:gen(right)
+	gen(self, right)
 	b:mov("r1", "r0")
 	b:ldx("u64", "r0", "r10", slot)
 	b:stack_reset(used)
@@ -250,24 +254,24 @@ function G:cond(e, false_label)
 		local neg = JUMP_NEG[op]
 		if neg then
 			-- jumps to false_label when the negated comparison holds between r0 and src
-			local src = self:operands(e.left, e.right)
+			local src = operands(self, e.left, e.right)
 			if e.signed and JUMP_SIGNED[neg] then neg = JUMP_SIGNED[neg] end
 			b:jcond(neg, "r0", src, false_label)
 			return
 		end
 		if op == "&&" then
-			self:cond(e.left, false_label)
-			self:cond(e.right, false_label)
+			cond(self, e.left, false_label)
+			cond(self, e.right, false_label)
 			return
 		end
 	elseif k == "unop" and e.op == "!" then
 		local t = b:new_label("not")
-		self:cond(e.operand, t)
+		cond(self, e.operand, t)
 		b:ja(false_label)
 		b:label(t)
 		return
 	end
-	self:gen(e)
+	gen(self, e)
 	b:jeq("r0", 0, false_label)
 end
 
@@ -280,14 +284,14 @@ function G:binop(e)
 	if op == "&&" or op == "||" then
 		local f, done = b:new_label("f"), b:new_label("done")
 		if op == "&&" then
-			self:cond(e, f)
+			cond(self, e, f)
 			b:mov("r0", 1); b:ja(done)
 			b:label(f); b:mov("r0", 0)
 		else
 			local t = b:new_label("t")
-			self:gen(e.left)
+			gen(self, e.left)
 			b:jne("r0", 0, t)
-			self:gen(e.right)
+			gen(self, e.right)
 			b:jne("r0", 0, t)
 			b:mov("r0", 0); b:ja(done)
 			b:label(t); b:mov("r0", 1)
@@ -296,7 +300,7 @@ function G:binop(e)
 		return
 	end
 	if JUMP_NEG[op] then
-		local src = self:operands(e.left, e.right)
+		local src = operands(self, e.left, e.right)
 		local t = b:new_label("cmp")
 		b:mov("r2", "r0")
 		b:mov("r0", 1)
@@ -306,7 +310,7 @@ function G:binop(e)
 		b:label(t)
 		return
 	end
-	local src = self:operands(e.left, e.right)
+	local src = operands(self, e.left, e.right)
 	-- bpftrace divides, takes remainders and shifts right as unsigned 64-bit operations
 	b[ALU[op]](b, "r0", src)
 end
@@ -487,7 +491,7 @@ function G:gen(e)
 		if e.op == "*" then
 			self:load_access(e)
 		else
-			self:gen(e.operand)
+			gen(self, e.operand)
 			if e.op == "-" then b:neg("r0")
 			elseif e.op == "~" then b:xor("r0", -1)
 			elseif e.op == "!" then
@@ -499,16 +503,16 @@ function G:gen(e)
 		end
 	elseif k == "ternary" then
 		local f, done = b:new_label("else"), b:new_label("fi")
-		self:cond(e.cond, f)
-		self:gen(e.a); b:ja(done)
-		b:label(f); self:gen(e.b)
+		cond(self, e.cond, f)
+		gen(self, e.a); b:ja(done)
+		b:label(f); gen(self, e.b)
 		b:label(done)
 	elseif k == "cast" then
-		self:gen(e.operand)
+		gen(self, e.operand)
 		if e.cast then self:extend("r0", e.cast.size, e.cast.signed) end
 	elseif k == "call" then
 		local n = e.name
-		if n == "ksym" then self:gen(e.args[1])
+		if n == "ksym" then gen(self, e.args[1])
 		elseif n == "kaddr" then
 			if e.hi then
 				self:const("r0", e.hi); b:lsh("r0", 32)
@@ -519,7 +523,7 @@ function G:gen(e)
 		elseif n == "kstack" then self:stackid(false)
 		elseif n == "strncmp" then self:strncmp(e)
 		elseif n == "bswap" then
-			self:gen(e.args[1])
+			gen(self, e.args[1])
 			if e.bits > 8 then b:be("r0", e.bits) end
 		else raise(e, "internal: call %s has no integer value", n) end
 	else
@@ -554,7 +558,7 @@ function G:buf(e)
 	if e.kind == "var" then return self.vars[e.name] end
 	local size = types.storage_size(e.ty)
 	local off = self.b:stack(size, 8)
-	self:into(e, off, size)
+	into(self, e, off, size)
 	return off
 end
 
@@ -565,7 +569,7 @@ function G:into(e, off, size)
 	local k = e.kind
 	if k == "call" then self.call_node = e end
 	if not IS_BUFFER[ty.k] then
-		self:gen(e)
+		gen(self, e)
 		b:stx("u64", "r10", off, "r0")
 		return
 	end
@@ -606,9 +610,9 @@ function G:into(e, off, size)
 		b:label(miss)
 	elseif k == "ternary" then
 		local f, done = b:new_label("else"), b:new_label("fi")
-		self:cond(e.cond, f)
-		self:into(e.a, off, size); b:ja(done)
-		b:label(f); self:into(e.b, off, size)
+		cond(self, e.cond, f)
+		into(self, e.a, off, size); b:ja(done)
+		b:label(f); into(self, e.b, off, size)
 		b:label(done)
 	elseif k == "field" or k == "index" or (k == "unop" and e.op == "*") then
 		self:field_string(e, off, size)
@@ -674,13 +678,13 @@ function G:call_into(e, off, size)
 			return
 		end
 		b:zero(off, size)
-		self:gen(a)
+		gen(self, a)
 		b:mov("r3", "r0")
 		b:stack_ptr("r1", off)
 		b:mov("r2", limit)
 		self:call("probe_read_str", 3)
 	elseif n == "usym" then
-		self:gen(e.args[1])
+		gen(self, e.args[1])
 		b:stx("u64", "r10", off, "r0")
 		self:call("get_current_pid_tgid", 0)
 		b:rsh("r0", 32)
@@ -693,7 +697,7 @@ function G:call_into(e, off, size)
 		local a = e.args[#e.args]
 		local aty = a.ty
 		if types.is_intlike(aty) then
-			self:gen(a)
+			gen(self, a)
 			b:stx("u32", "r10", off + 8, "r0")
 		elseif a.access and a.access.how == "ctx_bytes" then
 			self:copy("r6", a.access.offset, off + 8, math.min(16, a.access.size))
@@ -726,7 +730,7 @@ function G:stmt(s)
 			self:assign_var(s, t)
 			b:stack_reset(used)
 		elseif s.agg then
-			self:aggregate(s)
+			aggregate(self, s)
 		elseif s.op ~= "" then
 			self:map_update_op(t, s.op, s.value)
 		else
@@ -746,7 +750,7 @@ function G:stmt(s)
 		if ek == "incdec" then
 			self:incdec(e)
 		elseif not s.no_effect then
-			self:gen(e)
+			gen(self, e)
 		end
 		b:stack_reset(used)
 		return false
@@ -756,21 +760,21 @@ function G:stmt(s)
 	if k == "if" then
 		b:line(self.file, self.where(s.pos, s.cond_epos or s.epos))
 		local f, done = b:new_label("else"), b:new_label("fi")
-		self:cond(s.cond, f)
-		local then_ends = self:block(s.then_)
+		cond(self, s.cond, f)
+		local then_ends = block(self, s.then_)
 		if s.else_ and not then_ends then b:ja(done) end
 		b:label(f)
 		if s.else_ then
-			local else_ends = self:block(s.else_)
+			local else_ends = block(self, s.else_)
 			if not then_ends then b:label(done) end
 			ends = then_ends and else_ends
 		end
 	elseif k == "unroll" then
 		for _ = 1, s.n do
-			if self:block(s.body) then ends = true; break end
+			if block(self, s.body) then ends = true; break end
 		end
 	elseif k == "block" then
-		ends = self:block(s)
+		ends = block(self, s)
 	else
 		b:line(self.file, self.where(s.pos, s.epos))
 	end
@@ -783,7 +787,7 @@ end
 function G:block(blk)
 	local stmts = blk.stmts
 	for i = 1, #stmts do
-		if self:stmt(stmts[i]) then return true end
+		if stmt(self, stmts[i]) then return true end
 	end
 	return false
 end
@@ -838,9 +842,9 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	if prog.pred then
 		self:line(prog.pred)
 		self.cur_node = prog.pred
-		self:cond(prog.pred, self.exit_label)
+		cond(self, prog.pred, self.exit_label)
 	end
-	self:block(prog.body)
+	block(self, prog.body)
 	b:label(self.exit_label)
 	b:mov("r0", 0)
 	b:exit()
@@ -865,6 +869,9 @@ local function program(plan_prog, prog, refs, opts, where)
 	raise(node, "cannot generate code for this statement: %s", msg)
 end
 
+gen, stmt, block, operands, cond, into = G.gen, G.stmt, G.block, G.operands, G.cond, G.into
+aggregate = G.aggregate
+maps.bind(G)
 GEN.ident, GEN.map, GEN.binop, GEN.incdec = G.builtin, G.map_read, G.binop, G.incdec
 GEN.field, GEN.index = G.load_access, G.load_access
 

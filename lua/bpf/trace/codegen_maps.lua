@@ -9,6 +9,10 @@ local Builder = require("bpf.asm").Builder
 
 local G = {}
 
+-- The hottest methods, called as locals (no lookup through the generator's metatable): this
+-- file's own, and codegen.lua's, which it gives through bind once they are all defined.
+local make_key, gen, into, operands
+
 local BPF_ANY = 0
 -- types.is_buffer as a set of kinds (it runs on most nodes generated)
 local IS_BUFFER = {}
@@ -31,9 +35,9 @@ function G:key(e)
 	for i = 1, #keys do
 		local kexpr, pt = keys[i], parts[i]
 		if IS_BUFFER[kexpr.ty.k] then
-			self:into(kexpr, off + pt.offset, pt.size)
+			into(self, kexpr, off + pt.offset, pt.size)
 		else
-			self:gen(kexpr)
+			gen(self, kexpr)
 			b:stx("u64", "r10", off + pt.offset, "r0")
 		end
 	end
@@ -63,7 +67,7 @@ function G:update(ref, key, val, flags)
 end
 
 function G:map_lookup(e)
-	local key = self:key(e)
+	local key = make_key(self, e)
 	self:lookup(self.refs[e.map.plan.name], key)
 end
 
@@ -85,9 +89,9 @@ end
 function G:map_update_op(target, op, value, delta, result)
 	local b = self.b
 	local used = b:stack_used()
-	if value then self:gen(value) else self:const("r0", delta) end
+	if value then gen(self, value) else self:const("r0", delta) end
 	b:mov("r8", "r0")
-	local key = self:key(target)
+	local key = make_key(self, target)
 	local val = b:stack(8, 8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
@@ -136,9 +140,9 @@ function G:aggregate(s)
 	local ref = self.refs[m.name]
 	local kind = m.kind
 	local used = b:stack_used()
-	local key = self:key(t)
+	local key = make_key(self, t)
 	if call.args[1] then
-		self:gen(call.args[1])
+		gen(self, call.args[1])
 		b:mov("r7", "r0")
 	end
 	-- the slot (bpftrace's log2 or linear one) of r7 in the key; bpftrace compares as signed
@@ -198,7 +202,7 @@ function G:assign_var(s, t)
 	local b = self.b
 	local slot = self.vars[t.name]
 	if s.op ~= "" then
-		local src = self:operands(t, s.value)
+		local src = operands(self, t, s.value)
 		b[ALU[s.op]](b, "r0", src)
 		b:stx("u64", "r10", slot, "r0")
 		return
@@ -210,11 +214,11 @@ function G:assign_var(s, t)
 		-- build in a temporary: the value may read the variable itself
 		local used = b:stack_used()
 		local tmp = b:stack(size, 8)
-		self:into(s.value, tmp, size)
+		into(self, s.value, tmp, size)
 		self:copy("r10", tmp, slot, size)
 		b:stack_reset(used)
 	else
-		self:gen(s.value)
+		gen(self, s.value)
 		b:stx("u64", "r10", slot, "r0")
 	end
 end
@@ -224,12 +228,12 @@ function G:assign_map(s, t)
 	local b = self.b
 	local m = t.map.plan
 	local used = b:stack_used()
-	local key = self:key(t)
+	local key = make_key(self, t)
 	local val = b:stack(m.value_size, 8)
 	if IS_BUFFER[s.value.ty.k] then
-		self:into(s.value, val, m.value_size)
+		into(self, s.value, val, m.value_size)
 	else
-		self:gen(s.value)
+		gen(self, s.value)
 		b:stx("u64", "r10", val, "r0")
 	end
 	if self.plain_update then
@@ -305,9 +309,9 @@ function G:event(e)
 		for i = 1, #eargs do
 			local a, arg = eargs[i], args[skip + i]
 			if IS_BUFFER[arg.ty.k] then
-				self:into(arg, off + a.offset, a.size)
+				into(self, arg, off + a.offset, a.size)
 			else
-				self:gen(arg)
+				gen(self, arg)
 				b:stx("u64", "r10", off + a.offset, "r0")
 			end
 		end
@@ -329,7 +333,7 @@ function G:join(e)
 	local ev = e.event
 	local used = b:stack_used()
 	local argv = b:stack(8, 8)
-	self:gen(e.args[1])
+	gen(self, e.args[1])
 	b:stx("u64", "r10", argv, "r0")
 	self:ld_map("r1", self.refs.ringbuf)
 	b:mov("r2", ev.size)
@@ -374,7 +378,7 @@ function G:call_stmt(e)
 		local b = self.b
 		local a = e.args[1]
 		local used = b:stack_used()
-		local key = self:key(a)
+		local key = make_key(self, a)
 		self:ld_map("r1", self.refs[a.map.plan.name])
 		b:stack_ptr("r2", key)
 		self:call("map_delete_elem", 2)
@@ -384,4 +388,8 @@ function G:call_stmt(e)
 	raise(e, "internal: statement call %s", n)
 end
 
-return G
+make_key = G.key
+
+return { methods = G, bind = function(methods)
+	gen, into, operands = methods.gen, methods.into, methods.operands
+end }
