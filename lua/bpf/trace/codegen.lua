@@ -8,14 +8,11 @@ local types = require "bpf.trace.types"
 
 local raise = diag.raise
 
--- types.is_buffer as a set of kinds (it runs on most nodes generated)
-local IS_BUFFER = {}
-for k in pairs(types.VALUE_KINDS) do IS_BUFFER[k] = types.is_buffer({ k = k }) end
-
 local G = {}
 G.__index = G
 local maps = require "bpf.trace.codegen_maps"
 for name, method in pairs(maps.methods) do G[name] = method end
+local IS_BUFFER = maps.IS_BUFFER
 
 -- The hottest methods, called as locals within this file (no lookup through the metatable).
 local gen, stmt, block, operands, cond, into, aggregate

@@ -77,7 +77,7 @@ function G:map_read(e)
 	local used = b:stack_used()
 	self:map_lookup(e)
 	local done = b:new_label("done")
-	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, e) end
+	if self.check_level >= 2 then self:helper_error("map_lookup_elem", true, e) end
 	b:jeq("r0", 0, done)
 	b:ldx("u64", "r0", "r0", 0)
 	b:label(done)
@@ -95,7 +95,7 @@ function G:map_update_op(target, op, value, delta, result)
 	local val = b:stack(8, 8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
-	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, target) end
+	if self.check_level >= 2 then self:helper_error("map_lookup_elem", true, target) end
 	local miss = b:new_label("miss")
 	b:mov("r7", 0)
 	b:jeq("r0", 0, miss)
@@ -390,6 +390,6 @@ end
 
 make_key = G.key
 
-return { methods = G, bind = function(methods)
+return { methods = G, IS_BUFFER = IS_BUFFER, bind = function(methods)
 	gen, into, operands = methods.gen, methods.into, methods.operands
 end }
