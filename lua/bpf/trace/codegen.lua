@@ -467,12 +467,11 @@ end
 -- (filled at the end of the file).
 local GEN = {}
 function G:gen(e)
-	local k = e.kind
-	if k == "call" then self.call_node = e end -- where -k reports a failed helper
 	local ty = e.ty
 	if ty and IS_BUFFER[ty.k] then
 		raise(e, "internal: %s used as an integer", types.name(ty))
 	end
+	local k = e.kind
 	if k == "var" then
 		self.b:ldx("u64", "r0", "r10", self.vars[e.name])
 		return
@@ -508,6 +507,7 @@ function G:gen(e)
 		gen(self, e.operand)
 		if e.cast then self:extend("r0", e.cast.size, e.cast.signed) end
 	elseif k == "call" then
+		self.call_node = e -- where -k reports a failed helper
 		local n = e.name
 		if n == "ksym" then gen(self, e.args[1])
 		elseif n == "kaddr" then
@@ -564,7 +564,6 @@ function G:into(e, off, size)
 	local b = self.b
 	local ty = e.ty
 	local k = e.kind
-	if k == "call" then self.call_node = e end
 	if not IS_BUFFER[ty.k] then
 		gen(self, e)
 		b:stx("u64", "r10", off, "r0")
@@ -614,6 +613,7 @@ function G:into(e, off, size)
 	elseif k == "field" or k == "index" or (k == "unop" and e.op == "*") then
 		self:field_string(e, off, size)
 	elseif k == "call" then
+		self.call_node = e -- where -k reports a failed helper
 		self:call_into(e, off, size)
 	else
 		raise(e, "internal: cannot build %s", k)
