@@ -6,7 +6,8 @@
 --      load average before and after (a run taken with more runnable tasks than cores says so);
 --   2. cost per firing: with kernel.bpf_stats_enabled, run_time_ns / run_cnt of the tool's
 --      programs over the same controlled workload (build/fixtures/trace_workload);
---   3. compile time of a generated 200-line program, in-process (bpf.trace.compile).
+--   3. compile time of a generated 200-line program, in-process (bpf.trace.compile), and its
+--      work in machine instructions (the static luabpf under callgrind: the VM's speed swings).
 -- Targets (issue 12): 1. at most 0.1x bpftrace; 2. at most 1.2x; 3. under 5 ms.
 --
 --   lua5.4 bench/trace_bench.lua [--rounds N] [--only NAME] [--compile-only | --startup-only]
@@ -162,6 +163,23 @@ local function compile_time(rounds)
 	return median(times), select(2, src:gsub("\n", "")) + 1, math.min(unpack(times))
 end
 
+-- The compile's work in machine instructions, which the machine's speed does not move: the
+-- static luabpf under callgrind compiling 1 and then 11 times (this script's --compile-n), the
+-- difference over 10. nil and why when valgrind or build/luabpf is missing.
+local function compile_insns()
+	if not read(LUABPF) then return nil, "no " .. LUABPF end
+	if not sh("command -v valgrind 2>/dev/null"):find("valgrind") then return nil, "no valgrind" end
+	local totals = {}
+	for _, n in ipairs({ 1, 11 }) do
+		local out = string.format("%s/compile.%d.cg", TMP, n)
+		os.execute(string.format("valgrind --tool=callgrind --callgrind-out-file=%s %s %s --compile-n %d >/dev/null 2>&1",
+			out, LUABPF, q(arg[0]), n))
+		totals[n] = tonumber(((read(out) or ""):match("\nsummary: (%d+)")))
+		if not totals[n] then return nil, "callgrind gave no count (" .. out .. ")" end
+	end
+	return (totals[11] - totals[1]) / 10
+end
+
 ---------------------------------------------------------------------------------------------------
 
 -- "1.23" (the 1-minute load average) or "?".
@@ -177,7 +195,12 @@ local function main()
 		elseif arg[i] == "--only" then only = arg[i + 1]; i = i + 1
 		elseif arg[i] == "--compile-only" then compile_only = true
 		elseif arg[i] == "--startup-only" then startup_only = true
-		elseif arg[i] == "--label" then label = arg[i + 1]; i = i + 1 end
+		elseif arg[i] == "--label" then label = arg[i + 1]; i = i + 1
+		elseif arg[i] == "--compile-n" then -- (for compile_insns)
+			local src = program_200()
+			for _ = 1, tonumber(arg[i + 1]) do assert(bpf.trace.compile(src)) end
+			return
+		end
 		i = i + 1
 	end
 	os.execute("mkdir -p " .. TMP)
@@ -191,6 +214,9 @@ local function main()
 		print("compile: " .. tostring(n))
 	end
 	if compile_only then return end
+	local insns, why = compile_insns()
+	print(insns and string.format("compile (static luabpf): %.1f M machine instructions per compile of the 200-line program (callgrind)",
+		insns / 1e6) or ("compile instructions: " .. why))
 
 	local cores = tonumber(sh("nproc")) or 1
 	local load_before = loadavg()

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lasm_gen.h"
 #include "lhandle.h"
 
 /* A copy of a Lua string in memory owned by the Lua stack (aligned; freed with it). */
@@ -209,6 +210,7 @@ static int open_asm_core(lua_State *L)
 	};
 	lua_newtable(L);
 	luaL_setfuncs(L, funcs, 0);
+	lbpf_lua_asm_gen_funcs(L); /* lasm_gen.c: the trace compiler's builder */
 	return 1;
 }
 

@@ -78,6 +78,21 @@ describe("bpf.trace", function()
 		t:close()
 	end)
 
+	it("buckets lhist bounds beyond 32 bits exactly (bpftrace 0.17 truncates them)", function()
+		local values = { 3, 5000000000, 7999999999, 9000000000 }
+		local src = {}
+		for _, v in ipairs(values) do src[#src + 1] = "@l = lhist(" .. v .. ", 0, 8000000000, 1000000000);" end
+		local t = traced("BEGIN { " .. table.concat(src, " ") .. " exit(); }", { print = false })
+		t:run()
+		local got = {}
+		for _, b in ipairs(t:read("@l")) do
+			if b.count > 0 then got[#got + 1] = { min = b.min, count = b.count } end
+		end
+		assert.are.same({ { min = 0, count = 1 }, { min = 5000000000, count = 1 },
+			{ min = 7000000000, count = 1 }, { min = 8000000000, count = 1 } }, got)
+		t:close()
+	end)
+
 	it("runs BEGIN, stops at exit(), runs END, then prints the maps after two blank lines", function()
 		local t, out = traced([[BEGIN { @x = 5; @c[7] = count(); printf("begin %d\n", @x); exit(); }
 			END { printf("end\n"); }]])

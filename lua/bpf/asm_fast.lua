@@ -36,6 +36,8 @@ for _, name in ipairs({ "pos", "count", "verifier_source", "source_of", "bytes",
 	F[name] = Builder[name]
 end
 F.__tostring = Builder.__tostring
+-- atomics as the public builder writes them (what a register holds does not change)
+F.atomic = Builder.atomic
 
 -- Tables presized (grown by doubling, a builder's slot array costs a third more): LuaJIT's
 -- table.new, else the C module's (only LuaJIT has table.new: elsewhere the search through
@@ -44,9 +46,9 @@ local has_tnew, tnew = false, nil
 if rawget(_G, "jit") then has_tnew, tnew = pcall(require, "table.new") end
 local new_table = has_tnew and tnew or require("bpf.asm_core").new_table
 
--- A builder for generated code; opts as bpf.asm.new, size the expected instruction count
--- (a hint). r1 holds the context on entry.
-function M.new(opts, size)
+-- A builder for generated code in Lua (see M.new); opts as bpf.asm.new, size the expected
+-- instruction count (a hint). r1 holds the context on entry.
+local function new_lua(opts, size)
 	local b = asm.new(opts)
 	if size then
 		local few = math.floor(size / 16)
@@ -62,6 +64,7 @@ function M.new(opts, size)
 	b.helper_calls, b.ncalls = {}, 0 -- the helpers checked and called, in order
 	return setmetatable(b, F)
 end
+M.new_lua = new_lua
 
 -- ---- ALU ------------------------------------------------------------------------------------
 
@@ -819,6 +822,66 @@ function F:finish()
 	if k > 0 and self.lines[k - 4] == self.n then self.nlines = k - 5 end
 	Builder.finish(self)
 	return setmetatable(self, Builder)
+end
+
+-- ---- the builder in C ---------------------------------------------------------------------------
+-- Under PUC Lua the emitters above run in C (lua/lasm_gen.c, lasm_gen_seq.c): the same methods,
+-- arguments, slots and checks, written into a buffer. A builder is then a table whose first
+-- array entries hold the C state and the Lua values it refers to. Whatever the C path does not take (a rare form, any refusal, and the
+-- methods that read the slots: text, bytes, load, insns...) first turns the table into the Lua
+-- builder above (materialize: its fields filled from the C state), then runs there, so every
+-- message and rare form stays the Lua builder's. LuaJIT keeps the Lua builder: its JIT compiles
+-- the emitters, and C functions called from Lua would stop its traces.
+local core = require "bpf.asm_core"
+local C -- the C methods, with the Lua ones for the rest
+
+local function materialize(b)
+	local finished = C.export(b)
+	if finished == nil then -- done before
+		if getmetatable(b) == C then
+			error("bpf.asm: this builder's C state was taken by another builder", 3)
+		end
+		return
+	end
+	setmetatable(b, F)
+	if finished then F.finish(b) end
+end
+
+-- What the C check needs of a helper: id, count, name, r0 a pointer, the kinds of r1..r5.
+local function spec_for_c(name)
+	local spec = specs[name] or spec_of(name)
+	local k = spec.kinds
+	return spec.id, spec.nargs, spec.name, spec.ret == RETPTR, k[1], k[2], k[3], k[4], k[5]
+end
+
+if core.gen_methods and not rawget(_G, "jit") then
+	C = core.gen_methods({ materialize = materialize, spec_of = spec_for_c,
+		prov_text = { STACK, CTX, MAP, MAPVAL, RETPTR, SCALAR, ZERO } })
+	for name, fn in pairs(F) do
+		if type(fn) == "function" and C[name] == nil and name ~= "__index" then
+			C[name] = function(b, ...)
+				materialize(b)
+				return b[name](b, ...)
+			end
+		end
+	end
+	C.__index = C
+	C.__tostring = function(b) materialize(b); return tostring(b) end
+end
+M.has_c = C ~= nil
+
+-- A builder for generated code: in C where there is one (see above), else in Lua; opts as
+-- bpf.asm.new, size the expected instruction count (a hint). r1 holds the context on entry.
+-- M.lua_only = true makes Lua builders everywhere (specs compare the two).
+M.lua_only = false
+function M.new(opts, size)
+	if not C or M.lua_only then return new_lua(opts, size) end
+	local b = asm.new(opts)
+	-- the slots live in C until materialize
+	b.n, b.ins, b.jump_label, b.labels, b.lines, b.nlines = nil, nil, nil, nil, nil, nil
+	b.label_hint = {}
+	core.gen_new(b, size)
+	return setmetatable(b, C)
 end
 
 return M

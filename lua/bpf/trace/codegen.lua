@@ -716,7 +716,7 @@ function G:stmt(s)
 	local b = self.b
 	local k = s.kind
 	self.cur_node, self.call_node = s, false
-	if b.n > MAX_INSNS then
+	if b:count() > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
 	if k == "assign" then

@@ -5,7 +5,6 @@ local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
 
 local raise = diag.raise
-local Builder = require("bpf.asm").Builder
 
 local G = {}
 
@@ -111,7 +110,18 @@ function G:map_update_op(target, op, value, delta, result)
 	b:stack_reset(used)
 end
 
--- lhist slot of r7 into r1 (the bounds the composite emitter b:linear_slot does not take).
+-- r = r <op> v, through r3 when v does not fit a 32-bit immediate.
+local function alu_const(g, op, r, v)
+	if v >= -2147483648 and v <= 2147483647 then
+		g.b[op](g.b, r, v)
+	else
+		g:const("r3", v)
+		g.b[op](g.b, r, "r3")
+	end
+end
+
+-- lhist slot of r7 into r1 (r2, r3 clobbered): the bounds the composite emitter b:linear_slot
+-- does not take, those beyond 32 bits.
 function G:linear_slot(l, signed)
 	local b = self.b
 	local done = b:new_label("slot")
@@ -119,12 +129,12 @@ function G:linear_slot(l, signed)
 	b:mov("r1", 0)
 	self:const("r2", l.min)
 	if signed then b:jslt("r7", "r2", done) else b:jlt("r7", "r2", done) end
-	b:mov("r1", 1 + nb)
+	self:const("r1", 1 + nb)
 	self:const("r2", l.max)
 	if signed then b:jsgt("r7", "r2", done) else b:jgt("r7", "r2", done) end
 	b:mov("r1", "r7")
-	b:sub("r1", "r2"); b:add("r1", l.max - l.min) -- r1 = v - min
-	b:div("r1", l.step)
+	b:sub("r1", "r2"); alu_const(self, "add", "r1", l.max - l.min) -- r1 = v - min
+	alu_const(self, "div", "r1", l.step)
 	b:add("r1", 1)
 	b:label(done)
 end
@@ -294,8 +304,7 @@ function G:count_lost()
 	local b = self.b
 	b:ld_map_value("r1", self.refs.lost, 0)
 	b:mov("r2", 1)
-	-- the fast builder has no atomics: bpf.asm's own method writes the instruction into it
-	Builder.atomic(b, "add", "u64", "r1", 0, "r2")
+	b:atomic("add", "u64", "r1", 0, "r2")
 end
 
 function G:event(e)

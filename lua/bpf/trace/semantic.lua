@@ -61,6 +61,11 @@ local function new_state(opts)
 	return self
 end
 
+local COMM = types.str(16)
+-- Builtins whose type is always the same (shared type tables: nothing is added to them).
+local CONSTANT_BUILTINS = { pid = UINT64, tid = UINT64, uid = UINT64, gid = UINT64, cpu = UINT64,
+	nsecs = UINT64, cgroup = UINT64, comm = COMM }
+
 ---------------------------------------------------------------------------------------------
 -- Maps
 
@@ -100,7 +105,10 @@ function S:map_keys(node)
 	local nodes = node.keys or NO_KEYS
 	local n = #nodes
 	for i = 1, n do
-		self:need_value(nodes[i], "%s cannot be used as a map key")
+		local k = nodes[i]
+		-- (a builtin of constant type, the common key, is a value: need_value's check inline)
+		local ty = k.kind == "ident" and CONSTANT_BUILTINS[k.name]
+		if ty then k.ty = ty else self:need_value(k, "%s cannot be used as a map key") end
 	end
 	local keys = m.keys
 	if not keys then
@@ -195,10 +203,22 @@ end
 
 local const_int = calls.const_int
 
+-- need_int and need_value type the common operands, variables and the builtins of constant type,
+-- as their checkers (S:var_read, S:builtin) do, without the call to them.
 function S:need_int(e, what)
-	local check = EXPR[e.kind]
-	if not check then raise(e, "unexpected %s", e.kind) end
-	local ty = check(self, e)
+	local kind = e.kind
+	local ty
+	if kind == "var" then
+		ty = self.ctx.vars[e.name]
+		if not ty then raise(e, "variable $%s is used before it is assigned", e.name) end
+	else
+		ty = kind == "ident" and CONSTANT_BUILTINS[e.name]
+		if not ty then
+			local check = EXPR[kind]
+			if not check then raise(e, "unexpected %s", kind) end
+			ty = check(self, e)
+		end
+	end
 	e.ty = ty
 	if not INTLIKE[ty.k] then
 		raise(e, "%s must be an integer, not %s", what, types.name(ty))
@@ -208,9 +228,19 @@ end
 
 -- The type of e, which must be a value (not a map, a stack or a record); message names its type.
 function S:need_value(e, message)
-	local check = EXPR[e.kind]
-	if not check then raise(e, "unexpected %s", e.kind) end
-	local ty = check(self, e)
+	local kind = e.kind
+	local ty
+	if kind == "var" then
+		ty = self.ctx.vars[e.name]
+		if not ty then raise(e, "variable $%s is used before it is assigned", e.name) end
+	else
+		ty = kind == "ident" and CONSTANT_BUILTINS[e.name]
+		if not ty then
+			local check = EXPR[kind]
+			if not check then raise(e, "unexpected %s", kind) end
+			ty = check(self, e)
+		end
+	end
 	e.ty = ty
 	if not VALUE[ty.k] then raise(e, message, types.name(ty)) end
 	return ty
@@ -222,11 +252,6 @@ function S:static_str(e)
 	if e.kind == "param" and e.ty and e.ty.k == "str" then return e.static end
 	return nil
 end
-
-local COMM = types.str(16)
--- Builtins whose type is always the same (shared type tables: nothing is added to them).
-local CONSTANT_BUILTINS = { pid = UINT64, tid = UINT64, uid = UINT64, gid = UINT64, cpu = UINT64,
-	nsecs = UINT64, cgroup = UINT64, comm = COMM }
 
 -- Builtins by name (the arg0..argN and constants are found after these).
 local BUILTIN = {}
@@ -406,7 +431,7 @@ function S:field(e)
 	local bty
 	if base.kind == "ident" and base.name == "args" and self.ctx.kind == "tracepoint" then
 		-- (a tracepoint's args->field, the common case: the builtin's type without its calls)
-		bty = tpargs_type(self)
+		bty = self.tpargs[self.ctx.fmt] or tpargs_type(self)
 		base.ty = bty
 	else
 		bty = self:expr(base)
@@ -579,20 +604,35 @@ end
 function S:binop(e)
 	local op = e.op
 	local l, r = e.left, e.right
-	-- (integer literals, the common right operand, are typed here: no call)
+	-- (integer literals, variables and builtins of constant type, the common operands, are typed
+	-- here as their checkers type them: no call)
 	local lt, rt
 	local kind = l.kind
-	if kind == "int" then lt = INT64 else
-		local check = EXPR[kind]
-		if not check then raise(l, "unexpected %s", kind) end
-		lt = check(self, l)
+	if kind == "int" then lt = INT64
+	elseif kind == "var" then
+		lt = self.ctx.vars[l.name]
+		if not lt then raise(l, "variable $%s is used before it is assigned", l.name) end
+	else
+		lt = kind == "ident" and CONSTANT_BUILTINS[l.name]
+		if not lt then
+			local check = EXPR[kind]
+			if not check then raise(l, "unexpected %s", kind) end
+			lt = check(self, l)
+		end
 	end
 	l.ty = lt
 	kind = r.kind
-	if kind == "int" then rt = INT64 else
-		local check = EXPR[kind]
-		if not check then raise(r, "unexpected %s", kind) end
-		rt = check(self, r)
+	if kind == "int" then rt = INT64
+	elseif kind == "var" then
+		rt = self.ctx.vars[r.name]
+		if not rt then raise(r, "variable $%s is used before it is assigned", r.name) end
+	else
+		rt = kind == "ident" and CONSTANT_BUILTINS[r.name]
+		if not rt then
+			local check = EXPR[kind]
+			if not check then raise(r, "unexpected %s", kind) end
+			rt = check(self, r)
+		end
 	end
 	r.ty = rt
 	local lk, rk = lt.k, rt.k
