@@ -1,6 +1,7 @@
 -- Code generation of the trace compiler, maps and events: map keys, lookups and updates,
 -- the aggregations (count/sum/avg/min/max/stats/hist/lhist, with bpftrace's slot rules) and the
--- records sent through the ring buffer. Methods of codegen.lua's generator (self), mixed in.
+-- records sent through the ring buffer. Methods of codegen.lua's generator (self), mixed in
+-- (the module gives them as `methods`, with the buffer kinds' set and `bind` for codegen.lua's).
 local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
 
