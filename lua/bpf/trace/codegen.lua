@@ -8,13 +8,14 @@ local types = require "bpf.trace.types"
 
 local raise = diag.raise
 
--- types.is_buffer as a set of kinds (it runs on most nodes generated)
-local IS_BUFFER = {}
-for k in pairs(types.VALUE_KINDS) do IS_BUFFER[k] = types.is_buffer({ k = k }) end
-
 local G = {}
 G.__index = G
-for name, method in pairs(require "bpf.trace.codegen_maps") do G[name] = method end
+local maps = require "bpf.trace.codegen_maps"
+for name, method in pairs(maps.methods) do G[name] = method end
+local IS_BUFFER = maps.IS_BUFFER
+
+-- The hottest methods, called as locals within this file (no lookup through the metatable).
+local gen, stmt, block, operands, cond, into, aggregate
 
 local MAX_INSNS = 100000 -- far below the verifier's limits; bounds the compile time too
 local BPF_F_USER_STACK = 256
@@ -82,7 +83,7 @@ function G:call(name, nargs)
 	if hook then nargs = hook(self.b, name, nargs) or nargs end
 	self.b:call(name, nargs)
 	local level = CHECKED[name]
-	if level and self.opts.helper_check and self.opts.helper_check >= level then
+	if level and self.check_level >= level then
 		self:helper_error(name, false)
 	end
 end
@@ -118,17 +119,17 @@ function G:addr(e)
 		local a = e.access
 		if not a or a.how ~= "mem" then raise(e, "cannot take the address of this expression") end
 		if k == "field" then
-			if e.arrow then self:gen(e.base) else self:addr(e.base) end
+			if e.arrow then gen(self, e.base) else self:addr(e.base) end
 		elseif k == "index" then
-			if e.base.ty.k == "ptr" then self:gen(e.base) else self:addr(e.base) end
+			if e.base.ty.k == "ptr" then gen(self, e.base) else self:addr(e.base) end
 		else
-			self:gen(e.operand)
+			gen(self, e.operand)
 		end
 		if a.offset ~= 0 then self.b:add("r0", a.offset) end
 		return
 	end
 	if k == "cast" or (e.ty and e.ty.k == "ptr") then
-		self:gen(e)
+		gen(self, e)
 		return
 	end
 	raise(e, "cannot take the address of this expression")
@@ -197,79 +198,77 @@ local JUMP_SIGNED = { ["<"] = "s<", ["<="] = "s<=", [">"] = "s>", [">="] = "s>="
 local ALU = { ["+"] = "add", ["-"] = "sub", ["*"] = "mul", ["/"] = "div", ["%"] = "mod",
 	["&"] = "and_", ["|"] = "or_", ["^"] = "xor", ["<<"] = "lsh", [">>"] = "rsh" }
 
-local function small_const(e)
-	if e.kind == "int" and e.value >= -2147483648 and e.value <= 2147483647 and e.value % 1 == 0 then
-		return e.value
-	end
-	if e.kind == "param" and e.ty and e.ty.k == "int" and e.value and e.value >= -2147483648 and
-		e.value <= 2147483647 then
-		return e.value
-	end
-	return nil
-end
-
--- Evaluates left into r0 and right into r1 (or returns right as an immediate).
+-- Evaluates left into r0 and right into r1 (or returns right as an immediate: an int literal or
+-- an int positional parameter that fits 32 bits).
 function G:operands(left, right)
-	local imm = small_const(right)
-	if imm then
-		self:gen(left)
-		return imm
+	local rk = right.kind
+	if rk == "int" or rk == "param" then
+		local v = right.value
+		if rk == "int" then
+			if v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
+				gen(self, left)
+				return v
+			end
+		elseif right.ty and right.ty.k == "int" and v and v >= -2147483648 and v <= 2147483647 then
+			gen(self, left)
+			return v
+		end
 	end
 	local b = self.b
-	if right.kind == "var" and types.is_scalar(right.ty) then
-		self:gen(left)
+	if rk == "var" and types.is_scalar(right.ty) then
+		gen(self, left)
 		b:ldx("u64", "r1", "r10", self.vars[right.name])
 		return "r1"
 	end
 	local used = b:stack_used()
 	local slot = b:stack(8, 8)
-	self:gen(left)
+	gen(self, left)
 	b:stx("u64", "r10", slot, "r0")
-	self:gen(right)
+	gen(self, right)
 	b:mov("r1", "r0")
 	b:ldx("u64", "r0", "r10", slot)
 	b:stack_reset(used)
 	return "r1"
 end
 
--- Jumps to `label` when the comparison `op` between r0 and src holds.
-function G:jump_if(op, signed, src, label)
-	if signed and JUMP_SIGNED[op] then op = JUMP_SIGNED[op] end
-	self.b:jcond(op, "r0", src, label)
-end
-
 -- Jumps to `false_label` when e is false (0); falls through otherwise.
 function G:cond(e, false_label)
 	local b = self.b
-	if e.kind == "binop" and e.strcmp then
-		if e.op == "==" then
-			self:strcmp_jump(e, false_label)
-		else
-			local ne = b:new_label("ne")
-			self:strcmp_jump(e, ne)
-			b:ja(false_label)
-			b:label(ne)
+	local k = e.kind
+	if k == "binop" then
+		local op = e.op
+		if e.strcmp then
+			if op == "==" then
+				self:strcmp_jump(e, false_label)
+			else
+				local ne = b:new_label("ne")
+				self:strcmp_jump(e, ne)
+				b:ja(false_label)
+				b:label(ne)
+			end
+			return
 		end
-		return
-	end
-	if e.kind == "binop" and JUMP_NEG[e.op] and not e.strcmp then
-		local src = self:operands(e.left, e.right)
-		self:jump_if(JUMP_NEG[e.op], e.signed, src, false_label)
-		return
-	end
-	if e.kind == "binop" and e.op == "&&" then
-		self:cond(e.left, false_label)
-		self:cond(e.right, false_label)
-		return
-	end
-	if e.kind == "unop" and e.op == "!" then
+		local neg = JUMP_NEG[op]
+		if neg then
+			-- jumps to false_label when the negated comparison holds between r0 and src
+			local src = operands(self, e.left, e.right)
+			if e.signed and JUMP_SIGNED[neg] then neg = JUMP_SIGNED[neg] end
+			b:jcond(neg, "r0", src, false_label)
+			return
+		end
+		if op == "&&" then
+			cond(self, e.left, false_label)
+			cond(self, e.right, false_label)
+			return
+		end
+	elseif k == "unop" and e.op == "!" then
 		local t = b:new_label("not")
-		self:cond(e.operand, t)
+		cond(self, e.operand, t)
 		b:ja(false_label)
 		b:label(t)
 		return
 	end
-	self:gen(e)
+	gen(self, e)
 	b:jeq("r0", 0, false_label)
 end
 
@@ -282,14 +281,14 @@ function G:binop(e)
 	if op == "&&" or op == "||" then
 		local f, done = b:new_label("f"), b:new_label("done")
 		if op == "&&" then
-			self:cond(e, f)
+			cond(self, e, f)
 			b:mov("r0", 1); b:ja(done)
 			b:label(f); b:mov("r0", 0)
 		else
 			local t = b:new_label("t")
-			self:gen(e.left)
+			gen(self, e.left)
 			b:jne("r0", 0, t)
-			self:gen(e.right)
+			gen(self, e.right)
 			b:jne("r0", 0, t)
 			b:mov("r0", 0); b:ja(done)
 			b:label(t); b:mov("r0", 1)
@@ -298,7 +297,7 @@ function G:binop(e)
 		return
 	end
 	if JUMP_NEG[op] then
-		local src = self:operands(e.left, e.right)
+		local src = operands(self, e.left, e.right)
 		local t = b:new_label("cmp")
 		b:mov("r2", "r0")
 		b:mov("r0", 1)
@@ -308,7 +307,7 @@ function G:binop(e)
 		b:label(t)
 		return
 	end
-	local src = self:operands(e.left, e.right)
+	local src = operands(self, e.left, e.right)
 	-- bpftrace divides, takes remainders and shifts right as unsigned 64-bit operations
 	b[ALU[op]](b, "r0", src)
 end
@@ -377,17 +376,23 @@ function G:strcmp(e)
 	b:label(done)
 end
 
+-- The builtins that are one helper call without arguments, and the half of its result they take
+-- (the upper one, "hi", or the lower one, "lo"; the whole value otherwise). None of these helpers
+-- is checked by -k: without a hook, G:call is the builder's call.
+local BUILTIN_HELPER = { pid = "get_current_pid_tgid", tid = "get_current_pid_tgid",
+	uid = "get_current_uid_gid", gid = "get_current_uid_gid", cpu = "get_smp_processor_id",
+	nsecs = "ktime_get_ns", cgroup = "get_current_cgroup_id", curtask = "get_current_task" }
+local BUILTIN_HALF = { pid = "hi", tid = "lo", uid = "lo", gid = "hi" }
+for _, helper in pairs(BUILTIN_HELPER) do assert(not CHECKED[helper], helper) end
+
 function G:builtin(e)
 	local b = self.b
 	local n = e.name
-	if n == "pid" then self:call("get_current_pid_tgid", 0); b:rsh("r0", 32)
-	elseif n == "tid" then self:call("get_current_pid_tgid", 0); b:mov("w0", "w0")
-	elseif n == "uid" then self:call("get_current_uid_gid", 0); b:mov("w0", "w0")
-	elseif n == "gid" then self:call("get_current_uid_gid", 0); b:rsh("r0", 32)
-	elseif n == "cpu" then self:call("get_smp_processor_id", 0)
-	elseif n == "nsecs" then self:call("ktime_get_ns", 0)
-	elseif n == "cgroup" then self:call("get_current_cgroup_id", 0)
-	elseif n == "curtask" then self:call("get_current_task", 0)
+	local helper = BUILTIN_HELPER[n]
+	if helper then
+		if self.plain then b:call(helper, 0) else self:call(helper, 0) end
+		local half = BUILTIN_HALF[n]
+		if half == "hi" then b:rsh("r0", 32) elseif half == "lo" then b:mov("w0", "w0") end
 	elseif n == "cpid" then self:const("r0", self.opts.cpid)
 	elseif e.constant then self:const("r0", e.constant)
 	elseif n == "elapsed" then
@@ -462,12 +467,11 @@ end
 -- (filled at the end of the file).
 local GEN = {}
 function G:gen(e)
-	local k = e.kind
-	if k == "call" then self.call_node = e end -- where -k reports a failed helper
 	local ty = e.ty
 	if ty and IS_BUFFER[ty.k] then
 		raise(e, "internal: %s used as an integer", types.name(ty))
 	end
+	local k = e.kind
 	if k == "var" then
 		self.b:ldx("u64", "r0", "r10", self.vars[e.name])
 		return
@@ -483,7 +487,7 @@ function G:gen(e)
 		if e.op == "*" then
 			self:load_access(e)
 		else
-			self:gen(e.operand)
+			gen(self, e.operand)
 			if e.op == "-" then b:neg("r0")
 			elseif e.op == "~" then b:xor("r0", -1)
 			elseif e.op == "!" then
@@ -495,16 +499,17 @@ function G:gen(e)
 		end
 	elseif k == "ternary" then
 		local f, done = b:new_label("else"), b:new_label("fi")
-		self:cond(e.cond, f)
-		self:gen(e.a); b:ja(done)
-		b:label(f); self:gen(e.b)
+		cond(self, e.cond, f)
+		gen(self, e.a); b:ja(done)
+		b:label(f); gen(self, e.b)
 		b:label(done)
 	elseif k == "cast" then
-		self:gen(e.operand)
+		gen(self, e.operand)
 		if e.cast then self:extend("r0", e.cast.size, e.cast.signed) end
 	elseif k == "call" then
+		self.call_node = e -- where -k reports a failed helper
 		local n = e.name
-		if n == "ksym" then self:gen(e.args[1])
+		if n == "ksym" then gen(self, e.args[1])
 		elseif n == "kaddr" then
 			if e.hi then
 				self:const("r0", e.hi); b:lsh("r0", 32)
@@ -515,7 +520,7 @@ function G:gen(e)
 		elseif n == "kstack" then self:stackid(false)
 		elseif n == "strncmp" then self:strncmp(e)
 		elseif n == "bswap" then
-			self:gen(e.args[1])
+			gen(self, e.args[1])
 			if e.bits > 8 then b:be("r0", e.bits) end
 		else raise(e, "internal: call %s has no integer value", n) end
 	else
@@ -550,7 +555,7 @@ function G:buf(e)
 	if e.kind == "var" then return self.vars[e.name] end
 	local size = types.storage_size(e.ty)
 	local off = self.b:stack(size, 8)
-	self:into(e, off, size)
+	into(self, e, off, size)
 	return off
 end
 
@@ -559,26 +564,34 @@ function G:into(e, off, size)
 	local b = self.b
 	local ty = e.ty
 	local k = e.kind
-	if k == "call" then self.call_node = e end
 	if not IS_BUFFER[ty.k] then
-		self:gen(e)
+		gen(self, e)
 		b:stx("u64", "r10", off, "r0")
 		return
 	end
-	if k == "str" then
+	if k == "ident" then
+		local n = e.name
+		if n == "comm" then
+			if self.plain then
+				b:current_comm(off, size)
+				if self.check_level >= 1 then self:helper_error("get_current_comm", false) end
+			else
+				b:zero(off, size)
+				b:stack_ptr("r1", off)
+				b:mov("r2", math.min(16, size))
+				self:call("get_current_comm", 2)
+			end
+		elseif n == "func" or n == "probe" then
+			self:store_static(e.static or "", off, size)
+		elseif n == "ustack" then
+			self:ustack(off)
+		else
+			raise(e, "internal: cannot build %s", k)
+		end
+	elseif k == "str" then
 		self:store_static(e.value, off, size)
-	elseif (k == "ident" and (e.name == "func" or e.name == "probe")) or (k == "param") then
+	elseif k == "param" then
 		self:store_static(e.static or "", off, size)
-	elseif k == "ident" and e.name == "comm" and self.plain then
-		b:current_comm(off, size)
-		if self.check_level >= 1 then self:helper_error("get_current_comm", false) end
-	elseif k == "ident" and e.name == "comm" then
-		b:zero(off, size)
-		b:stack_ptr("r1", off)
-		b:mov("r2", math.min(16, size))
-		self:call("get_current_comm", 2)
-	elseif k == "ident" and e.name == "ustack" then
-		self:ustack(off)
 	elseif k == "var" then
 		local src = self.vars[e.name]
 		local n = math.min(size, types.storage_size(ty))
@@ -593,13 +606,14 @@ function G:into(e, off, size)
 		b:label(miss)
 	elseif k == "ternary" then
 		local f, done = b:new_label("else"), b:new_label("fi")
-		self:cond(e.cond, f)
-		self:into(e.a, off, size); b:ja(done)
-		b:label(f); self:into(e.b, off, size)
+		cond(self, e.cond, f)
+		into(self, e.a, off, size); b:ja(done)
+		b:label(f); into(self, e.b, off, size)
 		b:label(done)
 	elseif k == "field" or k == "index" or (k == "unop" and e.op == "*") then
 		self:field_string(e, off, size)
 	elseif k == "call" then
+		self.call_node = e -- where -k reports a failed helper
 		self:call_into(e, off, size)
 	else
 		raise(e, "internal: cannot build %s", k)
@@ -661,13 +675,13 @@ function G:call_into(e, off, size)
 			return
 		end
 		b:zero(off, size)
-		self:gen(a)
+		gen(self, a)
 		b:mov("r3", "r0")
 		b:stack_ptr("r1", off)
 		b:mov("r2", limit)
 		self:call("probe_read_str", 3)
 	elseif n == "usym" then
-		self:gen(e.args[1])
+		gen(self, e.args[1])
 		b:stx("u64", "r10", off, "r0")
 		self:call("get_current_pid_tgid", 0)
 		b:rsh("r0", 32)
@@ -680,7 +694,7 @@ function G:call_into(e, off, size)
 		local a = e.args[#e.args]
 		local aty = a.ty
 		if types.is_intlike(aty) then
-			self:gen(a)
+			gen(self, a)
 			b:stx("u32", "r10", off + 8, "r0")
 		elseif a.access and a.access.how == "ctx_bytes" then
 			self:copy("r6", a.access.offset, off + 8, math.min(16, a.access.size))
@@ -701,7 +715,7 @@ end
 function G:stmt(s)
 	local b = self.b
 	local k = s.kind
-	self.cur_node, self.call_node = s, nil
+	self.cur_node, self.call_node = s, false
 	if b:count() > MAX_INSNS then
 		raise(s, "the generated program exceeds %d instructions", MAX_INSNS)
 	end
@@ -713,7 +727,7 @@ function G:stmt(s)
 			self:assign_var(s, t)
 			b:stack_reset(used)
 		elseif s.agg then
-			self:aggregate(s)
+			aggregate(self, s)
 		elseif s.op ~= "" then
 			self:map_update_op(t, s.op, s.value)
 		else
@@ -733,7 +747,7 @@ function G:stmt(s)
 		if ek == "incdec" then
 			self:incdec(e)
 		elseif not s.no_effect then
-			self:gen(e)
+			gen(self, e)
 		end
 		b:stack_reset(used)
 		return false
@@ -743,21 +757,21 @@ function G:stmt(s)
 	if k == "if" then
 		b:line(self.file, self.where(s.pos, s.cond_epos or s.epos))
 		local f, done = b:new_label("else"), b:new_label("fi")
-		self:cond(s.cond, f)
-		local then_ends = self:block(s.then_)
+		cond(self, s.cond, f)
+		local then_ends = block(self, s.then_)
 		if s.else_ and not then_ends then b:ja(done) end
 		b:label(f)
 		if s.else_ then
-			local else_ends = self:block(s.else_)
+			local else_ends = block(self, s.else_)
 			if not then_ends then b:label(done) end
 			ends = then_ends and else_ends
 		end
 	elseif k == "unroll" then
 		for _ = 1, s.n do
-			if self:block(s.body) then ends = true; break end
+			if block(self, s.body) then ends = true; break end
 		end
 	elseif k == "block" then
-		ends = self:block(s)
+		ends = block(self, s)
 	else
 		b:line(self.file, self.where(s.pos, s.epos))
 	end
@@ -770,7 +784,7 @@ end
 function G:block(blk)
 	local stmts = blk.stmts
 	for i = 1, #stmts do
-		if self:stmt(stmts[i]) then return true end
+		if stmt(self, stmts[i]) then return true end
 	end
 	return false
 end
@@ -789,8 +803,11 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	local span = (prog.body.epos or 0) - (prog.probe.pos or 0)
 	local b = fast.new({ name = plan_prog.bpf_name, file = opts.name or "stdin" },
 		math.min(math.max(span, 64), 16384))
+	local pvars = prog.vars
+	-- (every field listed: none is added later, which would grow the table)
 	local self = setmetatable({ b = b, refs = refs, opts = opts, where = where,
-		file = opts.name or "stdin", vars = {}, var_types = {}, src = opts.source,
+		file = opts.name or "stdin", vars = {}, var_types = pvars or {}, src = opts.source,
+		read_slot = false, exit_label = false, cur_node = false, call_node = false,
 		-- composite emitters, unless a spec's hook emits before each call; map updates in one
 		-- too unless -k checks them (the report follows G:call's way)
 		plain = not hooks.before_call, check_level = opts.helper_check or 0,
@@ -799,16 +816,19 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	self:line(prog.probe, prog.probe.body.pos - 1)
 	b:mov("r6", "r1")
 	self.read_slot = b:stack(8)
-	-- variables: one slot each for the whole program, zeroed
-	local names = {}
-	for name in pairs(prog.vars or {}) do names[#names + 1] = name end
-	table.sort(names)
-	for _, name in ipairs(names) do
-		local ty = prog.vars[name]
-		local size = types.storage_size(ty)
-		self.vars[name] = b:stack(size, 8)
-		self.var_types[name] = ty
-		b:zero(self.vars[name], size)
+	-- variables: one slot each for the whole program, zeroed (var_types: their types, by name)
+	if pvars and next(pvars) then
+		local names, vars = {}, self.vars
+		for name in pairs(pvars) do names[#names + 1] = name end
+		table.sort(names)
+		for i = 1, #names do
+			local name = names[i]
+			local ty = pvars[name]
+			local size = types.storage_size(ty)
+			local slot = b:stack(size, 8)
+			vars[name] = slot
+			b:zero(slot, size)
+		end
 	end
 	self.exit_label = b:new_label("exit")
 	if prog.elapsed_init then
@@ -819,9 +839,9 @@ local function generate(plan_prog, prog, refs, opts, where, state)
 	if prog.pred then
 		self:line(prog.pred)
 		self.cur_node = prog.pred
-		self:cond(prog.pred, self.exit_label)
+		cond(self, prog.pred, self.exit_label)
 	end
-	self:block(prog.body)
+	block(self, prog.body)
 	b:label(self.exit_label)
 	b:mov("r0", 0)
 	b:exit()
@@ -846,6 +866,9 @@ local function program(plan_prog, prog, refs, opts, where)
 	raise(node, "cannot generate code for this statement: %s", msg)
 end
 
+gen, stmt, block, operands, cond, into = G.gen, G.stmt, G.block, G.operands, G.cond, G.into
+aggregate = G.aggregate
+maps.bind(G)
 GEN.ident, GEN.map, GEN.binop, GEN.incdec = G.builtin, G.map_read, G.binop, G.incdec
 GEN.field, GEN.index = G.load_access, G.load_access
 

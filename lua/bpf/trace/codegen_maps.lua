@@ -1,12 +1,17 @@
 -- Code generation of the trace compiler, maps and events: map keys, lookups and updates,
 -- the aggregations (count/sum/avg/min/max/stats/hist/lhist, with bpftrace's slot rules) and the
--- records sent through the ring buffer. Methods of codegen.lua's generator (self), mixed in.
+-- records sent through the ring buffer. Methods of codegen.lua's generator (self), mixed in
+-- (the module gives them as `methods`, with the buffer kinds' set and `bind` for codegen.lua's).
 local diag = require "bpf.trace.diag"
 local types = require "bpf.trace.types"
 
 local raise = diag.raise
 
 local G = {}
+
+-- The hottest methods, called as locals (no lookup through the generator's metatable): this
+-- file's own, and codegen.lua's, which it gives through bind once they are all defined.
+local make_key, gen, into, operands
 
 local BPF_ANY = 0
 -- types.is_buffer as a set of kinds (it runs on most nodes generated)
@@ -30,9 +35,9 @@ function G:key(e)
 	for i = 1, #keys do
 		local kexpr, pt = keys[i], parts[i]
 		if IS_BUFFER[kexpr.ty.k] then
-			self:into(kexpr, off + pt.offset, pt.size)
+			into(self, kexpr, off + pt.offset, pt.size)
 		else
-			self:gen(kexpr)
+			gen(self, kexpr)
 			b:stx("u64", "r10", off + pt.offset, "r0")
 		end
 	end
@@ -62,7 +67,7 @@ function G:update(ref, key, val, flags)
 end
 
 function G:map_lookup(e)
-	local key = self:key(e)
+	local key = make_key(self, e)
 	self:lookup(self.refs[e.map.plan.name], key)
 end
 
@@ -72,7 +77,7 @@ function G:map_read(e)
 	local used = b:stack_used()
 	self:map_lookup(e)
 	local done = b:new_label("done")
-	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, e) end
+	if self.check_level >= 2 then self:helper_error("map_lookup_elem", true, e) end
 	b:jeq("r0", 0, done)
 	b:ldx("u64", "r0", "r0", 0)
 	b:label(done)
@@ -84,13 +89,13 @@ end
 function G:map_update_op(target, op, value, delta, result)
 	local b = self.b
 	local used = b:stack_used()
-	if value then self:gen(value) else self:const("r0", delta) end
+	if value then gen(self, value) else self:const("r0", delta) end
 	b:mov("r8", "r0")
-	local key = self:key(target)
+	local key = make_key(self, target)
 	local val = b:stack(8, 8)
 	local ref = self.refs[target.map.plan.name]
 	self:lookup(ref, key)
-	if self.opts.helper_check and self.opts.helper_check >= 2 then self:helper_error("map_lookup_elem", true, target) end
+	if self.check_level >= 2 then self:helper_error("map_lookup_elem", true, target) end
 	local miss = b:new_label("miss")
 	b:mov("r7", 0)
 	b:jeq("r0", 0, miss)
@@ -146,9 +151,9 @@ function G:aggregate(s)
 	local ref = self.refs[m.name]
 	local kind = m.kind
 	local used = b:stack_used()
-	local key = self:key(t)
+	local key = make_key(self, t)
 	if call.args[1] then
-		self:gen(call.args[1])
+		gen(self, call.args[1])
 		b:mov("r7", "r0")
 	end
 	-- the slot (bpftrace's log2 or linear one) of r7 in the key; bpftrace compares as signed
@@ -208,7 +213,7 @@ function G:assign_var(s, t)
 	local b = self.b
 	local slot = self.vars[t.name]
 	if s.op ~= "" then
-		local src = self:operands(t, s.value)
+		local src = operands(self, t, s.value)
 		b[ALU[s.op]](b, "r0", src)
 		b:stx("u64", "r10", slot, "r0")
 		return
@@ -220,11 +225,11 @@ function G:assign_var(s, t)
 		-- build in a temporary: the value may read the variable itself
 		local used = b:stack_used()
 		local tmp = b:stack(size, 8)
-		self:into(s.value, tmp, size)
+		into(self, s.value, tmp, size)
 		self:copy("r10", tmp, slot, size)
 		b:stack_reset(used)
 	else
-		self:gen(s.value)
+		gen(self, s.value)
 		b:stx("u64", "r10", slot, "r0")
 	end
 end
@@ -234,15 +239,19 @@ function G:assign_map(s, t)
 	local b = self.b
 	local m = t.map.plan
 	local used = b:stack_used()
-	local key = self:key(t)
+	local key = make_key(self, t)
 	local val = b:stack(m.value_size, 8)
 	if IS_BUFFER[s.value.ty.k] then
-		self:into(s.value, val, m.value_size)
+		into(self, s.value, val, m.value_size)
 	else
-		self:gen(s.value)
+		gen(self, s.value)
 		b:stx("u64", "r10", val, "r0")
 	end
-	self:update(self.refs[m.name], key, val)
+	if self.plain_update then
+		b:map_update(self.refs[m.name], key, val, BPF_ANY)
+	else
+		self:update(self.refs[m.name], key, val)
+	end
 	b:stack_reset(used)
 end
 
@@ -310,15 +319,19 @@ function G:event(e)
 		for i = 1, #eargs do
 			local a, arg = eargs[i], args[skip + i]
 			if IS_BUFFER[arg.ty.k] then
-				self:into(arg, off + a.offset, a.size)
+				into(self, arg, off + a.offset, a.size)
 			else
-				self:gen(arg)
+				gen(self, arg)
 				b:stx("u64", "r10", off + a.offset, "r0")
 			end
 		end
 	end
 	b:st("u64", "r10", off, ev.id)
-	self:submit(off, ev.size)
+	if self.plain then
+		b:ringbuf_output(self.refs.ringbuf, self.refs.lost, off, ev.size)
+	else
+		self:submit(off, ev.size)
+	end
 	b:stack_reset(used)
 	if e.name == "exit" then b:ja(self.exit_label) end
 end
@@ -330,7 +343,7 @@ function G:join(e)
 	local ev = e.event
 	local used = b:stack_used()
 	local argv = b:stack(8, 8)
-	self:gen(e.args[1])
+	gen(self, e.args[1])
 	b:stx("u64", "r10", argv, "r0")
 	self:ld_map("r1", self.refs.ringbuf)
 	b:mov("r2", ev.size)
@@ -375,7 +388,7 @@ function G:call_stmt(e)
 		local b = self.b
 		local a = e.args[1]
 		local used = b:stack_used()
-		local key = self:key(a)
+		local key = make_key(self, a)
 		self:ld_map("r1", self.refs[a.map.plan.name])
 		b:stack_ptr("r2", key)
 		self:call("map_delete_elem", 2)
@@ -385,4 +398,8 @@ function G:call_stmt(e)
 	raise(e, "internal: statement call %s", n)
 end
 
-return G
+make_key = G.key
+
+return { methods = G, IS_BUFFER = IS_BUFFER, bind = function(methods)
+	gen, into, operands = methods.gen, methods.into, methods.operands
+end }
