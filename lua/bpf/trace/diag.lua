@@ -92,10 +92,10 @@ function M.render(e, src, name)
 end
 
 -- Levenshtein distance, for "did you mean" suggestions; names whose lengths differ by more than
--- 3 are never near.
-local function distance(a, b)
+-- 3 are never near, nor are those beyond limit (limit + 1 then: the exact value is not needed).
+local function distance(a, b, limit)
 	if math.abs(#a - #b) > 3 then return 99 end
-	return require("bpf.nearest").distance(a, b) -- error paths only
+	return require("bpf.nearest").distance(a, b, limit) -- error paths only
 end
 
 -- Up to `n` names from the array `names` nearest to `word` (close enough to be a typo, or
@@ -105,10 +105,26 @@ function M.suggest(word, names, n)
 	local limit = math.max(2, math.floor(#word / 3))
 	local big = #names > 2000 -- e.g. every kernel function: compare only plausible names
 	local first, tail = word:byte(1), word:sub(-3)
+	-- the last three bytes, compared without a string per name (words of 3 bytes or more)
+	local t1, t2, t3 = word:byte(-3, -1)
+	if #word < 3 then t1 = nil end
 	for _, name in ipairs(names) do
 		local d = 99
-		if not big or name:byte(1) == first or name:sub(-3) == tail then d = distance(word, name) end
-		if d > limit and #word >= 4 and name:sub(1, #word) == word then d = limit end
+		local same_first = name:byte(1) == first
+		if not big or same_first then
+			d = distance(word, name, limit)
+		else
+			local n = #name
+			if t1 then
+				if n >= 3 and name:byte(n) == t3 and name:byte(n - 1) == t2 and name:byte(n - 2) == t1 then
+					d = distance(word, name, limit)
+				end
+			elseif name:sub(-3) == tail then
+				d = distance(word, name, limit)
+			end
+		end
+		-- (a name starting with the word starts with its first byte)
+		if d > limit and same_first and #word >= 4 and name:sub(1, #word) == word then d = limit end
 		if d <= limit then scored[#scored + 1] = { name = name, d = d } end
 	end
 	if #scored == 0 then return nil end
