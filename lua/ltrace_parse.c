@@ -453,19 +453,14 @@ static struct node parse_name(struct parser *ps, const struct ltrace_token *t)
 	return n;
 }
 
-/* ( expr ): the inner node, marked with the parentheses' span. */
-static struct node parse_paren(struct parser *ps, const struct ltrace_token *open)
+/* ( expr ): the inner node (the passes need no mark of the parentheses). */
+static struct node parse_paren(struct parser *ps)
 {
-	lua_State *L = ps->L;
 	struct node e = ltrace_parse_expr(ps);
-	const struct ltrace_token *close;
 
 	if (is_op(peek(ps), OP_COMMA))
 		ltrace_raise_tok(ps, peek(ps), "tuples are not supported");
-	close = ltrace_expect(ps, OP_RPAREN, "to close '('");
-	set_bool(L, S_paren, true);
-	set_int(L, S_ppos, open->pos);
-	set_int(L, S_pepos, close->epos);
+	ltrace_expect(ps, OP_RPAREN, "to close '('");
 	return e;
 }
 
@@ -496,7 +491,7 @@ static struct node parse_primary(struct parser *ps)
 		return parse_name(ps, t);
 	case TK_OP:
 		if (t->op == OP_LPAREN)
-			return parse_paren(ps, t);
+			return parse_paren(ps);
 		break;
 	default:
 		break;

@@ -86,10 +86,10 @@ static inline bool in_list(const struct ltrace_token *t, const char *const *word
  * bottom of the parser's stack: a field set with them skips interning its name each time. The
  * S_ ids are those stack indices. */
 #define AST_STRINGS(X) X(a) X(args) X(arrow) X(assign) X(b) X(base) X(binop) X(block) \
-	X(block_like) X(body) X(call) X(cast) X(cond) X(cond_epos) X(count) X(ctype) X(else_) X(epos) \
-	X(expr) X(expr_stmt) X(field) X(field_pos) X(filter_pos) X(ident) X(if) X(incdec) X(index) X(int) \
-	X(keys) X(kind) X(left) X(map) X(n) X(name) X(name_epos) X(op) X(op_pos) X(operand) X(param) X(paren) \
-	X(pepos) X(pos) X(ppos) X(pred) X(prefix) X(probe) X(probes) X(program) X(ptr) X(right) X(spec) \
+	X(body) X(call) X(cast) X(cond) X(cond_epos) X(count) X(ctype) X(else_) X(epos) \
+	X(expr) X(expr_stmt) X(field) X(field_pos) X(ident) X(if) X(incdec) X(index) X(int) \
+	X(keys) X(kind) X(left) X(map) X(n) X(name) X(name_epos) X(op) X(op_pos) X(operand) X(param) \
+	X(pos) X(pred) X(prefix) X(probe) X(probes) X(program) X(ptr) X(right) X(spec) \
 	X(specs) X(stmts) X(str) X(target) X(ternary) X(text) X(then_) X(unop) X(unroll) X(value) X(var) \
 	X(words)
 #define AST_STRING_ID(name) S_##name,
