@@ -27,10 +27,16 @@ local locator = require("bpf.trace.syntax").locator
 
 local FAKE_ID = 1000000
 
+require "bpf" -- registers "bpf.asm_core"
+local new_table = require("bpf.asm_core").new_table
+
 -- Map references the programs are built with: tables the loader binds to real maps
 -- (bpf.asm's ld_map takes {id = n}, and {handle = map} once bound).
 local function make_refs(plan)
-	local refs, names, n = {}, {}, 0
+	-- (made with room for every map and the four internal ones: grown one by one, they were
+	-- rehashed a score of times)
+	local room = #plan.maps + 4
+	local refs, names, n = new_table(0, room), new_table(0, room), 0
 	local function ref(key, bpf_name)
 		n = n + 1
 		local r = { id = FAKE_ID + n, name = bpf_name, fake = true }
