@@ -92,7 +92,7 @@ void ltrace_enter(struct parser *ps, const struct ltrace_token *at, const char *
 		lua_pushfstring(ps->L, "%s nested too deeply (more than %d levels)", what, MAX_DEPTH);
 		ltrace_raise_at(ps, at->pos, at->epos, 1);
 	}
-	luaL_checkstack(ps->L, STACK_ROOM, "bpf.trace: parse");
+	ensure_room(ps);
 }
 
 static const char *const AST_STRING_TEXTS[] = { AST_STRINGS(AST_STRING_TEXT) "" };
@@ -153,7 +153,7 @@ static struct node parse_binary(struct parser *ps, int min_level)
 	int base = lua_gettop(L) + 1;
 	struct node left = parse_unary(ps), right, n;
 
-	luaL_checkstack(L, STACK_ROOM, "bpf.trace: parse");
+	ensure_room(ps);
 	for (;;) {
 		const struct ltrace_token *t = peek(ps);
 		int level = binary_level(t);

@@ -17,6 +17,7 @@ struct parser {
 	const struct ltrace_token *toks;
 	size_t n, i;
 	int depth;
+	int room_top; /* the stack has room up to this index (ensure_room) */
 	size_t src_len;
 	bool failed; /* the error being raised is a syntax error at err_pos..err_epos */
 	size_t err_pos, err_epos;
@@ -78,6 +79,19 @@ static inline bool in_list(const struct ltrace_token *t, const char *const *word
 		if (text_is(t, *words))
 			return true;
 	return false;
+}
+
+/* STACK_ROOM free slots above the top, for one level of the parse: lua_checkstack is called
+ * for twice that only when the last call's room is used up (the stack is never shrunk below
+ * what it granted while the parse runs: it raised this call's frame top). */
+static inline void ensure_room(struct parser *ps)
+{
+	int top = lua_gettop(ps->L);
+
+	if (top + STACK_ROOM > ps->room_top) {
+		luaL_checkstack(ps->L, 2 * STACK_ROOM, "bpf.trace: parse");
+		ps->room_top = top + 2 * STACK_ROOM;
+	}
 }
 
 /* ---- nodes ------------------------------------------------------------------------------ */

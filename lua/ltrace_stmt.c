@@ -274,7 +274,7 @@ static void parse_probe(struct parser *ps)
 	bool has_pred = is_op(peek(ps), OP_SLASH);
 	struct node body;
 
-	luaL_checkstack(L, STACK_ROOM, "bpf.trace: parse");
+	ensure_room(ps);
 	if (has_pred)
 		parse_filter(ps);
 	if (!is_op(peek(ps), OP_LBRACE)) {
