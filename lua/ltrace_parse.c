@@ -335,21 +335,33 @@ static struct node parse_unary(struct parser *ps)
 	return e;
 }
 
+/* Moves the n values on top of the stack into an array of their size, left in their place. */
+static void make_array(lua_State *L, int n)
+{
+	int at = lua_gettop(L) - n + 1; /* the first value's index: the array's */
+
+	lua_createtable(L, n, 0);
+	lua_insert(L, at);
+	for (int j = n; j >= 1; j--)
+		lua_rawseti(L, at, j);
+}
+
 /* Comma-separated expressions up to the close token: leaves the array on top, returns the
- * count and the closing token. */
+ * count and the closing token. (The nodes wait on the stack: the array is made of their
+ * number, most often 0 or 1.) */
 static int parse_args(struct parser *ps, int close_op, const struct ltrace_token **close)
 {
-	lua_State *L = ps->L;
 	int n = 0;
 
-	lua_createtable(L, 4, 0); /* most calls and keys have up to four */
 	if (!is_op(peek(ps), close_op)) {
 		do {
+			ensure_room(ps);
 			ltrace_parse_expr(ps);
-			lua_rawseti(L, -2, ++n);
+			n++;
 		} while (accept(ps, OP_COMMA));
 	}
 	*close = ltrace_expect(ps, close_op, "to close the argument list");
+	make_array(ps->L, n);
 	return n;
 }
 
