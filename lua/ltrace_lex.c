@@ -415,7 +415,7 @@ static int scan_number(struct lexer *lx, size_t p, struct ltrace_token *tok)
 
 /* ---- other tokens ----------------------------------------------------------------------- */
 
-static size_t ident_len(const struct lexer *lx, size_t p)
+static inline size_t ident_len(const struct lexer *lx, size_t p)
 {
 	const unsigned char *s = (const unsigned char *)lx->src;
 	size_t e = p;
