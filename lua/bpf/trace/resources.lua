@@ -206,8 +206,9 @@ local function layout_map(m, used, max_entries)
 	if slot_offset then pm.slot_offset = slot_offset end
 	if value then pm.value = value end
 	if signed ~= nil then pm.signed = signed end
+	-- (the semantic pass's {min, max, step}: made for this map, never changed after it)
 	local l = m.lhist
-	if l then pm.lhist = { min = l.min, max = l.max, step = l.step } end
+	if l then pm.lhist = l end
 	m.plan = pm
 	return pm
 end
