@@ -356,10 +356,36 @@ static int parse_clean_int(struct lexer *lx, const char *c, size_t m, size_t pos
 	return parse_exponent_form(lx, c, m, pos, epos, out);
 }
 
+/* The common literal, a plain decimal (a lone 0, or 1 to 15 digits without a leading 0: below
+ * 2^53, exact on every Lua) that no name character follows: its length, with *out its value;
+ * 0 for any other literal (hex, octal, '_', 1e6, too long, followed by a letter), which
+ * scan_number reads the long way. */
+static size_t plain_decimal(const struct lexer *lx, size_t p, ltrace_int *out)
+{
+	const unsigned char *s = (const unsigned char *)lx->src;
+	ltrace_int v = 0;
+	size_t k = p;
+
+	while (is_digit(s[k]) && k - p < 16) /* stops at Lua's '\0' after the text */
+		v = v * 10 + (ltrace_int)(s[k++] - '0');
+	if (k - p > 15 || (s[p] == '0' && k - p > 1) || name_byte(s[k]))
+		return 0;
+	*out = v;
+	return k - p;
+}
+
 static int scan_number(struct lexer *lx, size_t p, struct ltrace_token *tok)
 {
-	size_t n = int_text_len(lx, p), off = lx->tt->slen;
+	size_t n = plain_decimal(lx, p, &tok->v.num), off = lx->tt->slen;
 	int rc;
+
+	if (n) {
+		tok->type = TK_INT;
+		tok->pos = p + 1;
+		tok->epos = p + n;
+		return 0;
+	}
+	n = int_text_len(lx, p);
 
 	if (is_ident_char(at(lx, p + n))) {
 		size_t k = p;
@@ -389,7 +415,7 @@ static int scan_number(struct lexer *lx, size_t p, struct ltrace_token *tok)
 
 /* ---- other tokens ----------------------------------------------------------------------- */
 
-static size_t ident_len(const struct lexer *lx, size_t p)
+static inline size_t ident_len(const struct lexer *lx, size_t p)
 {
 	const unsigned char *s = (const unsigned char *)lx->src;
 	size_t e = p;
@@ -557,9 +583,17 @@ static int scan(struct lexer *lx, struct ltrace_token *tok)
 	size_t p, end, off;
 	int c, rc;
 
-	if (skip_space(lx) < 0)
-		return -1;
+	/* (the blanks before a token, most often one space or none, skipped here; comments by
+	 * skip_space) */
 	p = lx->pos;
+	while (blank_byte((unsigned char)lx->src[p]))
+		p++;
+	lx->pos = p;
+	if (lx->src[p] == '/' && (lx->src[p + 1] == '/' || lx->src[p + 1] == '*')) {
+		if (skip_space(lx) < 0)
+			return -1;
+		p = lx->pos;
+	}
 	memset(tok, 0, sizeof *tok);
 	c = at(lx, p);
 	if (c < 0) {

@@ -92,7 +92,7 @@ void ltrace_enter(struct parser *ps, const struct ltrace_token *at, const char *
 		lua_pushfstring(ps->L, "%s nested too deeply (more than %d levels)", what, MAX_DEPTH);
 		ltrace_raise_at(ps, at->pos, at->epos, 1);
 	}
-	luaL_checkstack(ps->L, STACK_ROOM, "bpf.trace: parse");
+	ensure_room(ps);
 }
 
 static const char *const AST_STRING_TEXTS[] = { AST_STRINGS(AST_STRING_TEXT) "" };
@@ -153,7 +153,7 @@ static struct node parse_binary(struct parser *ps, int min_level)
 	int base = lua_gettop(L) + 1;
 	struct node left = parse_unary(ps), right, n;
 
-	luaL_checkstack(L, STACK_ROOM, "bpf.trace: parse");
+	ensure_room(ps);
 	for (;;) {
 		const struct ltrace_token *t = peek(ps);
 		int level = binary_level(t);
@@ -335,21 +335,33 @@ static struct node parse_unary(struct parser *ps)
 	return e;
 }
 
+/* Moves the n values on top of the stack into an array of their size, left in their place. */
+static void make_array(lua_State *L, int n)
+{
+	int at = lua_gettop(L) - n + 1; /* the first value's index: the array's */
+
+	lua_createtable(L, n, 0);
+	lua_insert(L, at);
+	for (int j = n; j >= 1; j--)
+		lua_rawseti(L, at, j);
+}
+
 /* Comma-separated expressions up to the close token: leaves the array on top, returns the
- * count and the closing token. */
+ * count and the closing token. (The nodes wait on the stack: the array is made of their
+ * number, most often 0 or 1.) */
 static int parse_args(struct parser *ps, int close_op, const struct ltrace_token **close)
 {
-	lua_State *L = ps->L;
 	int n = 0;
 
-	lua_createtable(L, 4, 0); /* most calls and keys have up to four */
 	if (!is_op(peek(ps), close_op)) {
 		do {
+			ensure_room(ps);
 			ltrace_parse_expr(ps);
-			lua_rawseti(L, -2, ++n);
+			n++;
 		} while (accept(ps, OP_COMMA));
 	}
 	*close = ltrace_expect(ps, close_op, "to close the argument list");
+	make_array(ps->L, n);
 	return n;
 }
 
@@ -453,19 +465,14 @@ static struct node parse_name(struct parser *ps, const struct ltrace_token *t)
 	return n;
 }
 
-/* ( expr ): the inner node, marked with the parentheses' span. */
-static struct node parse_paren(struct parser *ps, const struct ltrace_token *open)
+/* ( expr ): the inner node (the passes need no mark of the parentheses). */
+static struct node parse_paren(struct parser *ps)
 {
-	lua_State *L = ps->L;
 	struct node e = ltrace_parse_expr(ps);
-	const struct ltrace_token *close;
 
 	if (is_op(peek(ps), OP_COMMA))
 		ltrace_raise_tok(ps, peek(ps), "tuples are not supported");
-	close = ltrace_expect(ps, OP_RPAREN, "to close '('");
-	set_bool(L, S_paren, true);
-	set_int(L, S_ppos, open->pos);
-	set_int(L, S_pepos, close->epos);
+	ltrace_expect(ps, OP_RPAREN, "to close '('");
 	return e;
 }
 
@@ -496,7 +503,7 @@ static struct node parse_primary(struct parser *ps)
 		return parse_name(ps, t);
 	case TK_OP:
 		if (t->op == OP_LPAREN)
-			return parse_paren(ps, t);
+			return parse_paren(ps);
 		break;
 	default:
 		break;

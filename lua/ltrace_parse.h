@@ -17,6 +17,7 @@ struct parser {
 	const struct ltrace_token *toks;
 	size_t n, i;
 	int depth;
+	int room_top; /* the stack has room up to this index (ensure_room) */
 	size_t src_len;
 	bool failed; /* the error being raised is a syntax error at err_pos..err_epos */
 	size_t err_pos, err_epos;
@@ -80,16 +81,29 @@ static inline bool in_list(const struct ltrace_token *t, const char *const *word
 	return false;
 }
 
+/* STACK_ROOM free slots above the top, for one level of the parse: lua_checkstack is called
+ * for twice that only when the last call's room is used up (the stack is never shrunk below
+ * what it granted while the parse runs: it raised this call's frame top). */
+static inline void ensure_room(struct parser *ps)
+{
+	int top = lua_gettop(ps->L);
+
+	if (top + STACK_ROOM > ps->room_top) {
+		luaL_checkstack(ps->L, 2 * STACK_ROOM, "bpf.trace: parse");
+		ps->room_top = top + 2 * STACK_ROOM;
+	}
+}
+
 /* ---- nodes ------------------------------------------------------------------------------ */
 
 /* The strings every AST repeats (field names, kinds, operators), pushed once per parse at the
  * bottom of the parser's stack: a field set with them skips interning its name each time. The
  * S_ ids are those stack indices. */
 #define AST_STRINGS(X) X(a) X(args) X(arrow) X(assign) X(b) X(base) X(binop) X(block) \
-	X(block_like) X(body) X(call) X(cast) X(cond) X(cond_epos) X(count) X(ctype) X(else_) X(epos) \
-	X(expr) X(expr_stmt) X(field) X(field_pos) X(filter_pos) X(ident) X(if) X(incdec) X(index) X(int) \
-	X(keys) X(kind) X(left) X(map) X(n) X(name) X(name_epos) X(op) X(op_pos) X(operand) X(param) X(paren) \
-	X(pepos) X(pos) X(ppos) X(pred) X(prefix) X(probe) X(probes) X(program) X(ptr) X(right) X(spec) \
+	X(body) X(call) X(cast) X(cond) X(cond_epos) X(count) X(ctype) X(else_) X(epos) \
+	X(expr) X(expr_stmt) X(field) X(field_pos) X(ident) X(if) X(incdec) X(index) X(int) \
+	X(keys) X(kind) X(left) X(map) X(n) X(name) X(name_epos) X(op) X(op_pos) X(operand) X(param) \
+	X(pos) X(pred) X(prefix) X(probe) X(probes) X(program) X(ptr) X(right) X(spec) \
 	X(specs) X(stmts) X(str) X(target) X(ternary) X(text) X(then_) X(unop) X(unroll) X(value) X(var) \
 	X(words)
 #define AST_STRING_ID(name) S_##name,

@@ -8,7 +8,7 @@
 
 static struct node parse_statement(struct parser *ps);
 
-/* { statements }; room: the node's (new_node), 8 for a block statement (it gets block_like). */
+/* { statements }; room: the node's (new_node). */
 static struct node parse_block(struct parser *ps, const char *what, int room)
 {
 	lua_State *L = ps->L;
@@ -71,7 +71,6 @@ static struct node parse_if(struct parser *ps, const struct ltrace_token *tok)
 		new_node(L, S_if, tok->pos, then_.epos, 8);
 		set_from(L, S_cond, chain + 1);
 		set_from(L, S_then_, chain + 2);
-		set_bool(L, S_block_like, true);
 		set_int(L, S_cond_epos, cond.epos);
 		lua_rawseti(L, chain, ++k);
 		lua_settop(L, chain);
@@ -121,7 +120,6 @@ static struct node parse_unroll(struct parser *ps, const struct ltrace_token *to
 	n = new_node(L, S_unroll, tok->pos, body.epos, 8);
 	set_from(L, S_count, base);
 	set_from(L, S_body, base + 1);
-	set_bool(L, S_block_like, true);
 	collapse(L, base);
 	n.block_like = true;
 	return n;
@@ -214,8 +212,7 @@ static struct node parse_statement(struct parser *ps)
 		if (refusal)
 			ltrace_raise_tok(ps, t, refusal);
 	} else if (is_op(t, OP_LBRACE)) {
-		b = parse_block(ps, NULL, 8);
-		set_bool(ps->L, S_block_like, true);
+		b = parse_block(ps, NULL, 4);
 		b.block_like = true;
 		return b;
 	}
@@ -255,17 +252,17 @@ static size_t parse_specs(struct parser *ps, const struct ltrace_token **last)
 	return first_pos;
 }
 
-/* /filter/: leaves the expression on top (with filter_pos, the opening '/'). */
+/* /filter/: leaves the expression on top. */
 static void parse_filter(struct parser *ps)
 {
-	const struct ltrace_token *open = next(ps), *close;
+	const struct ltrace_token *close;
 
+	next(ps);
 	ltrace_parse_expr(ps);
 	close = peek(ps);
 	if (!is_op(close, OP_SLASH))
 		ltrace_raise_found(ps, close, "expected '/' to end the filter, found ");
 	next(ps);
-	set_int(ps->L, S_filter_pos, open->pos);
 }
 
 static void parse_probe(struct parser *ps)
@@ -277,7 +274,7 @@ static void parse_probe(struct parser *ps)
 	bool has_pred = is_op(peek(ps), OP_SLASH);
 	struct node body;
 
-	luaL_checkstack(L, STACK_ROOM, "bpf.trace: parse");
+	ensure_room(ps);
 	if (has_pred)
 		parse_filter(ps);
 	if (!is_op(peek(ps), OP_LBRACE)) {

@@ -27,15 +27,22 @@ local locator = require("bpf.trace.syntax").locator
 
 local FAKE_ID = 1000000
 
+require "bpf" -- registers "bpf.asm_core"
+local new_table = require("bpf.asm_core").new_table
+
 -- Map references the programs are built with: tables the loader binds to real maps
--- (bpf.asm's ld_map takes {id = n}, and {handle = map} once bound).
+-- (bpf.asm's ld_map takes {id = n}, and {handle = map} once bound); names[id - FAKE_ID] is the
+-- kernel name of reference id.
 local function make_refs(plan)
-	local refs, names, n = {}, {}, 0
+	-- (made with room for every map and the four internal ones: grown one by one, they were
+	-- rehashed a score of times)
+	local room = #plan.maps + 4
+	local refs, names, n = new_table(0, room), new_table(room, 0), 0
 	local function ref(key, bpf_name)
 		n = n + 1
 		local r = { id = FAKE_ID + n, name = bpf_name, fake = true }
 		refs[key] = r
-		names[FAKE_ID + n] = bpf_name
+		names[n] = bpf_name
 		return r
 	end
 	for _, m in ipairs(plan.maps) do ref(m.name, m.bpf_name) end
@@ -49,7 +56,7 @@ end
 local function program_text(b, names)
 	local text = b:text({ lines = true })
 	return (text:gsub("map%[id:(%d+)%]", function(id)
-		local name = names[tonumber(id)]
+		local name = names[tonumber(id) - FAKE_ID]
 		return name and ("map[" .. name .. "]") or nil
 	end))
 end

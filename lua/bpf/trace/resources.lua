@@ -3,6 +3,10 @@
 -- filling the plan that PLAN.md describes.
 local types = require "bpf.trace.types"
 local plan_type = types.plan_type
+require "bpf" -- registers "bpf.asm_core"
+-- Tables made with room for what they will hold (grown one key at a time, the plan's maps, by
+-- index and by name, were rehashed a score of times: 6% of this pass).
+local new_table = require("bpf.asm_core").new_table
 
 local M = {}
 
@@ -202,8 +206,9 @@ local function layout_map(m, used, max_entries)
 	if slot_offset then pm.slot_offset = slot_offset end
 	if value then pm.value = value end
 	if signed ~= nil then pm.signed = signed end
+	-- (the semantic pass's {min, max, step}: made for this map, never changed after it)
 	local l = m.lhist
-	if l then pm.lhist = { min = l.min, max = l.max, step = l.step } end
+	if l then pm.lhist = l end
 	m.plan = pm
 	return pm
 end
@@ -218,17 +223,19 @@ local program_bases, n_program_bases = {}, 0
 
 -- Builds the plan skeleton (everything but the programs' code) from the semantic result.
 function M.plan(sem, opts)
-	local used = {}
-	local maps, events, programs = {}, {}, {}
+	local sem_maps, sem_events, sem_programs = sem.maps, sem.events, sem.programs
+	local n_maps = #sem_maps
+	-- (the maps' kernel names and the ring buffer's, lost's, stacks' and elapsed's)
+	local used = new_table(0, n_maps + 4)
+	local maps, events, programs = new_table(n_maps, n_maps), new_table(#sem_events, 0),
+		new_table(#sem_programs, 0)
 	local plan = { maps = maps, events = events, programs = programs, internal = {} }
-	local sem_maps = sem.maps
 	local max_entries = opts.max_entries or MAX_ENTRIES
-	for i = 1, #sem_maps do
+	for i = 1, n_maps do
 		local pm = layout_map(sem_maps[i], used, max_entries)
 		maps[i] = pm
 		maps[pm.name] = pm
 	end
-	local sem_events = sem.events
 	for id = 1, #sem_events do
 		local ev = sem_events[id]
 		if ev.args then
@@ -259,8 +266,7 @@ function M.plan(sem, opts)
 		plan.internal[#plan.internal + 1] = e
 		plan.elapsed = e
 	end
-	local pused = {}
-	local sem_programs = sem.programs
+	local pused = new_table(0, #sem_programs)
 	for i = 1, #sem_programs do
 		local ap = sem_programs[i].ap
 		local by_target = program_bases[ap.kind]

@@ -604,35 +604,20 @@ end
 function S:binop(e)
 	local op = e.op
 	local l, r = e.left, e.right
-	-- (integer literals, variables and builtins of constant type, the common operands, are typed
-	-- here as their checkers type them: no call)
+	-- (integer literals, the common right operand, are typed here: no call)
 	local lt, rt
 	local kind = l.kind
-	if kind == "int" then lt = INT64
-	elseif kind == "var" then
-		lt = self.ctx.vars[l.name]
-		if not lt then raise(l, "variable $%s is used before it is assigned", l.name) end
-	else
-		lt = kind == "ident" and CONSTANT_BUILTINS[l.name]
-		if not lt then
-			local check = EXPR[kind]
-			if not check then raise(l, "unexpected %s", kind) end
-			lt = check(self, l)
-		end
+	if kind == "int" then lt = INT64 else
+		local check = EXPR[kind]
+		if not check then raise(l, "unexpected %s", kind) end
+		lt = check(self, l)
 	end
 	l.ty = lt
 	kind = r.kind
-	if kind == "int" then rt = INT64
-	elseif kind == "var" then
-		rt = self.ctx.vars[r.name]
-		if not rt then raise(r, "variable $%s is used before it is assigned", r.name) end
-	else
-		rt = kind == "ident" and CONSTANT_BUILTINS[r.name]
-		if not rt then
-			local check = EXPR[kind]
-			if not check then raise(r, "unexpected %s", kind) end
-			rt = check(self, r)
-		end
+	if kind == "int" then rt = INT64 else
+		local check = EXPR[kind]
+		if not check then raise(r, "unexpected %s", kind) end
+		rt = check(self, r)
 	end
 	r.ty = rt
 	local lk, rk = lt.k, rt.k
