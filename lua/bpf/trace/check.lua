@@ -8,6 +8,18 @@ local diag = require "bpf.trace.diag"
 
 local M = {}
 
+-- The entry point of a fuzz target: a verdict, and the process ended when it finds something
+-- wrong (libFuzzer then keeps the input).
+local function target(name, verdict)
+	return function(src)
+		local bad = verdict(src)
+		if bad then
+			io.stderr:write(name, ": ", bad, "\n")
+			os.exit(1)
+		end
+	end
+end
+
 -- nil when the answer is clean (and the plan, if it compiled), else what is wrong with it.
 function M.verdict(src)
 	local ok, plan, err = pcall(compile, src, { name = "fuzz" })
@@ -23,13 +35,6 @@ function M.verdict(src)
 	return nil
 end
 
-function M.compile(src)
-	local bad = M.verdict(src)
-	if bad then
-		io.stderr:write("trace compile: ", bad, "\n")
-		os.exit(1)
-	end
-end
 
 -- A compile's answer as text: the plan text and each program's checked helper calls, or the
 -- error.
@@ -60,13 +65,6 @@ function M.builders_verdict(src)
 	return nil
 end
 
-function M.builders(src)
-	local bad = M.builders_verdict(src)
-	if bad then
-		io.stderr:write("trace builders: ", bad, "\n")
-		os.exit(1)
-	end
-end
 
 -- The first node (a table with `kind`) of the AST without numeric pos and epos, or nil.
 local function node_without_position(t)
@@ -96,12 +94,9 @@ function M.parse_verdict(src)
 	return nil
 end
 
-function M.parse(src)
-	local bad = M.parse_verdict(src)
-	if bad then
-		io.stderr:write("trace parse: ", bad, "\n")
-		os.exit(1)
-	end
-end
+
+M.compile = target("trace compile", M.verdict)
+M.builders = target("trace builders", M.builders_verdict)
+M.parse = target("trace parse", M.parse_verdict)
 
 return M

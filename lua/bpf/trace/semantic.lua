@@ -203,9 +203,9 @@ end
 
 local const_int = calls.const_int
 
--- need_int and need_value type the common operands, variables and the builtins of constant type,
--- as their checkers (S:var_read, S:builtin) do, without the call to them.
-function S:need_int(e, what)
+-- The type of operand e, set on it: variables and the builtins of constant type typed here, as
+-- their checkers (S:var_read, S:builtin) do, without the call to them; the rest by their checker.
+local function operand_type(self, e)
 	local kind = e.kind
 	local ty
 	if kind == "var" then
@@ -220,6 +220,11 @@ function S:need_int(e, what)
 		end
 	end
 	e.ty = ty
+	return ty
+end
+
+function S:need_int(e, what)
+	local ty = operand_type(self, e)
 	if not INTLIKE[ty.k] then
 		raise(e, "%s must be an integer, not %s", what, types.name(ty))
 	end
@@ -228,20 +233,7 @@ end
 
 -- The type of e, which must be a value (not a map, a stack or a record); message names its type.
 function S:need_value(e, message)
-	local kind = e.kind
-	local ty
-	if kind == "var" then
-		ty = self.ctx.vars[e.name]
-		if not ty then raise(e, "variable $%s is used before it is assigned", e.name) end
-	else
-		ty = kind == "ident" and CONSTANT_BUILTINS[e.name]
-		if not ty then
-			local check = EXPR[kind]
-			if not check then raise(e, "unexpected %s", kind) end
-			ty = check(self, e)
-		end
-	end
-	e.ty = ty
+	local ty = operand_type(self, e)
 	if not VALUE[ty.k] then raise(e, message, types.name(ty)) end
 	return ty
 end
