@@ -127,8 +127,13 @@ bool gen_int(lua_State *L, int idx, int64_t *out)
 	return true;
 }
 
-static bool in_imm(int64_t v) { return v >= -(int64_t)TWO31 && v < (int64_t)TWO31; }
-static bool in_off(int64_t v) { return v >= -32768 && v <= 32767; }
+
+/* 2^31 .. 2^32-1 as the signed 32-bit value with the same bits (a u32 store's or a 32-bit
+ * compare's immediate), anything else as it is. */
+static int64_t as_s32(int64_t v)
+{
+	return v >= (int64_t)TWO31 && v < 2 * (int64_t)TWO31 ? v - 2 * (int64_t)TWO31 : v;
+}
 
 /* "r0".."r10" when prefix is 'r', "w0".."w10" when 'w': the number, else -1. */
 static int reg_of(lua_State *L, int idx, char prefix)
@@ -240,9 +245,8 @@ const struct gen_spec *gen_spec_of(lua_State *L, const char *name)
 }
 
 /* Whether a call with nargs arguments, r1..r5 holding prov[1..5], passes the prototype. */
-bool gen_check_call(struct gen *g, const struct gen_spec *spec, int nargs, const uint8_t *prov)
+bool gen_check_call(const struct gen_spec *spec, int nargs, const uint8_t *prov)
 {
-	(void)g;
 	if (!spec || nargs != spec->nargs || nargs > 5)
 		return false;
 	for (int i = 1; i <= nargs; i++)
@@ -269,7 +273,7 @@ static int m_alu(lua_State *L)
 {
 	struct gen *g = gen_self(L);
 	int code = (int)lua_tointeger(L, GEN_UP_CODE);
-	bool is_mov = code == OP_MOV, is_addsub = code == OP_ADD || code == OP_SUB;
+	bool is_mov = code == BPF_MOV, is_addsub = code == BPF_ADD || code == BPF_SUB;
 	int64_t k;
 	if (g->lua || g->finished)
 		return gen_delegate(L);
@@ -280,17 +284,17 @@ static int m_alu(lua_State *L)
 		if (d < 0 || s < 0) /* w registers with immediates, mistakes */
 			return gen_delegate(L);
 		gen_reserve(L, g, 1);
-		gen_put(g, OP_ALU | code | OP_X, (uint8_t)(d + s * 16), 0, 0);
+		gen_put(g, BPF_ALU | code | BPF_X, (uint8_t)(d + s * 16), 0, 0);
 		g->prov[d] = P_SCALAR;
 	} else {
 		int s = reg_of(L, 3, 'r');
 		if (s >= 0) {
 			gen_reserve(L, g, 1);
-			gen_put(g, OP_ALU64 | code | OP_X, (uint8_t)(d + s * 16), 0, 0);
+			gen_put(g, BPF_ALU64 | code | BPF_X, (uint8_t)(d + s * 16), 0, 0);
 			g->prov[d] = is_mov ? g->prov[s] : P_SCALAR;
-		} else if (gen_int(L, 3, &k) && in_imm(k)) {
+		} else if (gen_int(L, 3, &k) && gen_in_imm(k)) {
 			gen_reserve(L, g, 1);
-			gen_put(g, OP_ALU64 | code | OP_K, (uint8_t)d, 0, (int32_t)k);
+			gen_put(g, BPF_ALU64 | code | BPF_K, (uint8_t)d, 0, (int32_t)k);
 			if (is_mov)
 				g->prov[d] = k == 0 ? P_ZERO : P_SCALAR;
 			else if (!is_addsub || g->prov[d] == P_ZERO)
@@ -309,7 +313,7 @@ static int m_stack_ptr(lua_State *L)
 	struct gen *g = gen_self(L);
 	int d = reg_of(L, 2, 'r');
 	int64_t off;
-	if (g->lua || g->finished || d < 0 || !gen_int(L, 3, &off) || !in_imm(off))
+	if (g->lua || g->finished || d < 0 || !gen_int(L, 3, &off) || !gen_in_imm(off))
 		return gen_delegate(L);
 	gen_reserve(L, g, 2);
 	gen_put(g, MOV_X, (uint8_t)(d + 160), 0, 0);
@@ -327,10 +331,10 @@ static int size_of(lua_State *L, int idx)
 	if (lua_type(L, idx) != LUA_TSTRING)
 		return -1;
 	const char *s = lua_tostring(L, idx);
-	if (strcmp(s, "u64") == 0) return OP_DW;
-	if (strcmp(s, "u32") == 0) return OP_W;
-	if (strcmp(s, "u16") == 0) return OP_H;
-	if (strcmp(s, "u8") == 0) return OP_B;
+	if (strcmp(s, "u64") == 0) return BPF_DW;
+	if (strcmp(s, "u32") == 0) return BPF_W;
+	if (strcmp(s, "u16") == 0) return BPF_H;
+	if (strcmp(s, "u8") == 0) return BPF_B;
 	return -1;
 }
 
@@ -339,10 +343,10 @@ static int m_ldx(lua_State *L)
 	struct gen *g = gen_self(L);
 	int sz = size_of(L, 2), d = reg_of(L, 3, 'r'), s = reg_of(L, 4, 'r');
 	int64_t off;
-	if (g->lua || g->finished || sz < 0 || d < 0 || s < 0 || !gen_int(L, 5, &off) || !in_off(off))
+	if (g->lua || g->finished || sz < 0 || d < 0 || s < 0 || !gen_int(L, 5, &off) || !gen_in_off(off))
 		return gen_delegate(L);
 	gen_reserve(L, g, 1);
-	gen_put(g, OP_LDX | OP_MEM | sz, (uint8_t)(d + s * 16), (int32_t)off, 0);
+	gen_put(g, BPF_LDX | BPF_MEM | sz, (uint8_t)(d + s * 16), (int32_t)off, 0);
 	g->prov[d] = P_SCALAR;
 	lua_pushinteger(L, g->n);
 	return 1;
@@ -353,10 +357,10 @@ static int m_stx(lua_State *L)
 	struct gen *g = gen_self(L);
 	int sz = size_of(L, 2), d = reg_of(L, 3, 'r'), s = reg_of(L, 5, 'r');
 	int64_t off;
-	if (g->lua || g->finished || sz < 0 || d < 0 || s < 0 || !gen_int(L, 4, &off) || !in_off(off))
+	if (g->lua || g->finished || sz < 0 || d < 0 || s < 0 || !gen_int(L, 4, &off) || !gen_in_off(off))
 		return gen_delegate(L);
 	gen_reserve(L, g, 1);
-	gen_put(g, OP_STX | OP_MEM | sz, (uint8_t)(d + s * 16), (int32_t)off, 0);
+	gen_put(g, BPF_STX | BPF_MEM | sz, (uint8_t)(d + s * 16), (int32_t)off, 0);
 	lua_pushinteger(L, g->n);
 	return 1;
 }
@@ -366,15 +370,15 @@ static int m_st(lua_State *L)
 	struct gen *g = gen_self(L);
 	int sz = size_of(L, 2), d = reg_of(L, 3, 'r');
 	int64_t off, imm;
-	if (g->lua || g->finished || sz < 0 || d < 0 || !gen_int(L, 4, &off) || !in_off(off) ||
+	if (g->lua || g->finished || sz < 0 || d < 0 || !gen_int(L, 4, &off) || !gen_in_off(off) ||
 	    !gen_int(L, 5, &imm))
 		return gen_delegate(L);
-	if (imm >= (int64_t)TWO31 && imm < 2 * (int64_t)TWO31 && sz != OP_DW)
-		imm -= 2 * (int64_t)TWO31;
-	if (!in_imm(imm))
+	if (sz != BPF_DW)
+		imm = as_s32(imm);
+	if (!gen_in_imm(imm))
 		return gen_delegate(L);
 	gen_reserve(L, g, 1);
-	gen_put(g, OP_ST | OP_MEM | sz, (uint8_t)d, (int32_t)off, (int32_t)imm);
+	gen_put(g, BPF_ST | BPF_MEM | sz, (uint8_t)d, (int32_t)off, (int32_t)imm);
 	lua_pushinteger(L, g->n);
 	return 1;
 }
@@ -387,10 +391,10 @@ static int m_atomic(lua_State *L)
 	int sz = size_of(L, 3), d = reg_of(L, 4, 'r'), s = reg_of(L, 6, 'r');
 	int64_t off;
 	if (g->lua || g->finished || lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "add") ||
-	    (sz != OP_W && sz != OP_DW) || d < 0 || s < 0 || !gen_int(L, 5, &off) || !in_off(off))
+	    (sz != BPF_W && sz != BPF_DW) || d < 0 || s < 0 || !gen_int(L, 5, &off) || !gen_in_off(off))
 		return gen_delegate(L);
 	gen_reserve(L, g, 1);
-	gen_put(g, (uint8_t)(OP_STX | sz | OP_ATOMIC), (uint8_t)(d + s * 16), (int32_t)off, OP_ADD);
+	gen_put(g, (uint8_t)(BPF_STX | sz | BPF_ATOMIC), (uint8_t)(d + s * 16), (int32_t)off, BPF_ADD);
 	lua_pushinteger(L, g->n);
 	return 1;
 }
@@ -430,14 +434,14 @@ static int m_ld_ref(lua_State *L)
 	int64_t hi = 0;
 	if (g->lua || g->finished || d < 0 || !gen_is_ref(L, 3))
 		return gen_delegate(L);
-	if (pseudo == PSEUDO_MAP_VALUE && !lua_isnoneornil(L, 4) &&
+	if (pseudo == BPF_PSEUDO_MAP_VALUE && !lua_isnoneornil(L, 4) &&
 	    (!gen_int(L, 4, &hi) || hi < 0 || hi >= (int64_t)TWO31))
 		return gen_delegate(L);
 	gen_reserve(L, g, 2);
 	gen_put(g, LD_IMM64, (uint8_t)(d + pseudo * 16), 0, 0);
 	gen_put(g, 0, 0, 0, (int32_t)hi);
 	gen_set_map_ref(L, g, g->n - 1, 3);
-	g->prov[d] = pseudo == PSEUDO_MAP_VALUE ? P_MAPVAL : P_MAP;
+	g->prov[d] = pseudo == BPF_PSEUDO_MAP_VALUE ? P_MAPVAL : P_MAP;
 	lua_pushinteger(L, g->n - 1);
 	return 1;
 }
@@ -491,7 +495,7 @@ static int m_ja(lua_State *L)
 	if (g->lua || g->finished || !id)
 		return gen_delegate(L);
 	gen_reserve(L, g, 1);
-	gen_put(g, OP_JMP | OP_JA, 0, 0, 0);
+	gen_put(g, BPF_JMP | BPF_JA, 0, 0, 0);
 	g->jump[g->n - 1] = (int32_t)id;
 	lua_pushinteger(L, g->n);
 	return 1;
@@ -500,14 +504,14 @@ static int m_ja(lua_State *L)
 /* A conditional jump of `code` from the arguments at dst (then src, label). */
 static int jump(lua_State *L, struct gen *g, int code, int dst)
 {
-	int cls = OP_JMP;
+	int cls = BPF_JMP;
 	char prefix = 'r';
 	int d = reg_of(L, dst, 'r');
 	int64_t k;
 	uint32_t id = label_at(L, g, dst + 2);
 	if (d < 0) {
 		d = reg_of(L, dst, 'w');
-		cls = OP_JMP32;
+		cls = BPF_JMP32;
 		prefix = 'w';
 	}
 	if (g->lua || g->finished || d < 0 || !id)
@@ -515,13 +519,13 @@ static int jump(lua_State *L, struct gen *g, int code, int dst)
 	int s = reg_of(L, dst + 1, prefix);
 	gen_reserve(L, g, 1);
 	if (s >= 0) {
-		gen_put(g, (uint8_t)(cls | code | OP_X), (uint8_t)(d + s * 16), 0, 0);
+		gen_put(g, (uint8_t)(cls | code | BPF_X), (uint8_t)(d + s * 16), 0, 0);
 	} else if (gen_int(L, dst + 1, &k)) {
-		if (cls == OP_JMP32 && k >= (int64_t)TWO31 && k < 2 * (int64_t)TWO31)
-			k -= 2 * (int64_t)TWO31;
-		if (!in_imm(k))
+		if (cls == BPF_JMP32)
+			k = as_s32(k);
+		if (!gen_in_imm(k))
 			return gen_delegate(L);
-		gen_put(g, (uint8_t)(cls | code | OP_K), (uint8_t)d, 0, (int32_t)k);
+		gen_put(g, (uint8_t)(cls | code | BPF_K), (uint8_t)d, 0, (int32_t)k);
 	} else {
 		return gen_delegate(L);
 	}
@@ -536,9 +540,9 @@ static int m_jump(lua_State *L)
 }
 
 static const struct { const char *text; int code; } JMP_TEXT[] = {
-	{ "==", OP_JEQ }, { "!=", OP_JNE }, { ">", OP_JGT }, { ">=", OP_JGE }, { "<", OP_JLT },
-	{ "<=", OP_JLE }, { "s>", OP_JSGT }, { "s>=", OP_JSGE }, { "s<", OP_JSLT }, { "s<=", OP_JSLE },
-	{ "&", OP_JSET },
+	{ "==", BPF_JEQ }, { "!=", BPF_JNE }, { ">", BPF_JGT }, { ">=", BPF_JGE }, { "<", BPF_JLT },
+	{ "<=", BPF_JLE }, { "s>", BPF_JSGT }, { "s>=", BPF_JSGE }, { "s<", BPF_JSLT }, { "s<=", BPF_JSLE },
+	{ "&", BPF_JSET },
 };
 
 static int m_jcond(lua_State *L)
@@ -559,7 +563,7 @@ static int m_exit(lua_State *L)
 	if (g->lua || g->finished)
 		return gen_delegate(L);
 	gen_reserve(L, g, 1);
-	gen_put(g, OP_JMP | OP_EXIT, 0, 0, 0);
+	gen_put(g, BPF_JMP | BPF_EXIT, 0, 0, 0);
 	lua_pushinteger(L, g->n);
 	return 1;
 }
@@ -573,7 +577,7 @@ static int m_call(lua_State *L)
 	    nargs < 0 || nargs > 5)
 		return gen_delegate(L);
 	const struct gen_spec *spec = spec_at(L, 2);
-	if (!gen_check_call(g, spec, (int)nargs, g->prov))
+	if (!gen_check_call(spec, (int)nargs, g->prov))
 		return gen_delegate(L);
 	gen_record_call(L, g, spec);
 	gen_reserve(L, g, 1);
@@ -685,11 +689,11 @@ static bool finish_ok(const struct gen *g)
 		if (target < 0 || (uint32_t)target >= n)
 			return false;
 		int64_t delta = (int64_t)target - i - 1;
-		if (!in_off(delta))
+		if (!gen_in_off(delta))
 			return false;
 	}
 	uint8_t last = g->ins[n - 1].code;
-	if (last != (OP_JMP | OP_EXIT) && last != (OP_JMP | OP_JA) && last != (OP_JMP32 | OP_JA))
+	if (last != (BPF_JMP | BPF_EXIT) && last != (BPF_JMP | BPF_JA) && last != (BPF_JMP32 | BPF_JA))
 		return false;
 	return !(n >= 2 && g->ins[n - 2].code == LD_IMM64);
 }
@@ -728,10 +732,10 @@ static void export_slots(lua_State *L, const struct gen *g)
 {
 	lua_createtable(L, (int)(4 * g->n), 0);
 	for (uint32_t i = 0; i < g->n; i++) {
-		const struct gen_insn *s = &g->ins[i];
+		const struct bpf_insn *s = &g->ins[i];
 		lua_pushinteger(L, s->code);
 		lua_rawseti(L, -2, (int)(4 * i + 1));
-		lua_pushinteger(L, s->regs);
+		lua_pushinteger(L, s->dst_reg + 16 * s->src_reg);
 		lua_rawseti(L, -2, (int)(4 * i + 2));
 		lua_pushinteger(L, s->off);
 		lua_rawseti(L, -2, (int)(4 * i + 3));
@@ -927,14 +931,14 @@ void gen_add_method(lua_State *L, int methods, int state, int specs, const char 
 }
 
 static const struct { const char *name; int code; } ALU_NAMES[] = {
-	{ "add", 0x00 }, { "sub", 0x10 }, { "mul", 0x20 }, { "div", 0x30 }, { "or_", 0x40 },
-	{ "and_", 0x50 }, { "lsh", 0x60 }, { "rsh", 0x70 }, { "mod", 0x90 }, { "xor", 0xa0 },
-	{ "mov", 0xb0 }, { "arsh", 0xc0 },
+	{ "add", BPF_ADD }, { "sub", BPF_SUB }, { "mul", BPF_MUL }, { "div", BPF_DIV },
+	{ "or_", BPF_OR }, { "and_", BPF_AND }, { "lsh", BPF_LSH }, { "rsh", BPF_RSH },
+	{ "mod", BPF_MOD }, { "xor", BPF_XOR }, { "mov", BPF_MOV }, { "arsh", BPF_ARSH },
 };
 static const struct { const char *name; int code; } JUMP_NAMES[] = {
-	{ "jeq", OP_JEQ }, { "jne", OP_JNE }, { "jgt", OP_JGT }, { "jge", OP_JGE }, { "jlt", OP_JLT },
-	{ "jle", OP_JLE }, { "jsgt", OP_JSGT }, { "jsge", OP_JSGE }, { "jslt", OP_JSLT },
-	{ "jsle", OP_JSLE }, { "jset", OP_JSET },
+	{ "jeq", BPF_JEQ }, { "jne", BPF_JNE }, { "jgt", BPF_JGT }, { "jge", BPF_JGE }, { "jlt", BPF_JLT },
+	{ "jle", BPF_JLE }, { "jsgt", BPF_JSGT }, { "jsge", BPF_JSGE }, { "jslt", BPF_JSLT },
+	{ "jsle", BPF_JSLE }, { "jset", BPF_JSET },
 };
 static const struct { const char *name; lua_CFunction fn; } PLAIN[] = {
 	{ "stack_ptr", m_stack_ptr }, { "ldx", m_ldx }, { "stx", m_stx }, { "st", m_st },
@@ -958,8 +962,8 @@ static int l_gen_methods(lua_State *L)
 		gen_add_method(L, 3, 1, 2, JUMP_NAMES[i].name, m_jump, JUMP_NAMES[i].code);
 	for (size_t i = 0; i < sizeof(PLAIN) / sizeof(*PLAIN); i++)
 		gen_add_method(L, 3, 1, 2, PLAIN[i].name, PLAIN[i].fn, 0);
-	gen_add_method(L, 3, 1, 2, "ld_map", m_ld_ref, PSEUDO_MAP_FD);
-	gen_add_method(L, 3, 1, 2, "ld_map_value", m_ld_ref, PSEUDO_MAP_VALUE);
+	gen_add_method(L, 3, 1, 2, "ld_map", m_ld_ref, BPF_PSEUDO_MAP_FD);
+	gen_add_method(L, 3, 1, 2, "ld_map_value", m_ld_ref, BPF_PSEUDO_MAP_VALUE);
 	gen_add_seq_methods(L, 3, 1, 2);
 	return 1;
 }

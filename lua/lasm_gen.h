@@ -10,14 +10,6 @@
 
 #include "lbpf_lua.h"
 
-/* One slot as the kernel takes it (struct bpf_insn): regs is dst + 16 * src. */
-struct gen_insn {
-	uint8_t code;
-	uint8_t regs;
-	int16_t off;
-	int32_t imm;
-};
-
 /* What a register holds, as far as emission order tells (bpf.asm_fast's texts, same order). */
 enum gen_prov { P_NONE, P_STACK, P_CTX, P_MAP, P_MAPVAL, P_RETPTR, P_SCALAR, P_ZERO, P_COUNT };
 
@@ -39,7 +31,7 @@ struct gen_line {
 };
 
 struct gen {
-	struct gen_insn *ins;
+	struct bpf_insn *ins;
 	int32_t *jump; /* per slot: the label its jump targets, 0 for none */
 	uint32_t n, cap;
 	int32_t *label_slot; /* label id → slot, -1 until placed */
@@ -65,28 +57,17 @@ enum { B_GEN = 1, B_LINE_STR, B_REFS, B_HINTS };
 #define GEN_UP_NAME lua_upvalueindex(3)
 #define GEN_UP_CODE lua_upvalueindex(4)
 
-/* Opcodes (the kernel's encoding). */
-enum {
-	OP_LD = 0x00, OP_LDX = 0x01, OP_ST = 0x02, OP_STX = 0x03, OP_ALU = 0x04, OP_JMP = 0x05,
-	OP_JMP32 = 0x06, OP_ALU64 = 0x07,
-	OP_W = 0x00, OP_H = 0x08, OP_B = 0x10, OP_DW = 0x18, OP_MEM = 0x60, OP_ATOMIC = 0xc0,
-	OP_K = 0x00, OP_X = 0x08,
-	OP_ADD = 0x00, OP_SUB = 0x10, OP_DIV = 0x30, OP_RSH = 0x70, OP_MOV = 0xb0,
-	OP_JA = 0x00, OP_JEQ = 0x10, OP_JGT = 0x20, OP_JGE = 0x30, OP_JSET = 0x40, OP_JNE = 0x50,
-	OP_JSGT = 0x60, OP_JSGE = 0x70, OP_CALL = 0x80, OP_EXIT = 0x90, OP_JLT = 0xa0,
-	OP_JLE = 0xb0, OP_JSLT = 0xc0, OP_JSLE = 0xd0,
-	PSEUDO_MAP_FD = 1, PSEUDO_MAP_VALUE = 2,
-};
-#define LD_IMM64 (OP_LD | OP_DW)
-#define MOV_X (OP_ALU64 | OP_MOV | OP_X)
-#define MOV_K (OP_ALU64 | OP_MOV | OP_K)
-#define ADD_K (OP_ALU64 | OP_ADD | OP_K)
-#define ADD_X (OP_ALU64 | OP_ADD | OP_X)
-#define JEQ_K (OP_JMP | OP_JEQ | OP_K)
-#define LDX_DW (OP_LDX | OP_MEM | OP_DW)
-#define STX_DW (OP_STX | OP_MEM | OP_DW)
-#define ST_DW (OP_ST | OP_MEM | OP_DW)
-#define CALL_INSN (OP_JMP | OP_CALL)
+/* Composite opcodes the emitters use most (linux/bpf.h's BPF_* parts, through luabpf.h). */
+#define LD_IMM64 (BPF_LD | BPF_DW)
+#define MOV_X (BPF_ALU64 | BPF_MOV | BPF_X)
+#define MOV_K (BPF_ALU64 | BPF_MOV | BPF_K)
+#define ADD_K (BPF_ALU64 | BPF_ADD | BPF_K)
+#define ADD_X (BPF_ALU64 | BPF_ADD | BPF_X)
+#define JEQ_K (BPF_JMP | BPF_JEQ | BPF_K)
+#define LDX_DW (BPF_LDX | BPF_MEM | BPF_DW)
+#define STX_DW (BPF_STX | BPF_MEM | BPF_DW)
+#define ST_DW (BPF_ST | BPF_MEM | BPF_DW)
+#define CALL_INSN (BPF_JMP | BPF_CALL)
 
 struct gen *gen_self(lua_State *L);
 int gen_delegate(lua_State *L);
@@ -95,20 +76,25 @@ bool gen_int(lua_State *L, int idx, int64_t *out);
 bool gen_is_ref(lua_State *L, int idx);
 void gen_set_map_ref(lua_State *L, struct gen *g, uint32_t slot, int ref_idx);
 const struct gen_spec *gen_spec_of(lua_State *L, const char *name);
-bool gen_check_call(struct gen *g, const struct gen_spec *spec, int nargs, const uint8_t *prov);
+bool gen_check_call(const struct gen_spec *spec, int nargs, const uint8_t *prov);
 void gen_record_call(lua_State *L, struct gen *g, const struct gen_spec *spec);
 
-/* Appends a slot (room reserved before). */
+/* Appends a slot (room reserved before); regs is dst + 16 * src, as the Lua builder keeps it. */
 static inline void gen_put(struct gen *g, uint8_t code, uint8_t regs, int32_t off, int32_t imm)
 {
-	struct gen_insn *i = &g->ins[g->n];
+	struct bpf_insn *i = &g->ins[g->n];
 	i->code = code;
-	i->regs = regs;
+	i->dst_reg = regs & 15;
+	i->src_reg = regs >> 4;
 	i->off = (int16_t)off;
 	i->imm = imm;
 	g->jump[g->n] = 0;
 	g->n++;
 }
+
+/* An offset field's range, an immediate's. */
+static inline bool gen_in_off(int64_t v) { return v >= -32768 && v <= 32767; }
+static inline bool gen_in_imm(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; }
 
 static inline void gen_forget_args(struct gen *g)
 {

@@ -12,20 +12,18 @@
 
 #define TWO31 2147483648.0
 
-static bool in_off(int64_t v) { return v >= -32768 && v <= 32767; }
-static bool in_imm(int64_t v) { return v >= -(int64_t)TWO31 && v < (int64_t)TWO31; }
 
 /* A stack offset from b:stack (negative, 16 bits) at idx. */
 static bool stack_off_at(lua_State *L, int idx, int64_t *out)
 {
-	return gen_int(L, idx, out) && in_off(*out) && *out < 0;
+	return gen_int(L, idx, out) && gen_in_off(*out) && *out < 0;
 }
 
 /* `r1 = map; r2 = r10 + key`: returns the slot of the map load (0-based). */
 static uint32_t put_map_key(struct gen *g, int64_t key)
 {
 	uint32_t at = g->n;
-	gen_put(g, LD_IMM64, 1 + PSEUDO_MAP_FD * 16, 0, 0);
+	gen_put(g, LD_IMM64, 1 + BPF_PSEUDO_MAP_FD * 16, 0, 0);
 	gen_put(g, 0, 0, 0, 0);
 	gen_put(g, MOV_X, 2 + 160, 0, 0);
 	gen_put(g, ADD_K, 2, 0, (int32_t)key);
@@ -60,7 +58,7 @@ static const struct gen_spec *seq_call(lua_State *L, struct gen *g, const char *
 {
 	const struct gen_spec *spec = gen_spec_of(L, helper);
 	prov_with(g, p, r1, r2, r3, r4);
-	return gen_check_call(g, spec, nargs, p) ? spec : NULL;
+	return gen_check_call(spec, nargs, p) ? spec : NULL;
 }
 
 /* The sequence's call passed: what its instructions set in r1..r4, then the call recorded. */
@@ -76,7 +74,7 @@ static int m_map_lookup(lua_State *L)
 	struct gen *g = gen_self(L);
 	int64_t key;
 	uint8_t p[11];
-	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_int(L, 3, &key) || !in_off(key))
+	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_int(L, 3, &key) || !gen_in_off(key))
 		return gen_delegate(L);
 	const struct gen_spec *lookup = seq_call(L, g, "map_lookup_elem", 2, p, P_MAP, P_STACK,
 						 P_COUNT, P_COUNT);
@@ -97,9 +95,9 @@ static int m_map_update(lua_State *L)
 	struct gen *g = gen_self(L);
 	int64_t key, val, flags = 0;
 	uint8_t p[11];
-	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_int(L, 3, &key) || !in_off(key) ||
-	    !gen_int(L, 4, &val) || !in_off(val) ||
-	    (!lua_isnoneornil(L, 5) && (!gen_int(L, 5, &flags) || !in_imm(flags))))
+	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_int(L, 3, &key) || !gen_in_off(key) ||
+	    !gen_int(L, 4, &val) || !gen_in_off(val) ||
+	    (!lua_isnoneornil(L, 5) && (!gen_int(L, 5, &flags) || !gen_in_imm(flags))))
 		return gen_delegate(L);
 	const struct gen_spec *update = seq_call(L, g, "map_update_elem", 4, p, P_MAP, P_STACK,
 						 P_STACK, flags == 0 ? P_ZERO : P_SCALAR);
@@ -137,12 +135,12 @@ static uint32_t put_agg_change(struct gen *g, enum agg_kind kind, bool is_signed
 	uint32_t jcond = 0;
 	if (kind == AGG_MIN || kind == AGG_MAX) {
 		/* the stored value stays: min when r7 >= it, max when r7 <= it */
-		int keep = kind == AGG_MIN ? (is_signed ? OP_JSGE : OP_JGE) : (is_signed ? OP_JSLE : OP_JLE);
+		int keep = kind == AGG_MIN ? (is_signed ? BPF_JSGE : BPF_JGE) : (is_signed ? BPF_JSLE : BPF_JLE);
 		gen_put(g, LDX_DW, 1, 8, 0);
 		gen_put(g, JEQ_K, 1, 2, 0);
 		gen_put(g, LDX_DW, 1, 0, 0);
 		jcond = g->n;
-		gen_put(g, (uint8_t)(OP_JMP | keep | OP_X), 7 + 16, 0, 0);
+		gen_put(g, (uint8_t)(BPF_JMP | keep | BPF_X), 7 + 16, 0, 0);
 		gen_put(g, STX_DW, 7 * 16, 0, 0);
 		gen_put(g, ST_DW, 0, 8, 1);
 		return jcond;
@@ -187,7 +185,7 @@ static int m_aggregate_update(lua_State *L)
 	memcpy(p2, p1, sizeof(p2));
 	p2[0] = lookup->ret;
 	p2[1] = P_MAP, p2[2] = P_STACK, p2[3] = P_STACK, p2[4] = P_ZERO, p2[5] = P_NONE;
-	if (!gen_check_call(g, update, 4, p2))
+	if (!gen_check_call(update, 4, p2))
 		return gen_delegate(L);
 
 	gen_reserve(L, g, 32);
@@ -197,7 +195,7 @@ static int m_aggregate_update(lua_State *L)
 	gen_put(g, JEQ_K, 0, 0, 0); /* to init */
 	uint32_t jcond = put_agg_change(g, kind, is_signed);
 	uint32_t ja = g->n;
-	gen_put(g, OP_JMP | OP_JA, 0, 0, 0); /* to done */
+	gen_put(g, BPF_JMP | BPF_JA, 0, 0, 0); /* to done */
 	uint32_t init = g->n;
 	if (kind == AGG_INC) {
 		gen_put(g, ST_DW, 10, (int32_t)val, 1);
@@ -230,19 +228,19 @@ static int m_log2_slot(lua_State *L)
 	static const int shifts[] = { 32, 16, 8, 4, 2, 1 };
 	struct gen *g = gen_self(L);
 	int64_t off;
-	if (g->lua || g->finished || !gen_int(L, 2, &off) || !in_off(off))
+	if (g->lua || g->finished || !gen_int(L, 2, &off) || !gen_in_off(off))
 		return gen_delegate(L);
 	gen_reserve(L, g, 37);
 	uint32_t first = g->n + 1;
 	gen_put(g, MOV_K, 1, 0, 0);
-	gen_put(g, OP_JMP | OP_JSLT | OP_K, 7, 34, 0);
+	gen_put(g, BPF_JMP | BPF_JSLT | BPF_K, 7, 34, 0);
 	gen_put(g, MOV_K, 1, 0, 1);
 	gen_put(g, JEQ_K, 7, 32, 0);
 	gen_put(g, MOV_X, 2 + 7 * 16, 0, 0);
 	gen_put(g, MOV_K, 1, 0, 2);
 	for (int i = 0; i < 6; i++) {
 		gen_put(g, MOV_X, 3 + 2 * 16, 0, 0);
-		gen_put(g, OP_ALU64 | OP_RSH | OP_K, 3, 0, shifts[i]);
+		gen_put(g, BPF_ALU64 | BPF_RSH | BPF_K, 3, 0, shifts[i]);
 		gen_put(g, JEQ_K, 3, 2, 0);
 		gen_put(g, MOV_X, 2 + 3 * 16, 0, 0);
 		gen_put(g, ADD_K, 1, 0, shifts[i]);
@@ -269,7 +267,7 @@ static int m_linear_slot(lua_State *L)
 	double min = lua_tonumber(L, 2), max = lua_tonumber(L, 3), step = lua_tonumber(L, 4);
 	double nb = floor((max - min) / step);
 	if (!imm_double(min) || !imm_double(max) || !imm_double(step) || !imm_double(max - min) ||
-	    !imm_double(1 + nb) || !gen_int(L, 6, &off) || !in_off(off)) {
+	    !imm_double(1 + nb) || !gen_int(L, 6, &off) || !gen_in_off(off)) {
 		lua_pushnil(L);
 		return 1;
 	}
@@ -278,14 +276,14 @@ static int m_linear_slot(lua_State *L)
 	uint32_t first = g->n + 1;
 	gen_put(g, MOV_K, 1, 0, 0);
 	gen_put(g, MOV_K, 2, 0, (int32_t)min);
-	gen_put(g, (uint8_t)(OP_JMP | (is_signed ? OP_JSLT : OP_JLT) | OP_X), 7 + 32, 8, 0);
+	gen_put(g, (uint8_t)(BPF_JMP | (is_signed ? BPF_JSLT : BPF_JLT) | BPF_X), 7 + 32, 8, 0);
 	gen_put(g, MOV_K, 1, 0, (int32_t)(1 + nb));
 	gen_put(g, MOV_K, 2, 0, (int32_t)max);
-	gen_put(g, (uint8_t)(OP_JMP | (is_signed ? OP_JSGT : OP_JGT) | OP_X), 7 + 32, 5, 0);
+	gen_put(g, (uint8_t)(BPF_JMP | (is_signed ? BPF_JSGT : BPF_JGT) | BPF_X), 7 + 32, 5, 0);
 	gen_put(g, MOV_X, 1 + 7 * 16, 0, 0);
-	gen_put(g, OP_ALU64 | OP_SUB | OP_X, 1 + 32, 0, 0);
+	gen_put(g, BPF_ALU64 | BPF_SUB | BPF_X, 1 + 32, 0, 0);
 	gen_put(g, ADD_K, 1, 0, (int32_t)(max - min));
-	gen_put(g, OP_ALU64 | OP_DIV | OP_K, 1, 0, (int32_t)step);
+	gen_put(g, BPF_ALU64 | BPF_DIV | BPF_K, 1, 0, (int32_t)step);
 	gen_put(g, ADD_K, 1, 0, 1);
 	gen_put(g, STX_DW, 10 + 16, (int32_t)off, 0);
 	gen_forget_args(g);
@@ -299,11 +297,11 @@ static int m_linear_slot(lua_State *L)
 static void put_zero(struct gen *g, int64_t off, int64_t size)
 {
 	for (int64_t i = 0; i < size;) {
-		int code = OP_ST | OP_MEM | OP_B, w = 1;
+		int code = BPF_ST | BPF_MEM | BPF_B, w = 1;
 		if (i + 8 <= size)
 			code = ST_DW, w = 8;
 		else if (i + 4 <= size)
-			code = OP_ST | OP_MEM | OP_W, w = 4;
+			code = BPF_ST | BPF_MEM | BPF_W, w = 4;
 		gen_put(g, (uint8_t)code, 10, (int32_t)(off + i), 0);
 		i += w;
 	}
@@ -312,7 +310,7 @@ static void put_zero(struct gen *g, int64_t off, int64_t size)
 /* Whether zeroing size bytes at off stays in 16-bit offsets (and how many slots it takes). */
 static bool zero_ok(int64_t off, int64_t size)
 {
-	return in_off(off) && size >= 0 && size <= 65536 && in_off(off + (size > 0 ? size - 1 : 0));
+	return gen_in_off(off) && size >= 0 && size <= 65536 && gen_in_off(off + (size > 0 ? size - 1 : 0));
 }
 
 static int m_zero(lua_State *L)
@@ -337,7 +335,7 @@ static int m_current_comm(lua_State *L)
 	int64_t off, size;
 	uint8_t p[11];
 	if (g->lua || g->finished || !stack_off_at(L, 2, &off) || !gen_int(L, 3, &size) ||
-	    !in_off(size) || size <= 0 || !zero_ok(off, size))
+	    !gen_in_off(size) || size <= 0 || !zero_ok(off, size))
 		return gen_delegate(L);
 	const struct gen_spec *comm = seq_call(L, g, "get_current_comm", 2, p, P_STACK, P_SCALAR,
 					       P_COUNT, P_COUNT);
@@ -362,7 +360,7 @@ static int m_ringbuf_output(lua_State *L)
 	int64_t off, size;
 	uint8_t p[11];
 	if (g->lua || g->finished || !gen_is_ref(L, 2) || !gen_is_ref(L, 3) ||
-	    !stack_off_at(L, 4, &off) || !gen_int(L, 5, &size) || !in_imm(size) || size < 0)
+	    !stack_off_at(L, 4, &off) || !gen_int(L, 5, &size) || !gen_in_imm(size) || size < 0)
 		return gen_delegate(L);
 	const struct gen_spec *output = seq_call(L, g, "ringbuf_output", 4, p, P_MAP, P_STACK,
 						 size == 0 ? P_ZERO : P_SCALAR, P_ZERO);
@@ -375,10 +373,10 @@ static int m_ringbuf_output(lua_State *L)
 	gen_put(g, CALL_INSN, 0, 0, output->id);
 	uint32_t call = g->n;
 	gen_put(g, JEQ_K, 0, 4, 0);
-	gen_put(g, LD_IMM64, 1 + PSEUDO_MAP_VALUE * 16, 0, 0);
+	gen_put(g, LD_IMM64, 1 + BPF_PSEUDO_MAP_VALUE * 16, 0, 0);
 	gen_put(g, 0, 0, 0, 0);
 	gen_put(g, MOV_K, 2, 0, 1);
-	gen_put(g, OP_STX | OP_DW | OP_ATOMIC, 1 + 32, 0, OP_ADD);
+	gen_put(g, BPF_STX | BPF_DW | BPF_ATOMIC, 1 + 32, 0, BPF_ADD);
 	gen_set_map_ref(L, g, at + 1, 2);
 	gen_set_map_ref(L, g, at + 9, 3);
 	seq_called(L, g, output, p);
