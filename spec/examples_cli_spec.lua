@@ -59,7 +59,8 @@ describe("example scripts", function()
 		assert.truthy(started, "never ready: " .. tostring(file("out")) .. tostring(file("err")))
 		support.sleep(0.3)
 		assert(support.sh("kill -INT " .. file("pid"):gsub("%s+$", "")))
-		local status = support.wait_until(function() return file("status") end, 10)
+		-- the shell creates the file before it writes the number: wait for the number
+		local status = support.wait_until(function() return (file("status") or ""):match("%d+") end, 10)
 		return tonumber(status), file("out"), file("err")
 	end
 
